@@ -1,0 +1,1 @@
+"""Facesets on disk: crops with their own metadata, and alignments files."""

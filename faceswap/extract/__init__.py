@@ -1,0 +1,1 @@
+"""The extract stage: footage in, aligned faceset out."""

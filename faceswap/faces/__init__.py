@@ -1,0 +1,1 @@
+"""Detection, landmarks, alignment geometry, tracking, masks and identity."""

@@ -1,0 +1,108 @@
+"""Default backend: MediaPipe's full-range face detector + Face Mesh (478 points).
+
+Both models ship inside the mediapipe 0.10.21 wheel, so nothing is downloaded.
+The mesh's own detector is short-range (faces close to the camera), so it
+never sees whole frames: every face found by the full-range detector, or
+predicted from the previous frame's landmarks while tracking, is cut out as
+an upscaled square crop and the mesh runs on that crop. This is what lets
+small faces in 720p wide shots get a full mesh.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from .. import defaults
+from ..errors import FaceswapError
+from .landmarks68 import mesh_to_68
+from .types import Face
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+# Side of the square the mesh sees, and how much wider than the face box that
+# square is: the short-range detector inside Face Mesh wants a face at about
+# half the image, and the margin lets it find turned heads too.
+MESH_INPUT = 256
+MESH_CONTEXT = 2.0
+
+
+class MediaPipeBackend:
+    """Finds faces and their landmarks in RGB frames."""
+
+    name = "mediapipe"
+
+    def __init__(self, confidence: float = defaults.DETECT_CONFIDENCE) -> None:
+        try:
+            import mediapipe as mp
+        except ImportError as err:  # pragma: no cover - hard dependency
+            raise FaceswapError("the mediapipe backend needs `pip install mediapipe==0.10.21`") from err
+        if not hasattr(mp, "solutions"):
+            raise FaceswapError("this mediapipe has no legacy solutions API; install mediapipe==0.10.21")
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=confidence)
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=2, refine_landmarks=True,
+            min_detection_confidence=0.3)
+        self._crop = np.empty((MESH_INPUT, MESH_INPUT, 3), np.uint8)
+
+    def close(self) -> None:
+        self._detector.close()
+        self._mesh.close()
+
+    # -- stage 1: where are the faces ------------------------------------------
+    def detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """(box x0,y0,x1,y1 in pixels, score) for every face the full-range detector finds."""
+        h, w = image.shape[:2]
+        result = self._detector.process(image)
+        boxes = []
+        for det in result.detections or []:
+            rb = det.location_data.relative_bounding_box
+            box = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h],
+                           np.float32)
+            boxes.append((box, float(det.score[0])))
+        return boxes
+
+    # -- stage 2: the mesh on a crop around one face ----------------------------
+    def mesh_in_box(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """478x3 mesh (pixels) of the face in `box`, or None if the mesh finds no face there."""
+        x0, y0, x1, y1 = box
+        side = MESH_CONTEXT * max(x1 - x0, y1 - y0)
+        if side < 4:
+            return None
+        scale = MESH_INPUT / side
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        mat = np.array([[scale, 0, MESH_INPUT / 2 - scale * cx],
+                        [0, scale, MESH_INPUT / 2 - scale * cy]], np.float32)
+        cv2.warpAffine(image, mat, (MESH_INPUT, MESH_INPUT), dst=self._crop,
+                       flags=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA,
+                       borderMode=cv2.BORDER_CONSTANT)
+        result = self._mesh.process(self._crop)
+        if not result.multi_face_landmarks:
+            return None
+        best, best_d = None, np.inf
+        for lms in result.multi_face_landmarks:
+            pts = np.array([(p.x, p.y, p.z) for p in lms.landmark], np.float32) * MESH_INPUT
+            # with two faces in the crop, take the one centred where we asked
+            d = float(np.linalg.norm(pts[:, :2].mean(axis=0) - MESH_INPUT / 2))
+            if d < best_d:
+                best, best_d = pts, d
+        if best_d > MESH_INPUT * 0.25:
+            return None
+        best[:, :2] = (best[:, :2] - mat[:, 2]) / scale
+        best[:, 2] /= scale
+        return best
+
+    def faces_in_boxes(self, image: np.ndarray, boxes: list[tuple[np.ndarray, float]]) -> list[Face]:
+        faces = []
+        for box, score in boxes:
+            mesh = self.mesh_in_box(image, box)
+            if mesh is not None:
+                faces.append(Face(landmarks=mesh_to_68(mesh), score=score, mesh=mesh))
+        return faces
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """All faces in a still image (no tracking)."""
+        return self.faces_in_boxes(image, self.detect_boxes(image))

@@ -1,0 +1,82 @@
+"""Masks drawn from 68-point landmarks, in whatever space the landmarks are in.
+
+`components`: the union of convex hulls of face parts (jaw/cheeks, nose,
+eyes and brows), as faceswap draws it: follows the face outline closely.
+`extended`: the same with the brow line pushed up to cover the forehead,
+for swaps where the source has a different hairline.
+`mouth`, `lower`: regions for reenactment blending (dubbing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from . import landmarks68 as L
+
+
+def _parts(lm: np.ndarray) -> list[np.ndarray]:
+    jaw, rb, lb = lm[L.JAW], lm[L.RIGHT_BROW], lm[L.LEFT_BROW]
+    nose = lm[L.NOSE_BRIDGE.start:L.NOSE_BASE.stop]
+    return [
+        np.concatenate([jaw[:9], rb]),            # right cheek and jaw up to the brow
+        np.concatenate([jaw[8:], lb]),            # left cheek and jaw
+        np.concatenate([jaw[2:15], nose[:1]]),    # the middle of the face down to the chin
+        np.concatenate([rb, lb, nose]),           # brows and nose
+    ]
+
+
+def _extend_brows(lm: np.ndarray, amount: float = 0.75) -> np.ndarray:
+    """Push the brows away from the eyes by `amount` of their distance."""
+    out = lm.copy()
+    for brow, eye in ((L.RIGHT_BROW, L.RIGHT_EYE), (L.LEFT_BROW, L.LEFT_EYE)):
+        centre = lm[eye].mean(axis=0)
+        out[brow] = lm[brow] + (lm[brow] - centre) * amount
+    return out
+
+
+def _fill(shape: tuple[int, int], polys: list[np.ndarray]) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    for poly in polys:
+        hull = cv2.convexHull(np.round(poly * 4).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 255, lineType=cv2.LINE_AA, shift=2)
+    return mask
+
+
+def components_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return _fill(shape, _parts(lm))
+
+
+def extended_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return _fill(shape, _parts(_extend_brows(lm)))
+
+
+def mouth_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The lips with a margin of half the mouth height."""
+    mouth = lm[L.OUTER_MOUTH]
+    centre = mouth.mean(axis=0)
+    return _fill(shape, [centre + (mouth - centre) * 1.5])
+
+
+def lower_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Below the nose bridge: jaw, cheeks, nose base and mouth."""
+    jaw = lm[L.JAW]
+    return _fill(shape, [np.concatenate([jaw[1:16], lm[29:30]])])
+
+
+MASKS: dict[str, Callable[[np.ndarray, tuple[int, int]], np.ndarray]] = {
+    "components": components_mask,
+    "extended": extended_mask,
+    "mouth": mouth_mask,
+    "lower": lower_mask,
+}
+
+
+def landmark_mask(lm: np.ndarray, shape: tuple[int, int], kind: str = "components") -> np.ndarray:
+    """uint8 mask (0/255, anti-aliased edges) of `shape` (h, w) for landmarks `lm`."""
+    try:
+        return MASKS[kind](np.asarray(lm, np.float64), shape)
+    except KeyError:
+        raise ValueError(f"unknown mask {kind!r}; choose from {', '.join(MASKS)}") from None

@@ -1,0 +1,1 @@
+"""Reading and writing footage: ffmpeg pipes for video, OpenCV for stills."""

@@ -1,0 +1,109 @@
+"""Image files and folders of them, read and written with OpenCV."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..defaults import IMAGE_EXTENSIONS
+from ..errors import FaceswapError
+from ..log import get_logger
+
+log = get_logger(__name__)
+
+
+def _natural_key(name: str) -> list:
+    """frame2 sorts before frame10, as a user numbering frames expects."""
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
+
+
+def list_images(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """(image files, other files) in a folder, naturally sorted. Hidden files are ignored."""
+    folder = Path(folder)
+    files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
+                   key=lambda p: _natural_key(p.name))
+    images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+    others = [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
+    return images, others
+
+
+def read_image(path: str | Path) -> np.ndarray | None:
+    """RGB uint8 image, or None when the file is not a decodable image."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None:
+        return None
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def encode_png(rgb: np.ndarray, compression: int = 3) -> bytes:
+    """PNG bytes of an RGB (or single-channel / RGBA) image."""
+    if rgb.ndim == 3 and rgb.shape[2] == 3:
+        img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    elif rgb.ndim == 3 and rgb.shape[2] == 4:
+        img = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA)
+    else:
+        img = rgb
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise FaceswapError("could not encode PNG")
+    return buf.tobytes()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, then rename: a file under its final
+    name is always complete, even after a crash or a full disk."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise FaceswapError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> None:
+    """Atomically write an RGB image as PNG."""
+    atomic_write_bytes(path, encode_png(rgb))
+
+
+class ImageFolderReader:
+    """Iterate `(index, frame, name)` over the images of a folder; unreadable
+    files are skipped with a warning and listed in `skipped`."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.images, others = list_images(self.folder)
+        self.skipped: list[str] = [p.name for p in others]
+        for name in self.skipped:
+            log.warning("skipping %s: not an image file", name)
+        if not self.images:
+            raise FaceswapError(f"no images in {self.folder} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, str]]:
+        for index, path in enumerate(self.images):
+            img = read_image(path)
+            if img is None:
+                log.warning("skipping %s: not a readable image", path.name)
+                self.skipped.append(path.name)
+                continue
+            yield index, img, path.name

@@ -1,0 +1,87 @@
+"""What a video file holds (size, rate, length, audio), read with `ffmpeg -i`.
+
+The static ffmpeg that imageio-ffmpeg ships has no ffprobe, so the stream
+summary ffmpeg prints for `-i` is parsed instead; OpenCV supplies the
+container's frame count.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from ..errors import FaceswapError
+from .ffmpeg_bin import ffmpeg_exe
+
+_VIDEO_RE = re.compile(r"Stream #\S+.*?: Video: (?P<codec>\w+).*?, (?P<w>\d{2,5})x(?P<h>\d{2,5})")
+_FPS_RE = re.compile(r"(?P<fps>[\d.]+) (?:fps|tbr)")
+_DURATION_RE = re.compile(r"Duration: (?P<h>\d+):(?P<m>\d+):(?P<s>[\d.]+)")
+_ROTATE_RE = re.compile(r"rotate\s*:\s*(-?\d+)|displaymatrix: rotation of (-?[\d.]+) degrees")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The facts about a video that every stage needs."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    duration: float
+    frame_count: int  # the container's count: an estimate for progress, not a promise
+    codec: str
+    has_audio: bool
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Probe a video; raise FaceswapError with ffmpeg's own reason if it is unreadable."""
+    path = str(path)
+    if not Path(path).is_file():
+        raise FaceswapError(f"no such file: {path}")
+    try:
+        proc = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+            capture_output=True, text=True, errors="replace", timeout=60,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise FaceswapError(f"cannot read video {path}: ffmpeg did not answer in 60 s") from err
+    text = proc.stderr
+    video = _VIDEO_RE.search(text)
+    if video is None:
+        raise FaceswapError(f"cannot read video {path}: {_ffmpeg_reason(text)}")
+    stream_line = text[video.start():].splitlines()[0]
+    fps_match = _FPS_RE.search(stream_line)
+    dur = _DURATION_RE.search(text)
+    duration = (int(dur["h"]) * 3600 + int(dur["m"]) * 60 + float(dur["s"])) if dur else 0.0
+    fps = float(fps_match["fps"]) if fps_match else 0.0
+    width, height = int(video["w"]), int(video["h"])
+    rot = _ROTATE_RE.search(text)
+    if rot is not None:
+        angle = abs(float(rot.group(1) or rot.group(2))) % 180
+        if 45 < angle < 135:  # ffmpeg autorotates on decode, so the frames come out transposed
+            width, height = height, width
+    cap = cv2.VideoCapture(path)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    cap.release()
+    if count <= 0 and fps > 0:
+        count = int(round(duration * fps))
+    return VideoInfo(
+        path=path, width=width, height=height, fps=fps, duration=duration,
+        frame_count=max(count, 0), codec=video["codec"], has_audio=" Audio: " in text,
+    )
+
+
+def _ffmpeg_reason(stderr: str) -> str:
+    """ffmpeg's last meaningful line, which names the actual problem."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("At least one output file")]
+    if not lines:
+        return "not a video ffmpeg understands"
+    reason = lines[-1]
+    if ": " in reason and reason.startswith(("/", "[")):
+        reason = reason.split(": ", 1)[-1] if not reason.startswith("[") else reason.split("] ", 1)[-1]
+    return reason

@@ -1,0 +1,112 @@
+"""Stream decoded RGB frames out of ffmpeg through a pipe.
+
+Frames land in a small ring of preallocated buffers filled by a reader
+thread, so decoding overlaps with whatever the caller does with a frame and
+nothing is allocated per frame. A frame array stays valid until `ring - 1`
+further frames have been read; keep a copy if you need it longer.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from ..errors import FaceswapError
+from ..log import get_logger
+from .ffmpeg_bin import ffmpeg_exe
+from .probe import VideoInfo, probe_video
+
+log = get_logger(__name__)
+_END = object()
+
+
+class VideoReader:
+    """Iterate `(index, frame)` over a video; frames are HxWx3 uint8 RGB."""
+
+    def __init__(self, path: str | Path, start: int = 0, ring: int = 8) -> None:
+        self.info: VideoInfo = probe_video(path)
+        self.start = start
+        self.ring = max(ring, 3)
+        self.frames_read = 0
+        self.warning: str | None = None
+
+    def _command(self) -> list[str]:
+        stream = ffmpeg.input(self.info.path)
+        if self.start > 0 and self.info.fps > 0:
+            # Frame-accurate seek: select by index after decoding from the start
+            # would be slow, so seek to just before and trim by frame number.
+            stream = stream.filter("select", f"gte(n\\,{self.start})")
+        out = stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+        return out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(cmd=ffmpeg_exe())
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        h, w = self.info.height, self.info.width
+        frame_bytes = h * w * 3
+        buffers = [np.empty((h, w, 3), np.uint8) for _ in range(self.ring)]
+        q: queue.Queue = queue.Queue(maxsize=self.ring - 2)
+        proc = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, bufsize=frame_bytes)
+        stderr_chunks: list[bytes] = []
+        stop = threading.Event()
+
+        def drain_stderr() -> None:
+            for line in proc.stderr:
+                if len(stderr_chunks) < 200:
+                    stderr_chunks.append(line)
+
+        def pump() -> None:
+            slot = 0
+            try:
+                while not stop.is_set():
+                    view = memoryview(buffers[slot]).cast("B")
+                    got = 0
+                    while got < frame_bytes:
+                        n = proc.stdout.readinto(view[got:])
+                        if not n:
+                            break
+                        got += n
+                    if got < frame_bytes:
+                        break
+                    q.put(buffers[slot])
+                    slot = (slot + 1) % self.ring
+            finally:
+                q.put(_END)
+
+        threads = [threading.Thread(target=drain_stderr, daemon=True), threading.Thread(target=pump, daemon=True)]
+        for t in threads:
+            t.start()
+        index = self.start
+        try:
+            while True:
+                item = q.get()
+                if item is _END:
+                    break
+                self.frames_read += 1
+                yield index, item
+                index += 1
+        finally:
+            stop.set()
+            if proc.poll() is None:
+                proc.kill()
+            # The pump may sit in q.put() if the caller stopped early: keep draining.
+            while threads[1].is_alive():
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            proc.wait()
+            threads[0].join(timeout=5)
+        err = b"".join(stderr_chunks).decode(errors="replace").strip()
+        if self.frames_read == 0:
+            reason = err.splitlines()[-1] if err else "no frames could be decoded"
+            raise FaceswapError(f"cannot decode video {self.info.path}: {reason}")
+        if err:
+            # Corrupt packets mid-stream: ffmpeg conceals them and goes on. Say so once.
+            self.warning = f"{Path(self.info.path).name}: ffmpeg reported decode errors ({err.splitlines()[-1]})"
+            log.warning(self.warning)
