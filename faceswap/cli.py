@@ -70,7 +70,7 @@ def main(log_level: str) -> None:
               help="In video, run the full detector every Nth frame and track faces in between "
                    "(new faces appear within N frames; 1 = detect on every frame).")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
-              help="Photo of the person to keep; other people are skipped (needs the 'identity' extra).")
+              help="Photo of the person to keep; other people are skipped (dlib face descriptor, per track).")
 @click.option("--reference-threshold", default=defaults.REFERENCE_THRESHOLD, type=float,
               help="Face-descriptor distance under which a face counts as the reference person.")
 @click.option("--preview/--no-preview", default=False,

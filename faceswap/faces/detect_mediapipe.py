@@ -18,6 +18,7 @@ import numpy as np
 from .. import defaults
 from ..errors import FaceswapError
 from .landmarks68 import mesh_to_68
+from .tracking import box_iou
 from .types import Face
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -41,28 +42,32 @@ class MediaPipeBackend:
             raise FaceswapError("the mediapipe backend needs `pip install mediapipe==0.10.21`") from err
         if not hasattr(mp, "solutions"):
             raise FaceswapError("this mediapipe has no legacy solutions API; install mediapipe==0.10.21")
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=confidence)
+        # The full-range model finds small and distant faces but misses some that
+        # fill the frame; the short-range model finds those. Both run, results merge.
+        self._detectors = [mp.solutions.face_detection.FaceDetection(
+            model_selection=sel, min_detection_confidence=confidence) for sel in (1, 0)]
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=2, refine_landmarks=True,
             min_detection_confidence=0.3)
         self._crop = np.empty((MESH_INPUT, MESH_INPUT, 3), np.uint8)
 
     def close(self) -> None:
-        self._detector.close()
+        for det in self._detectors:
+            det.close()
         self._mesh.close()
 
     # -- stage 1: where are the faces ------------------------------------------
     def detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """(box x0,y0,x1,y1 in pixels, score) for every face the full-range detector finds."""
         h, w = image.shape[:2]
-        result = self._detector.process(image)
-        boxes = []
-        for det in result.detections or []:
-            rb = det.location_data.relative_bounding_box
-            box = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h],
-                           np.float32)
-            boxes.append((box, float(det.score[0])))
+        boxes: list[tuple[np.ndarray, float]] = []
+        for detector in self._detectors:
+            for det in detector.process(image).detections or []:
+                rb = det.location_data.relative_bounding_box
+                box = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h],
+                               np.float32)
+                if not any(box_iou(box, b) > 0.3 for b, _ in boxes):
+                    boxes.append((box, float(det.score[0])))
         return boxes
 
     # -- stage 2: the mesh on a crop around one face ----------------------------

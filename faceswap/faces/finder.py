@@ -16,16 +16,19 @@ from .. import defaults
 from .backends import Backend
 from .tracking import Tracker, box_iou
 from .types import Face
+from .verify import HumanVerifier
 
 # Two results whose boxes overlap this much are the same face.
 SAME_FACE_IOU = 0.3
+# Frames between two human-verification tries of a track that failed one.
+RECHECK = 15
 
 
 class FaceFinder:
     def __init__(self, backend: Backend, *, sequence: bool = True,
                  detect_every: int = defaults.DETECT_EVERY,
                  min_size: float = defaults.EXTRACT_MIN_SIZE,
-                 max_gap: int = defaults.TRACK_MAX_GAP) -> None:
+                 max_gap: int = defaults.TRACK_MAX_GAP, verify: bool = True) -> None:
         self.backend = backend
         self.sequence = sequence
         self.detect_every = detect_every
@@ -34,6 +37,10 @@ class FaceFinder:
         self._last_frame: int | None = None
         self._since_detect = 0
         self.detector_runs = 0
+        self.verifier = HumanVerifier() if verify else None
+        self._confirmed: set[int] = set()
+        self._last_check: dict[int, int] = {}
+        self.rejected = 0
 
     def find(self, image: np.ndarray, frame: int) -> list[Face]:
         """Faces in `image` (frame number `frame`), each with a track id."""
@@ -54,7 +61,33 @@ class FaceFinder:
             self._since_detect += 1
         faces = [f for f in _dedupe(faces) if f.size >= self.min_size]
         self._last_frame = frame
-        return self.tracker.update(frame, faces)
+        faces = self.tracker.update(frame, faces)
+        return self._verified(image, faces, frame) if self.verifier else faces
+
+    def _verified(self, image: np.ndarray, faces: list[Face], frame: int) -> list[Face]:
+        """Faces of tracks confirmed human. A new track is checked at once; one
+        that fails is checked again every RECHECK frames (a person may turn to
+        face the camera) and its faces are dropped until it passes."""
+        kept = []
+        for face in faces:
+            if not self.sequence:  # unrelated stills: every face stands alone
+                if self.verifier.check(image, face):
+                    kept.append(face)
+                else:
+                    self.rejected += 1
+                continue
+            if face.track not in self._confirmed:
+                last = self._last_check.get(face.track)
+                if last is not None and frame - last < RECHECK:
+                    self.rejected += 1
+                    continue
+                self._last_check[face.track] = frame
+                if not self.verifier.check(image, face):
+                    self.rejected += 1
+                    continue
+                self._confirmed.add(face.track)
+            kept.append(face)
+        return kept
 
     def _detect(self, image: np.ndarray, found: list[Face], active: list) -> list[Face]:
         self.detector_runs += 1
@@ -70,6 +103,7 @@ class FaceFinder:
     def seed(self, frame: int, faces: list[Face]) -> None:
         """Continue the tracks of an earlier run (resume)."""
         self.tracker.seed(frame, faces)
+        self._confirmed.update(f.track for f in faces)
         self._last_frame = frame
 
 

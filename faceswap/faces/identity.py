@@ -1,15 +1,15 @@
 """Who a face is: dlib's 128-d face descriptor, an optional extra.
 
 dlib-bin and face-recognition-models ship the network inside their wheels,
-so this works offline (`pip install faceswap[identity]`). It is only used to
-pick a person (`--reference`), never trained against.
+so this works offline. It is only used to pick a person (`--reference`) and
+to measure results, never trained against.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import FaceswapError
+from .dlib_models import dlib_model, import_dlib
 from .types import Face
 
 
@@ -17,16 +17,10 @@ class IdentityEncoder:
     """128-d descriptors of faces; distances under ~0.6 mean the same person."""
 
     def __init__(self) -> None:
-        try:
-            import dlib
-            import face_recognition_models as frm
-        except ImportError as err:
-            raise FaceswapError(
-                "--reference needs the identity extra: pip install 'faceswap[identity]' "
-                "(dlib-bin and face-recognition-models)") from err
+        dlib = import_dlib()
         self._dlib = dlib
-        self._shape = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
-        self._net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        self._shape = dlib.shape_predictor(dlib_model("shape_predictor_5_face_landmarks.dat"))
+        self._net = dlib.face_recognition_model_v1(dlib_model("dlib_face_recognition_resnet_model_v1.dat"))
 
     def describe(self, image: np.ndarray, face: Face) -> np.ndarray:
         """Descriptor of `face` in the RGB `image`."""
