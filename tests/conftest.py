@@ -1,0 +1,44 @@
+"""Shared fixtures: the real footage beside the checkout, and facesets made once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"real footage not found at {DATA} (it sits beside the checkout in CI)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def backend():
+    from faceswap.faces.backends import make_backend
+    be = make_backend("mediapipe")
+    yield be
+    be.close()
+
+
+@pytest.fixture(scope="session")
+def d18_frames(data):
+    """All frames of d18.mp4, copied out of the reader's ring buffer."""
+    from faceswap.media.video_reader import VideoReader
+    return [f.copy() for _, f in VideoReader(data / "video" / "d18.mp4")]
+
+
+@pytest.fixture(scope="session")
+def d18_faceset(data, backend, tmp_path_factory):
+    """d18.mp4 extracted once with default options: (faceset folder, summary)."""
+    from faceswap.extract.options import ExtractOptions
+    from faceswap.extract.pipeline import extract_source
+    out = tmp_path_factory.mktemp("d18_faceset")
+    summary = extract_source(data / "video" / "d18.mp4", out, ExtractOptions(), backend=backend, progress=False)
+    return out, summary
