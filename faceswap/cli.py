@@ -12,7 +12,7 @@ import click
 
 from . import __version__, defaults
 from .errors import FaceswapError, NoFaceError
-from .log import setup_logging
+from .log import filter_native_stderr, setup_logging
 
 
 def user_errors(func: Callable) -> Callable:
@@ -42,6 +42,8 @@ def main(log_level: str) -> None:
     train    two facesets -> a swap model          (coming)
     convert  footage + model -> swapped video      (coming)
     """
+    if log_level.upper() != "DEBUG":
+        filter_native_stderr()
     setup_logging(log_level)
 
 

@@ -1,7 +1,11 @@
 """Logging set-up shared by the CLI and scripts."""
 
+import io
 import logging
 import os
+import re
+import sys
+import threading
 
 LOGGER_NAME = "faceswap"
 
@@ -23,3 +27,36 @@ def setup_logging(level: str = "INFO") -> None:
     # MediaPipe / TFLite / absl write INFO lines to stderr through glog.
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+# Lines that MediaPipe, TFLite and absl write straight to fd 2 at start-up,
+# bypassing Python logging: glog/absl records ("W0000 00:00:..."), and banners.
+_NATIVE_NOISE = re.compile(rb"^([IWE]\d{4} \d\d:\d\d:\d\d|INFO: Created TensorFlow Lite|"
+                           rb"WARNING: All log messages before absl)")
+
+
+def filter_native_stderr() -> None:
+    """Route fd 2 through a filter that drops native libraries' start-up chatter.
+
+    Python's own stderr (tqdm, logging, click) keeps writing to the real
+    terminal through a duplicate of the original fd; only what C++ code writes
+    to fd 2 passes the filter. Called once by the command-line entry points.
+    """
+    if getattr(filter_native_stderr, "_done", False):
+        return
+    filter_native_stderr._done = True
+    sys.stderr.flush()
+    real = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    sys.stderr = io.TextIOWrapper(os.fdopen(real, "wb", buffering=0), encoding="utf-8",
+                                  errors="replace", line_buffering=True, write_through=True)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not _NATIVE_NOISE.match(line):
+                    os.write(real, line)
+
+    threading.Thread(target=pump, name="stderr-filter", daemon=True).start()
