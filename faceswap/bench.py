@@ -1,0 +1,171 @@
+"""`make bench`: how fast the toolkit runs on this machine, against what it could do.
+
+    python -m faceswap.bench [extract] [--data DIR] [--frames N]
+
+Each benchmark measures the real pipeline and, in the same run on the same
+frames, a floor: the unavoidable work (decoding, the models) done with no
+pipeline around it. The ratio of the two shows how much the pipeline costs
+on top. Results are printed and written to bench-out/<name>.json. Targets
+print PASS/MISS for information only: the exit status is 0 either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import FaceswapError
+from .log import filter_native_stderr, setup_logging
+
+OUT_DIR = Path("bench-out")
+EXTRACT_CLIPS = ("d14.mp4", "s18.mp4")  # 512x512 talking head; 720p with a small face
+EXTRACT_FPS_TARGET = 60.0  # on 512x512
+EXTRACT_RATIO_TARGET = 0.7
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _cut(video: Path, frames: int, folder: Path) -> Path:
+    """The first `frames` frames of `video` as a new file, stream-copied so decoding
+    cost per frame is the original's; every measurement then runs on this copy."""
+    from .media.ffmpeg_bin import ffmpeg_exe
+    out = folder / video.name
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(video),
+                    "-map", "0:v:0", "-c", "copy", "-frames:v", str(frames), str(out)], check=True)
+    return out
+
+
+def _measure_clip(video: Path, backend: Any) -> dict[str, Any]:
+    from .extract.options import ExtractOptions
+    from .extract.pipeline import extract_source
+    from .media.video_reader import VideoReader
+
+    # Floor (a): decode alone. A separate, untimed pass keeps the copies that
+    # the model pass needs, so copying does not count as decoding.
+    start = time.perf_counter()
+    decoded = sum(1 for _ in VideoReader(video))
+    t_decode = time.perf_counter() - start
+    frames = [image.copy() for _, image in VideoReader(video)]
+    info = VideoReader(video).info
+
+    # Floor (b): detectors + mesh on every frame, i.e. the per-frame work extract
+    # does on a frame where it runs the detector (it tracks in between, so it can
+    # beat this floor).
+    start = time.perf_counter()
+    faces = sum(len(backend.detect(image)) for image in frames)
+    t_model = time.perf_counter() - start
+    del frames
+
+    # The real pipeline, into a fresh faceset so nothing resumes.
+    with tempfile.TemporaryDirectory(prefix="bench-faceset-") as faceset:
+        start = time.perf_counter()
+        summary = extract_source(video, faceset, ExtractOptions(), backend=backend, progress=False)
+        t_call = time.perf_counter() - start
+
+    floor_fps = decoded / (t_decode + t_model)
+    return {
+        "clip": video.name, "width": info.width, "height": info.height,
+        "frames": summary.frames, "faces": summary.faces,
+        "extract_seconds": round(summary.seconds, 3), "extract_fps": round(summary.fps, 2),
+        # the whole call, with source probing, verifier load and writer drain
+        "extract_call_seconds": round(t_call, 3),
+        "decode_frames": decoded, "decode_seconds": round(t_decode, 3),
+        "decode_fps": round(decoded / t_decode, 2),
+        "model_faces": faces, "model_seconds": round(t_model, 3), "model_fps": round(decoded / t_model, 2),
+        "floor_fps": round(floor_fps, 2), "ratio": round(summary.fps / floor_fps, 3),
+    }
+
+
+def bench_extract(data: Path, frames: int | None = None) -> dict[str, Any]:
+    """Extract frames/s on the sample clips next to the decode + model floor."""
+    from .faces.backends import make_backend
+    from .media.video_reader import VideoReader
+
+    videos = [data / "video" / clip for clip in EXTRACT_CLIPS]
+    missing = [str(v) for v in videos if not v.is_file()]
+    if missing:
+        raise FaceswapError(f"sample footage not found: {', '.join(missing)}")
+    backend = make_backend("mediapipe")
+    rows = []
+    try:
+        # Model start-up happens on the first call; keep it out of every timing.
+        _, first = next(iter(VideoReader(videos[0])))
+        backend.detect(first.copy())
+        with tempfile.TemporaryDirectory(prefix="bench-clips-") as cuts:
+            for video in videos:
+                if frames:
+                    video = _cut(video, frames, Path(cuts))
+                rows.append(_measure_clip(video, backend))
+    finally:
+        backend.close()
+
+    print(f"{f'extract benchmark ({_cores()} CPU cores)':<34}"
+          f"{'frames':>7}{'extract f/s':>13}{'decode f/s':>12}{'model f/s':>11}{'floor f/s':>11}{'ratio':>7}")
+    for r in rows:
+        print(f"{r['clip'] + ' ' + str(r['width']) + 'x' + str(r['height']):<34}{r['frames']:>7}"
+              f"{r['extract_fps']:>13.1f}{r['decode_fps']:>12.1f}{r['model_fps']:>11.1f}"
+              f"{r['floor_fps']:>11.1f}{r['ratio']:>7.2f}")
+    targets = []
+    for r in rows:
+        if (r["width"], r["height"]) == (512, 512):
+            targets.append((f"extract {r['clip']} >= {EXTRACT_FPS_TARGET:g} frames/s",
+                            r["extract_fps"], r["extract_fps"] >= EXTRACT_FPS_TARGET))
+        targets.append((f"ratio {r['clip']} >= {EXTRACT_RATIO_TARGET:g}",
+                        r["ratio"], r["ratio"] >= EXTRACT_RATIO_TARGET))
+    for label, value, ok in targets:
+        print(f"  target {label:<38} {value:>8.2f}  {'PASS' if ok else 'MISS'}")
+    print("  (floor = decode + detectors and mesh on every frame; extract runs the detector every "
+          "4th frame and tracks in between)")
+    return {"cores": _cores(), "frames_limit": frames, "clips": rows,
+            "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
+
+
+BENCHMARKS: dict[str, Callable[[Path, int | None], dict[str, Any]]] = {
+    "extract": bench_extract,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m faceswap.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benchmark", nargs="?", choices=list(BENCHMARKS), help="run one (default: all)")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
+                        help="folder with the sample footage (video/d14.mp4, video/s18.mp4)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="quick run: only the first N frames of each clip, for every measurement")
+    args = parser.parse_args(argv)
+    if args.frames is not None and args.frames < 1:
+        parser.error("--frames must be at least 1")
+    if not args.data.is_dir():
+        print(f"error: sample data folder not found: {args.data} (pass --data DIR)", file=sys.stderr)
+        return 2
+    filter_native_stderr()
+    setup_logging("WARNING")
+    OUT_DIR.mkdir(exist_ok=True)
+    for name in [args.benchmark] if args.benchmark else list(BENCHMARKS):
+        try:
+            result = BENCHMARKS[name](args.data, args.frames)
+        except FaceswapError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        (OUT_DIR / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(f"  -> {OUT_DIR / f'{name}.json'}")
+    # ru_maxrss is in KiB on Linux
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
