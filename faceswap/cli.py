@@ -86,7 +86,8 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
     Exits 0 when faces were found, 3 when the input held no human face, 1 on
     other errors, 130 when interrupted (the work done so far is kept).
     """
-    from .api import ExtractOptions, extract as run_extract
+    from .api import ExtractOptions
+    from .api import extract as run_extract
 
     result = run_extract(list(inputs), faceset, ExtractOptions(**opts), progress=progress)
     for s in result.summaries:

@@ -192,3 +192,28 @@ def test_cli_help_documents_every_option():
                 "--reference", "--preview", "--detect-every"):
         assert opt in proc.stdout
     assert "default: 256" in proc.stdout
+
+
+def test_cli_ctrl_c_keeps_work_and_resumes(data, tmp_path):
+    import signal
+    import time
+    out = tmp_path / "out"
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "faceswap.cli", "extract", str(data / "video" / "d14.mp4"),
+                             "-o", str(out), "--no-progress"], stderr=subprocess.PIPE, text=True, env=env)
+    path = alignments_path(out, "d14.mp4")
+    deadline = time.time() + 120
+    while time.time() < deadline and (not path.exists() or path.read_text().count("\n") < 30):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    done = AlignmentsFile(path).frames
+    assert 29 <= len(done) < 536
+    crops = {p.name for p in out.glob("d14_*.png")}
+    assert {f["file"] for r in done.values() for f in r["faces"]} <= crops  # every recorded crop is on disk
+    again = run_cli("extract", str(data / "video" / "d14.mp4"), "-o", str(out), "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert f"{len(done)} frames already done" in again.stdout
+    assert len(AlignmentsFile(path).frames) == 536
