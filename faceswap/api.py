@@ -15,7 +15,7 @@ from .extract.options import ExtractOptions
 from .extract.pipeline import ExtractSummary, extract_source
 from .faces.backends import make_backend
 
-__all__ = ["ExtractOptions", "ExtractResult", "extract"]
+__all__ = ["ExtractOptions", "ExtractResult", "extract", "train", "training_configs"]
 
 
 @dataclass
@@ -59,3 +59,35 @@ def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
         records = [r for r in iter_faceset(faceset) if r.meta.get("source") in sources]
         sheet = contact_sheet(records, Path(faceset) / "contact_sheet.png")
     return ExtractResult(summaries, sheet)
+
+
+def training_configs(model_dir: str | Path, preset: str = "quick", model_overrides: dict | None = None,
+                     train_overrides: dict | None = None):
+    """(ModelConfig or None, TrainConfig) for a run: the preset, then the overrides.
+
+    For an existing model folder without model overrides the model config is
+    None, meaning "the one saved in the folder".
+    """
+    from .model.config import ModelConfig, TrainConfig, from_dict, to_dict
+    from .model.config import preset as load_preset
+
+    model_cfg, train_cfg = load_preset(preset)
+    model_overrides = {k: v for k, v in (model_overrides or {}).items() if v is not None}
+    train_overrides = {k: v for k, v in (train_overrides or {}).items() if v is not None}
+    train_cfg = from_dict(TrainConfig, {**to_dict(train_cfg), **train_overrides})
+    if (Path(model_dir) / "config.json").is_file() and not model_overrides:
+        return None, train_cfg
+    return from_dict(ModelConfig, {**to_dict(model_cfg), **model_overrides}), train_cfg
+
+
+def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, preset: str = "quick",
+          model_overrides: dict | None = None, train_overrides: dict | None = None,
+          from_backup: bool = False, progress: bool = True):
+    """Train (or resume training) the swap model in `model_dir` on A (footage to
+    change) and B (the face to put in). Returns a TrainSummary."""
+    from .train.trainer import Trainer
+
+    model_cfg, train_cfg = training_configs(model_dir, preset, model_overrides, train_overrides)
+    trainer = Trainer(faceset_a, faceset_b, model_dir, model_cfg, train_cfg, from_backup=from_backup,
+                      progress=progress)
+    return trainer.run()

@@ -39,7 +39,7 @@ def main(log_level: str) -> None:
 
     \b
     extract  footage -> aligned faceset (crops + alignments)
-    train    two facesets -> a swap model          (coming)
+    train    two facesets -> a swap model
     convert  footage + model -> swapped video      (coming)
     """
     if log_level.upper() != "DEBUG":
@@ -108,6 +108,82 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
     total_frames = sum(s.frames + s.resumed for s in result.summaries)
     if result.faces == 0 and total_frames and not any(s.resumed for s in result.summaries):
         raise NoFaceError("no face found in " + ", ".join(Path(s.source).name for s in result.summaries))
+
+
+def _preset_default(name: str) -> str:
+    from .model.config import PRESETS
+    values = ", ".join(f"{p} {PRESETS[p]['model'].get(name, PRESETS[p]['train'].get(name, '-'))}" for p in PRESETS)
+    return f" [default: from the preset: {values}]"
+
+
+@main.command()
+@click.argument("faceset_a", type=click.Path(file_okay=False))
+@click.argument("faceset_b", type=click.Path(file_okay=False))
+@click.option("-m", "--model-dir", required=True, type=click.Path(file_okay=False),
+              help="Model folder: created for a new model; an existing one resumes training.")
+@click.option("--preset", default="quick", type=click.Choice(["quick", "standard", "film"]),
+              help="Model size and training defaults: quick = 64 px for a CPU in 30 minutes, standard = 128 px, "
+                   "film = 256 px head crops for a GPU.")
+@click.option("--arch", type=click.Choice(["df", "liae"]), default=None,
+              help="df: shared encoder, a decoder per identity. liae: shared encoder and decoder with an "
+                   "identity-specific inter layer (keeps the target's lighting better). [default: df]")
+@click.option("--resolution", type=int, default=None, help="Face crop side in pixels, 64-512." + _preset_default("resolution"))
+@click.option("--centering", type=click.Choice(["face", "head"]), default=None,
+              help="Crop centering the model works on." + _preset_default("centering"))
+@click.option("--coverage", type=float, default=None, help="Share of the centering's extent in the crop.")
+@click.option("--encoder-dims", type=int, default=None, help="Encoder width." + _preset_default("encoder_dims"))
+@click.option("--latent-dims", type=int, default=None, help="Bottleneck width." + _preset_default("latent_dims"))
+@click.option("--decoder-dims", type=int, default=None, help="Decoder width." + _preset_default("decoder_dims"))
+@click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + _preset_default("batch_size"))
+@click.option("--lr", type=float, default=None, help="Adam learning rate." + _preset_default("lr"))
+@click.option("--iterations", type=int, default=None, help="Stop at this iteration count (total, across resumes).")
+@click.option("--minutes", type=float, default=None, help="Stop after this many minutes of this run.")
+@click.option("--save-every", type=int, default=None, help="Checkpoint every N iterations (and always on exit). [default: 250]")
+@click.option("--preview-every", type=int, default=None, help="Write previews/preview_N.png every N iterations. [default: 250]")
+@click.option("--ssim-weight", type=float, default=None, help="Weight of the masked DSSIM term. [default: 1.0]")
+@click.option("--pixel-loss", type=click.Choice(["l1", "mse"]), default=None, help="Pixel loss. [default: l1]")
+@click.option("--pixel-weight", type=float, default=None, help="Weight of the pixel term. [default: 1.0]")
+@click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes. [default: 3.0]")
+@click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth. [default: 2.0]")
+@click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss. [default: 1.0]")
+@click.option("--gan-weight", type=float, default=None,
+              help="Weight of the adversarial loss; 0 trains no discriminator. [default: 0]")
+@click.option("--gan-start", type=int, default=None, help="Iteration the discriminator starts at. [default: 0]")
+@click.option("--gan-loss", type=click.Choice(["nonsaturating", "hinge", "lsgan", "wgan-gp"]), default=None,
+              help="Adversarial loss. [default: nonsaturating]")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None,
+              help="auto picks CUDA, then MPS, then the CPU. [default: auto]")
+@click.option("--amp/--no-amp", default=None, help="Mixed precision on GPU (bf16 where supported). [default: on]")
+@click.option("--compile/--no-compile", default=None, help="torch.compile the model. [default: off]")
+@click.option("--workers", type=int, default=None, help="Data loader processes. [default: by CPU count]")
+@click.option("--warp/--no-warp", default=None, help="Random grid warp of the inputs. [default: on]")
+@click.option("--seed", type=int, default=None, help="Random seed. [default: 0]")
+@click.option("--from-backup", is_flag=True, default=False,
+              help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@user_errors
+def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_backup: bool, progress: bool,
+          **opts: Any) -> None:
+    """Train a swap model: FACESET_A is the footage to change, FACESET_B the face to put in.
+
+    Stops at --iterations or --minutes, or on Ctrl-C / SIGTERM, and always
+    saves a checkpoint first. Run it again on the same --model-dir to resume.
+    """
+    from .api import train as run_train
+    from .model.config import ModelConfig
+
+    model_keys = set(ModelConfig.__dataclass_fields__)
+    model_overrides = {k: v for k, v in opts.items() if k in model_keys}
+    train_overrides = {k: v for k, v in opts.items() if k not in model_keys}
+    s = run_train(faceset_a, faceset_b, model_dir, preset, model_overrides, train_overrides,
+                  from_backup=from_backup, progress=progress)
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in s.last_losses.items())
+    click.echo(f"trained {s.model_dir}: iterations {s.start_iteration} -> {s.iteration} in {s.seconds:.0f} s "
+               f"({s.samples_per_second:.0f} samples/s){', ' + losses if losses else ''}"
+               + (f", {s.rollbacks} roll-backs" if s.rollbacks else ""))
+    click.echo(f"preview: {Path(s.model_dir) / 'preview.png'}  loss plot: {Path(s.model_dir) / 'loss.png'}")
+    if s.stopped_by in ("interrupt", "terminated"):
+        raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,1 @@
+"""The swap model: shared encoder, one decoder per identity, masks, discriminator, losses."""

@@ -1,0 +1,1 @@
+"""Training: the loop, checkpoints, previews and loss history."""

@@ -1,0 +1,333 @@
+"""The training loop: two facesets in, a swap model out.
+
+One iteration trains both identities: A faces through the shared encoder and
+decoder A, B faces through decoder B, each scored against its unwarped crop
+(masked DSSIM + pixel loss, eyes and mouth weighted up) plus a mask loss; an
+optional patch discriminator joins from `gan_start`. Checkpoints are saved
+every `save_every` iterations and when the run stops for any reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..data.dataset import load_faceset, make_loader
+from ..errors import FaceswapError
+from ..log import get_logger
+from ..media.images import write_png
+from ..model import losses
+from ..model.autoencoder import FaceSwapModel
+from ..model.config import ModelConfig, TrainConfig, to_dict
+from ..model.discriminator import PatchDiscriminator
+from .checkpoint import (
+    Checkpoint,
+    checkpoint_dir,
+    load_checkpoint,
+    load_model_config,
+    save_checkpoint,
+    save_model_config,
+)
+from .history import LossHistory
+from .previews import preview_grid
+
+log = get_logger(__name__)
+MAX_ROLLBACKS = 5
+PREVIEW_FACES = 4
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FaceswapError("--device cuda asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+@dataclass
+class TrainSummary:
+    model_dir: str
+    start_iteration: int
+    iteration: int
+    seconds: float
+    samples_per_second: float
+    last_losses: dict[str, float] = field(default_factory=dict)
+    rollbacks: int = 0
+    stopped_by: str = ""
+
+
+class Trainer:
+    def __init__(self, faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path,
+                 model_cfg: ModelConfig | None, train_cfg: TrainConfig, from_backup: bool = False,
+                 progress: bool = True) -> None:
+        train_cfg.validate()
+        self.cfg = train_cfg
+        self.model_dir = Path(model_dir)
+        self.progress = progress
+        self.model_cfg = self._resolve_model_config(model_cfg)
+        self.device = pick_device(train_cfg.device)
+        torch.manual_seed(train_cfg.seed)
+        self.faces = {"a": load_faceset(faceset_a, self.model_cfg), "b": load_faceset(faceset_b, self.model_cfg)}
+        self.model = FaceSwapModel(self.model_cfg).to(self.device).to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
+        self.disc = self.disc_optimizer = None
+        if train_cfg.gan_weight > 0:
+            self.disc = PatchDiscriminator(self.model_cfg).to(self.device).to(memory_format=torch.channels_last)
+            self.disc_optimizer = torch.optim.Adam(self.disc.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
+        self.iteration = 0
+        self.rollbacks = 0
+        self.history = LossHistory(self.model_dir / "loss.csv")
+        self._resume(from_backup)
+        self.forward = torch.compile(self.model) if train_cfg.compile else self.model
+        self._amp_dtype = None
+        if train_cfg.amp and self.device.type == "cuda":
+            self._amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self._scaler = torch.amp.GradScaler("cuda", enabled=self._amp_dtype == torch.float16)
+        self._good = self._snapshot()
+        self._stop_reason = ""
+        self.preview_faces = {k: v.preview_batch(PREVIEW_FACES) for k, v in self.faces.items()}
+
+    # -- set-up ---------------------------------------------------------------------
+    def _resolve_model_config(self, requested: ModelConfig | None) -> ModelConfig:
+        try:
+            self.model_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise FaceswapError(f"cannot create model folder {self.model_dir}: {err.strerror or err}") from err
+        if (self.model_dir / "config.json").is_file():
+            saved, _ = load_model_config(self.model_dir)
+            if requested is not None and requested != saved:
+                diff = ", ".join(f"{k} {v} (asked {getattr(requested, k)})" for k, v in to_dict(saved).items()
+                                 if getattr(requested, k) != v)
+                raise FaceswapError(f"{self.model_dir} holds another model: {diff}; train it without "
+                                    f"model options or use a new folder")
+            return saved
+        cfg = requested or ModelConfig()
+        cfg.validate()
+        save_model_config(self.model_dir, cfg)
+        return cfg
+
+    def _resume(self, from_backup: bool) -> None:
+        folder = checkpoint_dir(self.model_dir, from_backup)
+        if folder is None:
+            return
+        ckpt = load_checkpoint(folder)
+        try:
+            self.model.load_state_dict(ckpt.model)
+        except RuntimeError as err:
+            raise FaceswapError(f"{folder}/model.safetensors does not fit this model's config.json "
+                                f"({str(err).splitlines()[0]})") from err
+        if ckpt.optimizer is not None:
+            self.optimizer.load_state_dict(ckpt.optimizer)
+        if self.disc is not None and ckpt.discriminator is not None:
+            self.disc.load_state_dict(ckpt.discriminator)
+            if ckpt.disc_optimizer is not None:
+                self.disc_optimizer.load_state_dict(ckpt.disc_optimizer)
+        self.iteration = int(ckpt.state["iteration"])
+        self.rollbacks = int(ckpt.state.get("rollbacks", 0))
+        self.history.truncate(self.iteration)
+        log.info("resuming %s from iteration %d", self.model_dir, self.iteration)
+
+    # -- state --------------------------------------------------------------------------
+    def _snapshot(self) -> dict[str, Any]:
+        """An in-memory copy of everything a NaN roll-back restores."""
+        snap = {"model": copy.deepcopy(self.model.state_dict()), "opt": copy.deepcopy(self.optimizer.state_dict()),
+                "iteration": self.iteration}
+        if self.disc is not None:
+            snap["disc"] = copy.deepcopy(self.disc.state_dict())
+            snap["disc_opt"] = copy.deepcopy(self.disc_optimizer.state_dict())
+        return snap
+
+    def _rollback(self, what: str) -> None:
+        self.rollbacks += 1
+        if self.rollbacks > MAX_ROLLBACKS:
+            raise FaceswapError(f"training diverged ({what}) {self.rollbacks} times even after lowering the "
+                                f"learning rate; the last good checkpoint is kept in {self.model_dir}")
+        good = self._good
+        self.model.load_state_dict(good["model"])
+        self.optimizer.load_state_dict(good["opt"])
+        if self.disc is not None and "disc" in good:
+            self.disc.load_state_dict(good["disc"])
+            self.disc_optimizer.load_state_dict(good["disc_opt"])
+        for opt in filter(None, (self.optimizer, self.disc_optimizer)):
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
+        log.warning("%s at iteration %d: rolled back to iteration %d and halved the learning rate to %.3g",
+                    what, self.iteration, good["iteration"], self.optimizer.param_groups[0]["lr"])
+        self.iteration = good["iteration"]
+        self.history.truncate(self.iteration)
+
+    def save(self) -> None:
+        """Checkpoint now (never a model with NaN weights)."""
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            log.warning("not saving: the weights hold NaN/inf; rolling back instead")
+            self._rollback("non-finite weights")
+            return
+        state = {"iteration": self.iteration, "lr": self.optimizer.param_groups[0]["lr"],
+                 "rollbacks": self.rollbacks, "train": to_dict(self.cfg), "time": time.time()}
+        save_checkpoint(self.model_dir, Checkpoint(
+            self.model.state_dict(), self.optimizer.state_dict(), state,
+            self.disc.state_dict() if self.disc is not None else None,
+            self.disc_optimizer.state_dict() if self.disc is not None else None))
+        self._good = self._snapshot()
+        self.history.plot(self.model_dir / "loss.png")
+
+    def write_preview(self) -> Path:
+        grid = preview_grid(self.model, self.preview_faces["a"], self.preview_faces["b"],
+                            title=f"iteration {self.iteration}")
+        folder = self.model_dir / "previews"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"preview_{self.iteration:07d}.png"
+        write_png(path, grid)
+        write_png(self.model_dir / "preview.png", grid)
+        return path
+
+    # -- one iteration ------------------------------------------------------------------------
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        nb = self.device.type == "cuda"
+        return {k: v.to(self.device, non_blocking=nb).contiguous(memory_format=torch.channels_last)
+                for k, v in batch.items()}
+
+    def _side_loss(self, batch: dict[str, torch.Tensor], side: str) -> tuple[torch.Tensor, dict[str, float],
+                                                                               torch.Tensor]:
+        cfg = self.cfg
+        rgb, mask = self.forward(batch["input"], side)
+        # Loss where the face is (with a little background so it is not garbage), eyes and mouth up-weighted.
+        weight = batch["weight"] * (0.1 + 0.9 * batch["mask"])
+        rec = cfg.ssim_weight * losses.dssim_loss(rgb.float(), batch["target"], weight) + \
+            cfg.pixel_weight * losses.pixel_loss(rgb.float(), batch["target"], cfg.pixel_loss, weight)
+        total = rec
+        stats = {f"loss_{side}": float(rec.detach())}
+        if mask is not None and cfg.mask_weight > 0:
+            m = losses.mask_loss(mask.float(), batch["mask"])
+            total = total + cfg.mask_weight * m
+            stats[f"mask_{side}"] = float(m.detach())
+        return total, stats, rgb
+
+    def step(self, batch_a: dict[str, torch.Tensor], batch_b: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step on a batch of each identity; returns the losses."""
+        cfg = self.cfg
+        batch_a, batch_b = self._to_device(batch_a), self._to_device(batch_b)
+        autocast = torch.autocast(self.device.type, dtype=self._amp_dtype) if self._amp_dtype \
+            else contextlib.nullcontext()
+        use_gan = self.disc is not None and self.iteration >= cfg.gan_start
+        stats: dict[str, float] = {}
+        with autocast:
+            loss_a, stats_a, fake_a = self._side_loss(batch_a, "a")
+            loss_b, stats_b, fake_b = self._side_loss(batch_b, "b")
+            loss = loss_a + loss_b
+            stats.update(stats_a, **stats_b)
+            if use_gan:
+                fake = torch.cat([fake_a, fake_b])
+                adv = losses.generator_adv_loss(cfg.gan_loss, self.disc(fake))
+                loss = loss + cfg.gan_weight * adv
+                stats["gen_adv"] = float(adv.detach())
+        if not torch.isfinite(loss):
+            self._rollback("NaN/inf loss")
+            return {}
+        self.optimizer.zero_grad(set_to_none=True)
+        self._scaler.scale(loss).backward()
+        self._scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self._scaler.step(self.optimizer)
+        self._scaler.update()
+        if use_gan:
+            stats["disc"] = self._disc_step(torch.cat([batch_a["target"], batch_b["target"]]),
+                                            torch.cat([fake_a, fake_b]).detach(), autocast)
+        self.iteration += 1
+        return stats
+
+    def _disc_step(self, real: torch.Tensor, fake: torch.Tensor, autocast) -> float:
+        with autocast:
+            loss = losses.discriminator_loss(self.cfg.gan_loss, self.disc(real), self.disc(fake))
+        if self.cfg.gan_loss == "wgan-gp":
+            loss = loss + 10.0 * losses.gradient_penalty(self.disc, real.float(), fake.float())
+        self.disc_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.disc.parameters(), self.cfg.grad_clip)
+        self.disc_optimizer.step()
+        return float(loss.detach())
+
+    # -- the loop ----------------------------------------------------------------------------
+    def loaders(self) -> tuple[Iterator, Iterator]:
+        return (make_loader(self.faces["a"], self.model_cfg, self.cfg, device=self.device),
+                make_loader(self.faces["b"], self.model_cfg, self.cfg, device=self.device, seed_offset=1))
+
+    def _should_stop(self, start: float) -> str:
+        if self._stop_reason:
+            return self._stop_reason
+        if self.cfg.iterations is not None and self.iteration >= self.cfg.iterations:
+            return "iterations"
+        if self.cfg.minutes is not None and time.monotonic() - start >= self.cfg.minutes * 60:
+            return "minutes"
+        return ""
+
+    def run(self) -> TrainSummary:
+        """Train until --iterations, --minutes, Ctrl-C or SIGTERM; always leaves a checkpoint."""
+        start, start_iteration = time.monotonic(), self.iteration
+        samples = 0
+        loader_a, loader_b = self.loaders()
+        bar = tqdm(total=self.cfg.iterations, initial=self.iteration, unit="it", disable=not self.progress,
+                   dynamic_ncols=True, desc="train")
+        stats: dict[str, float] = {}
+        with self._signals():
+            try:
+                while not (stopped := self._should_stop(start)):
+                    t0 = time.perf_counter()
+                    stats = self.step(next(loader_a), next(loader_b)) or stats
+                    dt = time.perf_counter() - t0
+                    samples += 2 * self.cfg.batch_size
+                    rate = samples / max(time.monotonic() - start, 1e-9)
+                    bar.n = self.iteration
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in stats.items() if k.startswith("loss")} |
+                                    {"samples/s": f"{rate:.0f}"}, refresh=False)
+                    bar.update(0)
+                    if stats:
+                        self.history.append({"iteration": self.iteration, "seconds": round(dt, 4), **stats,
+                                             "lr": self.optimizer.param_groups[0]["lr"], "samples_s": rate})
+                    if self.iteration % self.cfg.preview_every == 0:
+                        self.write_preview()
+                    if self.iteration % self.cfg.save_every == 0:
+                        self.save()
+            except KeyboardInterrupt:
+                stopped = "interrupt"
+            finally:
+                bar.close()
+        if stopped == "interrupt":
+            log.warning("interrupted at iteration %d: saving", self.iteration)
+        self.save()
+        self.write_preview()
+        seconds = time.monotonic() - start
+        return TrainSummary(str(self.model_dir), start_iteration, self.iteration, seconds,
+                            samples / seconds if seconds > 0 else 0.0, stats, self.rollbacks, stopped)
+
+    @contextlib.contextmanager
+    def _signals(self):
+        """Ctrl-C and SIGTERM finish the current step, then the run saves and returns."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, _frame):
+            self._stop_reason = "interrupt" if signum == signal.SIGINT else "terminated"
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
