@@ -1,6 +1,6 @@
 """`make bench`: how fast the toolkit runs on this machine, against what it could do.
 
-    python -m faceswap.bench [extract] [--data DIR] [--frames N]
+    python -m faceswap.bench [extract|train] [--data DIR] [--frames N]
 
 Each benchmark measures the real pipeline and, in the same run on the same
 frames, a floor: the unavoidable work (decoding, the models) done with no
@@ -131,8 +131,75 @@ def bench_extract(data: Path, frames: int | None = None) -> dict[str, Any]:
             "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
 
 
+TRAIN_PRESETS = ("quick", "standard", "film")
+TRAIN_RATIO_TARGET = 0.85
+# Steps timed per preset: enough to average over a few loader batches, few enough
+# that the 256 px film model (built for a GPU) stays within a minute on 2 cores.
+TRAIN_STEPS = {"quick": 30, "standard": 6, "film": 3}
+
+
+def _train_rates(trainer: Any, steps: int) -> tuple[float, float]:
+    """(pipeline samples/s, compute-only samples/s) of one trainer, measured back to back."""
+    loader_a, loader_b = trainer.loaders()
+    batch_a, batch_b = next(loader_a), next(loader_b)
+    trainer.step(batch_a, batch_b)  # warm-up: allocations, oneDNN kernel choice, worker start
+    per_step = 2 * trainer.cfg.batch_size
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.step(next(loader_a), next(loader_b))
+    pipeline = steps * per_step / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(steps):  # the same batches again: tensors already in memory, no data work
+        trainer.step(batch_a, batch_b)
+    compute = steps * per_step / (time.perf_counter() - start)
+    return pipeline, compute
+
+
+def bench_train(data: Path, frames: int | None = None) -> dict[str, Any]:
+    """Training samples/s per preset: real data pipeline vs the same steps on in-memory tensors."""
+    from .extract.options import ExtractOptions
+    from .extract.pipeline import extract_source
+    from .faces.backends import make_backend
+    from .model.autoencoder import count_parameters
+    from .model.config import preset
+    from .train.trainer import Trainer
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        root = Path(tmp)
+        backend = make_backend("mediapipe")
+        try:
+            for side, clip in (("a", "d19.mp4"), ("b", "d18.mp4")):
+                extract_source(data / "video" / clip, root / side, ExtractOptions(every=4), backend=backend,
+                               progress=False)
+        finally:
+            backend.close()
+        for name in TRAIN_PRESETS:
+            model_cfg, train_cfg = preset(name)
+            trainer = Trainer(root / "a", root / "b", root / f"model-{name}", model_cfg, train_cfg, progress=False)
+            pipeline, compute = _train_rates(trainer, frames or TRAIN_STEPS[name])
+            rows.append({"preset": name, "resolution": model_cfg.resolution, "batch": train_cfg.batch_size,
+                         "params_m": round(count_parameters(trainer.model) / 1e6, 2),
+                         "device": str(trainer.device), "samples_s": round(pipeline, 2),
+                         "compute_samples_s": round(compute, 2), "ratio": round(pipeline / compute, 3)})
+            del trainer
+    print(f"{f'train benchmark ({_cores()} CPU cores)':<30}{'params':>8}{'batch':>7}{'samples/s':>11}"
+          f"{'compute':>9}{'ratio':>7}")
+    for r in rows:
+        print(f"{r['preset'] + ' ' + str(r['resolution']) + ' px ' + r['device']:<30}{r['params_m']:>7.1f}M"
+              f"{r['batch']:>7}{r['samples_s']:>11.1f}{r['compute_samples_s']:>9.1f}{r['ratio']:>7.2f}")
+    targets = [(f"ratio {r['preset']} >= {TRAIN_RATIO_TARGET:g}", r["ratio"], r["ratio"] >= TRAIN_RATIO_TARGET)
+               for r in rows]
+    for label, value, ok in targets:
+        print(f"  target {label:<38} {value:>8.2f}  {'PASS' if ok else 'MISS'}")
+    print("  (samples/s counts both identities; compute = the same steps on a batch already in memory)")
+    return {"cores": _cores(), "presets": rows,
+            "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
+
+
 BENCHMARKS: dict[str, Callable[[Path, int | None], dict[str, Any]]] = {
     "extract": bench_extract,
+    "train": bench_train,
 }
 
 
@@ -143,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
                         help="folder with the sample footage (video/d14.mp4, video/s18.mp4)")
     parser.add_argument("--frames", type=int, default=None,
-                        help="quick run: only the first N frames of each clip, for every measurement")
+                        help="quick run: extract only the first N frames of each clip; train only N steps")
     args = parser.parse_args(argv)
     if args.frames is not None and args.frames < 1:
         parser.error("--frames must be at least 1")

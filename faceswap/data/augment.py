@@ -1,52 +1,87 @@
-"""Training augmentation: random similarity + flip, grid warp, colour. Each takes an explicit RNG."""
+"""Training augmentation: random similarity (+ mirror), grid warp and colour.
+
+Every function takes its numpy Generator explicitly, so a data loader worker
+seeded once produces the same stream on every run.
+"""
 
 from __future__ import annotations
 
-import albumentations as A
+import os
+import random
+
 import cv2
 import numpy as np
 
+# albumentations 2.x asks PyPI for a newer version on import: a network call
+# (and a warning offline) in every training run and every worker.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import albumentations as A  # noqa: E402
+
 
 def random_similarity(rng: np.random.Generator, size: int, rotation: float = 10.0, scale: float = 0.05,
-                      shift: float = 0.05, flip: bool = True) -> tuple[np.ndarray, bool]:
-    """A 2x3 similarity about the crop centre (degrees, relative scale and shift), and whether to mirror."""
-    angle = np.deg2rad(rng.uniform(-rotation, rotation))
-    s = 1.0 + rng.uniform(-scale, scale)
-    tx, ty = rng.uniform(-shift, shift, 2) * size
-    mirrored = flip and rng.random() < 0.5
-    c, si = s * np.cos(angle), s * np.sin(angle)
-    fx = -1.0 if mirrored else 1.0
-    centre = size / 2
-    # p' = R*S*F*(p - c) + c + t
-    mat = np.array([[c * fx, -si, 0.0], [si * fx, c, 0.0]])
-    mat[:, 2] = centre + np.array([tx, ty]) - mat[:, :2] @ np.array([centre, centre])
+                      shift: float = 0.05, flip: float = 0.5) -> tuple[np.ndarray, bool]:
+    """A random 2x3 similarity of a `size` px crop onto itself, and whether it mirrors.
+
+    Rotation (degrees), relative scale and shift (fraction of `size`) are drawn
+    uniformly from +-the given amounts; `flip` is the probability of a
+    horizontal mirror. Rotation, scale and mirror act about the pixel grid's
+    centre, so a bare mirror is exactly ``image[:, ::-1]``.
+    """
+    angle = np.deg2rad(rng.uniform(-rotation, rotation)) if rotation else 0.0
+    zoom = 1.0 + (rng.uniform(-scale, scale) if scale else 0.0)
+    move = rng.uniform(-shift, shift, 2) * size if shift else np.zeros(2)
+    mirrored = bool(flip) and rng.random() < flip
+    cos, sin = zoom * np.cos(angle), zoom * np.sin(angle)
+    linear = np.array([[cos, -sin], [sin, cos]])
+    if mirrored:
+        linear = linear @ np.diag([-1.0, 1.0])
+    centre = np.full(2, (size - 1) / 2)
+    mat = np.empty((2, 3))
+    mat[:, :2] = linear
+    mat[:, 2] = centre + move - linear @ centre
     return mat, mirrored
 
 
-def grid_warp_maps(rng: np.random.Generator, size: int, points: int = 5, strength: float = 0.025
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """remap() maps of a smooth random distortion: a coarse grid of offsets (fraction of the
-    size) upsampled with cubic interpolation, zero at the border so nothing is pulled in."""
-    offsets = rng.normal(0.0, strength * size, (2, points, points)).astype(np.float32)
-    offsets[:, [0, -1], :] = 0
-    offsets[:, :, [0, -1]] = 0
-    dx = cv2.resize(offsets[0], (size, size), interpolation=cv2.INTER_CUBIC)
-    dy = cv2.resize(offsets[1], (size, size), interpolation=cv2.INTER_CUBIC)
-    grid = np.arange(size, dtype=np.float32)
-    return grid[None, :] + dx, grid[:, None] + dy
+def grid_displacement(rng: np.random.Generator, size: int, points: int = 5,
+                      amount: float = 1 / 32) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random displacement field (dx, dy), each (size, size) float32 pixels.
+
+    A coarse `points` x `points` grid of offsets, uniform in +-`amount` * size,
+    interpolated bicubically to every pixel: the face is bent locally (a nose a
+    little wider, an eye a little lower) as in faceswap's and DFL's warped
+    inputs, so the encoder cannot learn to copy pixels through. The border
+    moves too: the samples are taken from the margin around the crop.
+    """
+    grid = rng.uniform(-amount * size, amount * size, (points, points, 2)).astype(np.float32)
+    field = cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+    return field[..., 0], field[..., 1]
 
 
-def grid_warp(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    map_x, map_y = grid_warp_maps(rng, image.shape[0])
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+def colour_pipeline(rng: np.random.Generator) -> A.Compose:
+    """Mild lighting and colour changes plus the odd soft or compressed frame,
+    drawing its randomness from `rng`, so the encoder learns faces rather than
+    one clip's grade. Mild: the target keeps the true colours and the decoder
+    must not learn to undo a colour cast."""
+    pipeline = A.Compose([
+        A.RandomBrightnessContrast(brightness_limit=0.12, contrast_limit=0.12, p=0.6),
+        A.HueSaturationValue(hue_shift_limit=4, sat_shift_limit=12, val_shift_limit=0, p=0.4),
+        A.RandomGamma(gamma_limit=(85, 118), p=0.3),
+        A.OneOf([
+            A.GaussianBlur(blur_limit=(3, 3), sigma_limit=(0.3, 0.9)),
+            A.ImageCompression(quality_range=(55, 90)),
+            A.GaussNoise(std_range=(0.01, 0.03)),
+        ], p=0.15),
+    ])
+    bind_rng(pipeline, rng)
+    return pipeline
 
 
-def colour_pipeline(seed: int) -> A.Compose:
-    """Mild lighting and colour changes plus the odd soft or compressed frame, so the
-    encoder learns faces rather than one clip's grade."""
-    return A.Compose([
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.7),
-        A.HueSaturationValue(hue_shift_limit=5, sat_shift_limit=15, val_shift_limit=10, p=0.5),
-        A.RandomGamma(gamma_limit=(80, 120), p=0.3),
-        A.OneOf([A.GaussianBlur(blur_limit=(3, 3)), A.ImageCompression(quality_range=(50, 95))], p=0.2),
-    ], seed=seed)
+def bind_rng(pipeline: A.Compose, rng: np.random.Generator) -> None:
+    """Make an albumentations pipeline draw from `rng` (and a Python RNG seeded
+    from it, which albumentations uses for its coin flips)."""
+    pipeline.set_random_state(rng, random.Random(int(rng.integers(2 ** 63))))
+
+
+def colour(pipeline: A.Compose, image: np.ndarray) -> np.ndarray:
+    """`image` (uint8 RGB) through a colour pipeline."""
+    return pipeline(image=image)["image"]

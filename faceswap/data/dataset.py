@@ -1,179 +1,335 @@
-"""Training data: a faceset loaded into memory at the model's crop, and augmented samples of it.
+"""Training data: a faceset in memory at the model's crop, and augmented samples of it.
 
-Crops are resampled once at load time from the stored PNG (any stored size,
-centering or coverage) into the model's centering at `margin` times the
-model's extent, so the random transforms of augmentation find real pixels at
-the borders. Each sample is then one affine warp from that array into the
-model's crop: no double resampling.
+Crops are resampled once at load time from the stored PNGs (any stored size,
+centering or coverage) into the model's centering, `margin` times wider than
+the model's crop at the model's pixel scale, so the random transforms of
+augmentation find real pixels at the borders instead of padding. A sample is
+then ONE resampling from that array: the random similarity composed with the
+margin -> model crop matrix (target), and the same matrix bent by a grid warp
+(input). The input never goes through a second resampling.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from ..errors import FaceswapError
 from ..faces import landmarks68 as L
-from ..faces.geometry import compose, recrop_matrix, transform_points, warp
+from ..faces.geometry import compose, invert, recrop_matrix, transform_points, warp
 from ..faces.masks import landmark_mask
 from ..log import get_logger
+from ..media.images import read_image
 from ..model.config import ModelConfig, TrainConfig
-from .augment import colour_pipeline, grid_warp, random_similarity
-from .faceset import iter_faceset, read_crop
+from . import augment
+from .faceset import FaceRecord, iter_faceset
 
 log = get_logger(__name__)
+
 MARGIN = 1.25
+UPSCALE_WARNING = 1.5   # stored crops enlarged more than this give soft training faces
+LOAD_THREADS = 4        # PNG decode and cv2 release the GIL
 
 
 @dataclass
 class FacesetArrays:
-    """One identity's faces at the model's centering, `margin` times wider than the model's crop."""
+    """One identity's faces in memory, in a "margin space": the model's centering
+    and pixel scale, `margin` times wider than the model's crop."""
 
     folder: Path
-    images: np.ndarray      # (N, S, S, 3) uint8 RGB
-    landmarks: np.ndarray   # (N, 68, 2) float32, in that space
-    cfg: ModelConfig
+    images: np.ndarray          # (N, S, S, 3) uint8 RGB, S = round(resolution * margin)
+    landmarks: np.ndarray       # (N, 68, 2) float32, in margin-space pixels
+    resolution: int
+    centering: str
+    coverage: float
     margin: float
-    stored_size: int        # the smallest crop side stored in the faceset
+    paths: list[Path] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.images)
 
     @property
+    def size(self) -> int:
+        return self.images.shape[1]
+
+    @property
     def to_model(self) -> np.ndarray:
-        """2x3 from the margin space to the model's crop."""
-        c = self.cfg
-        return recrop_matrix(self.images.shape[1], c.centering, c.coverage * self.margin,
-                             c.resolution, c.centering, c.coverage)
+        """2x3 margin-space pixels -> the model's crop pixels."""
+        return recrop_matrix(self.size, self.centering, self.coverage * self.margin,
+                             self.resolution, self.centering, self.coverage)
+
+    def model_crop(self, index: int) -> np.ndarray:
+        """Face `index` at the model's crop, unaugmented: (R, R, 3) uint8."""
+        return cv2.warpAffine(self.images[index], self.to_model, (self.resolution, self.resolution),
+                              flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
 
     def preview_batch(self, n: int) -> torch.Tensor:
-        """n faces spread over the set, unaugmented, as (n,3,R,R) floats: for preview grids."""
-        idx = np.linspace(0, len(self) - 1, n).round().astype(int)
-        r = self.cfg.resolution
-        crops = np.stack([warp(self.images[i], self.to_model, r) for i in idx])
-        return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255)
+        """Up to `n` faces spread evenly over the set, unaugmented (input == target,
+        centred, not mirrored), as an (n, 3, R, R) float tensor in [0, 1]: for preview grids."""
+        idx = np.unique(np.linspace(0, len(self) - 1, min(n, len(self))).round().astype(int))
+        crops = np.stack([self.model_crop(i) for i in idx])
+        return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255).contiguous()
+
+
+def _margin_space(cfg: ModelConfig, margin: float) -> tuple[int, float]:
+    """(pixels, coverage) of the margin space; the margin shrinks if the geometry
+    layer's widest coverage would be exceeded."""
+    margin = min(margin, 2.0 / cfg.coverage)
+    return int(round(cfg.resolution * margin)), margin
+
+
+def _load_one(rec: FaceRecord, out: np.ndarray, size: int, centering: str, coverage: float,
+              model: tuple[int, str, float]) -> tuple[np.ndarray, float, bool] | None:
+    """Resample one stored crop into `out`; (landmarks, zoom, model crop inside the
+    stored one), or None when the file cannot be used."""
+    img = read_image(rec.path)
+    spec = rec.meta.get("crop", {})
+    if img is None or img.shape[0] != img.shape[1] or img.shape[0] != spec.get("size"):
+        log.warning("skipping %s: unreadable, or not the %s px crop its metadata describes",
+                    rec.path.name, spec.get("size"))
+        return None
+    stored = (img.shape[0], spec["centering"], float(spec["coverage"]))
+    mat = recrop_matrix(*stored, size, centering, coverage)
+    zoom = float(np.sqrt(abs(np.linalg.det(mat[:, :2]))))
+    if zoom < 0.8:
+        # warpAffine has no area filter: blur first so a big stored crop does not alias
+        img = cv2.GaussianBlur(img, (0, 0), (1 / zoom - 1) / 2)
+    warp(img, mat, size, out=out)
+    crop_lm = transform_points(rec.landmarks, rec.matrix)
+    # Is the model's own crop (not the margin) inside what was stored? If not, its
+    # border is mirrored padding and the model learns that.
+    corners = transform_points(np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float64) * model[0],
+                               recrop_matrix(*model, *stored))
+    inside = bool((corners >= -0.02 * stored[0]).all() and (corners <= 1.02 * stored[0]).all())
+    return transform_points(crop_lm, mat).astype(np.float32), zoom, inside
 
 
 def load_faceset(folder: str | Path, cfg: ModelConfig, margin: float = MARGIN) -> FacesetArrays:
-    """Read every crop left in a faceset into memory at the model's crop (plus margin)."""
+    """Every face crop left in `folder`, resampled into the model's margin space.
+
+    Any stored crop size, centering and coverage works (each crop is resampled
+    once); crops much smaller than the model's resolution are used, with a
+    warning, since they give soft training faces.
+    """
     folder = Path(folder)
     records = list(iter_faceset(folder))
     if not records:
-        raise FaceswapError(f"{folder} has no face crops (were they all deleted? run `faceswap extract` first)")
-    size = int(round(cfg.resolution * margin))
+        raise FaceswapError(f"{folder} has no face crops (were they all deleted? `faceswap extract` makes them)")
+    size, margin = _margin_space(cfg, margin)
+    try:
+        recrop_matrix(size, cfg.centering, cfg.coverage * margin, cfg.resolution, cfg.centering, cfg.coverage)
+    except ValueError as err:
+        raise FaceswapError(f"model crop: {err}") from err
     images = np.empty((len(records), size, size, 3), np.uint8)
-    landmarks = np.empty((len(records), 68, 2), np.float32)
-    smallest, worst_zoom = 1 << 30, 0.0
-    for i, rec in enumerate(records):
-        crop, meta = read_crop(rec.path)
-        c = meta["crop"]
-        mat = recrop_matrix(crop.shape[0], c["centering"], c["coverage"], size, cfg.centering, cfg.coverage * margin)
-        images[i] = warp(crop, mat, size)
-        landmarks[i] = transform_points(transform_points(rec.landmarks, rec.matrix), mat)
-        smallest = min(smallest, crop.shape[0])
-        worst_zoom = max(worst_zoom, float(np.sqrt(abs(np.linalg.det(mat[:, :2])))))
-    if worst_zoom > 2.0:
-        raise FaceswapError(f"{folder} holds crops too small for a {cfg.resolution} px model (they would be "
-                            f"enlarged {worst_zoom:.1f}x): extract again with a larger --size")
-    if worst_zoom > 1.5:
-        log.warning("%s: crops are enlarged up to %.1fx for the %d px model; a larger --size at extract "
-                    "gives sharper training faces", folder, worst_zoom, cfg.resolution)
-    return FacesetArrays(folder, images, landmarks, cfg, margin, smallest)
+    model = (cfg.resolution, cfg.centering, cfg.coverage)
+
+    def load(i: int):
+        return _load_one(records[i], images[i], size, cfg.centering, cfg.coverage * margin, model)
+
+    with ThreadPoolExecutor(min(LOAD_THREADS, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(load, range(len(records))))
+    keep = [i for i, r in enumerate(results) if r is not None]
+    if not keep:
+        raise FaceswapError(f"{folder} has no usable face crops")
+    if len(keep) < len(records):
+        images = images[keep]
+    landmarks = np.stack([results[i][0] for i in keep])
+    zooms = np.array([results[i][1] for i in keep])
+    outside = sum(not results[i][2] for i in keep)
+    if (zooms > UPSCALE_WARNING).any():
+        log.warning("%s: %d of %d crops are enlarged up to %.1fx for the %d px model (soft training faces); "
+                    "extract with a larger --size", folder, int((zooms > UPSCALE_WARNING).sum()), len(zooms),
+                    zooms.max(), cfg.resolution)
+    if outside:
+        log.warning("%s: the model's crop (%s, coverage %g) reaches past %d stored crops; their borders are "
+                    "mirrored padding. Extract with centering head or a larger coverage",
+                    folder, cfg.centering, cfg.coverage, outside)
+    log.debug("%s: %d faces loaded at %d px (margin %.2f)", folder, len(keep), size, margin)
+    return FacesetArrays(folder, images, landmarks, cfg.resolution, cfg.centering, cfg.coverage, margin,
+                         [records[i].path for i in keep])
 
 
-def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def region_weight(lm: np.ndarray, size: int, eyes: float, mouth: float) -> np.ndarray:
-    """1 everywhere, `eyes` on the eyes and `mouth` on the mouth (68 points in crop pixels)."""
+def _hull_mask(points: list[np.ndarray], size: int, grow: int) -> np.ndarray:
+    """Filled convex hulls of each point set, grown by `grow` px: 0/1 uint8."""
+    mask = np.zeros((size, size), np.uint8)
+    for pts in points:
+        hull = cv2.convexHull(np.round(pts * 4).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 1, lineType=cv2.LINE_8, shift=2)
+    return cv2.dilate(mask, _disc(grow)) if grow > 0 else mask
+
+
+def region_weight(lm: np.ndarray, size: int, eyes_weight: float, mouth_weight: float) -> np.ndarray:
+    """(size, size) float32 loss weight: 1, plus eyes_weight - 1 on the eyes and
+    mouth_weight - 1 on the mouth (hulls of their landmarks, grown a little to
+    take in lids and lip edges)."""
     weight = np.ones((size, size), np.float32)
-    eye_mask = np.zeros((size, size), np.uint8)
-    for eye in (L.RIGHT_EYE, L.LEFT_EYE):
-        pts = lm[eye]
-        centre = pts.mean(axis=0)
-        hull = cv2.convexHull(np.round((centre + (pts - centre) * 1.8) * 4).astype(np.int32))
-        cv2.fillConvexPoly(eye_mask, hull, 255, cv2.LINE_AA, 2)
-    weight += (eyes - 1.0) * (eye_mask > 127)
-    weight += (mouth - 1.0) * (landmark_mask(lm, (size, size), "mouth") > 127)
+    if eyes_weight != 1:
+        eyes = _hull_mask([lm[L.RIGHT_EYE], lm[L.LEFT_EYE]], size, max(1, round(size / 24)))
+        weight += (eyes_weight - 1) * eyes
+    if mouth_weight != 1:
+        weight += (mouth_weight - 1) * _hull_mask([lm[L.OUTER_MOUTH]], size, max(1, round(size / 32)))
     return weight
 
 
 class FaceDataset(Dataset):
-    """Augmented training samples of one identity: dicts of CHW float tensors in [0,1]."""
+    """Augmented training samples of ONE identity.
 
-    def __init__(self, faces: FacesetArrays, train: TrainConfig, seed: int = 0) -> None:
+    Each item is a dict of float32 CHW tensors in [0, 1] (strided channels-last,
+    which the model wants): ``input`` (3,R,R) randomly moved, mirrored, grid-warped
+    and colour-augmented; ``target`` (3,R,R) the same move and mirror only;
+    ``mask`` (1,R,R) the target's extended landmark mask with soft edges;
+    ``weight`` (1,R,R) the loss weight map (eyes and mouth up).
+    Randomness comes from the dataset's own Generator (`reseed` gives each
+    loader worker its own stream).
+    """
+
+    def __init__(self, faces: FacesetArrays, eyes_weight: float = TrainConfig.eyes_weight,
+                 mouth_weight: float = TrainConfig.mouth_weight, warp: bool = True, colour: bool = True,
+                 rotation: float = 10.0, scale: float = 0.05, shift: float = 0.05, flip: float = 0.5,
+                 seed: int | tuple[int, ...] = 0) -> None:
         self.faces = faces
-        self.train = train
-        self.base_seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.colour = colour_pipeline(seed)
+        self.eyes_weight, self.mouth_weight = eyes_weight, mouth_weight
+        self.warp, self.use_colour = warp, colour
+        self.rotation, self.scale, self.shift, self.flip = rotation, scale, shift, flip
+        self.seed = (seed,) if isinstance(seed, int) else tuple(seed)
+        self.reseed(0)
 
-    def reseed(self, seed: int) -> None:
-        """Give this copy (one per worker process) its own random stream."""
-        self.rng = np.random.default_rng(seed)
-        self.colour.set_random_seed(seed)
+    def reseed(self, stream: int) -> None:
+        """Restart the random stream: `stream` 0 in the training process, one
+        per loader worker, all derived from the dataset's seed."""
+        self.rng = np.random.default_rng([*self.seed, stream])
+        self.colour = augment.colour_pipeline(self.rng)
 
     def __len__(self) -> int:
         return len(self.faces)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        faces, r = self.faces, self.faces.cfg.resolution
-        move, mirrored = random_similarity(self.rng, r)
+    def sample(self, index: int) -> dict[str, np.ndarray]:
+        """One training sample as HWC numpy arrays (uint8 images, float32 mask and
+        weight), plus its 68 ``landmarks`` in the sample's pixels."""
+        faces, r = self.faces, self.faces.resolution
+        src = faces.images[index]
+        move, mirrored = augment.random_similarity(self.rng, r, self.rotation, self.scale, self.shift, self.flip)
         mat = compose(move, faces.to_model)
-        target = warp(faces.images[index], mat, r)
+        # Cubic: the target is what the decoder learns to draw, keep it sharp.
+        target = cv2.warpAffine(src, mat, (r, r), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
         lm = transform_points(faces.landmarks[index], mat).astype(np.float32)
         if mirrored:
-            lm = lm[L.FLIP_68]
-        inp = grid_warp(target, self.rng) if self.train.warp else target
-        inp = self.colour(image=inp)["image"]
-        mask = _soft(landmark_mask(lm, (r, r), "extended"), r / 64)
-        weight = region_weight(lm, r, self.train.eyes_weight, self.train.mouth_weight)
+            lm = lm[L.FLIP_68]  # the subject's right eye is on the image left again
+        if self.warp:
+            # Bend the output grid, then look every bent point up in the margin
+            # space: the warp and the move are one resampling.
+            dx, dy = augment.grid_displacement(self.rng, r)
+            ys, xs = np.mgrid[0:r, 0:r].astype(np.float32)
+            bent = np.stack([xs + dx, ys + dy], axis=-1).reshape(-1, 2)
+            src_pts = transform_points(bent, invert(mat)).astype(np.float32).reshape(r, r, 2)
+            # Linear: the input is the degraded side anyway, and 5x cheaper than cubic.
+            inp = cv2.remap(src, src_pts, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        else:
+            inp = target.copy()
+        if self.use_colour:
+            inp = augment.colour(self.colour, inp)
+        mask = landmark_mask(lm, (r, r), "extended")
+        mask = cv2.GaussianBlur(mask, (0, 0), r / 64).astype(np.float32) * (1 / 255)
+        weight = region_weight(lm, r, self.eyes_weight, self.mouth_weight)
+        return {"input": inp, "target": target, "mask": mask[..., None], "weight": weight[..., None],
+                "landmarks": lm}
 
-        def chw(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        s = self.sample(index)
+        out = {}
+        for key in ("input", "target", "mask", "weight"):
+            arr = s[key]
+            if arr.dtype == np.uint8:
+                arr = arr.astype(np.float32) * (1 / 255)
+            out[key] = torch.from_numpy(arr).permute(2, 0, 1)
+        return out
 
-        return {"input": chw(inp).float().div_(255), "target": chw(target).float().div_(255),
-                "mask": torch.from_numpy(mask)[None], "weight": torch.from_numpy(weight)[None]}
+
+def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack samples into (B, C, H, W) tensors laid out channels-last, so the
+    training step's `.contiguous(memory_format=torch.channels_last)` is free.
+    In a worker the batch is built in shared memory, as default_collate does."""
+    in_worker = get_worker_info() is not None
+    batch = {}
+    for key, first in samples[0].items():
+        c, h, w = first.shape
+        out = torch.empty((len(samples), h, w, c), dtype=first.dtype)
+        if in_worker:
+            out.share_memory_()
+        torch.stack([s[key].permute(1, 2, 0) for s in samples], out=out)
+        batch[key] = out.permute(0, 3, 1, 2)
+    return batch
+
+
+class EndlessShuffle(Sampler[int]):
+    """Indices forever, a fresh permutation each pass: the loader never ends an
+    epoch, so the workers never drain and refill (a small faceset would make
+    the training step wait at every pass), and a faceset smaller than a batch works."""
+
+    def __init__(self, n: int, generator: torch.Generator) -> None:
+        self.n, self.generator = n, generator
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            yield from torch.randperm(self.n, generator=self.generator).tolist()
 
 
 def _worker_init(worker_id: int) -> None:
-    info = torch.utils.data.get_worker_info()
-    torch.set_num_threads(1)  # the training process owns the cores' BLAS threads
+    info = get_worker_info()
+    # The training process owns the cores; a worker is one thread.
+    torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    info.dataset.reseed(info.dataset.base_seed * 1000 + worker_id + 1)
+    info.dataset.reseed(worker_id + 1)
 
 
 def default_workers() -> int:
+    """Loader processes per identity when TrainConfig.workers is None.
+
+    On 2 cores the model's own threads use both, and a worker process only
+    steals them back; the samples cost well under a millisecond each, so the
+    training process makes them itself (measured: see make_loader)."""
     cores = os.cpu_count() or 1
-    return 1 if cores <= 2 else min(4, cores // 2)
+    return 0 if cores <= 2 else min(4, (cores - 2) // 2 or 1)
 
 
-def make_loader(faces: FacesetArrays, model_cfg: ModelConfig, train: TrainConfig,
-                device: torch.device | None = None, seed_offset: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """An endless iterator of training batches of one identity, reshuffled every pass."""
-    del model_cfg  # the arrays already carry the model's crop
-    seed = train.seed * 2 + seed_offset
-    dataset = FaceDataset(faces, train, seed)
-    workers = default_workers() if train.workers is None else train.workers
-    generator = torch.Generator().manual_seed(seed)
-    # With fewer faces than a batch, draw with replacement rather than fail.
-    sampler = RandomSampler(dataset, replacement=len(dataset) < train.batch_size,
-                            num_samples=max(len(dataset), train.batch_size), generator=generator)
-    loader = DataLoader(dataset, batch_size=train.batch_size, sampler=sampler, drop_last=True,
-                        num_workers=workers, worker_init_fn=_worker_init if workers else None,
-                        persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
-                        pin_memory=device is not None and device.type == "cuda")
+def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig,
+                device: torch.device | str | None = None, seed_offset: int = 0,
+                eyes_weight: float | None = None, mouth_weight: float | None = None,
+                workers: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
+    """An endless iterator of training batches of one identity: dicts of
+    ``input``/``target`` (B,3,R,R), ``mask``/``weight`` (B,1,R,R), float32.
 
-    def forever() -> Iterator[dict[str, torch.Tensor]]:
-        while True:
-            yield from loader
-
-    return forever()
+    Reproducible given ``train_cfg.seed`` (and `seed_offset`, which keeps the
+    two identities' streams apart) for a given number of workers.
+    """
+    if not isinstance(faces, FacesetArrays):
+        faces = load_faceset(faces, model_cfg)
+    workers = train_cfg.workers if workers is None else workers
+    workers = default_workers() if workers is None else workers
+    dataset = FaceDataset(
+        faces,
+        eyes_weight=train_cfg.eyes_weight if eyes_weight is None else eyes_weight,
+        mouth_weight=train_cfg.mouth_weight if mouth_weight is None else mouth_weight,
+        warp=train_cfg.warp, seed=(train_cfg.seed, seed_offset))
+    order_seed = np.random.SeedSequence([train_cfg.seed, seed_offset]).generate_state(1, np.uint64)[0]
+    generator = torch.Generator().manual_seed(int(order_seed) >> 1)
+    device = torch.device(device) if isinstance(device, str) else device
+    extra = dict(persistent_workers=True, prefetch_factor=4, worker_init_fn=_worker_init) if workers else {}
+    # The arrays reach the workers by fork (shared pages, no copy); a spawn
+    # platform pickles them to each worker once.
+    loader = DataLoader(dataset, batch_size=train_cfg.batch_size, sampler=EndlessShuffle(len(dataset), generator),
+                        num_workers=workers, collate_fn=collate,
+                        pin_memory=device is not None and device.type == "cuda", **extra)
+    return iter(loader)
