@@ -34,10 +34,9 @@ def preview_grid(model: torch.nn.Module, faces_a: torch.Tensor, faces_b: torch.T
     model.train(was_training)
     grid = np.concatenate(rows, axis=0)
     size = faces_a.shape[-1]
-    header = np.full((24, grid.shape[1], 3), 255, np.uint8)
+    header = np.full((40 if title else 24, grid.shape[1], 3), 255, np.uint8)
     for i, text in enumerate(HEADERS):
-        cv2.putText(header, text, (i * size + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    if title:
-        cv2.putText(header, title, (grid.shape[1] - 8 * len(title) - 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                    (90, 90, 90), 1, cv2.LINE_AA)
+        cv2.putText(header, text, (i * size + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    if title:  # a line of its own: narrow 64 px columns leave no room beside the headers
+        cv2.putText(header, title, (4, 33), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1, cv2.LINE_AA)
     return np.concatenate([header, grid], axis=0)
