@@ -43,8 +43,8 @@ def random_similarity(rng: np.random.Generator, size: int, rotation: float = 10.
 
 
 def grid_displacement(rng: np.random.Generator, size: int, points: int = 5,
-                      amount: float = 1 / 32) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth random displacement field (dx, dy), each (size, size) float32 pixels.
+                      amount: float = 1 / 32) -> np.ndarray:
+    """A smooth random displacement field: (size, size, 2) float32 pixels (dx, dy).
 
     A coarse `points` x `points` grid of offsets, uniform in +-`amount` * size,
     interpolated bicubically to every pixel: the face is bent locally (a nose a
@@ -53,8 +53,7 @@ def grid_displacement(rng: np.random.Generator, size: int, points: int = 5,
     moves too: the samples are taken from the margin around the crop.
     """
     grid = rng.uniform(-amount * size, amount * size, (points, points, 2)).astype(np.float32)
-    field = cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
-    return field[..., 0], field[..., 1]
+    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
 def colour_pipeline(rng: np.random.Generator) -> A.Compose:

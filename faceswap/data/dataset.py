@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import cv2
@@ -60,7 +61,7 @@ class FacesetArrays:
     def size(self) -> int:
         return self.images.shape[1]
 
-    @property
+    @cached_property
     def to_model(self) -> np.ndarray:
         """2x3 margin-space pixels -> the model's crop pixels."""
         return recrop_matrix(self.size, self.centering, self.coverage * self.margin,
@@ -80,7 +81,7 @@ class FacesetArrays:
 
 
 def _margin_space(cfg: ModelConfig, margin: float) -> tuple[int, float]:
-    """(pixels, coverage) of the margin space; the margin shrinks if the geometry
+    """(pixels, margin) of the margin space; the margin shrinks if the geometry
     layer's widest coverage would be exceeded."""
     margin = min(margin, 2.0 / cfg.coverage)
     return int(round(cfg.resolution * margin)), margin
@@ -204,6 +205,8 @@ class FaceDataset(Dataset):
         self.warp, self.use_colour = warp, colour
         self.rotation, self.scale, self.shift, self.flip = rotation, scale, shift, flip
         self.seed = (seed,) if isinstance(seed, int) else tuple(seed)
+        r = faces.resolution
+        self._pixels = np.stack(np.meshgrid(np.arange(r, dtype=np.float32), np.arange(r, dtype=np.float32)), -1)
         self.reseed(0)
 
     def reseed(self, stream: int) -> None:
@@ -230,9 +233,7 @@ class FaceDataset(Dataset):
         if self.warp:
             # Bend the output grid, then look every bent point up in the margin
             # space: the warp and the move are one resampling.
-            dx, dy = augment.grid_displacement(self.rng, r)
-            ys, xs = np.mgrid[0:r, 0:r].astype(np.float32)
-            bent = np.stack([xs + dx, ys + dy], axis=-1).reshape(-1, 2)
+            bent = (self._pixels + augment.grid_displacement(self.rng, r)).reshape(-1, 2)
             src_pts = transform_points(bent, invert(mat)).astype(np.float32).reshape(r, r, 2)
             # Linear: the input is the degraded side anyway, and 5x cheaper than cubic.
             inp = cv2.remap(src, src_pts, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
@@ -260,7 +261,10 @@ class FaceDataset(Dataset):
 def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Stack samples into (B, C, H, W) tensors laid out channels-last, so the
     training step's `.contiguous(memory_format=torch.channels_last)` is free.
-    In a worker the batch is built in shared memory, as default_collate does."""
+    In a worker the batch is built in shared memory, as default_collate does.
+    numpy does the copy: a torch op here would wake the training process's
+    intra-op thread pool for a memcpy, and on 2 busy cores that costs more
+    than the samples themselves."""
     in_worker = get_worker_info() is not None
     batch = {}
     for key, first in samples[0].items():
@@ -268,7 +272,7 @@ def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         out = torch.empty((len(samples), h, w, c), dtype=first.dtype)
         if in_worker:
             out.share_memory_()
-        torch.stack([s[key].permute(1, 2, 0) for s in samples], out=out)
+        np.stack([s[key].permute(1, 2, 0).numpy() for s in samples], out=out.numpy())
         batch[key] = out.permute(0, 3, 1, 2)
     return batch
 
@@ -290,7 +294,6 @@ def _worker_init(worker_id: int) -> None:
     info = get_worker_info()
     # The training process owns the cores; a worker is one thread.
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
     info.dataset.reseed(worker_id + 1)
 
 
