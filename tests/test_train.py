@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,6 +115,13 @@ def test_bad_inputs(facesets, tmp_path):
     empty.mkdir()
     with pytest.raises(FaceswapError, match="no face crops"):
         Trainer(empty, b, tmp_path / "m1", TINY, tiny_train(iterations=1), progress=False)
+    small = tmp_path / "small"
+    from faceswap.extract.options import ExtractOptions
+    from faceswap.extract.pipeline import extract_source
+    extract_source(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "d18.mp4", small,
+                   ExtractOptions(every=50, size=32), progress=False)
+    with pytest.raises(FaceswapError, match="too small for the 64 px model"):
+        Trainer(small, b, tmp_path / "m3", TINY, tiny_train(iterations=1), progress=False)
     Trainer(a, b, tmp_path / "m2", TINY, tiny_train(iterations=2), progress=False).run()
     other = ModelConfig(arch="liae", resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16)
     with pytest.raises(FaceswapError, match="holds another model"):

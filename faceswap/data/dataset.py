@@ -37,6 +37,7 @@ log = get_logger(__name__)
 
 MARGIN = 1.25
 UPSCALE_WARNING = 1.5   # stored crops enlarged more than this give soft training faces
+UPSCALE_LIMIT = 2.0     # a faceset whose every crop needs more is refused: it was extracted for a smaller model
 LOAD_THREADS = 4        # PNG decode and cv2 release the GIL
 
 
@@ -145,6 +146,9 @@ def load_faceset(folder: str | Path, cfg: ModelConfig, margin: float = MARGIN) -
     landmarks = np.stack([results[i][0] for i in keep])
     zooms = np.array([results[i][1] for i in keep])
     outside = sum(not results[i][2] for i in keep)
+    if (zooms > UPSCALE_LIMIT).all():
+        raise FaceswapError(f"{folder} holds crops too small for the {cfg.resolution} px model (enlarged "
+                            f"{zooms.min():.1f}x or more): extract again with a larger --size")
     if (zooms > UPSCALE_WARNING).any():
         log.warning("%s: %d of %d crops are enlarged up to %.1fx for the %d px model (soft training faces); "
                     "extract with a larger --size", folder, int((zooms > UPSCALE_WARNING).sum()), len(zooms),

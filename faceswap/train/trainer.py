@@ -100,6 +100,7 @@ class Trainer:
         self._good = self._snapshot()
         self._stop_reason = ""
         self.preview_faces = {k: v.preview_batch(PREVIEW_FACES) for k, v in self.faces.items()}
+        self._board = _tensorboard(self.model_dir)
 
     # -- set-up ---------------------------------------------------------------------
     def _resolve_model_config(self, requested: ModelConfig | None) -> ModelConfig:
@@ -298,14 +299,22 @@ class Trainer:
                     if stats:
                         self.history.append({"iteration": self.iteration, "seconds": round(dt, 4), **stats,
                                              "lr": self.optimizer.param_groups[0]["lr"], "samples_s": rate})
+                        if self._board is not None:
+                            for key, value in stats.items():
+                                self._board.add_scalar(key, value, self.iteration)
                     if self.iteration % self.cfg.preview_every == 0:
                         self.write_preview()
                     if self.iteration % self.cfg.save_every == 0:
                         self.save()
             except KeyboardInterrupt:
                 stopped = "interrupt"
+            except torch.OutOfMemoryError as err:
+                raise FaceswapError(f"out of {self.device.type.upper()} memory at batch size {self.cfg.batch_size}: "
+                                    f"try a smaller --batch-size (the last checkpoint is kept)") from err
             finally:
                 bar.close()
+                if self._board is not None:
+                    self._board.close()
         if stopped == "interrupt":
             log.warning("interrupted at iteration %d: saving", self.iteration)
         self.save()
@@ -331,3 +340,12 @@ class Trainer:
             for s, h in old.items():
                 signal.signal(s, h)
 
+
+
+def _tensorboard(model_dir: Path):
+    """A TensorBoard writer in MODEL_DIR/tensorboard when the tensorboard package is installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(model_dir / "tensorboard"))
