@@ -85,13 +85,20 @@ def test_small_stored_crops_warn(small_facesets):
     handler = logging.Handler()
     handler.emit = records.append
     logger = logging.getLogger("faceswap.data.dataset")
+    level = logger.level
     logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)  # whatever another test set the package logger to
     try:
         arrays = load_faceset(small_facesets[0], ModelConfig(resolution=128, centering="face", coverage=0.9))
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     assert arrays.images.shape[1] == 160
     assert any("enlarged" in r.getMessage() for r in records)
+    # a 256 px model would enlarge them 3.5x: refused, on one line
+    with pytest.raises(FaceswapError, match="too small for the 256 px model") as err:
+        load_faceset(small_facesets[0], ModelConfig(resolution=256, centering="face", coverage=0.9))
+    assert "\n" not in str(err.value)
 
 
 # -- samples ------------------------------------------------------------------------

@@ -295,20 +295,24 @@ class EndlessShuffle(Sampler[int]):
 
 
 def _worker_init(worker_id: int) -> None:
-    info = get_worker_info()
-    # The training process owns the cores; a worker is one thread.
-    torch.set_num_threads(1)
-    info.dataset.reseed(worker_id + 1)
+    # Each worker its own random stream. (DataLoader already makes a worker one
+    # torch thread. cv2.setNumThreads must NOT be called here: after fork it
+    # can deadlock on the thread pool inherited from the parent.)
+    get_worker_info().dataset.reseed(worker_id + 1)
 
 
 def default_workers() -> int:
     """Loader processes per identity when TrainConfig.workers is None.
 
-    On 2 cores the model's own threads use both, and a worker process only
-    steals them back; the samples cost well under a millisecond each, so the
-    training process makes them itself (measured: see make_loader)."""
+    One per identity on small machines: a 64 px sample costs about 0.6 ms of
+    one core, some 5% of a CPU training step, and a worker overlaps that with
+    the step instead of adding it (its duty cycle is low, so it hardly competes
+    with the model's threads). More on big machines, where a GPU eats samples
+    faster than one process makes them at 128 px and up."""
     cores = os.cpu_count() or 1
-    return 0 if cores <= 2 else min(4, (cores - 2) // 2 or 1)
+    if cores == 1:
+        return 0
+    return 1 if cores <= 4 else min(4, (cores - 2) // 2)
 
 
 def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig,
