@@ -44,11 +44,15 @@ def _blur(x: Tensor, window: int, sigma: float = 1.5) -> Tensor:
 
 
 def ssim(x: Tensor, y: Tensor, window: int = 11) -> Tensor:
-    """Per-pixel SSIM map (N,C,H,W) of images in [0, 1] (gaussian window, sigma 1.5)."""
+    """Per-pixel SSIM map (N,C,H,W) of images in [0, 1] (gaussian window, sigma 1.5), in float32."""
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    n, c = x.shape[:2]
-    # One blur call for all five local statistics: fewer, larger convs run faster on CPU.
-    stats = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), window)
+    c = x.shape[1]
+    # float32 even under autocast: the variances are differences of nearly equal
+    # numbers, which bf16/fp16 convolutions turn into noise.
+    with torch.autocast(x.device.type, enabled=False):
+        x, y = x.float(), y.float()
+        # One blur call for all five local statistics: fewer, larger convs run faster on CPU.
+        stats = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), window)
     mu_x, mu_y, xx, yy, xy = stats.split(c, dim=1)
     var_x = xx - mu_x * mu_x
     var_y = yy - mu_y * mu_y
