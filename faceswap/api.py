@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .convert.options import ConvertOptions
 from .data.faceset import iter_faceset
 from .extract.contact_sheet import contact_sheet
 from .extract.options import ExtractOptions
 from .extract.pipeline import ExtractSummary, extract_source
 from .faces.backends import make_backend
 
-__all__ = ["ExtractOptions", "ExtractResult", "extract", "train", "training_configs"]
+__all__ = ["ConvertOptions", "ExtractOptions", "ExtractResult", "convert", "extract", "train", "training_configs"]
 
 
 @dataclass
@@ -91,3 +92,13 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, p
     trainer = Trainer(faceset_a, faceset_b, model_dir, model_cfg, train_cfg, from_backup=from_backup,
                       progress=progress)
     return trainer.run()
+
+
+def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
+            options: ConvertOptions | None = None, progress: bool = True):
+    """Swap or reenact the faces of a video or image folder with the model in
+    `model_dir` and write `output` (or, with options.preview, one frame as PNG).
+    Returns a ConvertSummary."""
+    from .convert.pipeline import convert as run_convert
+
+    return run_convert(input_path, model_dir, output, options, progress)

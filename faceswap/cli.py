@@ -40,7 +40,7 @@ def main(log_level: str) -> None:
     \b
     extract  footage -> aligned faceset (crops + alignments)
     train    two facesets -> a swap model
-    convert  footage + model -> swapped video      (coming)
+    convert  footage + model -> swapped (or reenacted) video
     """
     if log_level.upper() != "DEBUG":
         filter_native_stderr()
@@ -184,6 +184,103 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
     click.echo(f"preview: {Path(s.model_dir) / 'preview.png'}  loss plot: {Path(s.model_dir) / 'loss.png'}")
     if s.stopped_by in ("interrupt", "terminated"):
         raise KeyboardInterrupt
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path())
+@click.option("-m", "--model-dir", required=True, type=click.Path(file_okay=False),
+              help="Model folder written by faceswap train (its config.json says the crop it needs).")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Output video file (.mp4/.mov/.mkv), a folder for a PNG sequence or patches. Written under "
+                   "a temporary name and renamed when complete.")
+@click.option("--mode", default="swap", type=click.Choice(["swap", "reenact"]),
+              help="swap: the footage's face becomes the other identity. reenact: the footage keeps its "
+                   "person, whose expression comes from --driver.")
+@click.option("--to", type=click.Choice(["a", "b"]), default=None,
+              help="swap: identity put into the footage [default: b, the training convention]. reenact: the "
+                   "footage's own identity [default: the decoder that rebuilds the footage's face best].")
+@click.option("--driver", type=click.Path(dir_okay=False), default=None,
+              help="reenact: video whose expressions drive the footage (driver frame i -> output frame i).")
+@click.option("--region", default=defaults.REENACT_REGION, type=click.Choice(list(defaults.REENACT_REGIONS)),
+              help="reenact: part of the face replaced; mouth for dubbing, lower face, or the whole face.")
+@click.option("--driver-end", default=defaults.DRIVER_END, type=click.Choice(list(defaults.DRIVER_ENDS)),
+              help="reenact, driver shorter than the footage: stop there, loop the driver, or hold its last frame.")
+@click.option("--audio", type=click.Choice(["input", "driver", "none"]), default=None,
+              help="Sound of the output [default: input for swap, driver for reenact].")
+@click.option("--alignments", type=click.Path(), default=None,
+              help="Faces from extract: a <video>.alignments.jsonl or the faceset folder holding it "
+                   "[default: detect and track on the fly, as extract does].")
+@click.option("--track", type=int, default=None, help="Change only this face track (ids as extract numbers them).")
+@click.option("--reference", type=click.Path(dir_okay=False), default=None,
+              help="Change only the person in this photo (dlib face descriptor, decided per track).")
+@click.option("--reference-threshold", default=defaults.REFERENCE_THRESHOLD, type=float,
+              help="Descriptor distance under which a face is the --reference person.")
+@click.option("--all-faces", is_flag=True, default=False,
+              help="Change every face [default: only the track(s) the model's footage identity matches best].")
+@click.option("--detector", default=defaults.DETECTOR, type=click.Choice(list(defaults.DETECTORS)),
+              help="Landmark backend for on-the-fly detection (see faceswap extract --help).")
+@click.option("--confidence", default=defaults.DETECT_CONFIDENCE, type=float, help="Face detector threshold.")
+@click.option("--detect-every", default=defaults.DETECT_EVERY, type=int,
+              help="Run the full detector every Nth frame and track in between.")
+@click.option("--smooth", default=defaults.SMOOTH, type=float,
+              help="Temporal smoothing of the landmarks: sigma of a centred window in frames; 0 = off. Never "
+                   "crosses a shot cut.")
+@click.option("--bridge-gap", default=defaults.BRIDGE_GAP, type=int,
+              help="Fill detection gaps up to this many frames by interpolation, so the swap does not blink off.")
+@click.option("--mask", default=defaults.MASK, type=click.Choice(list(defaults.MASKS)),
+              help="predicted (the model's), landmarks, or both multiplied.")
+@click.option("--landmark-mask", default=defaults.LANDMARK_MASK, type=click.Choice(list(defaults.LANDMARK_MASKS)),
+              help="components follows the face outline; extended also covers the forehead.")
+@click.option("--erode", default=defaults.ERODE, type=float,
+              help="Shrink (or, negative, grow) the mask by this % of the face width.")
+@click.option("--blur", default=defaults.BLUR, type=float, help="Feather the mask edge over this % of the face width.")
+@click.option("--color", default=defaults.COLOR, type=click.Choice(["none", "rct", "lct", "hist", "mkl"]),
+              help="Colour matching to the footage inside the mask: Reinhard LAB (rct), linear covariance (lct), "
+                   "histogram, Monge-Kantorovich optimal transport (mkl).")
+@click.option("--blend", default=defaults.BLEND, type=click.Choice(["feather", "poisson", "laplacian"]),
+              help="feather: alpha blend; poisson: seamless clone (fixed placement, no jitter); laplacian: "
+                   "multi-band pyramid blend.")
+@click.option("--codec", default=None,
+              type=click.Choice(["h264", "h265", "prores", "prores4444", "ffv1", "png", "patch"]),
+              help="Output codec [default: from the output: .mp4/.mkv h264, .mov prores, a folder png]. patch "
+                   "writes RGBA PNGs of the changed faces and their placement for a compositor.")
+@click.option("--crf", type=int, default=None, help="H.264/H.265 quality (lower = better). [default: 18]")
+@click.option("--preset", "enc_preset", default=None,
+              help="H.264/H.265 encoder speed preset (ultrafast ... veryslow). [default: medium]")
+@click.option("--frames", default=None, metavar="START:END",
+              help="Convert only frames START (included) to END (excluded), 0-based; audio is trimmed to match.")
+@click.option("--preview", type=int, default=None, metavar="FRAME",
+              help="Only convert this frame: writes OUTPUT.preview-FRAME.png and a side-by-side with the original.")
+@click.option("--overwrite", is_flag=True, default=False, help="Replace an existing output.")
+@click.option("--batch-size", default=defaults.CONVERT_BATCH, type=int, help="Faces per model call.")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+              help="auto picks CUDA, then MPS, then the CPU.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@user_errors
+def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None, progress: bool,
+            **opts: Any) -> None:
+    """Swap (or reenact) the faces of INPUT, a video or an image folder, with a trained model.
+
+    Output keeps the input's frame count, frame rate, size and sound; frames
+    without a face pass through untouched. Every output is tagged as
+    synthetic and gets a OUTPUT.provenance.json record.
+    """
+    from .api import convert as run_convert
+    from .convert.options import ConvertOptions
+
+    options = ConvertOptions(preset=enc_preset, **opts)
+    s = run_convert(input_path, model_dir, output, options, progress=progress)
+    if s.preview:
+        click.echo(f"preview: {s.preview[0]}  side by side: {s.preview[1]}"
+                   + ("" if s.faces else "  (no face found in that frame)"))
+        return
+    click.echo(f"converted {s.frames} frames in {s.seconds:.1f} s ({s.fps:.1f} frames/s): "
+               f"{s.swapped} with a face changed, {len(s.no_face)} passed through without one"
+               + (f", {s.bridged} faces bridged over detection gaps" if s.bridged else "")
+               + (f", {s.shots} shots" if s.shots > 1 else ""))
+    if s.decode_warning:
+        click.echo(f"warning: {s.decode_warning}", err=True)
+    click.echo(f"output: {s.output}  provenance: {s.sidecar}")
 
 
 if __name__ == "__main__":  # pragma: no cover

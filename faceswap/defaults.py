@@ -33,6 +33,41 @@ REFERENCE_THRESHOLD = 0.55
 PREVIEW_TILES = 48
 PREVIEW_TILE_SIZE = 128
 
+# --- convert -----------------------------------------------------------------
+# Training convention: A is the footage, B the face put into it.
+CONVERT_TO = "b"
+# Temporal smoothing of each track's landmarks: sigma of a centred Gaussian
+# window, in frames. 2 frames removes detector jitter at 25-30 fps without
+# visibly lagging speech; 0 turns smoothing off.
+SMOOTH = 2.0
+# Detection gaps up to this many frames are bridged by interpolating the
+# landmarks on either side, so the swap does not blink off for a missed frame.
+BRIDGE_GAP = 8
+# Mask: the model's predicted mask times a landmark mask; the landmark mask
+# stops the predicted one from bleeding into hair or background.
+MASK = "both"
+MASKS = ("predicted", "landmarks", "both")
+LANDMARK_MASK = "extended"
+LANDMARK_MASKS = ("components", "extended")
+# Mask refinement in % of the face's width: no erosion, a feather wide
+# enough to hide the seam at any resolution.
+ERODE = 0.0
+BLUR = 5.0
+COLOR = "rct"
+BLEND = "feather"
+# Faces per model call: amortises the per-call overhead without holding many frames.
+CONVERT_BATCH = 8
+# Shot cut: colour-histogram + grey-thumbnail difference of consecutive frames
+# (see convert/stabilize.py); motion within a shot stays under ~0.3, cuts score
+# 0.5 and more. Smoothing and gap bridging never cross a cut.
+CUT_THRESHOLD = 0.45
+# Reenact: the region of the footage's face replaced by the driven one
+# (mouth for dubbing), and what happens when the driver is shorter.
+REENACT_REGION = "mouth"
+REENACT_REGIONS = ("mouth", "lower", "face")
+DRIVER_END = "stop"
+DRIVER_ENDS = ("stop", "loop", "hold")
+
 # --- detectors ---------------------------------------------------------------
 DETECTOR = "mediapipe"
 DETECTORS = ("mediapipe", "fan")
@@ -40,3 +75,36 @@ DETECTORS = ("mediapipe", "fan")
 CENTERINGS = ("face", "head")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf", ".mpg", ".mpeg")
+
+# --- convert output -------------------------------------------------------------
+# Codec picked from OUTPUT's suffix when none is given. .mov is what VFX
+# reviews and compositors ingest, so it gets ProRes; .mkv gets H.264 rather
+# than FFV1 because a user who did not ask for lossless rarely wants files
+# ten times larger; a path with no suffix is a folder of PNG frames.
+OUTPUT_CODEC_BY_SUFFIX = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "h264", "": "png"}
+OUTPUT_CODECS = ("h264", "h265", "prores", "prores4444", "ffv1", "png")
+# CRF 18 is x264's "visually lossless" point for a deliverable that may be
+# graded again; x265 reaches the same quality at a higher number.
+H264_CRF = 18
+H265_CRF = 20
+# x264's own default: "fast" saves ~25 % CPU for ~2-5 % more bits, but the
+# encoder is a small share of convert's time. x265's medium is several times
+# slower than x264's on real footage, so it gets "fast".
+H264_PRESET = "medium"
+H265_PRESET = "fast"
+# Audio that the container cannot take as it is gets AAC at a rate high enough
+# to be transparent, since it may be a second generation of a lossy track.
+AUDIO_BITRATE = "256k"
+# zlib level 1: PNG frames are intermediates for a compositor; level 3+ makes
+# encoding 2-4x slower for 5-15 % smaller files.
+PNG_COMPRESSION = 1
+# Frames queued between the caller and the encoder thread: absorbs jitter in
+# per-frame compute while a 4K queue stays under 200 MB.
+WRITER_QUEUE = 8
+# Frame rates this close (relative) to N*1000/1001 are NTSC rates: `ffmpeg -i`
+# prints rates to 4 significant digits (23.98 for 24000/1001), and the nearest
+# integer rate is 1e-3 away, so 3e-4 tells them apart.
+NTSC_TOLERANCE = 3e-4
+# Provenance: a folder input larger than this is identified by its file names
+# and sizes instead of its contents (sha256 reads ~0.5-1 GB/s on one core).
+PROVENANCE_HASH_FOLDER_LIMIT = 2 * 1024**3

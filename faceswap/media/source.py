@@ -31,7 +31,9 @@ class Frame:
 class FrameSource:
     """Frames of a video, an image folder or a single image."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, start: int = 0, hold: int = 1) -> None:
+        """`start`: first frame of a video to decode; `hold`: how many decoded frames stay
+        valid at once (see VideoReader), for callers that keep frames while looking ahead."""
         self.path = Path(path)
         if not self.path.exists():
             raise FaceswapError(f"no such file or folder: {self.path}")
@@ -44,7 +46,7 @@ class FrameSource:
             self.kind = "image"
         else:
             self.kind = "video"
-            self.video = VideoReader(self.path)
+            self.video = VideoReader(self.path, start=start, hold=hold)
 
     @property
     def is_video(self) -> bool:

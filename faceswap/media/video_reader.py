@@ -2,8 +2,9 @@
 
 Frames land in a small ring of preallocated buffers filled by a reader
 thread, so decoding overlaps with whatever the caller does with a frame and
-nothing is allocated per frame. A frame array stays valid until `ring - 1`
-further frames have been read; keep a copy if you need it longer.
+nothing is allocated per frame. A frame array stays valid until `hold`
+further frames have been taken (default 1: only the current one); a caller
+that looks ahead asks for a larger `hold` instead of copying frames.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ _END = object()
 class VideoReader:
     """Iterate `(index, frame)` over a video; frames are HxWx3 uint8 RGB."""
 
-    def __init__(self, path: str | Path, start: int = 0, ring: int = 8) -> None:
+    def __init__(self, path: str | Path, start: int = 0, hold: int = 1, prefetch: int = 6) -> None:
         self.info: VideoInfo = probe_video(path)
         self.start = start
-        self.ring = max(ring, 3)
+        self.prefetch = max(prefetch, 1)
+        # While the caller holds `hold` frames and `prefetch` more wait in the queue, the
+        # reader thread fills one more buffer: that many, and no buffer is overwritten early.
+        self.ring = self.prefetch + max(hold, 1) + 1
         self.frames_read = 0
         self.warning: str | None = None
 
@@ -49,7 +53,7 @@ class VideoReader:
         h, w = self.info.height, self.info.width
         frame_bytes = h * w * 3
         buffers = [np.empty((h, w, 3), np.uint8) for _ in range(self.ring)]
-        q: queue.Queue = queue.Queue(maxsize=self.ring - 2)
+        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
         proc = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, bufsize=frame_bytes)
         stderr_chunks: list[bytes] = []

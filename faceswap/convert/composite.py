@@ -1,0 +1,100 @@
+"""Put a rendered face back into its frame: mask, colour match, warp back, blend.
+
+Everything up to the warp happens in the model's crop space (small, so cheap);
+the warp back and the blend touch only the face's region of the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..faces.geometry import compose, invert, transform_points
+from ..faces.masks import landmark_mask
+from .blend import blend, refine_mask
+from .color import match_color
+
+# Reenact regions drawn from landmarks; "face" uses the swap's landmark mask.
+REGION_MASKS = {"mouth": "mouth", "lower": "lower"}
+
+
+@dataclass
+class CompositeSettings:
+    mask: str = "both"                # predicted | landmarks | both
+    landmark_mask: str = "extended"   # components | extended (or a reenact region: mouth | lower)
+    erode: float = 0.0                # % of face width
+    blur: float = 5.0                 # % of face width
+    color: str = "rct"
+    blend: str = "feather"
+
+
+@dataclass
+class Placed:
+    """What was put into the frame: the face's region, its pixels and alpha (for the patch writer)."""
+
+    x: int
+    y: int
+    rgb: np.ndarray    # (h, w, 3) uint8
+    alpha: np.ndarray  # (h, w) float32 in [0, 1]
+
+
+def crop_mask(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], size: int,
+              settings: CompositeSettings) -> np.ndarray:
+    """The float mask (size, size) in crop space: predicted, landmark (union over the given
+    landmark sets) or their product."""
+    drawn = None
+    if settings.mask != "predicted" or pred is None:
+        drawn = np.zeros((size, size), np.uint8)
+        for lm in landmarks_in_crop:
+            np.maximum(drawn, landmark_mask(lm, (size, size), settings.landmark_mask), out=drawn)
+        drawn = drawn.astype(np.float32) / 255.0
+    if pred is None or settings.mask == "landmarks":
+        return drawn
+    if settings.mask == "predicted":
+        return pred
+    return pred * drawn
+
+
+def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
+              mask: np.ndarray, face_width: float, settings: CompositeSettings) -> Placed | None:
+    """Blend one rendered face into `frame` in place.
+
+    frame: (H, W, 3) uint8; matrix: 2x3 frame -> crop; crop: the model's input crop (R, R, 3)
+    uint8; rgb: the rendered face (R, R, 3) float32; mask: (R, R) float32 crop-space mask;
+    face_width: in frame pixels, the unit of the erode and blur settings.
+    Returns the region written, or None when the face lies outside the frame.
+    """
+    rgb = match_color(rgb, crop.astype(np.float32) / 255.0, mask, settings.color)
+    # The region of the frame the mask covers (not the whole crop): the warp and blend cost scale with it.
+    ys, xs = np.nonzero(mask > 1e-3)
+    if len(xs) == 0:
+        return None
+    corners = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1],
+                        [xs.max() + 1, ys.max() + 1]], np.float64)
+    to_frame = invert(matrix)
+    scale = float(np.sqrt(abs(np.linalg.det(to_frame[:, :2]))))
+    pad = int(np.ceil(scale * 2 + face_width * max(settings.erode, 0) / 100)) + 2
+    lo = np.floor(transform_points(corners, to_frame).min(axis=0)).astype(int) - pad
+    hi = np.ceil(transform_points(corners, to_frame).max(axis=0)).astype(int) + pad
+    h, w = frame.shape[:2]
+    x0, y0 = max(lo[0], 0), max(lo[1], 0)
+    x1, y1 = min(hi[0], w), min(hi[1], h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    # crop -> region pixels = (frame -> region) after (crop -> frame)
+    to_region = compose(np.array([[1.0, 0, -x0], [0, 1.0, -y0]]), to_frame)
+    flags = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_LINEAR
+    face_u8 = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    face_region = cv2.warpAffine(face_u8, to_region, (x1 - x0, y1 - y0), flags=flags,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(mask, to_region, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = refine_mask(np.clip(alpha, 0, 1), face_width, settings.erode, settings.blur)
+    background = frame[y0:y1, x0:x1]
+    background[:] = blend(background, face_region, alpha, settings.blend)
+    return Placed(int(x0), int(y0), face_region, alpha)
+
+
+__all__ = ["CompositeSettings", "Placed", "composite", "crop_mask"]

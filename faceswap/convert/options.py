@@ -1,0 +1,108 @@
+"""Convert options: one record shared by the CLI, the Python API and batch manifests."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .. import defaults
+from ..errors import FaceswapError
+
+
+def parse_frames(text: str | None) -> tuple[int, int | None]:
+    """'START:END' (0-based, END excluded, either side may be empty) -> (start, end or None)."""
+    if not text:
+        return 0, None
+    start_s, sep, end_s = text.partition(":")
+    try:
+        start = int(start_s) if start_s.strip() else 0
+        end = int(end_s) if sep and end_s.strip() else None
+    except ValueError:
+        raise FaceswapError(f"--frames must look like START:END (frame numbers), not {text!r}") from None
+    if not sep:
+        raise FaceswapError(f"--frames must look like START:END (frame numbers), not {text!r}")
+    if start < 0 or (end is not None and end <= start):
+        raise FaceswapError(f"--frames {text}: need 0 <= START < END")
+    return start, end
+
+
+@dataclass
+class ConvertOptions:
+    mode: str = "swap"                      # swap | reenact
+    to: str | None = None                   # swap: the identity put in (default b); reenact: the footage's own
+    driver: str | None = None               # reenact: the video whose expressions drive the footage
+    region: str = defaults.REENACT_REGION   # reenact: mouth | lower | face
+    driver_end: str = defaults.DRIVER_END   # reenact: stop | loop | hold
+    audio: str | None = None                # input | driver | none (default: input for swap, driver for reenact)
+    alignments: str | None = None           # extract's <source>.alignments.jsonl (or its faceset folder)
+    track: int | None = None
+    reference: str | None = None
+    reference_threshold: float = defaults.REFERENCE_THRESHOLD
+    all_faces: bool = False
+    detector: str = defaults.DETECTOR
+    confidence: float = defaults.DETECT_CONFIDENCE
+    detect_every: int = defaults.DETECT_EVERY
+    smooth: float = defaults.SMOOTH
+    bridge_gap: int = defaults.BRIDGE_GAP
+    mask: str = defaults.MASK
+    landmark_mask: str = defaults.LANDMARK_MASK
+    erode: float = defaults.ERODE
+    blur: float = defaults.BLUR
+    color: str = defaults.COLOR
+    blend: str = defaults.BLEND
+    codec: str | None = None                # None: from the output's suffix
+    crf: int | None = None
+    preset: str | None = None
+    frames: str | None = None               # START:END
+    preview: int | None = None              # write this one frame as PNG instead of the video
+    overwrite: bool = False
+    batch_size: int = defaults.CONVERT_BATCH
+    device: str = "auto"
+
+    def validate(self) -> None:
+        from .blend import BLEND_METHODS
+        from .color import COLOR_METHODS
+
+        def choice(name: str, value: Any, allowed) -> None:
+            if value not in allowed:
+                raise FaceswapError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, not {value!r}")
+
+        choice("mode", self.mode, ("swap", "reenact"))
+        if self.to is not None:
+            choice("to", self.to, ("a", "b"))
+        choice("region", self.region, defaults.REENACT_REGIONS)
+        choice("driver_end", self.driver_end, defaults.DRIVER_ENDS)
+        if self.audio is not None:
+            choice("audio", self.audio, ("input", "driver", "none"))
+        choice("mask", self.mask, defaults.MASKS)
+        choice("landmark_mask", self.landmark_mask, defaults.LANDMARK_MASKS)
+        choice("color", self.color, tuple(COLOR_METHODS))
+        choice("blend", self.blend, tuple(BLEND_METHODS))
+        choice("detector", self.detector, defaults.DETECTORS)
+        if self.mode == "reenact" and not self.driver:
+            raise FaceswapError("--mode reenact needs --driver DRIVER_VIDEO")
+        if self.mode == "swap" and self.driver:
+            raise FaceswapError("--driver is for --mode reenact")
+        if self.audio == "driver" and self.mode != "reenact":
+            raise FaceswapError("--audio driver is for --mode reenact")
+        if self.smooth < 0 or self.bridge_gap < 0:
+            raise FaceswapError("--smooth and --bridge-gap must be 0 or more")
+        if not -50 <= self.erode <= 50 or not 0 <= self.blur <= 50:
+            raise FaceswapError("--erode must be within -50..50 and --blur within 0..50 (% of the face width)")
+        if self.batch_size < 1 or self.detect_every < 1:
+            raise FaceswapError("--batch-size and --detect-every must be at least 1")
+        if self.track is not None and self.reference:
+            raise FaceswapError("give --track or --reference, not both")
+        parse_frames(self.frames)
+
+    @property
+    def audio_source(self) -> str:
+        if self.audio is not None:
+            return self.audio
+        return "driver" if self.mode == "reenact" else "input"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+__all__ = ["ConvertOptions", "parse_frames"]

@@ -1,0 +1,404 @@
+"""Run convert over one input: decode -> find faces -> stabilise -> swap/reenact -> blend -> encode.
+
+Three stages overlap: ffmpeg decodes in its own process and a reader
+thread; a face thread finds, selects and stabilises faces (it looks a few
+frames ahead, see stabilize.py); this thread batches faces through the model,
+blends them into their frames and hands the frames to the writer, whose
+encoder runs in another ffmpeg process. Every stage holds a fixed number of
+frames, so memory does not grow with the video's length.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import FaceswapError, NoFaceError
+from ..faces.backends import make_backend
+from ..faces.geometry import transform_points
+from ..faces.types import Face
+from ..log import get_logger
+from ..media.images import write_png
+from ..media.source import FrameSource
+from .composite import CompositeSettings, Placed, composite, crop_mask
+from .faces_in import FaceProvider, TargetSelector
+from .options import ConvertOptions, parse_frames
+from .stabilize import CutDetector, FrameItem, Stabilizer
+from .swapper import Swapper
+
+log = get_logger(__name__)
+
+# Frames waiting between the face thread and the model: enough to keep both busy.
+QUEUE_FRAMES = 8
+_END = object()
+
+
+@dataclass
+class ConvertSummary:
+    """What one convert run did, for the console and for scripts."""
+
+    input: str
+    output: str
+    frames: int = 0
+    swapped: int = 0                                      # frames with at least one face changed
+    faces: int = 0
+    bridged: int = 0                                      # faces filled in across detection gaps
+    no_face: list[str] = field(default_factory=list)     # frames passed through untouched
+    shots: int = 1
+    seconds: float = 0.0
+    decode_warning: str | None = None
+    sidecar: str | None = None
+    preview: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input": self.input, "output": self.output, "frames": self.frames, "swapped": self.swapped,
+                "faces": self.faces, "bridged": self.bridged, "no_face": len(self.no_face),
+                "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
+                "fps": round(self.fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
+                "preview": self.preview, "interrupted": self.interrupted}
+
+
+def _threaded(items: Iterator, maxsize: int) -> Iterator:
+    """Run a generator in a thread, handing its items over through a bounded queue;
+    its exceptions are re-raised here."""
+    q: queue.Queue = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer
+            failure.append(err)
+        finally:
+            q.put(_END)
+
+    thread = threading.Thread(target=run, name="convert-faces", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        if hasattr(items, "close"):
+            items.close()
+    if failure:
+        raise failure[0]
+
+
+class Converter:
+    """One convert job. `run()` writes the output; `preview(n)` writes one frame as PNG."""
+
+    def __init__(self, input_path: str | Path, model_dir: str | Path, output: str | Path,
+                 options: ConvertOptions | None = None, progress: bool = True) -> None:
+        self.options = options or ConvertOptions()
+        self.options.validate()
+        self.input = Path(input_path)
+        self.output = Path(output)
+        self.model_dir = Path(model_dir)
+        self.progress = progress
+        if not self.input.exists():
+            raise FaceswapError(f"no such file or folder: {self.input}")
+        if self.output.resolve() == self.input.resolve():
+            raise FaceswapError("the output must not be the input")
+        self.swapper = Swapper(model_dir, self.options.device)
+        self.start, self.end = parse_frames(self.options.frames)
+        self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,
+                                          self.options.blur, self.options.color, self.options.blend)
+        if self.options.mode == "reenact" and self.options.region != "face":
+            self.settings.landmark_mask = self.options.region
+        self._backends: list = []
+        self.footage_side: str | None = None
+        self.render_side: str | None = None
+        if self.options.mode == "swap":
+            self.render_side = self.options.to or "b"
+            self.footage_side = "a" if self.render_side == "b" else "b"
+        elif self.options.to:
+            self.footage_side = self.render_side = self.options.to
+
+    # -- faces ---------------------------------------------------------------------------
+
+    def _backend(self):
+        backend = make_backend(self.options.detector, self.options.confidence)
+        self._backends.append(backend)
+        return backend
+
+    def _hold(self, stabilizer: Stabilizer) -> int:
+        # frames alive at once: the look-ahead, the queue to the model, a batch, the driver pairing
+        return stabilizer.ahead + QUEUE_FRAMES + self.options.batch_size + 4
+
+    def _stabilised(self, path: Path, start: int, end: int | None, select: bool) -> Iterator[FrameItem]:
+        """Frames of `path` from `start` to `end`, with their stabilised faces to change."""
+        stabilizer = Stabilizer(self.options.smooth, self.options.bridge_gap)
+        source = FrameSource(path, start=start if start else 0, hold=self._hold(stabilizer))
+        self._sources.append(source)
+        provider = FaceProvider(path, self.options, self._backend, sequence=source.is_video)
+        selector = TargetSelector(self.options, self.swapper, self.footage_side or "a", self._backend) \
+            if select else None
+        cuts = CutDetector()
+        try:
+            for frame in source:
+                if frame.index < start:
+                    continue
+                if end is not None and frame.index >= end:
+                    break
+                faces = provider(frame.image, frame.index, frame.name)
+                if selector is not None and faces:
+                    if self.footage_side is None:
+                        self._decide_footage_side(frame.image, faces)
+                        selector.side = self.footage_side
+                    faces = selector(frame.image, faces)
+                elif faces:
+                    faces = [max(faces, key=lambda f: f.size)]  # the driver: its main face
+                item = FrameItem(frame.index, frame.image, frame.name, faces, shot=cuts(frame.image))
+                yield from stabilizer.push(item)
+            yield from stabilizer.flush()
+        finally:
+            provider.close()
+        self.shots = cuts.shot + 1
+
+    def _decide_footage_side(self, image: np.ndarray, faces: list[Face]) -> None:
+        """Reenact without --to: the footage's person is the identity whose decoder rebuilds them best."""
+        crops = np.stack([self.swapper.crop(image, self.swapper.matrix(f.landmarks)) for f in faces])
+        errors = {side: float(self.swapper.reconstruction_error(crops, side).min()) for side in ("a", "b")}
+        self.footage_side = self.render_side = min(errors, key=errors.get)
+        log.info("footage identity: %s (reconstruction error a %.4f, b %.4f)", self.footage_side,
+                 errors["a"], errors["b"])
+
+    def _driver_items(self) -> Iterator[FrameItem | None]:
+        """Reenact: driver frames with their face, as many as asked by --driver-end."""
+        driver = Path(self.options.driver)
+        last = None
+        while True:
+            count = 0
+            for item in self._stabilised(driver, 0, None, select=False):
+                count += 1
+                last = item
+                yield item
+            if count == 0:
+                raise FaceswapError(f"cannot read any frame of the driver {driver}")
+            if self.options.driver_end == "stop":
+                return
+            if self.options.driver_end == "hold":
+                while True:
+                    yield last
+            # loop: read it again
+
+    def _items(self, start: int, end: int | None) -> Iterator[FrameItem]:
+        footage = self._stabilised(self.input, start, end, select=True)
+        if self.options.mode == "swap":
+            yield from footage
+            return
+        drivers = self._driver_items()
+        for item in footage:
+            driver = next(drivers, None)
+            if driver is None:
+                break
+            if driver.faces and item.faces:
+                face = driver.faces[0]
+                matrix = self.swapper.matrix(face.landmarks)
+                # crop now: the driver's frame buffer is reused once we move on
+                item.extra["driver"] = (self.swapper.crop(driver.image, matrix),
+                                        transform_points(face.landmarks, matrix))
+            yield item
+        drivers.close()
+
+    # -- the model and the blend ------------------------------------------------------------
+
+    def _render_batch(self, batch: list[FrameItem]) -> list[list[tuple[Face, Placed | None]]]:
+        jobs = []  # (item number, face, matrix, footage crop, model input crop, extra landmarks in crop)
+        for n, item in enumerate(batch):
+            for face in item.faces:
+                matrix = self.swapper.matrix(face.landmarks)
+                crop = self.swapper.crop(item.image, matrix)
+                lm = [transform_points(face.landmarks, matrix)]
+                model_in = crop
+                if self.options.mode == "reenact":
+                    driver = item.extra.get("driver")
+                    if driver is None:
+                        continue  # no driver face this frame: the footage passes through
+                    model_in = driver[0]
+                    lm.append(driver[1])
+                jobs.append((n, face, matrix, crop, model_in, lm))
+        placed: list[list[tuple[Face, Placed | None]]] = [[] for _ in batch]
+        if not jobs:
+            return placed
+        rgb, pred = self.swapper.render(np.stack([j[4] for j in jobs]), self.render_side)
+        size = self.swapper.size
+        for k, (n, face, matrix, crop, _, lm) in enumerate(jobs):
+            mask = crop_mask(pred[k] if pred is not None else None, lm, size, self.settings)
+            placed[n].append((face, composite(batch[n].image, matrix, crop, rgb[k], mask, face.size,
+                                              self.settings)))
+        return placed
+
+    # -- running --------------------------------------------------------------------------
+
+    def _open_outputs(self, first: FrameItem):
+        from ..media.video_writer import AudioSource, PatchWriter, open_writer
+        from ..provenance import build_record, container_tags
+
+        info = self._sources[0].video.info if self._sources[0].video else None
+        fps = info.fps if info else 25.0
+        h, w = first.image.shape[:2]
+        inputs = {"input": self.input}
+        audio = None
+        if self.options.mode == "reenact":
+            inputs["driver"] = Path(self.options.driver)
+        wanted = self.options.audio_source
+        if wanted != "none" and (info is not None or wanted == "driver"):
+            audio_path = Path(self.options.driver) if wanted == "driver" else self.input
+            start_s = 0.0 if wanted == "driver" else self.start / fps
+            duration = None if self.end is None else (self.end - self.start) / fps
+            audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
+        self.record = build_record(inputs, self.model_dir, self.options.to_dict(), kind=self.options.mode)
+        tags = container_tags(self.record)
+        if self.options.codec == "patch":
+            writer = PatchWriter(self.output, frame_size=(w, h), fps=fps, overwrite=self.options.overwrite)
+        else:
+            writer = open_writer(self.output, self.options.codec, width=w, height=h, fps=fps,
+                                 crf=self.options.crf, preset=self.options.preset, audio=audio,
+                                 metadata=tags, overwrite=self.options.overwrite)
+        return writer
+
+    def run(self) -> ConvertSummary:
+        summary = ConvertSummary(str(self.input), str(self.output))
+        self._sources: list[FrameSource] = []
+        self.shots = 1
+        started = time.perf_counter()
+        writer = None
+        bar = tqdm(total=None, unit="frame", disable=not self.progress, dynamic_ncols=True,
+                   desc=self.input.name)
+        items = _threaded(self._items(self.start, self.end), QUEUE_FRAMES)
+        try:
+            batch: list[FrameItem] = []
+            for item in items:
+                if writer is None:
+                    writer = self._open_outputs(item)
+                    if bar.total is None and self._sources[0].video:
+                        total = len(self._sources[0]) - self.start
+                        bar.total = (min(total, self.end - self.start) if self.end else total)
+                batch.append(item)
+                if len(batch) >= self.options.batch_size:
+                    self._finish(batch, writer, summary, bar)
+                    batch = []
+            self._finish(batch, writer, summary, bar)
+            if writer is None:
+                raise FaceswapError(f"no frames to convert in {self.input}"
+                                    + (f" within --frames {self.options.frames}" if self.options.frames else ""))
+            if summary.swapped == 0:
+                raise NoFaceError(f"no face to change was found in {self.input}; nothing written")
+            writer.close()
+            from ..provenance import write_sidecar
+            summary.sidecar = str(write_sidecar(self.output, self.record))
+        except BaseException as err:
+            if writer is not None:
+                writer.abort()
+            if isinstance(err, KeyboardInterrupt):
+                log.warning("interrupted: the partial output was removed; %s is untouched", self.input)
+            raise
+        finally:
+            bar.close()
+            items.close()
+            for backend in self._backends:
+                backend.close()
+        summary.seconds = time.perf_counter() - started
+        summary.shots = self.shots
+        video = self._sources[0].video if self._sources else None
+        summary.decode_warning = video.warning if video else None
+        return summary
+
+    def _finish(self, batch: list[FrameItem], writer, summary: ConvertSummary, bar) -> None:
+        if not batch:
+            return
+        placed = self._render_batch(batch)
+        for item, faces in zip(batch, placed):
+            done = [(f, p) for f, p in faces if p is not None]
+            summary.frames += 1
+            summary.bridged += item.bridged
+            if done:
+                summary.swapped += 1
+                summary.faces += len(done)
+            else:
+                summary.no_face.append(item.name)
+            if hasattr(writer, "write_patches"):
+                writer.write_patches(item.index, [(f, p) for f, p in done])
+            else:
+                writer.write(item.image)
+        bar.update(len(batch))
+
+    def preview(self, frame: int) -> ConvertSummary:
+        """Convert one frame (with enough neighbours for smoothing) and write it and a
+        side-by-side with the original as PNGs next to the output."""
+        summary = ConvertSummary(str(self.input), str(self.output))
+        self._sources = []
+        self.shots = 1
+        started = time.perf_counter()
+        margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead
+        stem = self.output.with_suffix("") if self.output.suffix else self.output
+        found = None
+        items = _threaded(self._items(max(0, frame - margin), frame + margin + 1), QUEUE_FRAMES)
+        try:
+            for item in items:
+                if item.index == frame:
+                    original = item.image.copy()
+                    placed = self._render_batch([item])[0]
+                    found = (original, item.image.copy(), sum(p is not None for _, p in placed))
+        finally:
+            items.close()
+            for backend in self._backends:
+                backend.close()
+        if found is None:
+            raise FaceswapError(f"frame {frame} is not in {self.input}")
+        original, converted, faces = found
+        out = Path(f"{stem}.preview-{frame}.png")
+        side = Path(f"{stem}.preview-{frame}-compare.png")
+        write_png(out, converted)
+        write_png(side, np.concatenate([original, converted], axis=1))
+        summary.frames, summary.swapped, summary.faces = 1, int(faces > 0), faces
+        if not faces:
+            summary.no_face.append(str(frame))
+        summary.preview = [str(out), str(side)]
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+
+def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
+            options: ConvertOptions | None = None, progress: bool = True) -> ConvertSummary:
+    """Convert `input_path` with the model in `model_dir` into `output` (or, with
+    options.preview set, write just that frame as PNGs)."""
+    converter = Converter(input_path, model_dir, output, options, progress)
+    if converter.options.preview is not None:
+        return converter.preview(converter.options.preview)
+    return converter.run()
+
+
+__all__ = ["ConvertSummary", "Converter", "convert"]
