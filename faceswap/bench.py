@@ -1,6 +1,6 @@
 """`make bench`: how fast the toolkit runs on this machine, against what it could do.
 
-    python -m faceswap.bench [extract|train] [--data DIR] [--frames N]
+    python -m faceswap.bench [extract|train|convert] [--data DIR] [--frames N]
 
 Each benchmark measures the real pipeline and, in the same run on the same
 frames, a floor: the unavoidable work (decoding, the models) done with no
@@ -199,9 +199,132 @@ def bench_train(data: Path, frames: int | None = None) -> dict[str, Any]:
             "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
 
 
+CONVERT_CLIPS = ("d14.mp4", "s18.mp4")
+CONVERT_PRESETS = ("quick", "standard")
+CONVERT_FPS_TARGET = 20.0  # quick, 512 px
+CONVERT_MEMORY_TARGET = 1.15  # peak memory of a 4x longer input over a short one
+
+# Runs one convert in a fresh interpreter, so its peak memory is its own.
+_CONVERT_ONE = """
+import json, resource, sys
+from faceswap.log import filter_native_stderr, setup_logging
+filter_native_stderr(); setup_logging("WARNING")
+from faceswap.convert.options import ConvertOptions
+from faceswap.convert.pipeline import convert
+s = convert(sys.argv[1], sys.argv[2], sys.argv[3], ConvertOptions(overwrite=True), progress=False)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"frames": s.frames, "swapped": s.swapped, "seconds": s.seconds, "fps": s.fps, "rss_mb": rss}))
+"""
+
+
+def _untrained_model(folder: Path, name: str) -> Path:
+    """A model folder of the preset with random weights: speed does not depend on what it learnt."""
+    import torch
+
+    from .model.autoencoder import FaceSwapModel
+    from .model.config import preset
+    from .train.checkpoint import Checkpoint, save_checkpoint, save_model_config
+    cfg, _ = preset(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    save_model_config(folder, cfg)
+    save_checkpoint(folder, Checkpoint(FaceSwapModel(cfg).state_dict(), None, {"iteration": 0}))
+    return folder
+
+
+def _convert_once(video: Path, model: Path, out: Path) -> dict[str, Any]:
+    run = subprocess.run([sys.executable, "-c", _CONVERT_ONE, str(video), str(model), str(out)],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise FaceswapError(f"convert of {video.name} failed: {run.stderr.strip().splitlines()[-1:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _codec_floor(video: Path, out: Path) -> float:
+    """Frames/s of decoding the clip and encoding it again with convert's default writer: the I/O floor."""
+    from .media.video_reader import VideoReader
+    from .media.video_writer import open_writer
+    reader = VideoReader(video)
+    info = reader.info
+    start = time.perf_counter()
+    frames = 0
+    writer = open_writer(out, None, width=info.width, height=info.height, fps=info.fps, audio=None,
+                         metadata={}, overwrite=True)
+    for _, image in reader:
+        writer.write(image)
+        frames += 1
+    writer.close()
+    return frames / (time.perf_counter() - start)
+
+
+def _loop(video: Path, times: int, folder: Path) -> Path:
+    """The clip `times` over, stream-copied: a longer input with the same content per frame."""
+    from .media.ffmpeg_bin import ffmpeg_exe
+    listing = folder / "concat.txt"
+    listing.write_text("".join(f"file '{video.resolve()}'\n" for _ in range(times)))
+    out = folder / f"{video.stem}_x{times}{video.suffix}"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "concat", "-safe", "0",
+                    "-i", str(listing), "-c", "copy", str(out)], check=True)
+    return out
+
+
+def bench_convert(data: Path, frames: int | None = None) -> dict[str, Any]:
+    """Convert frames/s per clip and preset next to the decode + encode floor; peak memory vs input length."""
+    from .media.probe import probe_video
+
+    videos = [data / "video" / clip for clip in CONVERT_CLIPS]
+    missing = [str(v) for v in videos if not v.is_file()]
+    if missing:
+        raise FaceswapError(f"sample footage not found: {', '.join(missing)}")
+    rows = []
+    print(f"{f'convert benchmark ({_cores()} CPU cores)':<36}{'frames':>7}{'convert f/s':>13}"
+          f"{'floor f/s':>11}{'ratio':>7}{'peak MiB':>10}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-convert-") as tmp:
+        root = Path(tmp)
+        models = {name: _untrained_model(root / f"model-{name}", name) for name in CONVERT_PRESETS}
+        for video in videos:
+            if frames:
+                video = _cut(video, frames, root)
+            floor = _codec_floor(video, root / f"floor{video.suffix}")
+            info = probe_video(video)
+            size = f"{info.width}x{info.height}"
+            for name in CONVERT_PRESETS:
+                r = _convert_once(video, models[name], root / f"out-{name}{video.suffix}")
+                row = {"clip": video.name, "size": size, "preset": name, "frames": r["frames"],
+                       "swapped": r["swapped"], "fps": round(r["fps"], 2), "floor_fps": round(floor, 2),
+                       "ratio": round(r["fps"] / floor, 3), "peak_rss_mb": round(r["rss_mb"], 1)}
+                rows.append(row)
+                print(f"{row['clip'] + ' ' + row['size'] + ' ' + name:<36}{row['frames']:>7}{row['fps']:>13.1f}"
+                      f"{row['floor_fps']:>11.1f}{row['ratio']:>7.2f}{row['peak_rss_mb']:>10.0f}", flush=True)
+        # Memory must not grow with length: the same clip, once and four times over.
+        short = videos[0]
+        if frames:
+            (root / "short").mkdir()
+            short = _cut(videos[0], frames, root / "short")
+        long = _loop(short, 4, root)
+        mem = {}
+        for label, clip in (("short", short), ("4x longer", long)):
+            r = _convert_once(clip, models["quick"], root / f"mem-{label[:2]}{clip.suffix}")
+            mem[label] = {"frames": r["frames"], "peak_rss_mb": round(r["rss_mb"], 1), "fps": round(r["fps"], 2)}
+            print(f"{'memory: ' + clip.name + ' quick':<36}{r['frames']:>7}{r['fps']:>13.1f}{'':>11}{'':>7}"
+                  f"{r['rss_mb']:>10.0f}", flush=True)
+    growth = mem["4x longer"]["peak_rss_mb"] / mem["short"]["peak_rss_mb"]
+    targets = [(f"convert {r['clip']} quick >= {CONVERT_FPS_TARGET:g} frames/s", r["fps"],
+                r["fps"] >= CONVERT_FPS_TARGET) for r in rows if r["preset"] == "quick" and r["size"] == "512x512"]
+    targets.append((f"peak memory 4x input / 1x <= {CONVERT_MEMORY_TARGET:g}", round(growth, 3),
+                    growth <= CONVERT_MEMORY_TARGET))
+    for label, value, ok in targets:
+        print(f"  target {label:<44} {value:>8.2f}  {'PASS' if ok else 'MISS'}")
+    print("  (floor = decode + encode of the same clip with the default writer, no faces; models have random "
+          "weights: speed does not depend on training)")
+    return {"cores": _cores(), "frames_limit": frames, "rows": rows, "memory": mem,
+            "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
+
+
 BENCHMARKS: dict[str, Callable[[Path, int | None], dict[str, Any]]] = {
     "extract": bench_extract,
     "train": bench_train,
+    "convert": bench_convert,
 }
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..faces.geometry import compose, invert, transform_points
 from ..faces.masks import landmark_mask
-from .blend import blend, refine_mask
+from .blend import SPILL, blend, refine_mask
 from .color import match_color
 
 # Reenact regions drawn from landmarks; "face" uses the swap's landmark mask.
@@ -32,7 +32,8 @@ class CompositeSettings:
 
 @dataclass
 class Placed:
-    """What was put into the frame: the face's region, its pixels and alpha (for the patch writer)."""
+    """What was put into the frame: the region's corner, and the layer (straight-alpha colour and
+    alpha) that composited over the original region gives the result (for the patch writer)."""
 
     x: int
     y: int
@@ -75,7 +76,8 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
                         [xs.max() + 1, ys.max() + 1]], np.float64)
     to_frame = invert(matrix)
     scale = float(np.sqrt(abs(np.linalg.det(to_frame[:, :2]))))
-    pad = int(np.ceil(scale * 2 + face_width * max(settings.erode, 0) / 100)) + 2
+    # room for a grown mask (negative erode) and for what laplacian blending spills past the mask
+    pad = int(np.ceil(scale * 2 + face_width * max(-settings.erode, 0) / 100)) + SPILL + 2
     lo = np.floor(transform_points(corners, to_frame).min(axis=0)).astype(int) - pad
     hi = np.ceil(transform_points(corners, to_frame).max(axis=0)).astype(int) + pad
     h, w = frame.shape[:2]
@@ -93,8 +95,16 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     alpha = refine_mask(np.clip(alpha, 0, 1), face_width, settings.erode, settings.blur)
     background = frame[y0:y1, x0:x1]
-    background[:] = blend(background, face_region, alpha, settings.blend)
-    return Placed(int(x0), int(y0), face_region, alpha)
+    result = blend(background, face_region, alpha, settings.blend)
+    layer = face_region
+    if settings.blend != "feather":
+        # A compositor lays the patch "over" the plate with straight alpha; for a blend that
+        # changed the face's colours, the layer is whatever makes that operation give `result`.
+        a = alpha[..., None]
+        solved = (result.astype(np.float32) - background.astype(np.float32) * (1 - a)) / np.maximum(a, 1e-3)
+        layer = np.where(a > 0.02, np.clip(solved + 0.5, 0, 255), face_region).astype(np.uint8)
+    background[:] = result
+    return Placed(int(x0), int(y0), layer, alpha)
 
 
 __all__ = ["CompositeSettings", "Placed", "composite", "crop_mask"]

@@ -72,11 +72,6 @@ class FaceProvider:
         return [Face(np.asarray(f["landmarks"], np.float32), float(f.get("score", 1.0)), None, int(f["track"]))
                 for f in record["faces"]]
 
-    def close(self) -> None:
-        if self.backend is not None:
-            self.backend.close()
-
-
 class TargetSelector:
     """Keeps the faces to change in a frame (decided per track, so the choice does not flicker)."""
 

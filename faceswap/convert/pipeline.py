@@ -130,6 +130,9 @@ class Converter:
             raise FaceswapError(f"no such file or folder: {self.input}")
         if self.output.resolve() == self.input.resolve():
             raise FaceswapError("the output must not be the input")
+        if self.output.exists() and not self.options.overwrite and self.options.preview is None:
+            # before loading anything: the writer checks again, this saves the wait
+            raise FaceswapError(f"{self.output} exists: pass --overwrite to replace it")
         self.swapper = Swapper(model_dir, self.options.device)
         self.start, self.end = parse_frames(self.options.frames)
         self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,
@@ -165,26 +168,24 @@ class Converter:
         selector = TargetSelector(self.options, self.swapper, self.footage_side or "a", self._backend) \
             if select else None
         cuts = CutDetector()
-        try:
-            for frame in source:
-                if frame.index < start:
-                    continue
-                if end is not None and frame.index >= end:
-                    break
-                faces = provider(frame.image, frame.index, frame.name)
-                if selector is not None and faces:
-                    if self.footage_side is None:
-                        self._decide_footage_side(frame.image, faces)
-                        selector.side = self.footage_side
-                    faces = selector(frame.image, faces)
-                elif faces:
-                    faces = [max(faces, key=lambda f: f.size)]  # the driver: its main face
-                item = FrameItem(frame.index, frame.image, frame.name, faces, shot=cuts(frame.image))
-                yield from stabilizer.push(item)
-            yield from stabilizer.flush()
-        finally:
-            provider.close()
-        self.shots = cuts.shot + 1
+        for frame in source:
+            if frame.index < start:
+                continue
+            if end is not None and frame.index >= end:
+                break
+            faces = provider(frame.image, frame.index, frame.name)
+            if selector is not None and faces:
+                if self.footage_side is None:
+                    self._decide_footage_side(frame.image, faces)
+                    selector.side = self.footage_side
+                faces = selector(frame.image, faces)
+            elif faces:
+                faces = [max(faces, key=lambda f: f.size)]  # the driver: its main face
+            item = FrameItem(frame.index, frame.image, frame.name, faces, shot=cuts(frame.image))
+            yield from stabilizer.push(item)
+        yield from stabilizer.flush()
+        if select:
+            self.shots = cuts.shot + 1
 
     def _decide_footage_side(self, image: np.ndarray, faces: list[Face]) -> None:
         """Reenact without --to: the footage's person is the identity whose decoder rebuilds them best."""
@@ -263,7 +264,7 @@ class Converter:
     # -- running --------------------------------------------------------------------------
 
     def _open_outputs(self, first: FrameItem):
-        from ..media.video_writer import AudioSource, PatchWriter, open_writer
+        from ..media.video_writer import AudioSource, ImageSetWriter, PatchWriter, check_output, open_writer
         from ..provenance import build_record, container_tags
 
         info = self._sources[0].video.info if self._sources[0].video else None
@@ -281,18 +282,24 @@ class Converter:
             audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), kind=self.options.mode)
         tags = container_tags(self.record)
+        if info is None and self.options.codec in (None, "png"):
+            # images in, images out: each under its own name and size
+            check_output(self.output, "png")
+            self.named_frames = True
+            return ImageSetWriter(self.output, width=w, height=h, fps=fps, metadata=tags,
+                                  overwrite=self.options.overwrite, inputs=list(inputs.values()))
         if self.options.codec == "patch":
-            writer = PatchWriter(self.output, frame_size=(w, h), fps=fps, overwrite=self.options.overwrite)
-        else:
-            writer = open_writer(self.output, self.options.codec, width=w, height=h, fps=fps,
-                                 crf=self.options.crf, preset=self.options.preset, audio=audio,
-                                 metadata=tags, overwrite=self.options.overwrite)
-        return writer
+            return PatchWriter(self.output, frame_size=(w, h), fps=fps, overwrite=self.options.overwrite,
+                               inputs=list(inputs.values()))
+        return open_writer(self.output, self.options.codec, width=w, height=h, fps=fps, crf=self.options.crf,
+                           preset=self.options.preset, audio=audio, metadata=tags,
+                           overwrite=self.options.overwrite, inputs=list(inputs.values()))
 
     def run(self) -> ConvertSummary:
         summary = ConvertSummary(str(self.input), str(self.output))
         self._sources: list[FrameSource] = []
         self.shots = 1
+        self.named_frames = False
         started = time.perf_counter()
         writer = None
         bar = tqdm(total=None, unit="frame", disable=not self.progress, dynamic_ncols=True,
@@ -349,8 +356,10 @@ class Converter:
                 summary.faces += len(done)
             else:
                 summary.no_face.append(item.name)
-            if hasattr(writer, "write_patches"):
-                writer.write_patches(item.index, [(f, p) for f, p in done])
+            if self.options.codec == "patch":
+                writer.write(item.index, [_patch(f, p, self.swapper.matrix(f.landmarks)) for f, p in done])
+            elif self.named_frames:
+                writer.write(item.image, name=item.name)
             else:
                 writer.write(item.image)
         bar.update(len(batch))
@@ -389,6 +398,12 @@ class Converter:
         summary.preview = [str(out), str(side)]
         summary.seconds = time.perf_counter() - started
         return summary
+
+
+def _patch(face: Face, placed: Placed, matrix: np.ndarray):
+    from ..media.video_writer import Patch
+    alpha = np.clip(placed.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return Patch(np.dstack([placed.rgb, alpha]), placed.x, placed.y, matrix, face.track)
 
 
 def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,

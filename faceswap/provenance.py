@@ -1,0 +1,342 @@
+"""Provenance: what labels a converted output as synthetic media.
+
+DESIGN.md asks for three labels; this module makes two of them (the
+watermark lives elsewhere):
+
+- a **record** (`build_record`): "synthetic": true, the tool and its
+  version, the UTC time, the sha256 of every input, the model's config and
+  weight hashes, and the settings. It is written as a **sidecar** JSON file
+  beside the output (`write_sidecar`), which adds an "output" section with
+  the finished output's own hash.
+- **container tags** (`container_tags`): short key/values the video writer
+  stores in the file, among them `faceswap_record`, the sha256 of the
+  record's canonical JSON. The output carries the record's digest and the
+  sidecar carries the output's hash; the digest therefore covers the record
+  without its "output" section (the output cannot hash itself).
+
+Nothing that identifies the operator's machine or account is recorded
+beyond the input paths as given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+
+from . import __version__, defaults
+from .errors import FaceswapError
+from .log import get_logger
+from .media.ffmpeg_bin import ffmpeg_exe
+
+__all__ = [
+    "ProvenanceRecord", "RECORD_FORMAT", "build_record", "container_tags", "hash_file", "hash_path",
+    "read_container_tags", "read_sidecar", "record_digest", "sidecar_path", "write_sidecar",
+]
+
+log = get_logger(__name__)
+
+RECORD_FORMAT = "faceswap-provenance"
+# Keys a sidecar adds to the record after the output exists; the digest excludes them.
+_UNSIGNED = ("output", "record_sha256")
+_CHUNK = 1 << 20
+
+
+class ProvenanceRecord(TypedDict):
+    """The keys of a record (a plain dict, so it serialises as it is)."""
+
+    format: str
+    version: int
+    synthetic: bool
+    kind: str
+    tool: dict[str, str]
+    created_utc: str
+    inputs: dict[str, dict[str, Any]]
+    model: dict[str, Any] | None
+    settings: dict[str, Any]
+
+
+# --- hashing -----------------------------------------------------------------------------
+
+def hash_file(path: str | Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _folder_files(folder: Path, exclude: Iterable[str]) -> list[tuple[str, Path, int]]:
+    skip = set(exclude)
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            p = Path(root) / name
+            rel = p.relative_to(folder).as_posix()
+            # Hidden files (.DS_Store, partial writes) change without the content changing.
+            if name.startswith(".") or rel in skip or not p.is_file():
+                continue
+            files.append((rel, p, p.stat().st_size))
+    return sorted(files)
+
+
+def hash_path(path: str | Path, folder_limit: int = defaults.PROVENANCE_HASH_FOLDER_LIMIT,
+              exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """Identify a file or folder by sha256, saying how (`method`):
+
+    - "file": the file's bytes;
+    - "folder-contents": for each non-hidden file, sorted by relative path,
+      `path NUL size NUL bytes`;
+    - "folder-names-sizes" (folders over `folder_limit` bytes): `path NUL size LF`
+      per file only, which detects added, removed and resized files, not edits.
+    """
+    path = Path(path)
+    try:
+        if path.is_file():
+            return {"sha256": hash_file(path), "method": "file", "bytes": path.stat().st_size}
+        if path.is_dir():
+            files = _folder_files(path, exclude)
+            total = sum(size for _, _, size in files)
+            h = hashlib.sha256()
+            if total <= folder_limit:
+                method = "folder-contents"
+                for rel, p, size in files:
+                    h.update(f"{rel}\0{size}\0".encode())
+                    with open(p, "rb") as fh:
+                        for chunk in iter(lambda fh=fh: fh.read(_CHUNK), b""):
+                            h.update(chunk)
+            else:
+                method = "folder-names-sizes"
+                for rel, _, size in files:
+                    h.update(f"{rel}\0{size}\n".encode())
+            return {"sha256": h.hexdigest(), "method": method, "files": len(files), "bytes": total}
+    except OSError as err:
+        raise FaceswapError(f"cannot read {path} to hash it: {err.strerror or err}") from err
+    raise FaceswapError(f"cannot hash {path}: no such file or folder")
+
+
+# --- the record ------------------------------------------------------------------------------
+
+def _jsonable(obj: Any) -> Any:
+    """Settings as plain JSON: paths, enums, dataclasses, numpy values converted."""
+    if obj is None or isinstance(obj, (bool, str, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else str(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted((_jsonable(v) for v in obj), key=str)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return _jsonable(obj.value)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, Fraction):
+        return f"{obj.numerator}/{obj.denominator}"
+    # A record must never stop a render: anything else is kept as its text.
+    return str(obj)
+
+
+@functools.lru_cache(maxsize=1)
+def _ffmpeg_version() -> str:
+    try:
+        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True,
+                             errors="replace", timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    match = re.match(r"ffmpeg version (\S+)", out)
+    return match.group(1) if match else "unknown"
+
+
+def _model_section(model_dir: Path) -> dict[str, Any]:
+    """Config and weight hashes of a model folder (see train/checkpoint.py for its layout)."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FaceswapError(f"model folder {model_dir} does not exist")
+    section: dict[str, Any] = {"path": str(model_dir), "config": None, "config_sha256": None, "weights": {}}
+    config = model_dir / "config.json"
+    if config.is_file():
+        try:
+            section["config"] = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise FaceswapError(f"{config} is unreadable or corrupt: {err}") from err
+        section["config_sha256"] = hash_file(config)
+    # The weights convert loads: the current checkpoint, else its backup, else any exported file.
+    weights: list[Path] = []
+    for sub in ("checkpoint", "checkpoint.bak"):
+        candidate = model_dir / sub / "model.safetensors"
+        if candidate.is_file():
+            weights = [candidate]
+            break
+    if not weights:
+        weights = sorted(model_dir.glob("*.safetensors"))
+    if not weights:
+        log.warning("no weight files found in %s: the record names the model by its config only", model_dir)
+    section["weights"] = {p.relative_to(model_dir).as_posix(): hash_file(p) for p in weights}
+    return section
+
+
+def build_record(inputs: Mapping[str, str | Path], model_dir: str | Path | None, settings: Mapping[str, Any],
+                 kind: str) -> ProvenanceRecord:
+    """The provenance record of one output, made before it is written.
+
+    `inputs` names each input by role (e.g. {"target": ..., "driver": ...}); `kind`
+    says what was done ("swap", "reenact").
+    """
+    hashed: dict[str, dict[str, Any]] = {}
+    for role, path in inputs.items():
+        path = Path(path)
+        hashed[str(role)] = {"name": path.name, "path": str(path), **hash_path(path)}
+    return ProvenanceRecord(
+        format=RECORD_FORMAT,
+        version=1,
+        synthetic=True,
+        kind=str(kind),
+        tool={"name": "faceswap", "version": __version__, "python": platform.python_version(),
+              "ffmpeg": _ffmpeg_version()},
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        inputs=hashed,
+        model=_model_section(Path(model_dir)) if model_dir is not None else None,
+        settings=_jsonable(dict(settings)),
+    )
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+def record_digest(record: Mapping[str, Any]) -> str:
+    """sha256 of the record's canonical JSON (sorted keys, no spaces), without the
+    keys a sidecar adds once the output exists."""
+    return hashlib.sha256(_canonical({k: v for k, v in record.items() if k not in _UNSIGNED})).hexdigest()
+
+
+def container_tags(record: Mapping[str, Any]) -> dict[str, str]:
+    """Short tags for the output container (and a PNG sequence's sequence.json)."""
+    version = record.get("tool", {}).get("version", __version__)
+    return {
+        "synthetic": "1",
+        "comment": f"Synthetic media: faces altered by faceswap {version} ({record.get('kind', 'swap')})",
+        "faceswap_version": str(version),
+        "faceswap_kind": str(record.get("kind", "")),
+        "faceswap_created": str(record.get("created_utc", "")),
+        "faceswap_record": record_digest(record),
+    }
+
+
+# --- the sidecar -------------------------------------------------------------------------------
+
+def sidecar_path(output: str | Path) -> Path:
+    """`<output>.provenance.json` beside a file; `<folder>/provenance.json` for a folder output."""
+    output = Path(output)
+    if output.is_dir() or not output.suffix:
+        return output / "provenance.json"
+    return output.with_name(output.name + ".provenance.json")
+
+
+def write_sidecar(output: str | Path, record: Mapping[str, Any], hash_output: bool = True) -> Path:
+    """Write the record beside the finished output (atomically), with the output's
+    hash when `hash_output`; returns the sidecar's path."""
+    output = Path(output)
+    path = sidecar_path(output)
+    data = {k: v for k, v in record.items() if k not in _UNSIGNED}
+    data["record_sha256"] = record_digest(record)
+    if hash_output and output.exists():
+        data["output"] = {"name": output.name, **hash_path(output, exclude=[path.name])}
+    text = json.dumps(_jsonable(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise FaceswapError(f"cannot write {path}: {err.strerror or err}") from err
+    return path
+
+
+def read_sidecar(output: str | Path) -> dict[str, Any]:
+    """The sidecar of an output, as written by `write_sidecar`."""
+    path = sidecar_path(output)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise FaceswapError(f"{output} has no provenance sidecar ({path.name})") from err
+    except (OSError, json.JSONDecodeError) as err:
+        raise FaceswapError(f"{path} is unreadable or corrupt: {err}") from err
+    if data.get("format") != RECORD_FORMAT:
+        raise FaceswapError(f"{path} is not a faceswap provenance record")
+    return data
+
+
+# --- reading tags back ---------------------------------------------------------------------------
+
+_TAG_RE = re.compile(r"^(?P<indent> {4,})(?P<key>\S[^:]*?)?\s*: (?P<value>.*)$")
+
+
+def read_container_tags(path: str | Path) -> dict[str, str]:
+    """The container-level tags of a video (keys lower-cased: Matroska stores them
+    upper-case), parsed from `ffmpeg -i`; for a PNG sequence folder, the tags
+    in its sequence.json."""
+    path = Path(path)
+    if path.is_dir():
+        info = path / "sequence.json"
+        if not info.is_file():
+            return {}
+        try:
+            return {str(k): str(v) for k, v in json.loads(info.read_text(encoding="utf-8")).get("tags", {}).items()}
+        except (OSError, json.JSONDecodeError) as err:
+            raise FaceswapError(f"{info} is unreadable or corrupt: {err}") from err
+    if not path.is_file():
+        raise FaceswapError(f"no such file: {path}")
+    try:
+        text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                              text=True, errors="replace", timeout=60).stderr
+    except subprocess.TimeoutExpired as err:
+        raise FaceswapError(f"cannot read {path}: ffmpeg did not answer in 60 s") from err
+    tags: dict[str, str] = {}
+    in_block = False
+    last: str | None = None
+    for line in text.splitlines():
+        if line.startswith("Input #"):
+            in_block = False
+            continue
+        if line == "  Metadata:":
+            in_block = True
+            continue
+        if not in_block:
+            continue
+        match = _TAG_RE.match(line)
+        if match is None:
+            break  # "  Duration:" or a stream: the container's block is over
+        key = match["key"]
+        if key is None:  # ffmpeg prints each further line of a value as "   : ..."
+            if last is not None:
+                tags[last] += "\n" + match["value"]
+            continue
+        last = key.strip().lower()
+        tags[last] = match["value"]
+    return tags

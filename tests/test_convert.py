@@ -1,0 +1,196 @@
+"""`faceswap convert`: a tiny model swaps and reenacts real footage; the output is probed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.convert.options import ConvertOptions
+from faceswap.convert.pipeline import convert
+from faceswap.errors import FaceswapError, NoFaceError
+from faceswap.media.ffmpeg_bin import ffmpeg_exe
+from faceswap.media.probe import probe_video
+from faceswap.media.video_reader import VideoReader
+from faceswap.model.config import ModelConfig, TrainConfig
+
+pytestmark = pytest.mark.slow
+
+TINY = ModelConfig(resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16)
+
+
+@pytest.fixture(scope="module")
+def model(data, backend, tmp_path_factory) -> Path:
+    """A tiny d19 (A) -> d18 (B) model, trained for a few dozen iterations."""
+    from faceswap.extract.options import ExtractOptions
+    from faceswap.extract.pipeline import extract_source
+    from faceswap.train.trainer import Trainer
+    root = tmp_path_factory.mktemp("convert_model")
+    for side, clip in (("a", "d19.mp4"), ("b", "d18.mp4")):
+        extract_source(data / "video" / clip, root / side, ExtractOptions(every=5, size=128), backend=backend,
+                       progress=False)
+    train = TrainConfig(batch_size=8, lr=1e-3, iterations=40, save_every=10_000, preview_every=10_000, workers=0)
+    Trainer(root / "a", root / "b", root / "model", TINY, train, progress=False).run()
+    return root / "model"
+
+
+def frame_count(path: Path) -> int:
+    return sum(1 for _ in VideoReader(path))
+
+
+def audio_seconds(path: Path) -> float:
+    """Length of the audio stream, by decoding it."""
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", "8000",
+                          "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    return len(pcm) / 2 / 8000
+
+
+def audio_pcm(path: Path, seconds: float) -> np.ndarray:
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", "8000",
+                          "-t", str(seconds), "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(pcm, np.int16).astype(np.float32)
+
+
+def envelope_match(reference: np.ndarray, got: np.ndarray, offset_s: float) -> tuple[float, float]:
+    """(lag in seconds, correlation) of the best match of `got`'s loudness envelope (10 ms steps)
+    against `reference`'s from `offset_s` on, searched within +-50 ms. Envelopes, not waveforms:
+    a cut AAC stream decodes with a different sample phase but the same sound at the same time."""
+    def env(x: np.ndarray) -> np.ndarray:
+        x = x[:len(x) // 80 * 80]
+        return np.abs(x).reshape(-1, 80).mean(axis=1)
+    ref, out = env(reference), env(got)
+    start = int(round(offset_s * 100))
+    best = max(range(-5, 6), key=lambda k: np.corrcoef(ref[start + k:start + k + len(out)], out)[0, 1])
+    return best / 100, float(np.corrcoef(ref[start + best:start + best + len(out)], out)[0, 1])
+
+
+def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path):
+    src = data / "video" / "d19.mp4"
+    out = tmp_path / "out.mp4"
+    s = convert(src, model, out, ConvertOptions(), progress=False)
+    info, src_info = probe_video(out), probe_video(src)
+    assert frame_count(out) == frame_count(src) == s.frames == 250
+    assert (info.width, info.height) == (src_info.width, src_info.height)
+    assert abs(info.fps - src_info.fps) < 0.01
+    assert info.has_audio
+    assert abs(audio_seconds(out) - audio_seconds(src)) < 0.1
+    assert s.swapped >= 0.98 * s.frames, s.to_dict()
+    # labelled synthetic: a container tag and a sidecar record
+    from faceswap.provenance import read_container_tags
+    assert read_container_tags(out).get("synthetic") == "1"
+    assert Path(s.sidecar).is_file()
+    # the face changed and the background did not
+    first = next(iter(VideoReader(src)))[1].astype(np.int16)
+    swapped = next(iter(VideoReader(out)))[1].astype(np.int16)
+    diff = np.abs(first - swapped).mean(axis=2)
+    assert diff[150:330, 160:320].mean() > 3 * diff[:60, :].mean() + 1
+
+
+def test_frames_range_keeps_audio_in_sync(model, data, tmp_path):
+    # d14 has sound (d18/d19 carry silent tracks); the tiny model's swap of her face does not matter here
+    src = data / "video" / "d14.mp4"
+    out = tmp_path / "range.mp4"
+    s = convert(src, model, out, ConvertOptions(frames="60:150", all_faces=True), progress=False)
+    assert s.frames == 90 == frame_count(out)
+    assert abs(audio_seconds(out) - 90 / 30) < 0.08
+    # the sound is the input's from frame 60 (2.0 s) on, not from its start, and in sync
+    lag, corr = envelope_match(audio_pcm(src, 8.0), audio_pcm(out, 2.5), 2.0)
+    assert corr > 0.9 and abs(lag) <= 0.03, (lag, corr)
+
+
+def test_reenact_has_the_footage_or_driver_length_and_the_driver_audio(model, data, tmp_path):
+    out = tmp_path / "reenact.mp4"
+    opts = ConvertOptions(mode="reenact", driver=str(data / "video" / "d19.mp4"), region="mouth")
+    s = convert(data / "video" / "d18.mp4", model, out, opts, progress=False)
+    assert s.frames == frame_count(out) == 216  # d18 (216 frames) is shorter than the driver (250)
+    assert s.swapped >= 0.98 * s.frames
+    assert probe_video(out).has_audio
+    # a driver with sound that is shorter than the footage (d12: 183 frames at 25 fps) sets the length
+    out2 = tmp_path / "reenact2.mp4"
+    opts = ConvertOptions(mode="reenact", driver=str(data / "video" / "d12.mp4"), region="lower")
+    s = convert(data / "video" / "d18.mp4", model, out2, opts, progress=False)
+    assert s.frames == frame_count(out2) == 183
+    assert abs(audio_seconds(out2) - 183 / 30) < 0.1
+    lag, corr = envelope_match(audio_pcm(data / "video" / "d12.mp4", 6.0), audio_pcm(out2, 3.0), 0.05)
+    assert corr > 0.9 and abs(lag) <= 0.08, (lag, corr)
+
+
+@pytest.mark.parametrize("color", ["none", "rct", "lct", "hist", "mkl"])
+@pytest.mark.parametrize("blend", ["feather", "poisson", "laplacian"])
+def test_colour_and_blend_methods_change_the_face_only(model, data, tmp_path, color, blend):
+    opts = ConvertOptions(color=color, blend=blend, preview=100)
+    s = convert(data / "video" / "d19.mp4", model, tmp_path / "p.mp4", opts, progress=False)
+    assert s.faces == 1
+    converted, compare = (cv2.imread(p)[..., ::-1] for p in s.preview)
+    original = compare[:, :compare.shape[1] // 2]
+    changed = np.abs(original.astype(np.int16) - converted).max(axis=2) > 0
+    ys, xs = np.nonzero(changed)
+    assert changed.mean() > 0.02
+    # nothing changes far from the face: the changed pixels sit in one face-sized box
+    assert xs.min() > 60 and xs.max() < 420 and ys.min() > 40
+    assert not changed[:40].any() and not changed[:, :60].any() and not changed[:, 420:].any()
+
+
+def test_patch_writer_recomposites_to_the_same_frames(model, data, tmp_path):
+    from faceswap.media.video_writer import recomposite
+    src = data / "video" / "d19.mp4"
+    convert(src, model, tmp_path / "frames", ConvertOptions(codec="png", frames="0:12"), progress=False)
+    convert(src, model, tmp_path / "patches", ConvertOptions(codec="patch", frames="0:12"), progress=False)
+    for (index, frame), png in zip(VideoReader(src), sorted((tmp_path / "frames").glob("*.png"))):
+        rebuilt = recomposite(tmp_path / "patches", index, frame.copy())
+        full = cv2.imread(str(png))[..., ::-1]
+        assert np.abs(rebuilt.astype(np.int16) - full).max() <= 2, index
+        if index == 11:
+            break
+
+
+def test_bad_input(model, data, tmp_path):
+    src = data / "video" / "d19.mp4"
+    with pytest.raises(FaceswapError, match="must not be the input"):
+        convert(src, model, src, ConvertOptions(), progress=False)
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"mine")
+    with pytest.raises(FaceswapError, match="exists"):
+        convert(src, model, existing, ConvertOptions(frames="0:5"), progress=False)
+    assert existing.read_bytes() == b"mine"
+    with pytest.raises(FaceswapError, match=r"\.mov"):
+        convert(src, model, tmp_path / "x.mp4", ConvertOptions(codec="prores", frames="0:5"), progress=False)
+    with pytest.raises(NoFaceError):
+        convert(data / "negatives", model, tmp_path / "animals", ConvertOptions(), progress=False)
+    assert not (tmp_path / "animals").exists()
+    with pytest.raises(FaceswapError, match="no such"):
+        convert(tmp_path / "missing.mp4", model, tmp_path / "y.mp4", ConvertOptions(), progress=False)
+    with pytest.raises(FaceswapError, match="not a faceswap model"):
+        convert(src, tmp_path, tmp_path / "y.mp4", ConvertOptions(), progress=False)
+
+
+def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_path):
+    damaged = tmp_path / "damaged.mp4"
+    raw = bytearray((data / "video" / "d19.mp4").read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + 4000] = bytes(4000)
+    damaged.write_bytes(bytes(raw))
+    s = convert(damaged, model, tmp_path / "out.mp4", ConvertOptions(), progress=False)
+    assert s.frames == frame_count(tmp_path / "out.mp4") > 200
+    assert s.decode_warning
+
+
+def test_cli_convert(model, data, tmp_path):
+    out = tmp_path / "cli.mp4"
+    cmd = [sys.executable, "-m", "faceswap.cli", "convert", str(data / "video" / "d19.mp4"), "-m", str(model),
+           "-o", str(out), "--frames", "0:30", "--no-progress"]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "converted 30 frames" in run.stdout and out.is_file()
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 1 and again.stderr.strip().startswith("error:")
+    assert len(again.stderr.strip().splitlines()) == 1
+    helptext = subprocess.run([sys.executable, "-m", "faceswap.cli", "convert", "--help"], capture_output=True,
+                              text=True).stdout
+    for option in ("--mode", "--driver", "--smooth", "--color", "--blend", "--codec", "--frames", "--preview",
+                   "--erode", "--blur", "--overwrite", "--reference", "--track", "--audio"):
+        assert option in helptext, option
