@@ -194,3 +194,15 @@ def test_cli_convert(model, data, tmp_path):
     for option in ("--mode", "--driver", "--smooth", "--color", "--blend", "--codec", "--frames", "--preview",
                    "--erode", "--blur", "--overwrite", "--reference", "--track", "--audio"):
         assert option in helptext, option
+
+
+def test_faces_from_extract_alignments(model, data, tmp_path):
+    """The model fixture extracted every 5th frame of d19: those frames' faces come from the file,
+    the others are found on the fly, and every frame gets its face."""
+    faceset = model.parent / "a"
+    s = convert(data / "video" / "d19.mp4", model, tmp_path / "al.mp4",
+                ConvertOptions(alignments=str(faceset), frames="0:40"), progress=False)
+    assert s.frames == 40 and s.swapped == 40
+    with pytest.raises(FaceswapError, match="no alignments file"):
+        convert(data / "video" / "d18.mp4", model, tmp_path / "x.mp4", ConvertOptions(alignments=str(faceset)),
+                progress=False)

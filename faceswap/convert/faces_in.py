@@ -1,8 +1,9 @@
 """Where convert gets each frame's faces, and which of them it changes.
 
-Faces come from extract's alignments file when one is given, otherwise from
-the same FaceFinder extract uses (so on-the-fly convert sees what extract
-would have stored). Which faces are changed: one track (`--track`), the
+Faces come from extract's alignments file when one is given (frames it does
+not cover are searched on the fly), otherwise from the same FaceFinder
+extract uses (so on-the-fly convert sees what extract would have stored).
+Tracks found on the fly are numbered after the file's. Which faces are changed: one track (`--track`), the
 person of a reference photo (`--reference`), every face (`--all-faces`), or
 by default the track whose faces the model's own footage decoder rebuilds
 best, i.e. the person the model was trained to replace.
@@ -50,7 +51,9 @@ class FaceProvider:
                  sequence: bool) -> None:
         self.alignments: AlignmentsFile | None = None
         self.finder: FaceFinder | None = None
-        self.backend: Backend | None = None
+        self._new_finder = lambda: FaceFinder(backend_factory(), sequence=sequence,
+                                              detect_every=options.detect_every)
+        self.detected = 0  # frames the alignments file did not cover, found on the fly
         if options.alignments:
             path = _alignments_file(options.alignments, source_path)
             self.alignments = AlignmentsFile(path)
@@ -60,15 +63,20 @@ class FaceProvider:
                             source_path.name)
             log.info("faces from %s (%d frames)", path, len(self.alignments.frames))
         else:
-            self.backend = backend_factory()
-            self.finder = FaceFinder(self.backend, sequence=sequence, detect_every=options.detect_every)
+            self.finder = self._new_finder()
 
     def __call__(self, image: np.ndarray, index: int, name: str) -> list[Face]:
-        if self.finder is not None:
-            return self.finder.find(image, index)
-        record = self.alignments.frames.get(name)
+        record = self.alignments.frames.get(name) if self.alignments is not None else None
         if record is None:
-            return []
+            # no alignments, or a frame extract skipped (--every, an interrupted run): find them here
+            if self.finder is None:
+                self.finder = self._new_finder()
+                # its tracks must not take the numbers of the file's tracks
+                self.finder.tracker.next_id = 1 + max(
+                    (f["track"] for r in self.alignments.frames.values() for f in r["faces"]), default=-1)
+            if self.alignments is not None:
+                self.detected += 1
+            return self.finder.find(image, index)
         return [Face(np.asarray(f["landmarks"], np.float32), float(f.get("score", 1.0)), None, int(f["track"]))
                 for f in record["faces"]]
 
