@@ -206,3 +206,15 @@ def test_faces_from_extract_alignments(model, data, tmp_path):
     with pytest.raises(FaceswapError, match="no alignments file"):
         convert(data / "video" / "d18.mp4", model, tmp_path / "x.mp4", ConvertOptions(alignments=str(faceset)),
                 progress=False)
+
+
+def test_variable_frame_rate_input_keeps_every_frame(model, data, tmp_path):
+    vfr = tmp_path / "vfr.mp4"
+    # every other frame 15 ms late: uneven frame durations
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(data / "video" / "d18.mp4"), "-vf",
+                    "setpts='(N/30+if(mod(N,2),0.015,0))/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-c:a", "copy", str(vfr)], check=True)
+    out = tmp_path / "vfr_out.mp4"
+    s = convert(vfr, model, out, ConvertOptions(), progress=False)
+    assert s.frames == frame_count(vfr) == frame_count(out) == 216
+    assert abs(probe_video(out).duration - probe_video(vfr).duration) < 0.05

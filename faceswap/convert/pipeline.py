@@ -278,7 +278,10 @@ class Converter:
         if wanted != "none" and (info is not None or wanted == "driver"):
             audio_path = Path(self.options.driver) if wanted == "driver" else self.input
             start_s = 0.0 if wanted == "driver" else self.start / fps
-            duration = None if self.end is None else (self.end - self.start) / fps
+            frames = self._expected_frames(info)
+            # cut to the picture's length: never -shortest, which drops the last frames
+            # when the sound ends a few milliseconds before the picture
+            duration = frames / fps if frames else None
             audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), kind=self.options.mode)
         tags = container_tags(self.record)
@@ -294,6 +297,19 @@ class Converter:
         return open_writer(self.output, self.options.codec, width=w, height=h, fps=fps, crf=self.options.crf,
                            preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()))
+
+    def _expected_frames(self, info) -> int | None:
+        """Frames the output will have (from the containers' counts), or None if unknown."""
+        if info is None or info.frame_count <= 0:
+            return None
+        count = info.frame_count - self.start
+        if self.end is not None:
+            count = min(count, self.end - self.start)
+        if self.options.mode == "reenact" and self.options.driver_end == "stop":
+            driver = self._sources[1].video.info if len(self._sources) > 1 and self._sources[1].video else None
+            if driver is not None and driver.frame_count > 0:
+                count = min(count, driver.frame_count)
+        return max(count, 1)
 
     def run(self) -> ConvertSummary:
         summary = ConvertSummary(str(self.input), str(self.output))

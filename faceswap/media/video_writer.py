@@ -475,9 +475,6 @@ class VideoWriter(FrameWriter):
                 # Audio arrives long before the encoder's first video packet (x264 look-ahead);
                 # `-ss 0` drops the packets a copied stream keeps from before the cut.
                 audio_args += ["-max_muxing_queue_size", "4096", "-ss", "0"]
-                # The sound never outlasts the picture (a driver longer than the footage,
-                # a source whose audio runs on past its last frame).
-                audio_args += ["-shortest"]
                 self.has_audio = True
         cmd += ["-map", "0:v:0"]
         if spec.yuv:
