@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -186,6 +187,13 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
         raise KeyboardInterrupt
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a render farm's kill) cleans up like Ctrl-C: no half-written output is left."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path())
 @click.option("-m", "--model-dir", required=True, type=click.Path(file_okay=False),
@@ -268,6 +276,7 @@ def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None
     from .api import convert as run_convert
     from .convert.options import ConvertOptions
 
+    _terminate_as_interrupt()
     options = ConvertOptions(preset=enc_preset, **opts)
     s = run_convert(input_path, model_dir, output, options, progress=progress)
     if s.preview:

@@ -68,6 +68,31 @@ REENACT_REGIONS = ("mouth", "lower", "face")
 DRIVER_END = "stop"
 DRIVER_ENDS = ("stop", "loop", "hold")
 
+# --- qc ----------------------------------------------------------------------
+# The dlib descriptor costs 10-100 ms a face on one core, detection ~15 ms, so
+# identity is measured on every 5th frame (both videos) while landmarks, pose,
+# jitter and flicker use every frame: identity changes slowly, jitter does not.
+QC_IDENTITY_EVERY = 5
+# Faces of --identity used for the wanted identity's mean descriptor: past ~30
+# the mean stops moving (dlib's own clustering uses a handful per person).
+QC_IDENTITY_SAMPLES = 32
+# dlib's same-person threshold on the descriptor distance (drawn on the plot).
+QC_SAME_PERSON = 0.6
+# A face region whose mean absolute difference from the input is under this
+# many 8-bit levels counts as not swapped: H.264 at CRF 18 moves an untouched
+# face by ~0.3-1 level, a swap by tens.
+QC_UNCHANGED_LEVEL = 1.5
+# Integrity tolerances: a rate printed to 4 digits (29.97 for 30000/1001) is
+# still the same rate; durations may differ by an AAC frame or two (23 ms
+# each) and container rounding, never by a video frame's worth at 30 fps x 3.
+QC_FPS_TOLERANCE = 0.01
+QC_DURATION_TOLERANCE = 0.1
+QC_AUDIO_TOLERANCE = 0.1
+# Worst frames kept per measure for the contact sheet, and its tile side:
+# 4 x 7 measures of 2 x 160 px tiles fit one screen.
+QC_WORST_FRAMES = 4
+QC_TILE = 160
+
 # --- detectors ---------------------------------------------------------------
 DETECTOR = "mediapipe"
 DETECTORS = ("mediapipe", "fan")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -218,3 +220,19 @@ def test_variable_frame_rate_input_keeps_every_frame(model, data, tmp_path):
     s = convert(vfr, model, out, ConvertOptions(), progress=False)
     assert s.frames == frame_count(vfr) == frame_count(out) == 216
     assert abs(probe_video(out).duration - probe_video(vfr).duration) < 0.05
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_convert_leaves_nothing_half_written(model, data, tmp_path, sig):
+    out = tmp_path / "stopped.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "faceswap.cli", "convert", str(data / "video" / "d14.mp4"),
+                             "-m", str(model), "-o", str(out), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".stopped.partial*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)  # some frames in
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert not out.exists() and not list(tmp_path.glob(".stopped*")), list(tmp_path.iterdir())
