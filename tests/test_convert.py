@@ -168,6 +168,16 @@ def test_bad_input(model, data, tmp_path):
         convert(tmp_path / "missing.mp4", model, tmp_path / "y.mp4", ConvertOptions(), progress=False)
     with pytest.raises(FaceswapError, match="not a faceswap model"):
         convert(src, tmp_path, tmp_path / "y.mp4", ConvertOptions(), progress=False)
+    # a model folder whose config says another crop size than its weights were trained at
+    import json
+    import shutil
+    other = tmp_path / "other_model"
+    shutil.copytree(model, other)
+    config = json.loads((other / "config.json").read_text())
+    config["model"]["resolution"] = 128
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(FaceswapError, match="does not fit"):
+        convert(src, other, tmp_path / "y.mp4", ConvertOptions(), progress=False)
 
 
 def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_path):

@@ -1,0 +1,156 @@
+"""Per-frame measures of one output frame against its original frame.
+
+Both frames go through the same stateless detector (`backend.detect`, no
+tracking), so identical frames give identical landmarks and every error
+below is exactly zero for an unchanged copy. The face measured is the
+original's largest face; in the output, the face that overlaps it most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..faces.masks import landmark_mask
+from ..faces.tracking import box_iou
+from ..faces.types import Face
+from .pose import angle_difference, head_pose
+
+# iBUG outer eye corners: the inter-ocular distance of the 300-W benchmark.
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 36, 45
+# The colour region is cut this much wider than the landmarks' box before masking.
+REGION_MARGIN = 0.1
+
+
+def largest(faces: list[Face]) -> Face | None:
+    return max(faces, key=lambda f: f.size) if faces else None
+
+
+def matching(faces: list[Face], ref: Face | None) -> Face | None:
+    """The face of `faces` that overlaps `ref` most (any overlap), else the largest."""
+    if not faces:
+        return None
+    if ref is not None:
+        best = max(faces, key=lambda f: box_iou(f.bbox, ref.bbox))
+        if box_iou(best.bbox, ref.bbox) > 0:
+            return best
+    return largest(faces)
+
+
+def inter_ocular(landmarks: np.ndarray) -> float:
+    """Distance between the outer eye corners, in pixels (at least 1)."""
+    lm = np.asarray(landmarks, np.float64)
+    return max(float(np.linalg.norm(lm[LEFT_EYE_OUTER] - lm[RIGHT_EYE_OUTER])), 1.0)
+
+
+def landmark_error(output: np.ndarray, original: np.ndarray, iod: float) -> float:
+    """Mean distance of the 68 points, in inter-ocular distances."""
+    diff = np.asarray(output, np.float64) - np.asarray(original, np.float64)
+    return float(np.linalg.norm(diff, axis=1).mean() / iod)
+
+
+def landmark_motion(now: np.ndarray, before: np.ndarray, iod: float) -> float:
+    """Mean displacement of the 68 points between two frames, in inter-ocular distances."""
+    return landmark_error(now, before, iod)
+
+
+@dataclass
+class Region:
+    """The face's landmark mask, cut out of the frame around the face."""
+
+    x0: int
+    y0: int
+    mask: np.ndarray  # uint8, 0..255
+
+    @classmethod
+    def of(cls, landmarks: np.ndarray, shape: tuple[int, int]) -> Region | None:
+        lm = np.asarray(landmarks, np.float64)
+        lo, hi = lm.min(axis=0), lm.max(axis=0)
+        pad = (hi - lo) * REGION_MARGIN
+        h, w = shape
+        x0, y0 = (int(max(np.floor(v), 0)) for v in lo - pad)
+        x1, y1 = int(min(np.ceil(hi[0] + pad[0]), w)), int(min(np.ceil(hi[1] + pad[1]), h))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        mask = landmark_mask(lm - (x0, y0), (y1 - y0, x1 - x0), "components")
+        if not mask.any():
+            return None
+        return cls(x0, y0, mask)
+
+    def cut(self, image: np.ndarray) -> np.ndarray:
+        h, w = self.mask.shape
+        return image[self.y0:self.y0 + h, self.x0:self.x0 + w]
+
+    def mean_colour(self, image: np.ndarray) -> np.ndarray:
+        """Mean RGB (8-bit levels) inside the mask."""
+        return np.array(cv2.mean(self.cut(image), mask=self.mask)[:3], np.float64)
+
+    def mean_abs_diff(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Mean absolute difference of two frames inside the mask, in 8-bit levels (all channels)."""
+        diff = cv2.absdiff(self.cut(a), self.cut(b))
+        return float(np.mean(cv2.mean(diff, mask=self.mask)[:3]))
+
+
+@dataclass
+class FrameMeasures:
+    """What one frame pair gives; None where it could not be measured."""
+
+    original_face: Face | None
+    output_face: Face | None
+    iod: float | None = None
+    landmark_error: float | None = None
+    pose_original: np.ndarray | None = None
+    pose_output: np.ndarray | None = None
+    pose_diff: np.ndarray | None = None       # |d yaw|, |d pitch|, |d roll| in degrees
+    colour_original: np.ndarray | None = None  # mean RGB inside the original face's mask
+    colour_output: np.ndarray | None = None    # the same region of the output frame
+    face_change: float | None = None          # mean abs difference output vs original in that region
+
+    @property
+    def pose_error(self) -> float | None:
+        return None if self.pose_diff is None else float(self.pose_diff.max())
+
+
+def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[Face],
+                 output_faces: list[Face]) -> FrameMeasures:
+    """Landmark error, pose difference and face-region colours of one frame pair."""
+    face_o = largest(original_faces)
+    face_x = matching(output_faces, face_o)
+    m = FrameMeasures(face_o, face_x)
+    if face_o is None:
+        return m
+    h, w = original.shape[:2]
+    m.iod = inter_ocular(face_o.landmarks)
+    m.pose_original = head_pose(face_o.landmarks, (w, h))
+    region = Region.of(face_o.landmarks, (h, w))
+    if region is not None and output.shape == original.shape:
+        m.colour_original = region.mean_colour(original)
+        m.colour_output = region.mean_colour(output)
+        m.face_change = region.mean_abs_diff(original, output)
+    if face_x is not None:
+        m.landmark_error = landmark_error(face_x.landmarks, face_o.landmarks, m.iod)
+        m.pose_output = head_pose(face_x.landmarks, (w, h))
+        if m.pose_original is not None and m.pose_output is not None:
+            m.pose_diff = angle_difference(m.pose_output, m.pose_original)
+    return m
+
+
+def jitter(now: FrameMeasures, before: FrameMeasures) -> float | None:
+    """Frame-to-frame landmark motion of the output beyond the original's: the change of
+    the landmark error vector between two consecutive frames, in inter-ocular distances."""
+    if None in (now.original_face, now.output_face, before.original_face, before.output_face):
+        return None
+    err_now = now.output_face.landmarks.astype(np.float64) - now.original_face.landmarks
+    err_before = before.output_face.landmarks.astype(np.float64) - before.original_face.landmarks
+    return float(np.linalg.norm(err_now - err_before, axis=1).mean() / now.iod)
+
+
+def flicker(now: FrameMeasures, before: FrameMeasures) -> float | None:
+    """Frame-to-frame change of the face region's mean colour in the output beyond the
+    original's change (length of the RGB difference, 8-bit levels)."""
+    if now.colour_output is None or before.colour_output is None:
+        return None
+    change = (now.colour_output - before.colour_output) - (now.colour_original - before.colour_original)
+    return float(np.linalg.norm(change))
