@@ -74,15 +74,22 @@ def _rct(src: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
 
 
+def _gaussians(src: np.ndarray, target: np.ndarray, mask: np.ndarray):
+    """(mean, covariance) of the masked RGB of src and of target, or None for a too-small mask."""
+    picked = _masked(src, target, mask)
+    if picked is None:
+        return None
+    xs, xt, w = picked
+    return (*_mean_cov(xs, w, _EPS_RGB), *_mean_cov(xt, w, _EPS_RGB))
+
+
 def _lct(src: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Linear colour transfer: match the mean and the full RGB covariance with
     A = Ct^1/2 Cs^-1/2 (symmetric roots: no preferred channel order, unlike Cholesky)."""
-    picked = _masked(src, target, mask)
-    if picked is None:
+    stats = _gaussians(src, target, mask)
+    if stats is None:
         return src
-    xs, xt, w = picked
-    mu_s, cov_s = _mean_cov(xs, w, _EPS_RGB)
-    mu_t, cov_t = _mean_cov(xt, w, _EPS_RGB)
+    mu_s, cov_s, mu_t, cov_t = stats
     _, inv_root_s = _sqrt_and_inv(cov_s)
     root_t, _ = _sqrt_and_inv(cov_t)
     return _affine(src, root_t @ inv_root_s, mu_s, mu_t)
@@ -92,12 +99,10 @@ def _mkl(src: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Monge-Kantorovich linear transfer (Pitie & Kokaram 2007): of all linear maps taking the
     source Gaussian to the target one, the one that moves colours least (the L2 optimal transport),
     A = Cs^-1/2 (Cs^1/2 Ct Cs^1/2)^1/2 Cs^-1/2; less hue rotation than lct."""
-    picked = _masked(src, target, mask)
-    if picked is None:
+    stats = _gaussians(src, target, mask)
+    if stats is None:
         return src
-    xs, xt, w = picked
-    mu_s, cov_s = _mean_cov(xs, w, _EPS_RGB)
-    mu_t, cov_t = _mean_cov(xt, w, _EPS_RGB)
+    mu_s, cov_s, mu_t, cov_t = stats
     root_s, inv_root_s = _sqrt_and_inv(cov_s)
     middle, _ = _sqrt_and_inv(root_s @ cov_t @ root_s)
     return _affine(src, inv_root_s @ middle @ inv_root_s, mu_s, mu_t)

@@ -369,7 +369,26 @@ def _oserror_line(err: OSError) -> str:
 
 # --- writers ---------------------------------------------------------------------------------
 
-class FrameWriter:
+class _Closing:
+    """`with writer:` closes (publishes) on success and aborts (removes the partial output) on error."""
+
+    def close(self) -> Path:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class FrameWriter(_Closing):
     """What `open_writer` returns: `write(frame)` ... `close()`, or `abort()`."""
 
     path: Path
@@ -382,24 +401,10 @@ class FrameWriter:
     def write(self, frame: np.ndarray, index: int | None = None) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def close(self) -> Path:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def abort(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
     @property
     def fps(self) -> float:
         return float(self.rate)
 
-    def __enter__(self) -> FrameWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class VideoWriter(FrameWriter):
@@ -799,7 +804,7 @@ class Patch:
 PATCHES_FORMAT = "faceswap-patches"
 
 
-class PatchWriter:
+class PatchWriter(_Closing):
     """Per-frame face patches a compositor can place over the untouched plate.
 
     `folder/{frame:06d}_{n}.png` (RGBA, straight alpha) and an index: JSON
@@ -901,14 +906,6 @@ class PatchWriter:
             self._closed = True
             self._jsonl.close()
 
-    def __enter__(self) -> PatchWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 @dataclass
