@@ -7,7 +7,7 @@ DATA ?= ../shared/data
 TORCH ?= torch==2.13.0
 OPENCV ?= opencv-contrib-python==4.11.0.86
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench quality clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,9 @@ demo: install
 
 bench: install
 	$(PY) -m faceswap.bench --data $(DATA)
+
+quality: install
+	$(PY) -m faceswap.quality --data $(DATA) --out quality --minutes 30
 
 clean:
 	rm -rf $(VENV) demo bench-out .pytest_cache *.egg-info

@@ -102,3 +102,14 @@ def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
     from .convert.pipeline import convert as run_convert
 
     return run_convert(input_path, model_dir, output, options, progress)
+
+
+def qc(output: str | Path, original: str | Path, identity: str | Path | None = None,
+       options=None, progress: bool = True):
+    """Measure a converted video against the footage it was made from (and, when given, a
+    faceset or media of the person who should now appear): identity, expression and pose
+    kept, jitter, flicker, coverage and file integrity. `options` is a
+    `faceswap.qc.QcOptions`; returns a QcResult (`.summary`, `.failures`, `.ok`)."""
+    from .qc import run_qc
+
+    return run_qc(output, original, identity, options, progress)

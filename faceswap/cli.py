@@ -42,6 +42,7 @@ def main(log_level: str) -> None:
     extract  footage -> aligned faceset (crops + alignments)
     train    two facesets -> a swap model
     convert  footage + model -> swapped (or reenacted) video
+    qc       converted shot + its footage -> quality figures, report, pass/fail
     """
     if log_level.upper() != "DEBUG":
         filter_native_stderr()
@@ -290,6 +291,77 @@ def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None
     if s.decode_warning:
         click.echo(f"warning: {s.decode_warning}", err=True)
     click.echo(f"output: {s.output}  provenance: {s.sidecar}")
+
+
+_QC_METRICS = ("identity_distance, identity_cosine, identity_gain, retrieval, landmark_error, pose_error, "
+               "jitter, flicker, swapped, unswapped_frames, no_face_frames")
+_QC_CHECKS = ("frame_count", "fps", "size", "duration", "audio", "audio_duration", "decode")
+
+
+@main.command()
+@click.argument("output", type=click.Path())
+@click.option("-i", "--original", required=True, type=click.Path(),
+              help="The footage OUTPUT was made from (the convert INPUT), a video file.")
+@click.option("--identity", type=click.Path(), default=None,
+              help="The person who should now appear: a faceset folder, a video, an image folder or an image "
+                   "(mean dlib descriptor of up to --identity-samples faces). Without it only the distance to "
+                   "the original identity is measured. [default: none]")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the summary as JSON to this file; '-' prints it on stdout (the human summary then "
+                   "goes to stderr). [default: none]")
+@click.option("--report", type=click.Path(file_okay=False), default=None,
+              help="Folder for summary.json, frames.csv, worst_frames.png (original | output), identity.png, "
+                   "jitter.png and flicker.png (created if missing). [default: none]")
+@click.option("--fail-under", multiple=True, metavar="METRIC=VALUE",
+              help="Fail (exit 4) when METRIC is below VALUE; repeatable. Metrics: " + _QC_METRICS + ". "
+                   "[default: none]")
+@click.option("--fail-over", multiple=True, metavar="METRIC=VALUE",
+              help="Fail (exit 4) when METRIC is above VALUE; repeatable; same metrics. [default: none]")
+@click.option("--ignore-integrity", multiple=True, type=click.Choice(_QC_CHECKS),
+              help="Report this integrity check but do not fail on it (e.g. audio_duration for a reenact with "
+                   "the driver's sound); repeatable. [default: every check gates]")
+@click.option("--identity-every", default=defaults.QC_IDENTITY_EVERY, type=int,
+              help="Identity descriptors (~10-100 ms a face) on every Nth frame; the other measures use every "
+                   "frame.")
+@click.option("--identity-samples", default=defaults.QC_IDENTITY_SAMPLES, type=int,
+              help="Faces of --identity averaged into the wanted identity, sampled evenly.")
+@click.option("--max-frames", type=int, default=None,
+              help="Measure only the first N frames (a quick look); integrity still checks the whole files. "
+                   "[default: all]")
+@click.option("--unchanged-level", default=defaults.QC_UNCHANGED_LEVEL, type=float,
+              help="A face region that differs from the input by less than this mean (8-bit levels) counts as "
+                   "not swapped.")
+@click.option("--detector", default=defaults.DETECTOR, type=click.Choice(list(defaults.DETECTORS)),
+              help="Landmark backend, run the same way (per frame, no tracking) on both videos.")
+@click.option("--confidence", default=defaults.DETECT_CONFIDENCE, type=float, help="Face detector threshold.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@user_errors
+def qc(output: str, original: str, identity: str | None, json_path: str | None, progress: bool,
+       **opts: Any) -> None:
+    """Measure a converted OUTPUT against the footage it was made from: identity, expression
+    and pose kept, jitter, flicker, coverage and file integrity.
+
+    Exits 0 when every check passes; 4 when an integrity check or a --fail-under /
+    --fail-over gate fails (the summary says which); 1 on errors (one line on
+    stderr); 130 when interrupted. See docs/qc.md.
+    """
+    from .api import qc as run_qc
+    from .qc import QcOptions
+    from .qc.report import summary_lines, to_json
+
+    options = QcOptions(json=None if json_path == "-" else json_path, **opts)
+    result = run_qc(output, original, identity, options, progress=progress)
+    to_stdout = json_path == "-"
+    for line in summary_lines(result.summary):
+        click.echo(line, err=to_stdout)
+    if to_stdout:
+        click.echo(to_json(result.summary), nl=False)
+    if result.report:
+        click.echo(f"report: {Path(result.report['summary']).parent}", err=to_stdout)
+    if json_path and not to_stdout:
+        click.echo(f"summary: {json_path}")
+    if result.failures:
+        sys.exit(4)
 
 
 if __name__ == "__main__":  # pragma: no cover

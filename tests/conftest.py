@@ -42,3 +42,21 @@ def d18_faceset(data, backend, tmp_path_factory):
     out = tmp_path_factory.mktemp("d18_faceset")
     summary = extract_source(data / "video" / "d18.mp4", out, ExtractOptions(), backend=backend, progress=False)
     return out, summary
+
+
+@pytest.fixture(scope="session")
+def swap_model(data, backend, tmp_path_factory) -> Path:
+    """A tiny d19 (A, footage) -> d18 (B, face) model, trained for a few dozen iterations; its
+    facesets (every 5th frame) are beside it as a/ and b/."""
+    from faceswap.extract.options import ExtractOptions
+    from faceswap.extract.pipeline import extract_source
+    from faceswap.model.config import ModelConfig, TrainConfig
+    from faceswap.train.trainer import Trainer
+    root = tmp_path_factory.mktemp("swap_model")
+    for side, clip in (("a", "d19.mp4"), ("b", "d18.mp4")):
+        extract_source(data / "video" / clip, root / side, ExtractOptions(every=5, size=128), backend=backend,
+                       progress=False)
+    tiny = ModelConfig(resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16)
+    train = TrainConfig(batch_size=8, lr=1e-3, iterations=40, save_every=10_000, preview_every=10_000, workers=0)
+    Trainer(root / "a", root / "b", root / "model", tiny, train, progress=False).run()
+    return root / "model"

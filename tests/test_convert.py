@@ -18,26 +18,12 @@ from faceswap.errors import FaceswapError, NoFaceError
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
 from faceswap.media.probe import probe_video
 from faceswap.media.video_reader import VideoReader
-from faceswap.model.config import ModelConfig, TrainConfig
 
 pytestmark = pytest.mark.slow
 
-TINY = ModelConfig(resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16)
-
-
 @pytest.fixture(scope="module")
-def model(data, backend, tmp_path_factory) -> Path:
-    """A tiny d19 (A) -> d18 (B) model, trained for a few dozen iterations."""
-    from faceswap.extract.options import ExtractOptions
-    from faceswap.extract.pipeline import extract_source
-    from faceswap.train.trainer import Trainer
-    root = tmp_path_factory.mktemp("convert_model")
-    for side, clip in (("a", "d19.mp4"), ("b", "d18.mp4")):
-        extract_source(data / "video" / clip, root / side, ExtractOptions(every=5, size=128), backend=backend,
-                       progress=False)
-    train = TrainConfig(batch_size=8, lr=1e-3, iterations=40, save_every=10_000, preview_every=10_000, workers=0)
-    Trainer(root / "a", root / "b", root / "model", TINY, train, progress=False).run()
-    return root / "model"
+def model(swap_model) -> Path:
+    return swap_model
 
 
 def frame_count(path: Path) -> int:

@@ -119,13 +119,13 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
     face_o = largest(original_faces)
     face_x = matching(output_faces, face_o)
     m = FrameMeasures(face_o, face_x)
-    if face_o is None:
-        return m
+    if face_o is None or output.shape != original.shape:
+        return m  # frames of different sizes: only whether each has a face is comparable
     h, w = original.shape[:2]
     m.iod = inter_ocular(face_o.landmarks)
     m.pose_original = head_pose(face_o.landmarks, (w, h))
     region = Region.of(face_o.landmarks, (h, w))
-    if region is not None and output.shape == original.shape:
+    if region is not None:
         m.colour_original = region.mean_colour(original)
         m.colour_output = region.mean_colour(output)
         m.face_change = region.mean_abs_diff(original, output)

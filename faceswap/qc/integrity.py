@@ -1,0 +1,141 @@
+"""Is the output the same shape of file as its input: frames, rate, size, length and sound.
+
+Each check compares one field of the output with the input's and passes or
+fails on its own; a check that does not apply (no sound in either file)
+passes with nothing to compare.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import defaults
+from ..errors import FaceswapError
+from ..media.ffmpeg_bin import ffmpeg_exe
+from ..media.probe import VideoInfo, probe_video
+
+FIELDS = ("frame_count", "fps", "size", "duration", "audio", "audio_duration", "decode")
+_FRAME_RE = re.compile(r"^frame=\s*(\d+)", re.MULTILINE)
+# Audio is decoded to 8 kHz mono 16 bit to measure its length: 16 kB a second, read in chunks.
+_AUDIO_RATE = 8000
+_CHUNK = 1 << 16
+
+
+@dataclass
+class Tolerances:
+    fps: float = defaults.QC_FPS_TOLERANCE
+    duration: float = defaults.QC_DURATION_TOLERANCE
+    audio: float = defaults.QC_AUDIO_TOLERANCE
+
+
+@dataclass
+class Check:
+    """One field of the output against the input's."""
+
+    name: str
+    output: Any
+    original: Any
+    ok: bool
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": self.output, "original": self.original, "ok": self.ok, **({"note": self.note} if self.note else {})}
+
+
+@dataclass
+class Integrity:
+    checks: list[Check] = field(default_factory=list)
+    ignored: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok and c.name not in self.ignored]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "ignored": list(self.ignored), **{c.name: c.to_dict() for c in self.checks}}
+
+
+def _run(cmd: list[str], path: str | Path, what: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=3600)
+    except subprocess.TimeoutExpired as err:
+        raise FaceswapError(f"cannot {what} {path}: ffmpeg did not finish in an hour") from err
+
+
+def count_frames(path: str | Path) -> tuple[int, str | None]:
+    """(frames of the first video stream, ffmpeg's last decode error or None), by decoding
+    every frame (none dropped or repeated)."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1",
+           "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "null", "-"]
+    proc = _run(cmd, path, "count the frames of")
+    counts = _FRAME_RE.findall(proc.stdout)
+    errors = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+    if proc.returncode != 0 and not counts:
+        raise FaceswapError(f"cannot decode {path}: {errors[-1] if errors else 'ffmpeg failed'}")
+    return (int(counts[-1]) if counts else 0), (f"{Path(path).name}: ffmpeg reported decode errors ({errors[-1]})"
+                                                  if errors else None)
+
+
+def audio_seconds(path: str | Path) -> float | None:
+    """Length of the first audio stream by decoding it; None when the file has none."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0?", "-vn",
+           "-ac", "1", "-ar", str(_AUDIO_RATE), "-f", "s16le", "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    total = 0
+    assert proc.stdout is not None
+    while chunk := proc.stdout.read(_CHUNK):
+        total += len(chunk)
+    proc.wait()
+    return total / 2 / _AUDIO_RATE if total else None
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol
+
+
+def check_integrity(output: str | Path, original: str | Path, frames: tuple[int, int] | None = None,
+                    decode_warning: str | None = None, tolerances: Tolerances | None = None,
+                    ignore: tuple[str, ...] = (), infos: tuple[VideoInfo, VideoInfo] | None = None) -> Integrity:
+    """Compare the output file with the input file. `frames`: (output, original) frame
+    counts already decoded by the caller, else both are decoded here; `decode_warning`:
+    what ffmpeg said while the caller decoded the output (ignored when the frames are counted
+    here, which reads ffmpeg's errors itself)."""
+    tol = tolerances or Tolerances()
+    unknown = [name for name in ignore if name not in FIELDS]
+    if unknown:
+        raise FaceswapError(f"unknown integrity check {unknown[0]!r}: choose from {', '.join(FIELDS)}")
+    out, src = infos or (probe_video(output), probe_video(original))
+    if frames is not None:
+        n_out, n_src = frames
+    else:
+        (n_out, decode_warning), (n_src, _) = count_frames(output), count_frames(original)
+    checks = [
+        Check("frame_count", n_out, n_src, n_out == n_src,
+              "" if n_out == n_src else f"{n_out - n_src:+d} frames"),
+        Check("fps", round(out.fps, 4), round(src.fps, 4), _close(out.fps, src.fps, tol.fps)),
+        Check("size", f"{out.width}x{out.height}", f"{src.width}x{src.height}",
+              (out.width, out.height) == (src.width, src.height)),
+        Check("duration", round(out.duration, 3), round(src.duration, 3),
+              _close(out.duration, src.duration, tol.duration)),
+        Check("audio", out.has_audio, src.has_audio, out.has_audio == src.has_audio,
+              "" if out.has_audio == src.has_audio else
+              ("the output has no sound" if src.has_audio else "the output has sound the input has not")),
+    ]
+    a_out = audio_seconds(output) if out.has_audio else None
+    a_src = audio_seconds(original) if src.has_audio else None
+    if a_out is None or a_src is None:
+        # Nothing to compare: both silent passes; one missing is the `audio` check's failure.
+        checks.append(Check("audio_duration", a_out and round(a_out, 3), a_src and round(a_src, 3), True,
+                            "no audio to compare"))
+    else:
+        checks.append(Check("audio_duration", round(a_out, 3), round(a_src, 3), _close(a_out, a_src, tol.audio)))
+    checks.append(Check("decode", decode_warning or "clean", "", decode_warning is None))
+    return Integrity(checks, tuple(ignore))

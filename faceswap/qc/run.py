@@ -1,0 +1,358 @@
+"""`faceswap qc`: measure a converted video against the footage it was made from.
+
+Both videos are decoded in step, frame by frame; each frame pair goes
+through the same stateless detector, and only per-frame numbers, identity
+descriptors of sampled frames and a few thumbnails of the worst frames are
+kept, so memory does not grow with the length of the shot (beyond a few
+numbers per frame).
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import defaults
+from ..errors import FaceswapError
+from ..faces.backends import make_backend
+from ..faces.identity import IdentityEncoder
+from ..log import get_logger
+from ..media.probe import probe_video
+from ..media.video_reader import VideoReader
+from .gates import Gate, evaluate, parse_gates
+from .integrity import FIELDS, Tolerances, check_integrity
+from .measures import FrameMeasures, flicker, jitter, landmark_motion, measure_pair
+from .reference import IdentityReference, load_identity
+from .report import write_json, write_report
+from .worst import WorstFrames, thumbnail_pair
+
+log = get_logger(__name__)
+
+COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "yaw_diff", "pitch_diff", "roll_diff",
+           "pose_error", "jitter", "original_motion", "flicker", "face_change", "unswapped",
+           "output_to_wanted", "output_to_wanted_cosine", "output_to_original", "output_to_original_cosine",
+           "input_to_wanted", "input_to_wanted_cosine")
+# Frame numbers listed in the summary per coverage problem (the counts are always complete).
+LIST_LIMIT = 50
+
+
+@dataclass
+class QcOptions:
+    """Settings of one qc run; the defaults are in faceswap/defaults.py."""
+
+    identity_every: int = defaults.QC_IDENTITY_EVERY       # identity descriptors on every Nth frame
+    identity_samples: int = defaults.QC_IDENTITY_SAMPLES   # faces of --identity averaged into the wanted one
+    max_frames: int | None = None                          # measure only the first N frames (integrity: all)
+    detector: str = defaults.DETECTOR
+    confidence: float = defaults.DETECT_CONFIDENCE
+    unchanged_level: float = defaults.QC_UNCHANGED_LEVEL   # face-region difference under which it was not swapped
+    fail_under: Mapping[str, float] | Sequence[str] = ()   # {"retrieval": 0.9} or ["retrieval=0.9"]
+    fail_over: Mapping[str, float] | Sequence[str] = ()    # {"jitter": 0.05} or ["jitter=0.05"]
+    ignore_integrity: Sequence[str] = ()                   # integrity checks reported but not gated
+    fps_tolerance: float = defaults.QC_FPS_TOLERANCE
+    duration_tolerance: float = defaults.QC_DURATION_TOLERANCE
+    audio_tolerance: float = defaults.QC_AUDIO_TOLERANCE
+    worst_frames: int = defaults.QC_WORST_FRAMES           # per measure, on the contact sheet
+    report: str | None = None                              # folder for summary.json, plots, contact sheet
+    json: str | None = None                                # also write summary JSON here
+
+    def gates(self) -> list[Gate]:
+        return parse_gates(self.fail_under, "under") + parse_gates(self.fail_over, "over")
+
+    def validate(self) -> None:
+        if self.identity_every < 1:
+            raise FaceswapError(f"--identity-every must be 1 or more, not {self.identity_every}")
+        if self.identity_samples < 1:
+            raise FaceswapError(f"--identity-samples must be 1 or more, not {self.identity_samples}")
+        if self.max_frames is not None and self.max_frames < 2:
+            raise FaceswapError(f"--max-frames must be 2 or more (jitter needs two frames), not {self.max_frames}")
+        if self.worst_frames < 0:
+            raise FaceswapError("worst_frames must be 0 or more")
+        bad = [name for name in self.ignore_integrity if name not in FIELDS]
+        if bad:
+            raise FaceswapError(f"--ignore-integrity {bad[0]}: choose from {', '.join(FIELDS)}")
+        if self.detector not in defaults.DETECTORS:
+            raise FaceswapError(f"unknown detector {self.detector!r}; choose from {', '.join(defaults.DETECTORS)}")
+        self.gates()  # raises on a malformed threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fail_under"] = {g.metric: g.threshold for g in parse_gates(self.fail_under, "under")}
+        d["fail_over"] = {g.metric: g.threshold for g in parse_gates(self.fail_over, "over")}
+        d["ignore_integrity"] = list(self.ignore_integrity)
+        return d
+
+
+@dataclass
+class QcResult:
+    """`summary`: everything measured (what summary.json holds); `failures`: one line per
+    failed integrity check or gate (empty: the shot passes)."""
+
+    summary: dict[str, Any]
+    failures: list[str] = field(default_factory=list)
+    report: dict[str, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _stats(values: Sequence[float]) -> dict[str, float] | None:
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    return {"mean": round(float(v.mean()), 6), "median": round(float(np.median(v)), 6),
+            "p95": round(float(np.percentile(v, 95)), 6), "max": round(float(v.max()), 6), "frames": int(v.size)}
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(1.0 - np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
+
+
+def _euclid(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(a, np.float64) - b))
+
+
+def _check_video(path: str | Path, what: str) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise FaceswapError(f"qc compares video files: the {what} {p} is a folder")
+    if not p.is_file():
+        raise FaceswapError(f"no such file: {p}")
+
+
+class _Measurer:
+    """Per-frame measures into columns, identity descriptors of sampled frames, worst frames."""
+
+    def __init__(self, options: QcOptions, encoder: IdentityEncoder, wanted: IdentityReference | None) -> None:
+        self.o = options
+        self.encoder = encoder
+        self.wanted = wanted
+        self.cols: dict[str, array] = {name: array("d") for name in COLUMNS}
+        self.original_descriptors: list[np.ndarray] = []
+        self.output_descriptors: list[tuple[int, np.ndarray]] = []  # (row, descriptor)
+        self.worst = WorstFrames(options.worst_frames)
+        self.prev: FrameMeasures | None = None
+        self.unswapped: list[int] = []
+        self.no_face: list[int] = []
+        self.counts = {"input_face": 0, "swapped": 0, "unswapped": 0, "output_no_face": 0, "output_no_face_total": 0}
+
+    def add(self, index: int, original: np.ndarray, output: np.ndarray, m: FrameMeasures) -> None:
+        nan = float("nan")
+        row = {name: nan for name in COLUMNS}
+        row["frame"] = index
+        row["input_face"] = float(m.original_face is not None)
+        row["output_face"] = float(m.output_face is not None)
+
+        def tile() -> np.ndarray:
+            return thumbnail_pair(original, output, [m.original_face, m.output_face])
+
+        def value(v: float | None) -> float:
+            return nan if v is None else v
+
+        row["landmark_error"] = value(m.landmark_error)
+        if m.pose_diff is not None:
+            row["yaw_diff"], row["pitch_diff"], row["roll_diff"] = (float(x) for x in m.pose_diff)
+            row["pose_error"] = m.pose_error
+        row["face_change"] = value(m.face_change)
+        prev = self.prev
+        if prev is not None:
+            row["jitter"] = value(jitter(m, prev))
+            row["flicker"] = value(flicker(m, prev))
+            if m.original_face is not None and prev.original_face is not None:
+                row["original_motion"] = landmark_motion(m.original_face.landmarks, prev.original_face.landmarks,
+                                                         m.iod)
+        if m.output_face is None:
+            self.counts["output_no_face_total"] += 1
+        if m.original_face is not None:
+            self.counts["input_face"] += 1
+            if m.output_face is None:
+                self.counts["output_no_face"] += 1
+                if len(self.no_face) < LIST_LIMIT:
+                    self.no_face.append(index)
+                self.worst.offer("no_face", 1.0, index, tile, "no face")
+            if m.face_change is not None:
+                unchanged = m.face_change < self.o.unchanged_level
+                row["unswapped"] = float(unchanged)
+                self.counts["unswapped" if unchanged else "swapped"] += 1
+                if unchanged:
+                    if len(self.unswapped) < LIST_LIMIT:
+                        self.unswapped.append(index)
+                    self.worst.offer("unswapped", 1.0, index, tile, f"diff {m.face_change:.2f}")
+        if index % self.o.identity_every == 0:
+            self._identity(len(self.cols["frame"]), index, original, output, m, row, tile)
+        for key in ("landmark_error", "pose_error", "jitter", "flicker"):
+            self.worst.offer(key, None if row[key] != row[key] else row[key], index, tile)
+        for name in COLUMNS:
+            self.cols[name].append(row[name])
+        self.prev = m
+
+    def _identity(self, row_index: int, index: int, original: np.ndarray, output: np.ndarray, m: FrameMeasures,
+                  row: dict[str, float], tile: Callable[[], np.ndarray]) -> None:
+        if m.original_face is not None:
+            d = self.encoder.describe(original, m.original_face)
+            self.original_descriptors.append(d)
+            if self.wanted is not None:
+                row["input_to_wanted"] = _euclid(d, self.wanted.descriptor)
+                row["input_to_wanted_cosine"] = _cosine(d, self.wanted.descriptor)
+        if m.output_face is not None:
+            d = self.encoder.describe(output, m.output_face)
+            self.output_descriptors.append((row_index, d))
+            if self.wanted is not None:
+                row["output_to_wanted"] = _euclid(d, self.wanted.descriptor)
+                row["output_to_wanted_cosine"] = _cosine(d, self.wanted.descriptor)
+                self.worst.offer("identity", row["output_to_wanted"], index, tile)
+
+    def finish_identity(self) -> dict[str, Any]:
+        """Distances to the original identity (known only now: the mean of the input's sampled
+        faces), retrieval, and the identity section of the summary."""
+        cols = self.cols
+        original = np.mean(self.original_descriptors, axis=0) if self.original_descriptors else None
+        closer = []
+        for row, d in self.output_descriptors:
+            if original is not None:
+                cols["output_to_original"][row] = _euclid(d, original)
+                cols["output_to_original_cosine"][row] = _cosine(d, original)
+                if self.wanted is not None:
+                    closer.append(cols["output_to_wanted"][row] < cols["output_to_original"][row])
+        sampled = sum(1 for f in cols["frame"] if int(f) % self.o.identity_every == 0)
+        out = {
+            "wanted": self.wanted.to_dict() if self.wanted else None,
+            "every": self.o.identity_every,
+            "sampled_frames": sampled,
+            "same_person_threshold": defaults.QC_SAME_PERSON,
+        }
+        for key in ("output_to_wanted", "input_to_wanted", "output_to_original"):
+            out[key] = _stats(cols[key])
+            out[key + "_cosine"] = _stats(cols[key + "_cosine"])
+        out["wanted_to_original"] = (round(_euclid(self.wanted.descriptor, original), 6)
+                                     if self.wanted is not None and original is not None else None)
+        gain = None
+        if out["input_to_wanted"] and out["output_to_wanted"]:
+            gain = round(out["input_to_wanted"]["mean"] - out["output_to_wanted"]["mean"], 6)
+        out["gain"] = gain
+        out["retrieval"] = round(sum(closer) / len(closer), 6) if closer else None
+        out["retrieval_frames"] = len(closer)
+        return out
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: np.frombuffer(col, np.float64) if len(col) else np.zeros(0) for name, col in self.cols.items()}
+
+    def sections(self) -> dict[str, Any]:
+        c = self.cols
+        n_in = self.counts["input_face"]
+        measured_change = self.counts["swapped"] + self.counts["unswapped"]
+        return {
+            "identity": self.finish_identity(),
+            "expression": {"landmark_error": _stats(c["landmark_error"]), "pose_error_deg": _stats(c["pose_error"]),
+                           "yaw_diff_deg": _stats(c["yaw_diff"]), "pitch_diff_deg": _stats(c["pitch_diff"]),
+                           "roll_diff_deg": _stats(c["roll_diff"])},
+            "temporal": {"jitter": _stats(c["jitter"]), "flicker": _stats(c["flicker"]),
+                         "original_motion": _stats(c["original_motion"])},
+            "coverage": {"input_face_frames": n_in, "swapped_frames": self.counts["swapped"],
+                         "unswapped_frames": self.counts["unswapped"],
+                         "output_no_face_frames": self.counts["output_no_face"],
+                         "output_no_face_total": self.counts["output_no_face_total"],
+                         "swapped_share": round(self.counts["swapped"] / measured_change, 6) if measured_change
+                         else None,
+                         "unchanged_level": self.o.unchanged_level,
+                         "unswapped_list": self.unswapped, "output_no_face_list": self.no_face},
+        }
+
+
+def run_qc(output: str | Path, original: str | Path, identity: str | Path | None = None,
+           options: QcOptions | None = None, progress: bool = False) -> QcResult:
+    """Measure `output` (a converted video) against `original` (the footage it was made from)
+    and, when given, `identity` (a faceset, video, image folder or image of the person who
+    should now appear). Writes options.report / options.json when set."""
+    options = options or QcOptions()
+    options.validate()
+    gates = options.gates()
+    _check_video(output, "output")
+    _check_video(original, "original")
+    infos = (probe_video(output), probe_video(original))
+    started = time.monotonic()
+    backend = make_backend(options.detector, options.confidence)
+    try:
+        encoder = IdentityEncoder()
+        wanted = load_identity(identity, encoder, backend, options.identity_samples) if identity else None
+        measurer = _Measurer(options, encoder, wanted)
+        out_reader, orig_reader = VideoReader(output), VideoReader(original)
+        frames, complete = _stream(out_reader, orig_reader, backend, measurer, options.max_frames, progress)
+    finally:
+        backend.close()
+    integrity = check_integrity(
+        output, original, frames=(out_reader.frames_read, orig_reader.frames_read) if complete else None,
+        decode_warning=out_reader.warning if complete else None,
+        tolerances=Tolerances(options.fps_tolerance, options.duration_tolerance, options.audio_tolerance),
+        ignore=tuple(options.ignore_integrity), infos=infos)
+    seconds = time.monotonic() - started
+    summary: dict[str, Any] = {
+        "output": str(output), "original": str(original), "identity_reference": str(identity) if identity else None,
+        "frames": {"measured": frames, "output": integrity.checks[0].output, "original": integrity.checks[0].original},
+        "seconds": round(seconds, 3), "fps": round(frames / seconds, 2) if seconds > 0 else None,
+        **measurer.sections(),
+        "integrity": integrity.to_dict(),
+        "options": options.to_dict(),
+        "warnings": [w for w in (orig_reader.warning,) if w],
+    }
+    summary["gates"] = evaluate(summary, gates)
+    failures = [f"integrity {c.name}: output {c.output} vs input {c.original}" + (f" ({c.note})" if c.note else "")
+                for c in integrity.failed]
+    failures += [f"{g['gate']}: " + ("not measured" if g["value"] is None else f"measured {g['value']:.4g}")
+                 for g in summary["gates"] if not g["ok"]]
+    summary["failures"] = failures
+    summary["pass"] = not failures
+    result = QcResult(summary, failures)
+    if options.report:
+        result.report = write_report(options.report, summary, measurer.columns(), measurer.worst)
+        summary["report"] = result.report
+    if options.json:
+        write_json(options.json, summary)
+    return result
+
+
+def _stream(out_reader: VideoReader, orig_reader: VideoReader, backend, measurer: _Measurer,
+            limit: int | None, progress: bool) -> tuple[int, bool]:
+    """Decode both videos in step and measure each frame pair. Returns (frames measured,
+    whether both videos were decoded to their end, so their frame counts are known)."""
+    total = min(out_reader.info.frame_count, orig_reader.info.frame_count)
+    its = [iter(out_reader), iter(orig_reader)]
+    measured = 0
+    complete = False
+    bar = tqdm(total=min(total, limit) if limit else total, unit="frame", disable=not progress, desc="qc")
+    try:
+        while limit is None or measured < limit:
+            out_item = next(its[0], None)
+            orig_item = next(its[1], None)
+            if out_item is None or orig_item is None:
+                # One ended: decode the rest of the other to count its frames.
+                for it in its:
+                    for _ in it:
+                        pass
+                complete = True
+                break
+            index, out_frame = out_item
+            _, orig_frame = orig_item
+            m = measure_pair(orig_frame, out_frame, backend.detect(orig_frame), backend.detect(out_frame))
+            measurer.add(index, orig_frame, out_frame, m)
+            measured += 1
+            bar.update(1)
+        else:
+            # Stopped at the limit: are both at their end anyway?
+            tails = [next(it, None) for it in its]
+            if tails[0] is None and tails[1] is None:
+                complete = True
+    finally:
+        bar.close()
+        for it in its:
+            it.close()
+    return measured, complete
