@@ -232,3 +232,29 @@ def test_interrupted_convert_leaves_nothing_half_written(model, data, tmp_path, 
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert not out.exists() and not list(tmp_path.glob(".stopped*")), list(tmp_path.iterdir())
+
+
+def test_image_folder_in_images_out_with_their_names(model, data, tmp_path):
+    out = tmp_path / "stills_out"
+    s = convert(data / "stills", model, out, ConvertOptions(all_faces=True), progress=False)
+    names = sorted(p.stem for p in (data / "stills").iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    assert sorted(p.stem for p in out.glob("*.png")) == names
+    assert s.swapped == len(names) == s.frames
+    first = sorted((data / "stills").glob("*.jpg"))[0]
+    assert cv2.imread(str(out / f"{first.stem}.png")).shape == cv2.imread(str(first)).shape
+
+
+def test_whose_face_is_changed_in_a_shot_with_several_people(model, data, tmp_path):
+    src = data / "video" / "hamilton_stage.mp4"
+    everyone = convert(src, model, tmp_path / "all.mp4", ConvertOptions(all_faces=True, frames="205:255"),
+                       progress=False)
+    default = convert(src, model, tmp_path / "one.mp4", ConvertOptions(frames="205:255"), progress=False)
+    assert everyone.faces > everyone.swapped  # more than one face a frame
+    assert 0 < default.faces < everyone.faces
+    assert default.tracks < everyone.tracks
+    chosen = max(everyone.tracks)
+    one = convert(src, model, tmp_path / "track.mp4", ConvertOptions(track=chosen, frames="205:255"),
+                  progress=False)
+    assert one.tracks == {chosen}
+    with pytest.raises(NoFaceError):
+        convert(src, model, tmp_path / "none.mp4", ConvertOptions(track=999, frames="205:255"), progress=False)

@@ -51,6 +51,7 @@ class ConvertSummary:
     swapped: int = 0                                      # frames with at least one face changed
     faces: int = 0
     bridged: int = 0                                      # faces filled in across detection gaps
+    tracks: set[int] = field(default_factory=set)         # face tracks changed
     no_face: list[str] = field(default_factory=list)     # frames passed through untouched
     shots: int = 1
     seconds: float = 0.0
@@ -65,7 +66,7 @@ class ConvertSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"input": self.input, "output": self.output, "frames": self.frames, "swapped": self.swapped,
-                "faces": self.faces, "bridged": self.bridged, "no_face": len(self.no_face),
+                "faces": self.faces, "bridged": self.bridged, "tracks": sorted(self.tracks), "no_face": len(self.no_face),
                 "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
                 "fps": round(self.fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
                 "preview": self.preview, "interrupted": self.interrupted}
@@ -370,6 +371,7 @@ class Converter:
             if done:
                 summary.swapped += 1
                 summary.faces += len(done)
+                summary.tracks.update(f.track for f, _ in done)
             else:
                 summary.no_face.append(item.name)
             if self.options.codec == "patch":
