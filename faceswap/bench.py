@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .defaults import SAMPLE_DATA
 from .errors import FaceswapError
 from .log import filter_native_stderr, setup_logging
 
@@ -133,21 +134,34 @@ def bench_extract(data: Path, frames: int | None = None) -> dict[str, Any]:
 
 TRAIN_PRESETS = ("quick", "standard", "film")
 TRAIN_RATIO_TARGET = 0.85
-# Steps timed per preset: enough to average over a few loader batches, few enough
-# that the 256 px film model (built for a GPU) stays within a minute on 2 cores.
-TRAIN_STEPS = {"quick": 20, "standard": 3, "film": 1}
+# Steps timed per pass and preset: enough batches to average over (quick: some
+# 10 s a pass on 2 cores), few enough that the 256 px film model (built for a
+# GPU, ~25 s a step on 2 cores) keeps the benchmark within a few minutes.
+TRAIN_STEPS = {"quick": 60, "standard": 4, "film": 1}
+# Untimed pipeline steps before the timed ones: the second step of a fresh
+# trainer is still slow (as much as the first on CPU), and the loaders made
+# batches ahead during start-up that steady state does not have in hand.
+TRAIN_SETTLE_STEPS = 4
 
 
 def _train_rates(trainer: Any, steps: int) -> tuple[float, float]:
-    """(pipeline samples/s, compute-only samples/s) of one trainer, measured back to back."""
+    """(pipeline samples/s, compute-only samples/s) of one trainer, measured back to back.
+
+    Pipeline: `steps` steps on batches from the real loaders, in steady state.
+    Compute: the same number of steps on one pair of those batches already in
+    memory, with the loaders shut down, so no data work runs beside them.
+    """
     loader_a, loader_b = trainer.loaders()
     batch_a, batch_b = next(loader_a), next(loader_b)
     trainer.step(batch_a, batch_b)  # warm-up: allocations, oneDNN kernel choice, worker start
+    for _ in range(min(steps, TRAIN_SETTLE_STEPS)):
+        trainer.step(next(loader_a), next(loader_b))
     per_step = 2 * trainer.cfg.batch_size
     start = time.perf_counter()
     for _ in range(steps):
         trainer.step(next(loader_a), next(loader_b))
     pipeline = steps * per_step / (time.perf_counter() - start)
+    del loader_a, loader_b  # stops the loader workers
     start = time.perf_counter()
     for _ in range(steps):  # the same batches again: tensors already in memory, no data work
         trainer.step(batch_a, batch_b)
@@ -332,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m faceswap.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("benchmark", nargs="?", choices=list(BENCHMARKS), help="run one (default: all)")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
+    parser.add_argument("--data", type=Path, default=SAMPLE_DATA,
                         help="folder with the sample footage (video/d14.mp4, video/s18.mp4)")
     parser.add_argument("--frames", type=int, default=None,
                         help="quick run: extract only the first N frames of each clip; train only N steps")

@@ -3,6 +3,12 @@
 The CLI, the Python API and the docs read these; nothing else hard-codes them.
 """
 
+from pathlib import Path
+
+# The sample footage `make demo`, `make quality` and `make bench` run on: the
+# shared data folder beside the checkout.
+SAMPLE_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
 # --- extract ---------------------------------------------------------------
 # 256 px keeps enough detail for the 128 px `standard` model to train from a
 # tighter crop of the stored one, while a faceset stays small on disk.

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from faceswap.data import augment
-from faceswap.data.dataset import FaceDataset, load_faceset, make_loader
+from faceswap.data.dataset import FaceDataset, load_faceset, make_loader, region_weight
 from faceswap.data.faceset import iter_faceset, read_crop
 from faceswap.errors import FaceswapError
 from faceswap.faces import geometry
 from faceswap.faces import landmarks68 as L
+from faceswap.faces.masks import landmark_mask
 from faceswap.model.config import ModelConfig, TrainConfig
 
 R = 64
@@ -200,9 +202,55 @@ def test_augment_functions_are_seeded():
     d1 = augment.grid_displacement(np.random.default_rng(1), R)
     assert d1.shape == (R, R, 2) and np.abs(d1).max() <= R / 32 * 1.2
     assert np.array_equal(d1, augment.grid_displacement(np.random.default_rng(1), R))
-    img = np.full((R, R, 3), 128, np.uint8)
+    mats, flips = augment.random_similarities(np.random.default_rng(7), 5, R)
+    assert mats.shape == (5, 2, 3) and flips.shape == (5,)
+    d = augment.grid_displacements(np.random.default_rng(1), 3, R)
+    assert d.shape == (3, R, R, 2) and not np.array_equal(d[0], d[1]) and np.abs(d).max() <= R / 32 * 1.3
+    img = np.random.default_rng(0).integers(40, 220, (R, R, 3), dtype=np.uint8)
     outs = [augment.colour(augment.colour_pipeline(np.random.default_rng(5)), img) for _ in range(2)]
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_colour_is_mild_and_sometimes_off():
+    """The colour augmentation changes a face-like image a little, never a lot,
+    and leaves some images as they are."""
+    rng = np.random.default_rng(0)
+    img = cv2.cvtColor(np.full((R, R, 3), (10, 120, 170), np.uint8), cv2.COLOR_HSV2RGB)  # skin-ish
+    img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+    pipeline = augment.colour_pipeline(rng)
+    diffs = np.array([np.abs(augment.colour(pipeline, img).astype(int) - img).mean() for _ in range(200)])
+    assert diffs.max() < 60, diffs.max()              # brightness +-0.12 * 255 and contrast +-12%
+    assert 0.05 < (diffs == 0).mean() < 0.3, (diffs == 0).mean()   # (1-.6)(1-.4)(1-.3)(1-.15) = 0.14
+
+
+def test_regions_follow_the_warped_landmarks(faces):
+    """Mask and weights are warped from maps drawn once per face: they match
+    what drawing the sample's own (moved, mirrored) landmarks gives."""
+    ds = FaceDataset(faces, eyes_weight=3.0, mouth_weight=2.0, seed=4)
+    for i in range(0, len(faces), max(1, len(faces) // 12)):
+        s = ds.sample(i)
+        lm = s["landmarks"]
+        drawn = cv2.GaussianBlur(landmark_mask(lm, (R, R), "extended"), (0, 0), R / 64) / 255
+        assert np.abs(s["mask"][..., 0] - drawn).mean() < 0.02
+        weight = region_weight(lm, R, 3.0, 2.0)
+        assert (np.abs(s["weight"][..., 0] - weight) < 0.5).mean() > 0.97
+
+
+def test_batches(faces):
+    """A batch is drawn at once (uint8, what a worker hands over) and made float in
+    the training process: reproducible, channels-last, the right ranges."""
+    idx = [3, 1, 4, 1, 5]
+    ds = FaceDataset(faces, seed=9)
+    raw = ds.__getitems__(idx)
+    assert raw.input.shape == raw.target.shape == raw.regions.shape == (5, R, R, 3)
+    batch = ds.tensors(raw)
+    check_batch(batch, R, batch_size=5)
+    assert batch["input"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch["input"], torch.from_numpy(raw.input).permute(0, 3, 1, 2) * np.float32(1 / 255))
+    again = FaceDataset(faces, seed=9)
+    assert np.array_equal(again.__getitems__(idx).input, raw.input)
+    # face 1 twice in the batch: two different draws
+    assert not np.array_equal(raw.target[1], raw.target[3])
 
 
 # -- the loader ---------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Training augmentation: random similarity (+ mirror), grid warp and colour.
 
 Every function takes its numpy Generator explicitly, so a data loader worker
-seeded once produces the same stream on every run.
+seeded once produces the same stream on every run. The batch forms draw a
+whole batch's geometric random numbers in one call each: at 64 px a sample is
+a few dozen microseconds of pixels, so per-sample Python would otherwise be a
+good part of the cost.
 """
 
 from __future__ import annotations
@@ -18,33 +21,41 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A  # noqa: E402
 
 
-def random_similarity(rng: np.random.Generator, size: int, rotation: float = 10.0, scale: float = 0.05,
-                      shift: float = 0.05, flip: float = 0.5) -> tuple[np.ndarray, bool]:
-    """A random 2x3 similarity of a `size` px crop onto itself, and whether it mirrors.
+def random_similarities(rng: np.random.Generator, n: int, size: int, rotation: float = 10.0,
+                        scale: float = 0.05, shift: float = 0.05,
+                        flip: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """`n` random 2x3 similarities of a `size` px crop onto itself, (n, 2, 3), and
+    which of them mirror, (n,) bool.
 
     Rotation (degrees), relative scale and shift (fraction of `size`) are drawn
     uniformly from +-the given amounts; `flip` is the probability of a
     horizontal mirror. Rotation, scale and mirror act about the pixel grid's
     centre, so a bare mirror is exactly ``image[:, ::-1]``.
     """
-    angle = np.deg2rad(rng.uniform(-rotation, rotation)) if rotation else 0.0
-    zoom = 1.0 + (rng.uniform(-scale, scale) if scale else 0.0)
-    move = rng.uniform(-shift, shift, 2) * size if shift else np.zeros(2)
-    mirrored = bool(flip) and rng.random() < flip
+    u = 2 * rng.random((n, 5)) - 1
+    angle = np.deg2rad(u[:, 0] * rotation)
+    zoom = 1.0 + u[:, 1] * scale
+    move = u[:, 2:4] * (shift * size)
+    mirrored = (u[:, 4] + 1) / 2 < flip
     cos, sin = zoom * np.cos(angle), zoom * np.sin(angle)
-    linear = np.array([[cos, -sin], [sin, cos]])
-    if mirrored:
-        linear = linear @ np.diag([-1.0, 1.0])
-    centre = np.full(2, (size - 1) / 2)
-    mat = np.empty((2, 3))
-    mat[:, :2] = linear
-    mat[:, 2] = centre + move - linear @ centre
-    return mat, mirrored
+    mats = np.empty((n, 2, 3))
+    mats[:, 0, 0], mats[:, 0, 1], mats[:, 1, 0], mats[:, 1, 1] = cos, -sin, sin, cos
+    mats[mirrored, :, 0] *= -1                    # linear @ diag(-1, 1)
+    centre = (size - 1) / 2
+    mats[:, :, 2] = centre + move - mats[:, :, :2].sum(axis=2) * centre
+    return mats, mirrored
 
 
-def grid_displacement(rng: np.random.Generator, size: int, points: int = 5,
-                      amount: float = 1 / 32) -> np.ndarray:
-    """A smooth random displacement field: (size, size, 2) float32 pixels (dx, dy).
+def random_similarity(rng: np.random.Generator, size: int, rotation: float = 10.0, scale: float = 0.05,
+                      shift: float = 0.05, flip: float = 0.5) -> tuple[np.ndarray, bool]:
+    """One of `random_similarities`: a 2x3 matrix and whether it mirrors."""
+    mats, mirrored = random_similarities(rng, 1, size, rotation, scale, shift, flip)
+    return mats[0], bool(mirrored[0])
+
+
+def grid_displacements(rng: np.random.Generator, n: int, size: int, points: int = 5,
+                       amount: float = 1 / 32) -> np.ndarray:
+    """`n` smooth random displacement fields: (n, size, size, 2) float32 pixels (dx, dy).
 
     A coarse `points` x `points` grid of offsets, uniform in +-`amount` * size,
     interpolated bicubically to every pixel: the face is bent locally (a nose a
@@ -52,8 +63,16 @@ def grid_displacement(rng: np.random.Generator, size: int, points: int = 5,
     inputs, so the encoder cannot learn to copy pixels through. The border
     moves too: the samples are taken from the margin around the crop.
     """
-    grid = rng.uniform(-amount * size, amount * size, (points, points, 2)).astype(np.float32)
-    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+    grid = rng.uniform(-amount * size, amount * size, (points, points, 2 * n)).astype(np.float32)
+    fields = np.empty((n, size, size, 2), np.float32)
+    for k in range(n):   # one small resize each: faster than one of many channels and a transpose
+        cv2.resize(grid[:, :, 2 * k:2 * k + 2], (size, size), dst=fields[k], interpolation=cv2.INTER_CUBIC)
+    return fields
+
+
+def grid_displacement(rng: np.random.Generator, size: int, points: int = 5, amount: float = 1 / 32) -> np.ndarray:
+    """One of `grid_displacements`: (size, size, 2) float32."""
+    return grid_displacements(rng, 1, size, points, amount)[0]
 
 
 def colour_pipeline(rng: np.random.Generator) -> A.Compose:

@@ -6,7 +6,9 @@ the model's crop at the model's pixel scale, so the random transforms of
 augmentation find real pixels at the borders instead of padding. A sample is
 then ONE resampling from that array: the random similarity composed with the
 margin -> model crop matrix (target), and the same matrix bent by a grid warp
-(input). The input never goes through a second resampling.
+(input). The input never goes through a second resampling. The landmark mask
+and the eyes/mouth weight regions are drawn once per face in the same margin
+space and warped with the target's matrix.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -25,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from ..errors import FaceswapError
 from ..faces import landmarks68 as L
-from ..faces.geometry import compose, invert, recrop_matrix, transform_points, warp
+from ..faces.geometry import recrop_matrix, transform_points, warp
 from ..faces.masks import landmark_mask
 from ..log import get_logger
 from ..media.images import read_image
@@ -67,6 +70,19 @@ class FacesetArrays:
         """2x3 margin-space pixels -> the model's crop pixels."""
         return recrop_matrix(self.size, self.centering, self.coverage * self.margin,
                              self.resolution, self.centering, self.coverage)
+
+    @cached_property
+    def regions(self) -> np.ndarray:
+        """(N, S, S, 3) uint8: each face's landmark mask, eyes and mouth in margin
+        space (`region_maps`), drawn on first use."""
+        out = np.empty((*self.images.shape[:3], 3), np.uint8)
+
+        def draw(i: int) -> None:
+            out[i] = region_maps(self.landmarks[i], self.size, self.resolution)
+
+        with ThreadPoolExecutor(min(LOAD_THREADS, os.cpu_count() or 1)) as pool:
+            list(pool.map(draw, range(len(self))))
+        return out
 
     def model_crop(self, index: int) -> np.ndarray:
         """Face `index` at the model's crop, unaugmented: (R, R, 3) uint8."""
@@ -166,13 +182,21 @@ def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _hull_mask(points: list[np.ndarray], size: int, grow: int) -> np.ndarray:
-    """Filled convex hulls of each point set, grown by `grow` px: 0/1 uint8."""
+def _hull_mask(points: list[np.ndarray], size: int, grow: int, value: int = 1) -> np.ndarray:
+    """Filled convex hulls of each point set, grown by `grow` px: 0/`value` uint8."""
     mask = np.zeros((size, size), np.uint8)
     for pts in points:
         hull = cv2.convexHull(np.round(pts * 4).astype(np.int32))
-        cv2.fillConvexPoly(mask, hull, 1, lineType=cv2.LINE_8, shift=2)
+        cv2.fillConvexPoly(mask, hull, value, lineType=cv2.LINE_8, shift=2)
     return cv2.dilate(mask, _disc(grow)) if grow > 0 else mask
+
+
+def _eye_grow(resolution: int) -> int:
+    return max(1, round(resolution / 24))
+
+
+def _mouth_grow(resolution: int) -> int:
+    return max(1, round(resolution / 32))
 
 
 def region_weight(lm: np.ndarray, size: int, eyes_weight: float, mouth_weight: float) -> np.ndarray:
@@ -181,11 +205,34 @@ def region_weight(lm: np.ndarray, size: int, eyes_weight: float, mouth_weight: f
     take in lids and lip edges)."""
     weight = np.ones((size, size), np.float32)
     if eyes_weight != 1:
-        eyes = _hull_mask([lm[L.RIGHT_EYE], lm[L.LEFT_EYE]], size, max(1, round(size / 24)))
-        weight += (eyes_weight - 1) * eyes
+        weight += (eyes_weight - 1) * _hull_mask([lm[L.RIGHT_EYE], lm[L.LEFT_EYE]], size, _eye_grow(size))
     if mouth_weight != 1:
-        weight += (mouth_weight - 1) * _hull_mask([lm[L.OUTER_MOUTH]], size, max(1, round(size / 32)))
+        weight += (mouth_weight - 1) * _hull_mask([lm[L.OUTER_MOUTH]], size, _mouth_grow(size))
     return weight
+
+
+def region_maps(lm: np.ndarray, size: int, resolution: int) -> np.ndarray:
+    """A face's landmark regions drawn once in its `size` px margin space (the
+    model's pixel scale at `resolution`): (size, size, 3) uint8 channels
+    0..255 of the extended landmark mask with soft edges, the eyes and the
+    mouth (hulls grown a little to take in lids and lip edges).
+
+    Augmentation warps these with the same matrix as the face: they are
+    symmetric in the landmark labels, so a mirrored warp of them is what
+    drawing the mirrored landmarks would give."""
+    out = np.empty((size, size, 3), np.uint8)
+    out[..., 0] = cv2.GaussianBlur(landmark_mask(lm, (size, size), "extended"), (0, 0), resolution / 64)
+    out[..., 1] = _hull_mask([lm[L.RIGHT_EYE], lm[L.LEFT_EYE]], size, _eye_grow(resolution), 255)
+    out[..., 2] = _hull_mask([lm[L.OUTER_MOUTH]], size, _mouth_grow(resolution), 255)
+    return out
+
+
+def invert_affines(mats: np.ndarray) -> np.ndarray:
+    """Inverses of (n, 2, 3) affines."""
+    out = np.empty_like(mats)
+    out[:, :, :2] = np.linalg.inv(mats[:, :, :2])
+    out[:, :, 2] = -np.einsum("nij,nj->ni", out[:, :, :2], mats[:, :, 2])
+    return out
 
 
 class FaceDataset(Dataset):
@@ -196,6 +243,12 @@ class FaceDataset(Dataset):
     and colour-augmented; ``target`` (3,R,R) the same move and mirror only;
     ``mask`` (1,R,R) the target's extended landmark mask with soft edges;
     ``weight`` (1,R,R) the loss weight map (eyes and mouth up).
+
+    A loader asks for whole batches: `__getitems__` draws a batch's random
+    numbers at once and returns it as uint8 arrays (`RawBatch`), which cross
+    from a worker process a quarter the size of floats and by pipe (a shared
+    memory segment per batch costs more than the copy at these sizes);
+    `tensors` makes the float batch in the training process.
     Randomness comes from the dataset's own Generator (`reseed` gives each
     loader worker its own stream).
     """
@@ -209,6 +262,7 @@ class FaceDataset(Dataset):
         self.warp, self.use_colour = warp, colour
         self.rotation, self.scale, self.shift, self.flip = rotation, scale, shift, flip
         self.seed = (seed,) if isinstance(seed, int) else tuple(seed)
+        self.regions = faces.regions      # drawn here, before a loader forks its workers
         r = faces.resolution
         self._pixels = np.stack(np.meshgrid(np.arange(r, dtype=np.float32), np.arange(r, dtype=np.float32)), -1)
         self.reseed(0)
@@ -222,63 +276,109 @@ class FaceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.faces)
 
-    def sample(self, index: int) -> dict[str, np.ndarray]:
-        """One training sample as HWC numpy arrays (uint8 images, float32 mask and
-        weight), plus its 68 ``landmarks`` in the sample's pixels."""
-        faces, r = self.faces, self.faces.resolution
-        src = faces.images[index]
-        move, mirrored = augment.random_similarity(self.rng, r, self.rotation, self.scale, self.shift, self.flip)
-        mat = compose(move, faces.to_model)
-        # Cubic: the target is what the decoder learns to draw, keep it sharp.
-        target = cv2.warpAffine(src, mat, (r, r), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
-        lm = transform_points(faces.landmarks[index], mat).astype(np.float32)
-        if mirrored:
-            lm = lm[L.FLIP_68]  # the subject's right eye is on the image left again
+    def augment_batch(self, indices: list[int]) -> tuple[RawBatch, np.ndarray, np.ndarray]:
+        """A batch of the faces at `indices` as uint8 arrays, the (B,2,3) matrices
+        margin space -> sample, and which samples are mirrored, (B,) bool."""
+        faces, r, n = self.faces, self.faces.resolution, len(indices)
+        move, mirrored = augment.random_similarities(self.rng, n, r, self.rotation, self.scale, self.shift,
+                                                     self.flip)
+        to_model = faces.to_model
+        mats = np.empty((n, 2, 3))
+        mats[:, :, :2] = move[:, :, :2] @ to_model[:, :2]
+        mats[:, :, 2] = move[:, :, :2] @ to_model[:, 2] + move[:, :, 2]
+        target = np.empty((n, r, r, 3), np.uint8)
+        regions = np.empty((n, r, r, 3), np.uint8)
+        for k, i in enumerate(indices):
+            # Cubic: the target is what the decoder learns to draw, keep it sharp.
+            cv2.warpAffine(faces.images[i], mats[k], (r, r), dst=target[k], flags=cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REFLECT_101)
+            # The mask and weights move with the target. Replicated borders: a
+            # mask that reaches the margin's edge goes on.
+            cv2.warpAffine(self.regions[i], mats[k], (r, r), dst=regions[k], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
         if self.warp:
             # Bend the output grid, then look every bent point up in the margin
             # space: the warp and the move are one resampling.
-            bent = (self._pixels + augment.grid_displacement(self.rng, r)).reshape(-1, 2)
-            src_pts = transform_points(bent, invert(mat)).astype(np.float32).reshape(r, r, 2)
-            # Linear: the input is the degraded side anyway, and 5x cheaper than cubic.
-            inp = cv2.remap(src, src_pts, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            bent = augment.grid_displacements(self.rng, n, r)
+            inverse = invert_affines(mats)
+            inp = np.empty_like(target)
+            for k, i in enumerate(indices):
+                bent[k] += self._pixels
+                cv2.transform(bent[k], inverse[k], dst=bent[k])
+                # Linear: the input is the degraded side anyway, and 5x cheaper than cubic.
+                cv2.remap(faces.images[i], bent[k], None, cv2.INTER_LINEAR, dst=inp[k],
+                          borderMode=cv2.BORDER_REFLECT_101)
         else:
             inp = target.copy()
         if self.use_colour:
-            inp = augment.colour(self.colour, inp)
-        mask = landmark_mask(lm, (r, r), "extended")
-        mask = cv2.GaussianBlur(mask, (0, 0), r / 64).astype(np.float32) * (1 / 255)
-        weight = region_weight(lm, r, self.eyes_weight, self.mouth_weight)
-        return {"input": inp, "target": target, "mask": mask[..., None], "weight": weight[..., None],
-                "landmarks": lm}
+            for img in inp:
+                img[...] = augment.colour(self.colour, img)
+        return RawBatch(inp, target, regions), mats, mirrored
+
+    def tensors(self, raw: RawBatch, pin: bool = False) -> dict[str, torch.Tensor]:
+        """The float32 batch of a RawBatch: ``input``/``target`` (B,3,R,R),
+        ``mask``/``weight`` (B,1,R,R), channels-last. numpy does the work: a
+        torch op would wake the training process's intra-op thread pool for a
+        few hundred microseconds of copying."""
+        n, r = raw.input.shape[:2]
+        out = {key: torch.empty((n, r, r, c), dtype=torch.float32, pin_memory=pin)
+               for key, c in (("input", 3), ("target", 3), ("mask", 1), ("weight", 1))}
+        scale = np.float32(1 / 255)
+        np.multiply(raw.input, scale, out=out["input"].numpy())
+        np.multiply(raw.target, scale, out=out["target"].numpy())
+        np.multiply(raw.regions[..., 0:1], scale, out=out["mask"].numpy())
+        weight = out["weight"].numpy()
+        # exactly w at 255: (255 * (w - 1)) / 255 rounds to w - 1
+        np.multiply(raw.regions[..., 1:2], np.float32(self.eyes_weight - 1), out=weight)
+        weight += raw.regions[..., 2:3] * np.float32(self.mouth_weight - 1)
+        weight /= 255
+        weight += 1
+        return {k: v.permute(0, 3, 1, 2) for k, v in out.items()}
+
+    def sample(self, index: int) -> dict[str, np.ndarray]:
+        """One training sample as HWC numpy arrays (uint8 images, float32 mask and
+        weight), plus its 68 ``landmarks`` in the sample's pixels."""
+        raw, mats, mirrored = self.augment_batch([index])
+        batch = self.tensors(raw)
+        lm = transform_points(self.faces.landmarks[index], mats[0]).astype(np.float32)
+        if mirrored[0]:
+            lm = lm[L.FLIP_68]  # the subject's right eye is on the image left again
+        return {"input": raw.input[0], "target": raw.target[0],
+                "mask": batch["mask"][0].permute(1, 2, 0).numpy(),
+                "weight": batch["weight"][0].permute(1, 2, 0).numpy(), "landmarks": lm}
+
+    def __getitems__(self, indices: list[int]) -> RawBatch:
+        """A whole batch (what a loader worker hands over): see `tensors`."""
+        return self.augment_batch(list(indices))[0]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        s = self.sample(index)
-        out = {}
-        for key in ("input", "target", "mask", "weight"):
-            arr = s[key]
-            if arr.dtype == np.uint8:
-                arr = arr.astype(np.float32) * (1 / 255)
-            out[key] = torch.from_numpy(arr).permute(2, 0, 1)
-        return out
+        return {k: v[0] for k, v in self.tensors(self.augment_batch([index])[0]).items()}
 
 
-def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack samples into (B, C, H, W) tensors laid out channels-last, so the
-    training step's `.contiguous(memory_format=torch.channels_last)` is free.
-    In a worker the batch is built in shared memory, as default_collate does.
-    numpy does the copy: a torch op here would wake the training process's
-    intra-op thread pool for a memcpy, and on 2 busy cores that costs more
-    than the samples themselves."""
+class RawBatch(NamedTuple):
+    """A batch as it leaves augmentation: (B,R,R,3) uint8 each; ``regions`` are
+    the warped mask, eyes and mouth channels of `region_maps`."""
+
+    input: np.ndarray
+    target: np.ndarray
+    regions: np.ndarray
+
+
+def collate(batch: RawBatch | list[dict[str, torch.Tensor]]) -> RawBatch | dict[str, torch.Tensor]:
+    """A FaceDataset batch passes as it is; samples from another dataset are
+    stacked into (B, C, H, W) tensors laid out channels-last."""
+    if isinstance(batch, RawBatch):
+        return batch
     in_worker = get_worker_info() is not None
-    batch = {}
-    for key, first in samples[0].items():
+    out = {}
+    for key, first in batch[0].items():
         c, h, w = first.shape
-        out = torch.empty((len(samples), h, w, c), dtype=first.dtype)
+        stacked = torch.empty((len(batch), h, w, c), dtype=first.dtype)
         if in_worker:
-            out.share_memory_()
-        np.stack([s[key].permute(1, 2, 0).numpy() for s in samples], out=out.numpy())
-        batch[key] = out.permute(0, 3, 1, 2)
-    return batch
+            stacked.share_memory_()
+        np.stack([s[key].permute(1, 2, 0).numpy() for s in batch], out=stacked.numpy())
+        out[key] = stacked.permute(0, 3, 1, 2)
+    return out
 
 
 class EndlessShuffle(Sampler[int]):
@@ -304,11 +404,12 @@ def _worker_init(worker_id: int) -> None:
 def default_workers() -> int:
     """Loader processes per identity when TrainConfig.workers is None.
 
-    One per identity on small machines: a 64 px sample costs about 0.6 ms of
-    one core, some 5% of a CPU training step, and a worker overlaps that with
-    the step instead of adding it (its duty cycle is low, so it hardly competes
-    with the model's threads). More on big machines, where a GPU eats samples
-    faster than one process makes them at 128 px and up."""
+    One per identity on small machines: a 64 px sample costs about 0.25 ms of
+    one core (40% of it the cubic resampling of the target), some 4% of a CPU
+    training step, and a worker overlaps that with the step instead of adding
+    it to the training process (on 2 cores, doing it there instead costs more
+    than the worker's share of the cores). More on big machines, where a GPU
+    eats samples faster than one process makes them at 128 px and up."""
     cores = os.cpu_count() or 1
     if cores == 1:
         return 0
@@ -341,6 +442,10 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, train
     # The arrays reach the workers by fork (shared pages, no copy); a spawn
     # platform pickles them to each worker once.
     loader = DataLoader(dataset, batch_size=train_cfg.batch_size, sampler=EndlessShuffle(len(dataset), generator),
-                        num_workers=workers, collate_fn=collate,
-                        pin_memory=device is not None and device.type == "cuda", **extra)
-    return iter(loader)
+                        num_workers=workers, collate_fn=collate, **extra)
+    return _float_batches(iter(loader), dataset, pin=device is not None and device.type == "cuda")
+
+
+def _float_batches(raw: Iterator[RawBatch], dataset: FaceDataset, pin: bool) -> Iterator[dict[str, torch.Tensor]]:
+    for batch in raw:
+        yield dataset.tensors(batch, pin)
