@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATA ?= ../shared/data
+# The sample footage; empty: ../shared/data beside the checkout (for the demo, or
+# clips made from scikit-image's photos when that folder is absent).
+DATA ?=
+DATA_ARG := $(if $(DATA),--data $(DATA),)
 # torch first and pinned: an unpinned torch lets pip fetch the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 OPENCV ?= opencv-contrib-python==4.11.0.86
@@ -29,13 +32,13 @@ lint: install
 	$(VENV)/bin/ruff check faceswap tests
 
 demo: install
-	$(PY) -m faceswap.demo --data $(DATA) --out demo
+	$(PY) -m faceswap.demo $(DATA_ARG) --out demo
 
 bench: install
-	$(PY) -m faceswap.bench --data $(DATA)
+	$(PY) -m faceswap.bench $(DATA_ARG)
 
 quality: install
-	$(PY) -m faceswap.quality --data $(DATA) --out quality --minutes 30
+	$(PY) -m faceswap.quality $(DATA_ARG) --out quality --minutes 30
 
 clean:
 	rm -rf $(VENV) demo bench-out .pytest_cache *.egg-info

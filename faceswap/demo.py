@@ -5,6 +5,10 @@ in) -> train the `quick` preset for a few minutes -> convert d19.mp4 into
 demo/output.mp4 (with its sound, tagged synthetic) and a side-by-side PNG.
 Running it again resumes: the facesets are complete, training goes on from
 its checkpoint for another few minutes, the output is rewritten.
+
+Without the sample footage folder (a copy installed away from this
+repository), two clips made from the portrait photos inside scikit-image
+stand in for d19.mp4 and d18.mp4 (see faceswap/samples.py).
 """
 
 from __future__ import annotations
@@ -13,37 +17,30 @@ import argparse
 import sys
 from pathlib import Path
 
-from .api import ConvertOptions, ExtractOptions, convert, extract, train
+from .api import ConvertOptions, convert, train
 from .errors import FaceswapError
 from .log import filter_native_stderr, setup_logging
+from .samples import DEFAULT_DATA, add_data_argument, extract_pair, installed_sample_videos, sample_videos
 
-CLIPS = ("d19.mp4", "d18.mp4")  # A = footage to change, B = face to put in
 PREVIEW_FRAME = 100
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
-                        help="folder with the sample footage (video/d19.mp4, video/d18.mp4)")
+    add_data_argument(parser, installed_fallback=True)
     parser.add_argument("--out", type=Path, default=Path("demo"), help="where the demo writes its results")
     parser.add_argument("--minutes", type=float, default=5.0, help="training time of this run (default 5)")
     args = parser.parse_args(argv)
     filter_native_stderr()
     setup_logging("WARNING")
-    videos = [args.data / "video" / clip for clip in CLIPS]
-    missing = [str(v) for v in videos if not v.is_file()]
-    if missing:
-        print(f"error: sample footage not found: {', '.join(missing)} (pass --data DIR)", file=sys.stderr)
-        return 2
     try:
-        facesets = []
-        for video, side in zip(videos, "AB"):
-            faceset = args.out / f"faceset_{side}"
-            result = extract(video, faceset, ExtractOptions(preview=True))
-            s = result.summaries[0]
-            print(f"[extract {side}] {video.name}: {s.frames} new frames ({s.resumed} done before), "
-                  f"{s.faces} crops at {s.fps:.0f} frames/s -> {faceset}/ (contact sheet {result.contact_sheet})")
-            facesets.append(faceset)
+        if args.data is None and not DEFAULT_DATA.is_dir():
+            videos = installed_sample_videos(args.out)
+            print(f"[samples] {DEFAULT_DATA} not found: using clips made from scikit-image's photos "
+                  f"(A {videos[0].name}, B {videos[1].name}) -> {videos[0].parent}/")
+        else:
+            videos = sample_videos(args.data)
+        facesets = extract_pair(videos, args.out, preview=True)
         model = args.out / "model"
         t = train(facesets[0], facesets[1], model, "quick", train_overrides={"minutes": args.minutes})
         losses = ", ".join(f"{k} {v:.4f}" for k, v in t.last_losses.items())

@@ -21,20 +21,18 @@ import sys
 import time
 from pathlib import Path
 
-from .api import ConvertOptions, ExtractOptions, convert, extract, qc, train
+from .api import ConvertOptions, convert, qc, train
 from .errors import FaceswapError
 from .log import filter_native_stderr, setup_logging
 from .qc import QcOptions
 from .qc.gates import METRICS, metric_value
 from .qc.report import summary_lines
-
-CLIPS = ("d19.mp4", "d18.mp4")  # A = footage to change, B = face to put in
+from .samples import add_data_argument, extract_pair, sample_videos
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
-                        help="folder with the sample footage (video/d19.mp4, video/d18.mp4)")
+    add_data_argument(parser)
     parser.add_argument("--out", type=Path, default=Path("quality"), help="where the experiment writes its results")
     parser.add_argument("--minutes", type=float, default=30.0, help="training time of the fresh model (default 30)")
     parser.add_argument("--preset", default="quick", choices=["quick", "standard", "film"],
@@ -42,20 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     filter_native_stderr()
     setup_logging("WARNING")
-    videos = [args.data / "video" / clip for clip in CLIPS]
-    missing = [str(v) for v in videos if not v.is_file()]
-    if missing:
-        print(f"error: sample footage not found: {', '.join(missing)} (pass --data DIR)", file=sys.stderr)
-        return 2
     try:
+        videos = sample_videos(args.data)
         args.out.mkdir(parents=True, exist_ok=True)
-        facesets = []
-        for video, side in zip(videos, "AB"):
-            faceset = args.out / f"faceset_{side}"
-            s = extract(video, faceset, ExtractOptions(), progress=False).summaries[0]
-            print(f"[extract {side}] {video.name}: {s.frames} new frames ({s.resumed} done before), {s.faces} "
-                  f"crops -> {faceset}/")
-            facesets.append(faceset)
+        facesets = extract_pair(videos, args.out, progress=False)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         model = args.out / "models" / stamp
         print(f"[train] a fresh {args.preset} model for {args.minutes:g} minutes -> {model}/ "
