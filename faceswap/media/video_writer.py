@@ -405,6 +405,12 @@ class FrameWriter(_Closing):
     def fps(self) -> float:
         return float(self.rate)
 
+    def _was_closed(self) -> bool:
+        """Whether close() has nothing left to do; after an abort that is an error."""
+        if self._closed and self._aborted:
+            raise FaceswapError(f"cannot write {self.path}: writing was stopped")
+        return self._closed
+
 
 
 class VideoWriter(FrameWriter):
@@ -537,9 +543,7 @@ class VideoWriter(FrameWriter):
 
     def close(self) -> Path:
         """Finish encoding and give the file its final name; returns that name."""
-        if self._closed:
-            if self._aborted:
-                raise FaceswapError(f"cannot write {self.path}: writing was stopped")
+        if self._was_closed():
             return self.path
         try:
             self._finish()
@@ -678,9 +682,7 @@ class PngSequenceWriter(FrameWriter):
         self.frames_written += 1
 
     def close(self) -> Path:
-        if self._closed:
-            if self._aborted:
-                raise FaceswapError(f"cannot write {self.path}: writing was stopped")
+        if self._was_closed():
             return self.path
         self._pump.finish()
         if self._pump.error is not None:
