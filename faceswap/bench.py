@@ -37,6 +37,13 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _report_targets(targets: list[tuple[str, float, bool]]) -> list[dict[str, Any]]:
+    """Print each (label, value, met) target as PASS/MISS; the same as JSON rows."""
+    for label, value, ok in targets:
+        print(f"  target {label:<44} {value:>8.2f}  {'PASS' if ok else 'MISS'}")
+    return [{"target": label, "value": value, "pass": ok} for label, value, ok in targets]
+
+
 def _cut(video: Path, frames: int, folder: Path) -> Path:
     """The first `frames` frames of `video` as a new file, stream-copied so decoding
     cost per frame is the original's; every measurement then runs on this copy."""
@@ -92,11 +99,9 @@ def bench_extract(data: Path, frames: int | None = None) -> dict[str, Any]:
     """Extract frames/s on the sample clips next to the decode + model floor."""
     from .faces.backends import make_backend
     from .media.video_reader import VideoReader
+    from .samples import sample_videos
 
-    videos = [data / "video" / clip for clip in EXTRACT_CLIPS]
-    missing = [str(v) for v in videos if not v.is_file()]
-    if missing:
-        raise FaceswapError(f"sample footage not found: {', '.join(missing)}")
+    videos = sample_videos(data, EXTRACT_CLIPS)
     backend = make_backend("mediapipe")
     rows = []
     try:
@@ -124,12 +129,11 @@ def bench_extract(data: Path, frames: int | None = None) -> dict[str, Any]:
                             r["extract_fps"], r["extract_fps"] >= EXTRACT_FPS_TARGET))
         targets.append((f"ratio {r['clip']} >= {EXTRACT_RATIO_TARGET:g}",
                         r["ratio"], r["ratio"] >= EXTRACT_RATIO_TARGET))
-    for label, value, ok in targets:
-        print(f"  target {label:<38} {value:>8.2f}  {'PASS' if ok else 'MISS'}")
+    checked = _report_targets(targets)
     print("  (floor = decode + detectors and mesh on every frame; extract runs the detector every "
           "4th frame and tracks in between)")
     return {"cores": _cores(), "frames_limit": frames, "clips": rows,
-            "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
+            "targets": checked}
 
 
 TRAIN_PRESETS = ("quick", "standard", "film")
@@ -176,6 +180,7 @@ def bench_train(data: Path, frames: int | None = None) -> dict[str, Any]:
     from .faces.backends import make_backend
     from .model.autoencoder import count_parameters
     from .model.config import preset
+    from .samples import sample_videos
     from .train.trainer import Trainer
 
     rows = []
@@ -183,8 +188,8 @@ def bench_train(data: Path, frames: int | None = None) -> dict[str, Any]:
         root = Path(tmp)
         backend = make_backend("mediapipe")
         try:
-            for side, clip in (("a", "d19.mp4"), ("b", "d18.mp4")):
-                extract_source(data / "video" / clip, root / side, ExtractOptions(every=4), backend=backend,
+            for side, video in zip("ab", sample_videos(data)):
+                extract_source(video, root / side, ExtractOptions(every=4), backend=backend,
                                progress=False)
         finally:
             backend.close()
@@ -206,11 +211,10 @@ def bench_train(data: Path, frames: int | None = None) -> dict[str, Any]:
             del trainer
     targets = [(f"ratio {r['preset']} >= {TRAIN_RATIO_TARGET:g}", r["ratio"], r["ratio"] >= TRAIN_RATIO_TARGET)
                for r in rows]
-    for label, value, ok in targets:
-        print(f"  target {label:<38} {value:>8.2f}  {'PASS' if ok else 'MISS'}")
+    checked = _report_targets(targets)
     print("  (samples/s counts both identities; compute = the same steps on a batch already in memory)")
     return {"cores": _cores(), "presets": rows,
-            "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
+            "targets": checked}
 
 
 CONVERT_CLIPS = ("d14.mp4", "s18.mp4")
@@ -285,11 +289,9 @@ def _loop(video: Path, times: int, folder: Path) -> Path:
 def bench_convert(data: Path, frames: int | None = None) -> dict[str, Any]:
     """Convert frames/s per clip and preset next to the decode + encode floor; peak memory vs input length."""
     from .media.probe import probe_video
+    from .samples import sample_videos
 
-    videos = [data / "video" / clip for clip in CONVERT_CLIPS]
-    missing = [str(v) for v in videos if not v.is_file()]
-    if missing:
-        raise FaceswapError(f"sample footage not found: {', '.join(missing)}")
+    videos = sample_videos(data, CONVERT_CLIPS)
     rows = []
     print(f"{f'convert benchmark ({_cores()} CPU cores)':<36}{'frames':>7}{'convert f/s':>13}"
           f"{'floor f/s':>11}{'ratio':>7}{'peak MiB':>10}", flush=True)
@@ -327,12 +329,11 @@ def bench_convert(data: Path, frames: int | None = None) -> dict[str, Any]:
                 r["fps"] >= CONVERT_FPS_TARGET) for r in rows if r["preset"] == "quick" and r["size"] == "512x512"]
     targets.append((f"peak memory 4x input / 1x <= {CONVERT_MEMORY_TARGET:g}", round(growth, 3),
                     growth <= CONVERT_MEMORY_TARGET))
-    for label, value, ok in targets:
-        print(f"  target {label:<44} {value:>8.2f}  {'PASS' if ok else 'MISS'}")
+    checked = _report_targets(targets)
     print("  (floor = decode + encode of the same clip with the default writer, no faces; models have random "
           "weights: speed does not depend on training)")
     return {"cores": _cores(), "frames_limit": frames, "rows": rows, "memory": mem,
-            "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}
+            "targets": checked}
 
 
 BENCHMARKS: dict[str, Callable[[Path, int | None], dict[str, Any]]] = {

@@ -12,8 +12,13 @@ from typing import Any
 import click
 
 from . import __version__, defaults
+from .convert.blend import BLEND_METHODS
+from .convert.color import COLOR_METHODS
 from .errors import FaceswapError, NoFaceError
 from .log import filter_native_stderr, setup_logging
+from .media.video_writer import CODECS
+from .qc.gates import METRICS as QC_METRICS
+from .qc.integrity import FIELDS as QC_CHECKS
 
 
 def user_errors(func: Callable) -> Callable:
@@ -243,14 +248,14 @@ def _terminate_as_interrupt() -> None:
 @click.option("--erode", default=defaults.ERODE, type=float,
               help="Shrink (or, negative, grow) the mask by this % of the face width.")
 @click.option("--blur", default=defaults.BLUR, type=float, help="Feather the mask edge over this % of the face width.")
-@click.option("--color", default=defaults.COLOR, type=click.Choice(["none", "rct", "lct", "hist", "mkl"]),
+@click.option("--color", default=defaults.COLOR, type=click.Choice(list(COLOR_METHODS)),
               help="Colour matching to the footage inside the mask: Reinhard LAB (rct), linear covariance (lct), "
                    "histogram, Monge-Kantorovich optimal transport (mkl).")
-@click.option("--blend", default=defaults.BLEND, type=click.Choice(["feather", "poisson", "laplacian"]),
+@click.option("--blend", default=defaults.BLEND, type=click.Choice(list(BLEND_METHODS)),
               help="feather: alpha blend; poisson: seamless clone (fixed placement, no jitter); laplacian: "
                    "multi-band pyramid blend.")
 @click.option("--codec", default=None,
-              type=click.Choice(["h264", "h265", "prores", "prores4444", "ffv1", "png", "patch"]),
+              type=click.Choice([*CODECS, "patch"]),
               help="Output codec [default: from the output: .mp4/.mkv h264, .mov prores, a folder png]. patch "
                    "writes RGBA PNGs of the changed faces and their placement for a compositor.")
 @click.option("--crf", type=int, default=None, help="H.264/H.265 quality (lower = better). [default: 18]")
@@ -293,9 +298,7 @@ def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None
     click.echo(f"output: {s.output}  provenance: {s.sidecar}")
 
 
-_QC_METRICS = ("identity_distance, identity_cosine, identity_gain, retrieval, landmark_error, pose_error, "
-               "jitter, flicker, swapped, unswapped_frames, no_face_frames")
-_QC_CHECKS = ("frame_count", "fps", "size", "duration", "audio", "audio_duration", "decode")
+_QC_METRICS = ", ".join(QC_METRICS)
 
 
 @main.command()
@@ -317,7 +320,7 @@ _QC_CHECKS = ("frame_count", "fps", "size", "duration", "audio", "audio_duration
                    "[default: none]")
 @click.option("--fail-over", multiple=True, metavar="METRIC=VALUE",
               help="Fail (exit 4) when METRIC is above VALUE; repeatable; same metrics. [default: none]")
-@click.option("--ignore-integrity", multiple=True, type=click.Choice(_QC_CHECKS),
+@click.option("--ignore-integrity", multiple=True, type=click.Choice(list(QC_CHECKS)),
               help="Report this integrity check but do not fail on it (e.g. audio_duration for a reenact with "
                    "the driver's sound); repeatable. [default: every check gates]")
 @click.option("--identity-every", default=defaults.QC_IDENTITY_EVERY, type=int,

@@ -41,6 +41,7 @@ from . import __version__, defaults
 from .errors import FaceswapError
 from .log import get_logger
 from .media.ffmpeg_bin import ffmpeg_exe
+from .media.images import atomic_write_bytes
 
 __all__ = [
     "ProvenanceRecord", "RECORD_FORMAT", "build_record", "container_tags", "hash_file", "hash_path",
@@ -184,15 +185,11 @@ def _model_section(model_dir: Path) -> dict[str, Any]:
         except (OSError, json.JSONDecodeError) as err:
             raise FaceswapError(f"{config} is unreadable or corrupt: {err}") from err
         section["config_sha256"] = hash_file(config)
-    # The weights convert loads: the current checkpoint, else its backup, else any exported file.
-    weights: list[Path] = []
-    for sub in ("checkpoint", "checkpoint.bak"):
-        candidate = model_dir / sub / "model.safetensors"
-        if candidate.is_file():
-            weights = [candidate]
-            break
-    if not weights:
-        weights = sorted(model_dir.glob("*.safetensors"))
+    from .train.checkpoint import checkpoint_dir  # torch: only where a model is recorded
+
+    # The weights convert loads, from the checkpoint folder it loads them from.
+    folder = checkpoint_dir(model_dir)
+    weights = [folder / "model.safetensors"] if folder is not None and (folder / "model.safetensors").is_file() else []
     if not weights:
         log.warning("no weight files found in %s: the record names the model by its config only", model_dir)
     section["weights"] = {p.relative_to(model_dir).as_posix(): hash_file(p) for p in weights}
@@ -266,15 +263,7 @@ def write_sidecar(output: str | Path, record: Mapping[str, Any], hash_output: bo
     data["record_sha256"] = record_digest(record)
     if hash_output and output.exists():
         data["output"] = {"name": output.name, **hash_path(output, exclude=[path.name])}
-    text = json.dumps(_jsonable(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise FaceswapError(f"cannot write {path}: {err.strerror or err}") from err
+    atomic_write_bytes(path, (json.dumps(_jsonable(data), indent=2, allow_nan=False) + "\n").encode("utf-8"))
     return path
 
 

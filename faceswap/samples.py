@@ -36,11 +36,11 @@ def add_data_argument(parser: argparse.ArgumentParser, installed_fallback: bool 
                              f"[default: {DEFAULT_DATA}{fallback if installed_fallback else ''}]")
 
 
-def sample_videos(data: Path | None) -> list[Path]:
-    """The A and B clips under `data` (None: DEFAULT_DATA); a one-line error when
-    either is missing."""
+def sample_videos(data: Path | None, clips: tuple[str, ...] = CLIPS) -> list[Path]:
+    """The `clips` (default: A and B) under `data` (None: DEFAULT_DATA); a one-line
+    error when any is missing."""
     data = DEFAULT_DATA if data is None else data
-    videos = [data / "video" / clip for clip in CLIPS]
+    videos = [data / "video" / clip for clip in clips]
     missing = [str(v) for v in videos if not v.is_file()]
     if missing:
         raise FaceswapError(f"sample footage not found: {', '.join(missing)} (pass --data DIR)")

@@ -182,12 +182,23 @@ def test_cli_exit_codes_and_errors(clips, data, tmp_path):
 
 
 def test_cli_lists_match_the_package():
-    """The CLI names metrics and checks without importing the qc package (fast start)."""
+    """`faceswap qc --help` names every metric and check, read from the package without
+    loading the measuring code (fast start)."""
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
     from faceswap import cli
     from faceswap.qc.gates import METRICS
     from faceswap.qc.integrity import FIELDS
     assert cli._QC_METRICS.split(", ") == list(METRICS)
-    assert cli._QC_CHECKS == FIELDS
+    text = " ".join(CliRunner().invoke(cli.main, ["qc", "--help"], terminal_width=1000).output.split())
+    assert all(name in text for name in METRICS)
+    assert f"[{'|'.join(FIELDS)}]" in text
+    loaded = subprocess.run([sys.executable, "-c", "import sys, faceswap.cli; print('faceswap.qc.run' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
 
 
 def test_head_pose_of_a_projected_head():

@@ -37,8 +37,9 @@ class Placed:
 
     x: int
     y: int
-    rgb: np.ndarray    # (h, w, 3) uint8
-    alpha: np.ndarray  # (h, w) float32 in [0, 1]
+    rgb: np.ndarray     # (h, w, 3) uint8
+    alpha: np.ndarray   # (h, w) float32 in [0, 1]
+    matrix: np.ndarray  # 2x3 frame -> the model's crop
 
 
 def crop_mask(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], size: int,
@@ -78,8 +79,9 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     scale = float(np.sqrt(abs(np.linalg.det(to_frame[:, :2]))))
     # room for a grown mask (negative erode) and for what laplacian blending spills past the mask
     pad = int(np.ceil(scale * 2 + face_width * max(-settings.erode, 0) / 100)) + SPILL + 2
-    lo = np.floor(transform_points(corners, to_frame).min(axis=0)).astype(int) - pad
-    hi = np.ceil(transform_points(corners, to_frame).max(axis=0)).astype(int) + pad
+    in_frame = transform_points(corners, to_frame)
+    lo = np.floor(in_frame.min(axis=0)).astype(int) - pad
+    hi = np.ceil(in_frame.max(axis=0)).astype(int) + pad
     h, w = frame.shape[:2]
     x0, y0 = max(lo[0], 0), max(lo[1], 0)
     x1, y1 = min(hi[0], w), min(hi[1], h)
@@ -104,7 +106,7 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
         solved = (result.astype(np.float32) - background.astype(np.float32) * (1 - a)) / np.maximum(a, 1e-3)
         layer = np.where(a > 0.02, np.clip(solved + 0.5, 0, 255), face_region).astype(np.uint8)
     background[:] = result
-    return Placed(int(x0), int(y0), layer, alpha)
+    return Placed(int(x0), int(y0), layer, alpha, matrix)
 
 
 __all__ = ["CompositeSettings", "Placed", "composite", "crop_mask"]

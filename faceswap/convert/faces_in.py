@@ -80,6 +80,7 @@ class FaceProvider:
         return [Face(np.asarray(f["landmarks"], np.float32), float(f.get("score", 1.0)), None, int(f["track"]))
                 for f in record["faces"]]
 
+
 class TargetSelector:
     """Keeps the faces to change in a frame (decided per track, so the choice does not flicker)."""
 
@@ -118,8 +119,7 @@ class TargetSelector:
                 todo.append(face)
         if not todo:
             return
-        crops = np.stack([self.swapper.crop(image, self.swapper.matrix(f.landmarks)) for f in todo])
-        for face, err in zip(todo, self.swapper.reconstruction_error(crops, self.side)):
+        for face, err in zip(todo, self.swapper.reconstruction_error(self.swapper.face_crops(image, todo), self.side)):
             self.scores.setdefault(face.track, []).append(float(err))
 
 

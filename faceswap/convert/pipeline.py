@@ -163,7 +163,7 @@ class Converter:
     def _stabilised(self, path: Path, start: int, end: int | None, select: bool) -> Iterator[FrameItem]:
         """Frames of `path` from `start` to `end`, with their stabilised faces to change."""
         stabilizer = Stabilizer(self.options.smooth, self.options.bridge_gap)
-        source = FrameSource(path, start=start if start else 0, hold=self._hold(stabilizer))
+        source = FrameSource(path, start=start, hold=self._hold(stabilizer))
         self._sources.append(source)
         provider = FaceProvider(path, self.options, self._backend, sequence=source.is_video)
         selector = TargetSelector(self.options, self.swapper, self.footage_side or "a", self._backend) \
@@ -190,7 +190,7 @@ class Converter:
 
     def _decide_footage_side(self, image: np.ndarray, faces: list[Face]) -> None:
         """Reenact without --to: the footage's person is the identity whose decoder rebuilds them best."""
-        crops = np.stack([self.swapper.crop(image, self.swapper.matrix(f.landmarks)) for f in faces])
+        crops = self.swapper.face_crops(image, faces)
         errors = {side: float(self.swapper.reconstruction_error(crops, side).min()) for side in ("a", "b")}
         self.footage_side = self.render_side = min(errors, key=errors.get)
         log.info("footage identity: %s (reconstruction error a %.4f, b %.4f)", self.footage_side,
@@ -375,7 +375,7 @@ class Converter:
             else:
                 summary.no_face.append(item.name)
             if self.options.codec == "patch":
-                writer.write(item.index, [_patch(f, p, self.swapper.matrix(f.landmarks)) for f, p in done])
+                writer.write(item.index, [_patch(f, p) for f, p in done])
             elif self.named_frames:
                 writer.write(item.image, name=item.name)
             else:
@@ -418,10 +418,10 @@ class Converter:
         return summary
 
 
-def _patch(face: Face, placed: Placed, matrix: np.ndarray):
+def _patch(face: Face, placed: Placed):
     from ..media.video_writer import Patch
     alpha = np.clip(placed.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Patch(np.dstack([placed.rgb, alpha]), placed.x, placed.y, matrix, face.track)
+    return Patch(np.dstack([placed.rgb, alpha]), placed.x, placed.y, placed.matrix, face.track)
 
 
 def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from ..errors import FaceswapError
 from ..faces.geometry import crop_matrix, warp
+from ..faces.types import Face
 from ..log import get_logger
 from ..model.autoencoder import FaceSwapModel
 from ..model.config import ModelConfig
@@ -56,6 +57,10 @@ class Swapper:
 
     def crop(self, image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         return warp(image, matrix, self.size)
+
+    def face_crops(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
+        """The model's crops of `faces` in `image`: (N, R, R, 3) uint8."""
+        return np.stack([self.crop(image, self.matrix(f.landmarks)) for f in faces])
 
     @torch.inference_mode()
     def render(self, crops: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray | None]:

@@ -39,7 +39,7 @@ from .. import defaults
 from ..errors import FaceswapError
 from ..log import get_logger
 from .ffmpeg_bin import ffmpeg_exe
-from .images import encode_png
+from .images import atomic_write_bytes, encode_png
 
 __all__ = [
     "ImageSetWriter",
@@ -346,18 +346,14 @@ def _check_overwrite_folder(folder: Path, overwrite: bool, patterns: Sequence[st
             raise FaceswapError(f"{folder} holds files that faceswap did not write: choose an empty or new folder")
 
 
-def _write_file(path: Path, data: bytes, atomic: bool = True) -> None:
-    """Write bytes, via a temp name + rename when `atomic`. Unlike a mkstemp file
-    (mode 0600), the result gets the user's umask, so a compositor on another
-    account can read the frames."""
-    tmp = path.with_name(f".{path.name}.tmp") if atomic else path
+def _write_file(path: Path, data: bytes) -> None:
+    """Write bytes into a writer's temp folder (the folder is published whole, so
+    the file itself need not be atomic)."""
     try:
-        with open(tmp, "wb") as fh:
+        with open(path, "wb") as fh:
             fh.write(data)
-        if atomic:
-            os.replace(tmp, path)
     except OSError as err:
-        _remove(tmp)
+        _remove(path)
         raise FaceswapError(f"cannot write {path}: {_oserror_line(err)}") from err
 
 
@@ -410,7 +406,6 @@ class FrameWriter(_Closing):
         if self._closed and self._aborted:
             raise FaceswapError(f"cannot write {self.path}: writing was stopped")
         return self._closed
-
 
 
 class VideoWriter(FrameWriter):
@@ -660,7 +655,7 @@ class PngSequenceWriter(FrameWriter):
 
     def _save(self, buf: np.ndarray, index: int) -> None:
         # The whole folder appears at once in close(), so each file needs no rename of its own.
-        _write_file(self.tmp / f"{index:06d}.png", encode_png(buf, self.compression), atomic=False)
+        _write_file(self.tmp / f"{index:06d}.png", encode_png(buf, self.compression))
 
     def write(self, frame: np.ndarray, index: int | None = None) -> None:
         """Queue a frame as `{index:06d}.png` (index: as given, else counted on)."""
@@ -700,7 +695,7 @@ class PngSequenceWriter(FrameWriter):
                     "fps": float(self.rate), "rate": f"{self.rate.numerator}/{self.rate.denominator}",
                     "frames": self.frames_written, "first": self.first_index, "last": self.last_index,
                     "pattern": "%06d.png", "audio": audio_name, "tags": self.metadata}
-            _write_file(self.tmp / "sequence.json", (json.dumps(info, indent=2) + "\n").encode(), atomic=False)
+            _write_file(self.tmp / "sequence.json", (json.dumps(info, indent=2) + "\n").encode())
             self._publish()
         except BaseException:
             self.abort()
@@ -769,7 +764,7 @@ class ImageSetWriter(PngSequenceWriter):
         index = self._next if index is None else int(index)
         stem = Path(name).stem if name else f"{index:06d}"
         try:
-            _write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression), atomic=False)
+            _write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression))
         except FaceswapError:
             self.abort()
             raise
@@ -866,7 +861,7 @@ class PatchWriter(_Closing):
         for n, (patch, face) in enumerate(zip(patches, faces)):
             rgba = patch.rgba
             name = f"{int(frame_index):06d}_{n}.png"
-            _write_file(self.path / name, encode_png(rgba, self.compression))
+            atomic_write_bytes(self.path / name, encode_png(rgba, self.compression))
             x, y = int(patch.x), int(patch.y)
             entries.append({"file": name, "x": x, "y": y, "width": int(rgba.shape[1]), "height": int(rgba.shape[0]),
                             "matrix": [[1.0, 0.0, float(x)], [0.0, 1.0, float(y)]],
@@ -907,7 +902,6 @@ class PatchWriter(_Closing):
         if not self._closed:
             self._closed = True
             self._jsonl.close()
-
 
 
 @dataclass

@@ -80,18 +80,23 @@ class Residual(nn.Module):
         return self.act(x + self.conv2(self.act(self.conv1(x))))
 
 
+def widths(base: int, stages: int) -> list[int]:
+    """Channels at `stages` scales from the outside in: base, 2*base, 4*base, ... at most 8*base."""
+    return [min(base * 2 ** i, 8 * base) for i in range(stages)]
+
+
 class Encoder(nn.Module):
     """Crop (N,3,R,R) in [0,1] -> flat features (N, F) of a (C, b, b) map."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        widths = [min(cfg.encoder_dims * 2 ** i, 8 * cfg.encoder_dims) for i in range(cfg.stages)]
+        ch = widths(cfg.encoder_dims, cfg.stages)
         # 5x5 on the RGB input: a wider look costs little with 3 channels in;
         # no full-resolution conv before it (the costliest place, for little gain).
-        layers = [Down(3, widths[0], kernel=5)]
-        layers += [Down(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])]
+        layers = [Down(3, ch[0], kernel=5)]
+        layers += [Down(c_in, c_out) for c_in, c_out in zip(ch[:-1], ch[1:])]
         self.down = nn.Sequential(*layers)
-        self.out_features = widths[-1] * cfg.bottleneck ** 2
+        self.out_features = ch[-1] * cfg.bottleneck ** 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down(x * 2 - 1).flatten(1)
@@ -119,7 +124,7 @@ class Inter(nn.Module):
 
 def decoder_widths(cfg: ModelConfig) -> list[int]:
     """Channels at each decoder scale, from the inter's output (2b) out to full resolution."""
-    return [min(cfg.decoder_dims * 2 ** i, 8 * cfg.decoder_dims) for i in range(cfg.stages)][::-1]
+    return widths(cfg.decoder_dims, cfg.stages)[::-1]
 
 
 class Decoder(nn.Module):

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .autoencoder import widths
 from .config import ModelConfig
 
 
@@ -26,8 +27,7 @@ class PatchDiscriminator(nn.Module):
         downs = min(max(int(math.log2(cfg.resolution)) - 3, 3), 5)
         layers: list[nn.Module] = []
         c_in = 3
-        for i in range(downs):
-            c_out = min(dims * 2 ** i, 8 * dims)
+        for c_out in widths(dims, downs):
             layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)),
                        nn.LeakyReLU(0.2, inplace=True)]
             c_in = c_out

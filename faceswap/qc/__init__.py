@@ -5,6 +5,17 @@ pose), temporal stability (jitter, flicker), coverage and file integrity; a
 report folder and thresholds that make a batch pipeline gate shots.
 """
 
-from .run import QcOptions, QcResult, run_qc
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["QcOptions", "QcResult", "run_qc"]
+
+
+def __getattr__(name: str) -> Any:
+    # The measuring code (OpenCV, dlib, the detectors) loads on first use, so the
+    # CLI can read the metric and check names from qc.gates / qc.integrity at start-up.
+    if name in __all__:
+        from . import run
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ import numpy as np
 from .. import defaults
 from ..errors import FaceswapError
 from ..media.images import atomic_write_bytes, write_png
+from ..plot import line_plot
 from .worst import WorstFrames
 
 # Contact sheet rows: measure key -> title (worst = highest value first).
@@ -98,58 +99,6 @@ def worst_sheet(worst: WorstFrames, path: Path, keep: int = defaults.QC_WORST_FR
     return path
 
 
-def plot_series(path: Path, title: str, x: np.ndarray, series: Sequence[tuple[str, np.ndarray, tuple]],
-                lines: Sequence[tuple[float, str, tuple]] = (), width: int = 900, height: int = 360) -> Path:
-    """A line plot over frame numbers; NaN breaks a line. `lines`: horizontal reference lines."""
-    img = np.full((height, width, 3), 255, np.uint8)
-    left, right, top, bottom = 60, 20, 30, 45
-    x = np.asarray(x, np.float64)
-    values = [np.asarray(v, np.float64) for _, v, _ in series]
-    finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.array([ln[0] for ln in lines], np.float64)])
-    cv2.putText(img, title, (left, 20), FONT, 0.5, (40, 40, 40), 1, cv2.LINE_AA)
-    if len(x) == 0 or finite.size == 0:
-        cv2.putText(img, "nothing measured", (left, height // 2), FONT, 0.6, (40, 40, 40), 1, cv2.LINE_AA)
-        write_png(path, img)
-        return path
-    x0, x1 = float(x.min()), float(max(x.max(), x.min() + 1))
-    y0, y1 = min(0.0, float(finite.min())), float(finite.max())
-    y1 = y1 + 0.05 * (y1 - y0) if y1 > y0 else y0 + 1.0
-    pw, ph = width - left - right, height - top - bottom
-
-    def px(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        return np.stack([left + (xs - x0) / (x1 - x0) * pw, top + (y1 - ys) / (y1 - y0) * ph], 1).round().astype(np.int32)
-
-    for tick in np.linspace(y0, y1, 5):
-        y = int(round(top + (y1 - tick) / (y1 - y0) * ph))
-        cv2.line(img, (left, y), (width - right, y), (230, 230, 230), 1)
-        cv2.putText(img, f"{tick:.3g}", (4, y + 4), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
-    for tick in np.linspace(x0, x1, 6):
-        xx = int(round(left + (tick - x0) / (x1 - x0) * pw))
-        cv2.putText(img, f"{int(round(tick))}", (xx - 10, height - bottom + 16), FONT, 0.4, (90, 90, 90), 1,
-                    cv2.LINE_AA)
-    cv2.rectangle(img, (left, top), (width - right, height - bottom), (180, 180, 180), 1)
-    for value, name, colour in lines:
-        y = int(round(top + (y1 - value) / (y1 - y0) * ph))
-        cv2.line(img, (left, y), (width - right, y), colour, 1, cv2.LINE_4)
-        cv2.putText(img, name, (width - right - 8 * len(name) - 4, y - 4), FONT, 0.4, colour, 1, cv2.LINE_AA)
-    legend_x = left
-    for (name, _, colour), v in zip(series, values):
-        ok = np.isfinite(v)
-        # split the series into runs of finite values
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
-        for start, stop in zip(edges[::2], edges[1::2]):
-            pts = px(x[start:stop], v[start:stop])
-            if len(pts) == 1:
-                cv2.circle(img, tuple(int(c) for c in pts[0]), 2, colour, -1, cv2.LINE_AA)
-            else:
-                cv2.polylines(img, [pts], False, colour, 1, cv2.LINE_AA)
-        cv2.putText(img, name, (legend_x, height - 10), FONT, 0.45, colour, 1, cv2.LINE_AA)
-        legend_x += 12 + 9 * len(name)
-    cv2.putText(img, "frame", (width - right - 45, height - 10), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
-    write_png(path, img)
-    return path
-
-
 def write_report(folder: str | Path, summary: Mapping[str, Any], columns: Mapping[str, np.ndarray],
                  worst: WorstFrames) -> dict[str, str]:
     """summary.json, frames.csv, worst_frames.png, identity.png, jitter.png, flicker.png in `folder`."""
@@ -172,15 +121,15 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], columns: Mappin
     worst_sheet(worst, files["worst_frames"], worst.keep)
     frame = columns["frame"]
     sampled = np.isfinite(columns["output_to_wanted"]) | np.isfinite(columns["input_to_wanted"])
-    plot_series(files["identity_plot"], "identity: descriptor distance (lower = closer), sampled frames",
+    line_plot(files["identity_plot"], "identity: descriptor distance (lower = closer), sampled frames",
                 frame[sampled], [("output to wanted", columns["output_to_wanted"][sampled], BLUE),
                                  ("output to original", columns["output_to_original"][sampled], RED),
                                  ("input to wanted", columns["input_to_wanted"][sampled], GREY)],
                 [(defaults.QC_SAME_PERSON, "same person", GREEN)])
-    plot_series(files["jitter_plot"], "jitter: landmark motion beyond the original's (inter-ocular distances)",
+    line_plot(files["jitter_plot"], "jitter: landmark motion beyond the original's (inter-ocular distances)",
                 frame, [("jitter", columns["jitter"], BLUE), ("original's own motion", columns["original_motion"],
                                                                 GREY)])
-    plot_series(files["flicker_plot"], "flicker: face colour change beyond the original's (8-bit levels)",
+    line_plot(files["flicker_plot"], "flicker: face colour change beyond the original's (8-bit levels)",
                 frame, [("flicker", columns["flicker"], ORANGE)])
     return {k: str(v) for k, v in files.items()}
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .. import defaults
 from ..errors import FaceswapError
 from ..faces.backends import make_backend
-from ..faces.identity import IdentityEncoder
+from ..faces.identity import IdentityEncoder, distance
 from ..log import get_logger
 from ..media.probe import probe_video
 from ..media.video_reader import VideoReader
@@ -117,10 +117,6 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(1.0 - np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
 
 
-def _euclid(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(np.asarray(a, np.float64) - b))
-
-
 def _check_video(path: str | Path, what: str) -> None:
     p = Path(path)
     if p.is_dir():
@@ -201,13 +197,13 @@ class _Measurer:
             d = self.encoder.describe(original, m.original_face)
             self.original_descriptors.append(d)
             if self.wanted is not None:
-                row["input_to_wanted"] = _euclid(d, self.wanted.descriptor)
+                row["input_to_wanted"] = distance(d, self.wanted.descriptor)
                 row["input_to_wanted_cosine"] = _cosine(d, self.wanted.descriptor)
         if m.output_face is not None:
             d = self.encoder.describe(output, m.output_face)
             self.output_descriptors.append((row_index, d))
             if self.wanted is not None:
-                row["output_to_wanted"] = _euclid(d, self.wanted.descriptor)
+                row["output_to_wanted"] = distance(d, self.wanted.descriptor)
                 row["output_to_wanted_cosine"] = _cosine(d, self.wanted.descriptor)
                 self.worst.offer("identity", row["output_to_wanted"], index, tile)
 
@@ -219,7 +215,7 @@ class _Measurer:
         closer = []
         for row, d in self.output_descriptors:
             if original is not None:
-                cols["output_to_original"][row] = _euclid(d, original)
+                cols["output_to_original"][row] = distance(d, original)
                 cols["output_to_original_cosine"][row] = _cosine(d, original)
                 if self.wanted is not None:
                     closer.append(cols["output_to_wanted"][row] < cols["output_to_original"][row])
@@ -233,7 +229,7 @@ class _Measurer:
         for key in ("output_to_wanted", "input_to_wanted", "output_to_original"):
             out[key] = _stats(cols[key])
             out[key + "_cosine"] = _stats(cols[key + "_cosine"])
-        out["wanted_to_original"] = (round(_euclid(self.wanted.descriptor, original), 6)
+        out["wanted_to_original"] = (round(distance(self.wanted.descriptor, original), 6)
                                      if self.wanted is not None and original is not None else None)
         gain = None
         if out["input_to_wanted"] and out["output_to_wanted"]:
