@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from faceswap.data import augment
-from faceswap.data.dataset import FaceDataset, load_faceset, make_loader, region_weight
+from faceswap.data.dataset import FaceDataset, load_faceset, make_loader, region_maps
 from faceswap.data.faceset import iter_faceset, read_crop
 from faceswap.errors import FaceswapError
 from faceswap.faces import geometry
@@ -194,14 +194,14 @@ def test_mask_and_weights(faces):
 
 
 def test_augment_functions_are_seeded():
-    a = augment.random_similarity(np.random.default_rng(7), R)
-    b = augment.random_similarity(np.random.default_rng(7), R)
-    assert np.array_equal(a[0], b[0]) and a[1] == b[1]
-    ident, mirrored = augment.random_similarity(np.random.default_rng(0), R, 0, 0, 0, 0)
-    assert not mirrored and np.allclose(ident, np.eye(3)[:2])
-    d1 = augment.grid_displacement(np.random.default_rng(1), R)
+    a = augment.random_similarities(np.random.default_rng(7), 1, R)
+    b = augment.random_similarities(np.random.default_rng(7), 1, R)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    ident, mirrored = augment.random_similarities(np.random.default_rng(0), 1, R, 0, 0, 0, 0)
+    assert not mirrored[0] and np.allclose(ident[0], np.eye(3)[:2])
+    d1 = augment.grid_displacements(np.random.default_rng(1), 1, R)[0]
     assert d1.shape == (R, R, 2) and np.abs(d1).max() <= R / 32 * 1.2
-    assert np.array_equal(d1, augment.grid_displacement(np.random.default_rng(1), R))
+    assert np.array_equal(d1, augment.grid_displacements(np.random.default_rng(1), 1, R)[0])
     mats, flips = augment.random_similarities(np.random.default_rng(7), 5, R)
     assert mats.shape == (5, 2, 3) and flips.shape == (5,)
     d = augment.grid_displacements(np.random.default_rng(1), 3, R)
@@ -232,7 +232,8 @@ def test_regions_follow_the_warped_landmarks(faces):
         lm = s["landmarks"]
         drawn = cv2.GaussianBlur(landmark_mask(lm, (R, R), "extended"), (0, 0), R / 64) / 255
         assert np.abs(s["mask"][..., 0] - drawn).mean() < 0.02
-        weight = region_weight(lm, R, 3.0, 2.0)
+        maps = region_maps(lm, R, R).astype(np.float32) / 255
+        weight = 1 + 2.0 * maps[..., 1] + 1.0 * maps[..., 2]     # eyes x3, mouth x2
         assert (np.abs(s["weight"][..., 0] - weight) < 0.5).mean() > 0.97
 
 

@@ -46,13 +46,6 @@ def random_similarities(rng: np.random.Generator, n: int, size: int, rotation: f
     return mats, mirrored
 
 
-def random_similarity(rng: np.random.Generator, size: int, rotation: float = 10.0, scale: float = 0.05,
-                      shift: float = 0.05, flip: float = 0.5) -> tuple[np.ndarray, bool]:
-    """One of `random_similarities`: a 2x3 matrix and whether it mirrors."""
-    mats, mirrored = random_similarities(rng, 1, size, rotation, scale, shift, flip)
-    return mats[0], bool(mirrored[0])
-
-
 def grid_displacements(rng: np.random.Generator, n: int, size: int, points: int = 5,
                        amount: float = 1 / 32) -> np.ndarray:
     """`n` smooth random displacement fields: (n, size, size, 2) float32 pixels (dx, dy).
@@ -68,11 +61,6 @@ def grid_displacements(rng: np.random.Generator, n: int, size: int, points: int 
     for k in range(n):   # one small resize each: faster than one of many channels and a transpose
         cv2.resize(grid[:, :, 2 * k:2 * k + 2], (size, size), dst=fields[k], interpolation=cv2.INTER_CUBIC)
     return fields
-
-
-def grid_displacement(rng: np.random.Generator, size: int, points: int = 5, amount: float = 1 / 32) -> np.ndarray:
-    """One of `grid_displacements`: (size, size, 2) float32."""
-    return grid_displacements(rng, 1, size, points, amount)[0]
 
 
 def colour_pipeline(rng: np.random.Generator) -> A.Compose:

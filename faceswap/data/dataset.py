@@ -182,33 +182,13 @@ def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _hull_mask(points: list[np.ndarray], size: int, grow: int, value: int = 1) -> np.ndarray:
+def _hull_mask(points: list[np.ndarray], size: int, grow: int, value: int) -> np.ndarray:
     """Filled convex hulls of each point set, grown by `grow` px: 0/`value` uint8."""
     mask = np.zeros((size, size), np.uint8)
     for pts in points:
         hull = cv2.convexHull(np.round(pts * 4).astype(np.int32))
         cv2.fillConvexPoly(mask, hull, value, lineType=cv2.LINE_8, shift=2)
     return cv2.dilate(mask, _disc(grow)) if grow > 0 else mask
-
-
-def _eye_grow(resolution: int) -> int:
-    return max(1, round(resolution / 24))
-
-
-def _mouth_grow(resolution: int) -> int:
-    return max(1, round(resolution / 32))
-
-
-def region_weight(lm: np.ndarray, size: int, eyes_weight: float, mouth_weight: float) -> np.ndarray:
-    """(size, size) float32 loss weight: 1, plus eyes_weight - 1 on the eyes and
-    mouth_weight - 1 on the mouth (hulls of their landmarks, grown a little to
-    take in lids and lip edges)."""
-    weight = np.ones((size, size), np.float32)
-    if eyes_weight != 1:
-        weight += (eyes_weight - 1) * _hull_mask([lm[L.RIGHT_EYE], lm[L.LEFT_EYE]], size, _eye_grow(size))
-    if mouth_weight != 1:
-        weight += (mouth_weight - 1) * _hull_mask([lm[L.OUTER_MOUTH]], size, _mouth_grow(size))
-    return weight
 
 
 def region_maps(lm: np.ndarray, size: int, resolution: int) -> np.ndarray:
@@ -222,8 +202,8 @@ def region_maps(lm: np.ndarray, size: int, resolution: int) -> np.ndarray:
     drawing the mirrored landmarks would give."""
     out = np.empty((size, size, 3), np.uint8)
     out[..., 0] = cv2.GaussianBlur(landmark_mask(lm, (size, size), "extended"), (0, 0), resolution / 64)
-    out[..., 1] = _hull_mask([lm[L.RIGHT_EYE], lm[L.LEFT_EYE]], size, _eye_grow(resolution), 255)
-    out[..., 2] = _hull_mask([lm[L.OUTER_MOUTH]], size, _mouth_grow(resolution), 255)
+    out[..., 1] = _hull_mask([lm[L.RIGHT_EYE], lm[L.LEFT_EYE]], size, max(1, round(resolution / 24)), 255)
+    out[..., 2] = _hull_mask([lm[L.OUTER_MOUTH]], size, max(1, round(resolution / 32)), 255)
     return out
 
 
@@ -364,21 +344,10 @@ class RawBatch(NamedTuple):
     regions: np.ndarray
 
 
-def collate(batch: RawBatch | list[dict[str, torch.Tensor]]) -> RawBatch | dict[str, torch.Tensor]:
-    """A FaceDataset batch passes as it is; samples from another dataset are
-    stacked into (B, C, H, W) tensors laid out channels-last."""
-    if isinstance(batch, RawBatch):
-        return batch
-    in_worker = get_worker_info() is not None
-    out = {}
-    for key, first in batch[0].items():
-        c, h, w = first.shape
-        stacked = torch.empty((len(batch), h, w, c), dtype=first.dtype)
-        if in_worker:
-            stacked.share_memory_()
-        np.stack([s[key].permute(1, 2, 0).numpy() for s in batch], out=stacked.numpy())
-        out[key] = stacked.permute(0, 3, 1, 2)
-    return out
+def keep_batch(batch: RawBatch) -> RawBatch:
+    """The loader's collate: FaceDataset.__getitems__ already made the batch (the
+    default collate would turn its arrays into tensors in the worker)."""
+    return batch
 
 
 class EndlessShuffle(Sampler[int]):
@@ -442,7 +411,7 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, train
     # The arrays reach the workers by fork (shared pages, no copy); a spawn
     # platform pickles them to each worker once.
     loader = DataLoader(dataset, batch_size=train_cfg.batch_size, sampler=EndlessShuffle(len(dataset), generator),
-                        num_workers=workers, collate_fn=collate, **extra)
+                        num_workers=workers, collate_fn=keep_batch, **extra)
     return _float_batches(iter(loader), dataset, pin=device is not None and device.type == "cuda")
 
 
