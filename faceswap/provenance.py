@@ -40,7 +40,7 @@ import numpy as np
 from . import __version__, defaults
 from .errors import FaceswapError
 from .log import get_logger
-from .media.ffmpeg_bin import ffmpeg_exe
+from .media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from .media.images import atomic_write_bytes
 
 __all__ = [
@@ -301,11 +301,7 @@ def read_container_tags(path: str | Path) -> dict[str, str]:
             raise FaceswapError(f"{info} is unreadable or corrupt: {err}") from err
     if not path.is_file():
         raise FaceswapError(f"no such file: {path}")
-    try:
-        text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
-                              text=True, errors="replace", timeout=60).stderr
-    except subprocess.TimeoutExpired as err:
-        raise FaceswapError(f"cannot read {path}: ffmpeg did not answer in 60 s") from err
+    text = run_ffmpeg(["-i", str(path)], f"read {path}").stderr
     tags: dict[str, str] = {}
     in_block = False
     last: str | None = None

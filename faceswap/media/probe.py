@@ -8,14 +8,13 @@ container's frame count.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 
 from ..errors import FaceswapError
-from .ffmpeg_bin import ffmpeg_exe
+from .ffmpeg_bin import run_ffmpeg
 
 _VIDEO_RE = re.compile(r"Stream #\S+.*?: Video: (?P<codec>\w+).*?, (?P<w>\d{2,5})x(?P<h>\d{2,5})")
 _FPS_RE = re.compile(r"(?P<fps>[\d.]+) (?:fps|tbr)")
@@ -42,14 +41,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     path = str(path)
     if not Path(path).is_file():
         raise FaceswapError(f"no such file: {path}")
-    try:
-        proc = subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
-            capture_output=True, text=True, errors="replace", timeout=60,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise FaceswapError(f"cannot read video {path}: ffmpeg did not answer in 60 s") from err
-    text = proc.stderr
+    text = run_ffmpeg(["-i", path], f"read video {path}").stderr
     video = _VIDEO_RE.search(text)
     if video is None:
         raise FaceswapError(f"cannot read video {path}: {_ffmpeg_reason(text)}")

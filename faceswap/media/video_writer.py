@@ -38,7 +38,7 @@ import numpy as np
 from .. import defaults
 from ..errors import FaceswapError
 from ..log import get_logger
-from .ffmpeg_bin import ffmpeg_exe
+from .ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from .images import atomic_write_bytes, encode_png
 
 __all__ = [
@@ -194,12 +194,8 @@ def _probe_audio(path: Path) -> _AudioProbe:
     frame 0 must meet the audio that played with it."""
     if not path.is_file():
         raise FaceswapError(f"audio source {path} does not exist")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0?", "-frames:v", "1",
-           "-vf", "showinfo", "-f", "null", "-"]
-    try:
-        text = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60).stderr
-    except subprocess.TimeoutExpired as err:
-        raise FaceswapError(f"cannot read audio from {path}: ffmpeg did not answer in 60 s") from err
+    text = run_ffmpeg(["-i", str(path), "-map", "0:v:0?", "-frames:v", "1", "-vf", "showinfo", "-f", "null", "-"],
+                      f"read audio from {path}").stderr
     pts = _SHOWINFO_RE.search(text)
     return _AudioProbe(tuple(_AUDIO_RE.findall(text)), max(float(pts.group(1)), 0.0) if pts else 0.0)
 

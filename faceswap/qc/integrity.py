@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import defaults
 from ..errors import FaceswapError
-from ..media.ffmpeg_bin import ffmpeg_exe
+from ..media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from ..media.probe import VideoInfo, probe_video
 
 FIELDS = ("frame_count", "fps", "size", "duration", "audio", "audio_duration", "decode")
@@ -63,19 +63,11 @@ class Integrity:
         return {"ok": self.ok, "ignored": list(self.ignored), **{c.name: c.to_dict() for c in self.checks}}
 
 
-def _run(cmd: list[str], path: str | Path, what: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=3600)
-    except subprocess.TimeoutExpired as err:
-        raise FaceswapError(f"cannot {what} {path}: ffmpeg did not finish in an hour") from err
-
-
 def count_frames(path: str | Path) -> tuple[int, str | None]:
     """(frames of the first video stream, ffmpeg's last decode error or None), by decoding
     every frame (none dropped or repeated)."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1",
-           "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "null", "-"]
-    proc = _run(cmd, path, "count the frames of")
+    proc = run_ffmpeg(["-v", "error", "-nostats", "-progress", "pipe:1", "-i", str(path), "-map", "0:v:0",
+                       "-fps_mode", "passthrough", "-f", "null", "-"], f"count the frames of {path}", timeout=3600)
     counts = _FRAME_RE.findall(proc.stdout)
     errors = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
     if proc.returncode != 0 and not counts:
