@@ -667,6 +667,9 @@ class PngSequenceWriter(FrameWriter):
         except OSError as err:
             self.abort()
             raise FaceswapError(f"cannot write {self.path}: {_oserror_line(err)}") from err
+        self._written(index)
+
+    def _written(self, index: int) -> None:
         self.first_index = index if self.first_index is None else min(self.first_index, index)
         self.last_index = index if self.last_index is None else max(self.last_index, index)
         self._next = index + 1
@@ -764,10 +767,7 @@ class ImageSetWriter(PngSequenceWriter):
         except FaceswapError:
             self.abort()
             raise
-        self.first_index = index if self.first_index is None else min(self.first_index, index)
-        self.last_index = index if self.last_index is None else max(self.last_index, index)
-        self._next = index + 1
-        self.frames_written += 1
+        self._written(index)
 
 
 def open_writer(path: str | Path, codec: str | None = None, **kw: Any) -> FrameWriter:
