@@ -20,6 +20,7 @@ import numpy as np
 from .api import ExtractOptions, extract
 from .defaults import SAMPLE_DATA as DEFAULT_DATA
 from .errors import FaceswapError
+from .faces.geometry import similarity, warp
 from .log import get_logger
 from .media.video_writer import VideoWriter
 
@@ -77,10 +78,10 @@ def installed_sample_videos(out: Path) -> list[Path]:
         with VideoWriter(path, width=w, height=h, fps=INSTALLED_FPS) as writer:
             for t in range(INSTALLED_FRAMES):
                 phase = 2 * math.pi * t / INSTALLED_FRAMES
-                mat = cv2.getRotationMatrix2D((w / 2, h / 2), 3 * math.sin(phase), 1.0 + 0.08 * t / INSTALLED_FRAMES)
-                mat[:, 2] += (0.03 * w * math.sin(phase), 0.02 * h * math.cos(phase))
-                writer.write(cv2.warpAffine(photo, mat, (w, h), flags=cv2.INTER_CUBIC,
-                                            borderMode=cv2.BORDER_REFLECT_101))
+                # a slow roll (counter-clockwise first), zoom and drift about the photo's middle
+                mat = similarity(-math.radians(3 * math.sin(phase)), 1.0 + 0.08 * t / INSTALLED_FRAMES,
+                                 (w / 2, h / 2), (0.03 * w * math.sin(phase), 0.02 * h * math.cos(phase)))
+                writer.write(warp(photo, mat, (w, h), interpolation=cv2.INTER_CUBIC))
         log.info("made %s from scikit-image's %s photo", path, name)
     return videos
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces.geometry import compose, invert, transform_points
+from ..faces.geometry import covering_box, invert, warp_back, zoom
 from ..faces.masks import landmark_mask
 from .blend import SPILL, blend, refine_mask
 from .color import match_color
@@ -76,25 +76,15 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     corners = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1],
                         [xs.max() + 1, ys.max() + 1]], np.float64)
     to_frame = invert(matrix)
-    scale = float(np.sqrt(abs(np.linalg.det(to_frame[:, :2]))))
+    scale = zoom(to_frame)
     # room for a grown mask (negative erode) and for what laplacian blending spills past the mask
     pad = int(np.ceil(scale * 2 + face_width * max(-settings.erode, 0) / 100)) + SPILL + 2
-    in_frame = transform_points(corners, to_frame)
-    lo = np.floor(in_frame.min(axis=0)).astype(int) - pad
-    hi = np.ceil(in_frame.max(axis=0)).astype(int) + pad
-    h, w = frame.shape[:2]
-    x0, y0 = max(lo[0], 0), max(lo[1], 0)
-    x1, y1 = min(hi[0], w), min(hi[1], h)
+    x0, y0, x1, y1 = region = covering_box(corners, to_frame, pad, frame.shape)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    # crop -> region pixels = (frame -> region) after (crop -> frame)
-    to_region = compose(np.array([[1.0, 0, -x0], [0, 1.0, -y0]]), to_frame)
-    flags = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_LINEAR
     face_u8 = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    face_region = cv2.warpAffine(face_u8, to_region, (x1 - x0, y1 - y0), flags=flags,
-                                 borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(mask, to_region, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    face_region = warp_back(face_u8, matrix, region, border=cv2.BORDER_REPLICATE)
+    alpha = warp_back(mask, matrix, region, border=cv2.BORDER_CONSTANT, interpolation=cv2.INTER_LINEAR)
     alpha = refine_mask(np.clip(alpha, 0, 1), face_width, settings.erode, settings.blur)
     background = frame[y0:y1, x0:x1]
     result = blend(background, face_region, alpha, settings.blend)

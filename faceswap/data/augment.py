@@ -20,6 +20,8 @@ import numpy as np
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A  # noqa: E402
 
+from ..faces.geometry import similarity  # noqa: E402
+
 
 def random_similarities(rng: np.random.Generator, n: int, size: int, rotation: float = 10.0,
                         scale: float = 0.05, shift: float = 0.05,
@@ -37,13 +39,7 @@ def random_similarities(rng: np.random.Generator, n: int, size: int, rotation: f
     zoom = 1.0 + u[:, 1] * scale
     move = u[:, 2:4] * (shift * size)
     mirrored = (u[:, 4] + 1) / 2 < flip
-    cos, sin = zoom * np.cos(angle), zoom * np.sin(angle)
-    mats = np.empty((n, 2, 3))
-    mats[:, 0, 0], mats[:, 0, 1], mats[:, 1, 0], mats[:, 1, 1] = cos, -sin, sin, cos
-    mats[mirrored, :, 0] *= -1                    # linear @ diag(-1, 1)
-    centre = (size - 1) / 2
-    mats[:, :, 2] = centre + move - mats[:, :, :2].sum(axis=2) * centre
-    return mats, mirrored
+    return similarity(angle, zoom, (size - 1) / 2, move, mirrored), mirrored
 
 
 def grid_displacements(rng: np.random.Generator, n: int, size: int, points: int = 5,

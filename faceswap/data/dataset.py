@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from ..errors import FaceswapError
 from ..faces import landmarks68 as L
-from ..faces.geometry import recrop_matrix, transform_points, warp
+from ..faces.geometry import compose, invert, recrop_matrix, transform_points, warp, zoom
 from ..faces.masks import landmark_mask
 from ..log import get_logger
 from ..media.images import read_image
@@ -86,8 +86,7 @@ class FacesetArrays:
 
     def model_crop(self, index: int) -> np.ndarray:
         """Face `index` at the model's crop, unaugmented: (R, R, 3) uint8."""
-        return cv2.warpAffine(self.images[index], self.to_model, (self.resolution, self.resolution),
-                              flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+        return warp(self.images[index], self.to_model, self.resolution, interpolation=cv2.INTER_CUBIC)
 
     def preview_batch(self, n: int) -> torch.Tensor:
         """Up to `n` faces spread evenly over the set, unaugmented (input == target,
@@ -116,10 +115,10 @@ def _load_one(rec: FaceRecord, out: np.ndarray, size: int, centering: str, cover
         return None
     stored = (img.shape[0], spec["centering"], float(spec["coverage"]))
     mat = recrop_matrix(*stored, size, centering, coverage)
-    zoom = float(np.sqrt(abs(np.linalg.det(mat[:, :2]))))
-    if zoom < 0.8:
+    enlarge = zoom(mat)
+    if enlarge < 0.8:
         # warpAffine has no area filter: blur first so a big stored crop does not alias
-        img = cv2.GaussianBlur(img, (0, 0), (1 / zoom - 1) / 2)
+        img = cv2.GaussianBlur(img, (0, 0), (1 / enlarge - 1) / 2)
     warp(img, mat, size, out=out)
     crop_lm = transform_points(rec.landmarks, rec.matrix)
     # Is the model's own crop (not the margin) inside what was stored? If not, its
@@ -127,7 +126,7 @@ def _load_one(rec: FaceRecord, out: np.ndarray, size: int, centering: str, cover
     corners = transform_points(np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float64) * model[0],
                                recrop_matrix(*model, *stored))
     inside = bool((corners >= -0.02 * stored[0]).all() and (corners <= 1.02 * stored[0]).all())
-    return transform_points(crop_lm, mat).astype(np.float32), zoom, inside
+    return transform_points(crop_lm, mat).astype(np.float32), enlarge, inside
 
 
 def load_faceset(folder: str | Path, cfg: ModelConfig, margin: float = MARGIN) -> FacesetArrays:
@@ -207,14 +206,6 @@ def region_maps(lm: np.ndarray, size: int, resolution: int) -> np.ndarray:
     return out
 
 
-def invert_affines(mats: np.ndarray) -> np.ndarray:
-    """Inverses of (n, 2, 3) affines."""
-    out = np.empty_like(mats)
-    out[:, :, :2] = np.linalg.inv(mats[:, :, :2])
-    out[:, :, 2] = -np.einsum("nij,nj->ni", out[:, :, :2], mats[:, :, 2])
-    return out
-
-
 class FaceDataset(Dataset):
     """Augmented training samples of ONE identity.
 
@@ -262,29 +253,25 @@ class FaceDataset(Dataset):
         faces, r, n = self.faces, self.faces.resolution, len(indices)
         move, mirrored = augment.random_similarities(self.rng, n, r, self.rotation, self.scale, self.shift,
                                                      self.flip)
-        to_model = faces.to_model
-        mats = np.empty((n, 2, 3))
-        mats[:, :, :2] = move[:, :, :2] @ to_model[:, :2]
-        mats[:, :, 2] = move[:, :, :2] @ to_model[:, 2] + move[:, :, 2]
+        mats = compose(move, faces.to_model)
         target = np.empty((n, r, r, 3), np.uint8)
         regions = np.empty((n, r, r, 3), np.uint8)
         for k, i in enumerate(indices):
             # Cubic: the target is what the decoder learns to draw, keep it sharp.
-            cv2.warpAffine(faces.images[i], mats[k], (r, r), dst=target[k], flags=cv2.INTER_CUBIC,
-                           borderMode=cv2.BORDER_REFLECT_101)
+            warp(faces.images[i], mats[k], r, out=target[k], interpolation=cv2.INTER_CUBIC)
             # The mask and weights move with the target. Replicated borders: a
             # mask that reaches the margin's edge goes on.
-            cv2.warpAffine(self.regions[i], mats[k], (r, r), dst=regions[k], flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+            warp(self.regions[i], mats[k], r, border=cv2.BORDER_REPLICATE, out=regions[k],
+                 interpolation=cv2.INTER_LINEAR)
         if self.warp:
             # Bend the output grid, then look every bent point up in the margin
             # space: the warp and the move are one resampling.
             bent = augment.grid_displacements(self.rng, n, r)
-            inverse = invert_affines(mats)
+            inverse = invert(mats)
             inp = np.empty_like(target)
             for k, i in enumerate(indices):
                 bent[k] += self._pixels
-                cv2.transform(bent[k], inverse[k], dst=bent[k])
+                transform_points(bent[k], inverse[k], out=bent[k])
                 # Linear: the input is the degraded side anyway, and 5x cheaper than cubic.
                 cv2.remap(faces.images[i], bent[k], None, cv2.INTER_LINEAR, dst=inp[k],
                           borderMode=cv2.BORDER_REFLECT_101)

@@ -23,12 +23,12 @@ import re
 import zipfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from .. import defaults
 from ..errors import FaceswapError
+from .geometry import box_crop
 from .types import Face
 
 ENV_VAR = "FACESWAP_FAN_WEIGHTS"
@@ -145,19 +145,8 @@ def crop_window(box: np.ndarray) -> tuple[float, float, float]:
 def _crop(image: np.ndarray, x0: float, y0: float, side: float) -> np.ndarray:
     """The square [x0, x0+side) x [y0, y0+side) of `image` as FAN_INPUT^2 RGB, black outside the frame."""
     side = max(side, 1.0)
-    # Big faces shrink a lot; a plain bilinear warp would alias, so warp to an
-    # integer multiple of the input first and box-average that down exactly.
-    k = max(1, int(side // FAN_INPUT))
-    size = FAN_INPUT * k
-    s = size / side
-    # warpAffine works on pixel centres; the crop maps edges, hence the halves.
-    mat = np.array([[s, 0, s * (0.5 - x0) - 0.5],
-                    [0, s, s * (0.5 - y0) - 0.5]], np.float64)
-    out = cv2.warpAffine(image, mat, (size, size), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if k > 1:
-        out = cv2.resize(out, (FAN_INPUT, FAN_INPUT), interpolation=cv2.INTER_AREA)
-    return out
+    # box_crop averages a big face down by area instead of aliasing it
+    return box_crop(image, (x0, y0, x0 + side, y0 + side), FAN_INPUT)
 
 
 def heatmap_peaks(heatmaps: np.ndarray) -> np.ndarray:

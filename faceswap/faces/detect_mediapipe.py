@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import defaults
 from ..errors import FaceswapError
+from .geometry import box_matrix, invert, square_box, transform_points, warp, zoom
 from .landmarks68 import mesh_to_68
 from .tracking import box_iou
 from .types import Face
@@ -73,17 +74,14 @@ class MediaPipeBackend:
     # -- stage 2: the mesh on a crop around one face ----------------------------
     def mesh_in_box(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """478x3 mesh (pixels) of the face in `box`, or None if the mesh finds no face there."""
-        x0, y0, x1, y1 = box
-        side = MESH_CONTEXT * max(x1 - x0, y1 - y0)
-        if side < 4:
+        square = square_box(box, MESH_CONTEXT)
+        if square[2] - square[0] < 4:
             return None
-        scale = MESH_INPUT / side
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        mat = np.array([[scale, 0, MESH_INPUT / 2 - scale * cx],
-                        [0, scale, MESH_INPUT / 2 - scale * cy]], np.float32)
-        cv2.warpAffine(image, mat, (MESH_INPUT, MESH_INPUT), dst=self._crop,
-                       flags=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA,
-                       borderMode=cv2.BORDER_CONSTANT)
+        # The placement and the bilinear filter (also when shrinking: warpAffine took
+        # INTER_AREA as linear) are the ones the mesh always saw, so extract's
+        # landmarks stay as they were; box_crop would area-average instead.
+        mat = box_matrix(square, MESH_INPUT, edges=False)
+        warp(image, mat, MESH_INPUT, border=cv2.BORDER_CONSTANT, out=self._crop, interpolation=cv2.INTER_LINEAR)
         result = self._mesh.process(self._crop)
         if not result.multi_face_landmarks:
             return None
@@ -96,8 +94,8 @@ class MediaPipeBackend:
                 best, best_d = pts, d
         if best_d > MESH_INPUT * 0.25:
             return None
-        best[:, :2] = (best[:, :2] - mat[:, 2]) / scale
-        best[:, 2] /= scale
+        best[:, :2] = transform_points(best, invert(mat))
+        best[:, 2] /= zoom(mat)
         return best
 
     def faces_in_boxes(self, image: np.ndarray, boxes: list[tuple[np.ndarray, float]]) -> list[Face]:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .. import defaults
+from ..faces.geometry import box_crop, square_box
 from ..faces.types import Face
 
 # The thumbnail shows a square this many face sizes wide around the face.
@@ -38,20 +39,14 @@ def thumbnail_pair(original: np.ndarray, output: np.ndarray, faces: list[Face | 
     boxes = [f.bbox for f in faces if f is not None]
     if boxes:
         b = np.array(boxes)
-        x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-        side = CONTEXT * max(x1 - x0, y1 - y0, 8.0)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        square = square_box((b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()), CONTEXT, 8.0)
     else:
-        side, cx, cy = float(max(w, h)), w / 2, h / 2
-    scale = tile / side
-    mat = np.array([[scale, 0, tile / 2 - scale * cx], [0, scale, tile / 2 - scale * cy]], np.float32)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        square = square_box((0, 0, w, h))
 
     def cut(img: np.ndarray) -> np.ndarray:
         if img.shape[:2] != (h, w):  # an output of another size: shown whole
             return cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA)
-        return cv2.warpAffine(img, mat, (tile, tile), flags=interp, borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=(32, 32, 32))
+        return box_crop(img, square, tile, border_value=(32, 32, 32))
 
     return np.concatenate([cut(original), cut(output)], axis=1)
 
