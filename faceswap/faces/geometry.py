@@ -29,6 +29,12 @@ stated in other terms:
   definition stored facesets and trained models were made with, so it stays;
   it means crops of one face at two sizes differ by a sub-pixel shift besides
   the scale, so convert between them with `recrop_matrix`, never cv2.resize.
+
+Landmarks are taken as given. FAN's (detect_fan) are measured from pixel edges,
+half a frame pixel right of and below this convention: their crops sit half a
+frame pixel off where the mean face would put them, while every round trip
+(crop, then warp back with the same matrix) stays exact. Moving them would
+change extract's output, so it is left to a change of its own.
 """
 
 from __future__ import annotations
@@ -171,10 +177,11 @@ def box_matrix(box: np.ndarray | tuple[float, float, float, float], size: int | 
     pixel range, onto a crop of `size` (or (width, height)) pixels, edges onto
     edges: the box's left edge, the point x0 - 0.5, goes to the crop's, -0.5.
 
-    edges=False places the same scale half a crop pixel less half a frame pixel
-    further right and down: the point (x0, y0) lands on crop pixel (0, 0)'s
-    centre. MediaPipe's mesh crops have always been placed so, and its mesh
-    answers that sub-pixel move with ~0.5 px of landmark jitter, so they stay."""
+    edges=False keeps the scale but puts the content 0.5 * (1 - scale) crop
+    pixels further right and down: the point (x0, y0) lands on crop pixel
+    (0, 0)'s centre. MediaPipe's mesh crops have always been placed so; its mesh
+    answers that sub-pixel move with 0.5 px (mean, up to 5 px) of landmark
+    jitter on the footage, so they stay."""
     x0, y0, x1, y1 = (float(v) for v in box[:4])
     w, h = (size, size) if isinstance(size, int) else size
     sx, sy = w / max(x1 - x0, 1e-6), h / max(y1 - y0, 1e-6)
