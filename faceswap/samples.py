@@ -78,7 +78,7 @@ def installed_sample_videos(out: Path) -> list[Path]:
         with VideoWriter(path, width=w, height=h, fps=INSTALLED_FPS) as writer:
             for t in range(INSTALLED_FRAMES):
                 phase = 2 * math.pi * t / INSTALLED_FRAMES
-                # a slow roll (counter-clockwise first), zoom and drift about the photo's middle
+                # a slow roll (counter-clockwise first), zoom and drift about (w/2, h/2), as the clips always had
                 mat = similarity(-math.radians(3 * math.sin(phase)), 1.0 + 0.08 * t / INSTALLED_FRAMES,
                                  (w / 2, h / 2), (0.03 * w * math.sin(phase), 0.02 * h * math.cos(phase)))
                 writer.write(warp(photo, mat, (w, h), interpolation=cv2.INTER_CUBIC))
