@@ -152,9 +152,9 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 
     Run it again with the same INPUT and --output to resume an interrupted run.
     Exits 0 when faces were found, 3 when the input held no human face, 1 on
-    other errors, 130 when interrupted (the work done so far is kept).
+    other errors, 130 when interrupted by Ctrl-C or SIGTERM (the work done so
+    far is kept).
     """
-    from .api import ExtractOptions
     from .api import extract as run_extract
 
     result = run_extract(list(inputs), faceset, ExtractOptions(**opts), progress=progress)
@@ -327,7 +327,8 @@ def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None
 
     Output keeps the input's frame count, frame rate, size and sound; frames
     without a face pass through untouched. Every output is tagged as
-    synthetic and gets a OUTPUT.provenance.json record.
+    synthetic and gets a OUTPUT.provenance.json record. Ctrl-C or SIGTERM
+    removes the partial output (exit 130).
     """
     from .api import convert as run_convert
 
