@@ -1,36 +1,118 @@
 """The Python API: what the CLI calls and what scripts and `batch` use.
 
-It wires stages together and nothing more; each stage lives in its package.
+It wires stages together and holds the policy of a run that the CLI only
+reports: how a run ended (each result's `status`) and the exit code that
+stands for it (`exit_code`), which settings belong to the model and which to
+training, and that SIGTERM stops a run the way Ctrl-C does
+(`terminate_as_interrupt`). Each stage lives in its package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .convert.options import ConvertOptions
 from .data.faceset import iter_faceset
+from .errors import NoFaceError
 from .extract.contact_sheet import contact_sheet
 from .extract.options import ExtractOptions
 from .extract.pipeline import ExtractSummary, extract_source
 from .faces.backends import make_backend
+from .model.config import ModelConfig
+from .train.config import DEFAULT_PRESET, TrainConfig, split_settings, with_overrides
+from .train.config import preset as load_preset
 
-__all__ = ["ConvertOptions", "ExtractOptions", "ExtractResult", "convert", "extract", "train", "training_configs"]
+if TYPE_CHECKING:  # the stages below load torch / dlib: only when called
+    from .convert.pipeline import ConvertSummary
+    from .qc.run import QcOptions, QcResult
+    from .train.trainer import TrainSummary
+
+__all__ = ["ConvertOptions", "EXIT_CODES", "ExtractOptions", "ExtractResult", "Outcome", "convert", "exit_code",
+           "extract", "qc", "terminate_as_interrupt", "train", "training_configs"]
+
+# How a run ended -> the process exit code (docs/extract.md, convert.md, qc.md). An error
+# (FaceswapError) is not a status: it carries its own exit_code (1, or 3 for NoFaceError).
+EXIT_CODES: dict[str, int] = {
+    "done": 0,
+    "no_face": NoFaceError.exit_code,   # the input held no human face
+    "failed": 4,                        # qc: an integrity check or a gate failed
+    "interrupted": 130,                 # Ctrl-C or SIGTERM; 128 + SIGINT, as a shell reports it
+}
+
+
+class Outcome(Protocol):
+    """What every API result has: `status`, one of EXIT_CODES' keys."""
+
+    @property
+    def status(self) -> str: ...
+
+
+def exit_code(result: Outcome) -> int:
+    """The process exit code for a result's `status` (see EXIT_CODES)."""
+    return EXIT_CODES[result.status]
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (a render farm's or a container's stop) raises KeyboardInterrupt
+    as Ctrl-C does, so each stage cleans up its own way: train saves a checkpoint, extract keeps
+    the frames it finished, convert removes its partial output. Restores the previous handler.
+    Does nothing outside the main thread (Python delivers signals only there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        # None: a handler installed outside Python, which cannot be put back from here
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @dataclass
 class ExtractResult:
+    """What `extract` did: one summary per input (in order; after an interruption, the inputs
+    reached so far) and the contact sheet's path when one was asked for."""
+
     summaries: list[ExtractSummary]
     contact_sheet: Path | None = None
 
     @property
     def faces(self) -> int:
+        """Crops written by this run, over all inputs."""
         return sum(s.faces for s in self.summaries)
 
     @property
     def interrupted(self) -> bool:
         return any(s.interrupted for s in self.summaries)
+
+    @property
+    def status(self) -> str:
+        """"interrupted"; "no_face" when frames were read but none of any input held a face (and no
+        earlier run had found some, so a resumed run that had nothing left to do is "done"); else "done"."""
+        if self.interrupted:
+            return "interrupted"
+        read = sum(s.frames + s.resumed for s in self.summaries)
+        if self.faces == 0 and read and not any(s.resumed for s in self.summaries):
+            return "no_face"
+        return "done"
+
+    @property
+    def problem(self) -> str | None:
+        """The one-line message for a "no_face" status (None otherwise)."""
+        if self.status != "no_face":
+            return None
+        return "no face found in " + ", ".join(Path(s.source).name for s in self.summaries)
 
 
 def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
@@ -38,7 +120,11 @@ def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
     """Extract aligned face crops of every input (video, image folder or image) into `faceset`.
 
     Running it again on the same inputs and faceset resumes: frames already
-    recorded in the faceset's alignments files are not processed again.
+    recorded in the faceset's alignments files are not processed again. A
+    KeyboardInterrupt stops after the frames in hand are written (status
+    "interrupted"); no face anywhere is status "no_face", not an exception.
+    Raises FaceswapError for unreadable inputs, bad options or an output
+    folder that cannot be written.
     """
     options = options or ExtractOptions()
     options.validate()
@@ -62,54 +148,68 @@ def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
     return ExtractResult(summaries, sheet)
 
 
-def training_configs(model_dir: str | Path, preset: str = "quick", model_overrides: dict | None = None,
-                     train_overrides: dict | None = None):
-    """(ModelConfig or None, TrainConfig) for a run: the preset, then the overrides.
+def training_configs(model_dir: str | Path, preset: str = DEFAULT_PRESET,
+                     overrides: Mapping[str, Any] | None = None) -> tuple[ModelConfig | None, TrainConfig]:
+    """(ModelConfig or None, TrainConfig) for a run: the preset, then the `overrides`.
 
-    For an existing model folder without model overrides the model config is
-    None, meaning "the one saved in the folder".
+    `overrides` holds settings of either config by field name (None values
+    are ignored, so CLI options left unset fall through). For an existing
+    model folder without model overrides the model config is None, meaning
+    "the one saved in the folder". FaceswapError for an unknown preset or
+    setting name.
     """
-    from .model.config import ModelConfig, TrainConfig, from_dict, to_dict
-    from .model.config import preset as load_preset
-
     model_cfg, train_cfg = load_preset(preset)
-    model_overrides = {k: v for k, v in (model_overrides or {}).items() if v is not None}
-    train_overrides = {k: v for k, v in (train_overrides or {}).items() if v is not None}
-    train_cfg = from_dict(TrainConfig, {**to_dict(train_cfg), **train_overrides})
+    model_overrides, train_overrides = split_settings({k: v for k, v in (overrides or {}).items() if v is not None})
+    train_cfg = with_overrides(train_cfg, train_overrides)
     if (Path(model_dir) / "config.json").is_file() and not model_overrides:
         return None, train_cfg
-    return from_dict(ModelConfig, {**to_dict(model_cfg), **model_overrides}), train_cfg
+    return with_overrides(model_cfg, model_overrides), train_cfg
 
 
-def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, preset: str = "quick",
-          model_overrides: dict | None = None, train_overrides: dict | None = None,
-          from_backup: bool = False, progress: bool = True):
-    """Train (or resume training) the swap model in `model_dir` on A (footage to
-    change) and B (the face to put in). Returns a TrainSummary."""
+def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, preset: str = DEFAULT_PRESET,
+          overrides: Mapping[str, Any] | None = None, from_backup: bool = False,
+          progress: bool = True) -> TrainSummary:
+    """Train (or resume training) the swap model in `model_dir` on A (footage to change) and B
+    (the face to put in), with `preset` and `overrides` as in `training_configs`.
+
+    Stops at the iteration or time limit, or on Ctrl-C / SIGTERM (status
+    "interrupted"), and saves a checkpoint first in every case. Raises
+    FaceswapError for facesets that are missing or too small, a model folder
+    that holds another model, or a damaged checkpoint.
+    """
     from .train.trainer import Trainer
 
-    model_cfg, train_cfg = training_configs(model_dir, preset, model_overrides, train_overrides)
+    model_cfg, train_cfg = training_configs(model_dir, preset, overrides)
     trainer = Trainer(faceset_a, faceset_b, model_dir, model_cfg, train_cfg, from_backup=from_backup,
                       progress=progress)
     return trainer.run()
 
 
 def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
-            options: ConvertOptions | None = None, progress: bool = True):
-    """Swap or reenact the faces of a video or image folder with the model in
-    `model_dir` and write `output` (or, with options.preview, one frame as PNG).
-    Returns a ConvertSummary."""
+            options: ConvertOptions | None = None, progress: bool = True) -> ConvertSummary:
+    """Swap or reenact the faces of a video or image folder with the model in `model_dir` and
+    write `output` (or, with options.preview, one frame as PNG), with a provenance sidecar.
+
+    The output appears under its name only when complete: on any error or
+    a KeyboardInterrupt the partial output is removed. Raises NoFaceError
+    (exit code 3) when no face to change was found, FaceswapError for bad
+    inputs, options or model folders.
+    """
     from .convert.pipeline import convert as run_convert
 
     return run_convert(input_path, model_dir, output, options, progress)
 
 
 def qc(output: str | Path, original: str | Path, identity: str | Path | None = None,
-       options=None, progress: bool = True):
+       options: QcOptions | None = None, progress: bool = True) -> QcResult:
     """Measure a converted video against the footage it was made from (and, when given, a
     faceset or media of the person who should now appear): identity, expression and pose
-    kept, jitter, flicker, coverage and file integrity. `options` is a
-    `faceswap.qc.QcOptions`; returns a QcResult (`.summary`, `.failures`, `.ok`)."""
+    kept, jitter, flicker, coverage and file integrity.
+
+    Returns a QcResult (`.summary`, `.failures`; status "failed" when a check
+    or gate of `options` failed). Raises FaceswapError for unreadable files or
+    bad gates.
+    """
     from .qc import run_qc
 
     return run_qc(output, original, identity, options, progress)

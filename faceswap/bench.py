@@ -179,8 +179,8 @@ def bench_train(data: Path, frames: int | None = None) -> dict[str, Any]:
     from .extract.pipeline import extract_source
     from .faces.backends import make_backend
     from .model.autoencoder import count_parameters
-    from .model.config import preset
     from .samples import sample_videos
+    from .train.config import preset
     from .train.trainer import Trainer
 
     rows = []
@@ -240,8 +240,9 @@ def _untrained_model(folder: Path, name: str) -> Path:
     import torch
 
     from .model.autoencoder import FaceSwapModel
-    from .model.config import preset
-    from .train.checkpoint import Checkpoint, save_checkpoint, save_model_config
+    from .model.store import save_model_config
+    from .train.checkpoint import Checkpoint, save_checkpoint
+    from .train.config import preset
     cfg, _ = preset(name)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

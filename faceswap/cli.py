@@ -1,9 +1,13 @@
-"""The `faceswap` command: parses options and calls the Python API, nothing more."""
+"""The `faceswap` command: parses options, calls the Python API and reports, nothing more.
+
+Choices and the defaults `--help` shows come from the constants and config
+dataclasses that define them; how a run ended and its exit code come from
+the API (`api.exit_code`).
+"""
 
 from __future__ import annotations
 
 import functools
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,32 +18,89 @@ import click
 from . import __version__, defaults
 from .convert.blend import BLEND_METHODS
 from .convert.color import COLOR_METHODS
-from .errors import FaceswapError, NoFaceError
-from .log import filter_native_stderr, setup_logging
+from .convert.options import AUDIO_SOURCES, MODES, SIDES, ConvertOptions
+from .errors import FaceswapError
+from .extract.options import ExtractOptions
+from .faces.geometry import CENTERINGS
+from .log import DEFAULT_LEVEL, LEVELS, filter_native_stderr, setup_logging
 from .media.video_writer import CODECS
+from .model.config import ARCHS, GAN_LOSSES, PIXEL_LOSSES, field_default
 from .qc.gates import METRICS as QC_METRICS
 from .qc.integrity import FIELDS as QC_CHECKS
+from .train.config import DEFAULT_PRESET, PRESETS, TrainConfig, preset
+
+_extract_default = functools.partial(field_default, ExtractOptions)
+_convert_default = functools.partial(field_default, ConvertOptions)
 
 
 def user_errors(func: Callable) -> Callable:
-    """Turn FaceswapError into one line on stderr and its exit code; Ctrl-C into 130."""
+    """Every command: SIGTERM stops it as Ctrl-C does (api.terminate_as_interrupt); a
+    FaceswapError becomes one line on stderr and its exit code; an interruption exits 130."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .api import EXIT_CODES, terminate_as_interrupt
         try:
-            return func(*args, **kwargs)
+            with terminate_as_interrupt():
+                return func(*args, **kwargs)
         except FaceswapError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_CODES["interrupted"])
     return wrapper
+
+
+def finish(result: Any, problem: str | None = None) -> None:
+    """End a command with the exit code of the API result's status (returns when it is 0),
+    with `problem` as the one-line error."""
+    from .api import exit_code
+    if result.status == "interrupted":
+        raise KeyboardInterrupt  # reported by user_errors, as a Ctrl-C outside the stage is
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+    code = exit_code(result)
+    if code:
+        sys.exit(code)
+
+
+def _shown(value: Any) -> str:
+    """A default as --help shows it (flags as on/off)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _train_default(name: str, unset: str = "no limit") -> str:
+    """' [default: ...]' for TrainConfig field `name`, read from the dataclass; `unset` words a None."""
+    value = field_default(TrainConfig, name)
+    return f" [default: {unset if value is None else _shown(value)}]"
+
+
+def _preset_default(name: str) -> str:
+    """' [default: from the preset: ...]' with each preset's value of ModelConfig/TrainConfig field `name`."""
+    def value(p: str) -> Any:
+        model_cfg, train_cfg = preset(p)
+        return getattr(model_cfg, name) if hasattr(model_cfg, name) else getattr(train_cfg, name)
+    return f" [default: from the preset: {', '.join(f'{p} {_shown(value(p))}' for p in PRESETS)}]"
+
+
+def _presets_described() -> str:
+    return "; ".join(f"{p} = {m.resolution} px {m.centering} crops, batch {t.batch_size}"
+                     for p, (m, t) in ((p, preset(p)) for p in PRESETS))
+
+
+def _codec_by_suffix() -> str:
+    by_codec: dict[str, list[str]] = {}
+    for suffix, codec in defaults.OUTPUT_CODEC_BY_SUFFIX.items():
+        by_codec.setdefault(codec, []).append(suffix or "a folder")
+    return ", ".join(f"{'/'.join(suffixes)} {codec}" for codec, suffixes in by_codec.items())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="faceswap")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              default="INFO", help="How much to log to stderr.")
+@click.option("--log-level", type=click.Choice(list(LEVELS), case_sensitive=False),
+              default=DEFAULT_LEVEL, help="How much to log to stderr.")
 def main(log_level: str) -> None:
     """Face swap and reenactment for film and TV footage.
 
@@ -58,31 +119,31 @@ def main(log_level: str) -> None:
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", "faceset", required=True, type=click.Path(file_okay=False),
               help="Faceset folder to write crops and alignments into (created if missing).")
-@click.option("--size", default=defaults.EXTRACT_SIZE, type=int,
-              help="Side of the square face crops in pixels; 256 leaves room to train a 128 px model "
-                   "from a tighter crop.")
-@click.option("--centering", default=defaults.EXTRACT_CENTERING, type=click.Choice(list(defaults.CENTERINGS)),
+@click.option("--size", default=_extract_default("size"), type=int,
+              help=f"Side of the square face crops in pixels; {_extract_default('size')} leaves room to train a "
+                   f"{preset('standard')[0].resolution} px model from a tighter crop.")
+@click.option("--centering", default=_extract_default("centering"), type=click.Choice(list(CENTERINGS)),
               help="What the crop is centred on: 'face' (brows to chin) or 'head' (with forehead and hair; "
                    "training can cut a face crop out of it, not the other way round).")
-@click.option("--coverage", default=defaults.EXTRACT_COVERAGE, type=float,
+@click.option("--coverage", default=_extract_default("coverage"), type=float,
               help="Share of the centering's full extent the crop shows (0.1-2.0); lower zooms in.")
-@click.option("--every", default=defaults.EXTRACT_EVERY, type=int,
+@click.option("--every", default=_extract_default("every"), type=int,
               help="Use every Nth frame of a video (faces of consecutive frames are near duplicates).")
-@click.option("--min-size", default=defaults.EXTRACT_MIN_SIZE, type=int,
+@click.option("--min-size", default=_extract_default("min_size"), type=int,
               help="Drop faces narrower than this many pixels in the frame (too blurry to train on).")
-@click.option("--detector", default=defaults.DETECTOR, type=click.Choice(list(defaults.DETECTORS)),
+@click.option("--detector", default=_extract_default("detector"), type=click.Choice(list(defaults.DETECTORS)),
               help="Landmark backend: 'mediapipe' ships its weights in its wheel; 'fan' needs the 2DFAN4 "
                    "weights in weights/ (see weights/README.md).")
-@click.option("--confidence", default=defaults.DETECT_CONFIDENCE, type=float,
+@click.option("--confidence", default=_extract_default("confidence"), type=float,
               help="Face detector threshold; lower finds more small or turned faces and more false ones.")
-@click.option("--detect-every", default=defaults.DETECT_EVERY, type=int,
+@click.option("--detect-every", default=_extract_default("detect_every"), type=int,
               help="In video, run the full detector every Nth frame and track faces in between "
                    "(new faces appear within N frames; 1 = detect on every frame).")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="Photo of the person to keep; other people are skipped (dlib face descriptor, per track).")
-@click.option("--reference-threshold", default=defaults.REFERENCE_THRESHOLD, type=float,
+@click.option("--reference-threshold", default=_extract_default("reference_threshold"), type=float,
               help="Face-descriptor distance under which a face counts as the reference person.")
-@click.option("--preview/--no-preview", default=False,
+@click.option("--preview/--no-preview", default=_extract_default("preview"),
               help="Write FACESET/contact_sheet.png: sampled crops with their landmarks drawn.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
@@ -91,9 +152,9 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 
     Run it again with the same INPUT and --output to resume an interrupted run.
     Exits 0 when faces were found, 3 when the input held no human face, 1 on
-    other errors, 130 when interrupted (the work done so far is kept).
+    other errors, 130 when interrupted by Ctrl-C or SIGTERM (the work done so
+    far is kept).
     """
-    from .api import ExtractOptions
     from .api import extract as run_extract
 
     result = run_extract(list(inputs), faceset, ExtractOptions(**opts), progress=progress)
@@ -110,17 +171,7 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
             click.echo(f"{name}: no face found in {len(s.no_face)} of {s.frames} images", err=True)
     if result.contact_sheet:
         click.echo(f"contact sheet: {result.contact_sheet}")
-    if result.interrupted:
-        raise KeyboardInterrupt
-    total_frames = sum(s.frames + s.resumed for s in result.summaries)
-    if result.faces == 0 and total_frames and not any(s.resumed for s in result.summaries):
-        raise NoFaceError("no face found in " + ", ".join(Path(s.source).name for s in result.summaries))
-
-
-def _preset_default(name: str) -> str:
-    from .model.config import PRESETS
-    values = ", ".join(f"{p} {PRESETS[p]['model'].get(name, PRESETS[p]['train'].get(name, '-'))}" for p in PRESETS)
-    return f" [default: from the preset: {values}]"
+    finish(result, result.problem)
 
 
 @main.command()
@@ -128,43 +179,51 @@ def _preset_default(name: str) -> str:
 @click.argument("faceset_b", type=click.Path(file_okay=False))
 @click.option("-m", "--model-dir", required=True, type=click.Path(file_okay=False),
               help="Model folder: created for a new model; an existing one resumes training.")
-@click.option("--preset", default="quick", type=click.Choice(["quick", "standard", "film"]),
-              help="Model size and training defaults: quick = 64 px for a CPU in 30 minutes, standard = 128 px, "
-                   "film = 256 px head crops for a GPU.")
-@click.option("--arch", type=click.Choice(["df", "liae"]), default=None,
+@click.option("--preset", default=DEFAULT_PRESET, type=click.Choice(list(PRESETS)),
+              help=f"Model size and training defaults: {_presets_described()}. {DEFAULT_PRESET} is sized for a "
+                   f"CPU and 30 minutes.")
+@click.option("--arch", type=click.Choice(list(ARCHS)), default=None,
               help="df: shared encoder, a decoder per identity. liae: shared encoder and decoder with an "
-                   "identity-specific inter layer (keeps the target's lighting better). [default: df]")
+                   "identity-specific inter layer (keeps the target's lighting better)." + _preset_default("arch"))
 @click.option("--resolution", type=int, default=None, help="Face crop side in pixels, 64-512." + _preset_default("resolution"))
-@click.option("--centering", type=click.Choice(["face", "head"]), default=None,
+@click.option("--centering", type=click.Choice(list(CENTERINGS)), default=None,
               help="Crop centering the model works on." + _preset_default("centering"))
-@click.option("--coverage", type=float, default=None, help="Share of the centering's extent in the crop.")
+@click.option("--coverage", type=float, default=None,
+              help="Share of the centering's extent in the crop." + _preset_default("coverage"))
 @click.option("--encoder-dims", type=int, default=None, help="Encoder width." + _preset_default("encoder_dims"))
 @click.option("--latent-dims", type=int, default=None, help="Bottleneck width." + _preset_default("latent_dims"))
 @click.option("--decoder-dims", type=int, default=None, help="Decoder width." + _preset_default("decoder_dims"))
 @click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + _preset_default("batch_size"))
 @click.option("--lr", type=float, default=None, help="Adam learning rate." + _preset_default("lr"))
-@click.option("--iterations", type=int, default=None, help="Stop at this iteration count (total, across resumes).")
-@click.option("--minutes", type=float, default=None, help="Stop after this many minutes of this run.")
-@click.option("--save-every", type=int, default=None, help="Checkpoint every N iterations (and always on exit). [default: 250]")
-@click.option("--preview-every", type=int, default=None, help="Write previews/preview_N.png every N iterations. [default: 250]")
-@click.option("--ssim-weight", type=float, default=None, help="Weight of the masked DSSIM term. [default: 1.0]")
-@click.option("--pixel-loss", type=click.Choice(["l1", "mse"]), default=None, help="Pixel loss. [default: l1]")
-@click.option("--pixel-weight", type=float, default=None, help="Weight of the pixel term. [default: 1.0]")
-@click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes. [default: 3.0]")
-@click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth. [default: 2.0]")
-@click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss. [default: 1.0]")
+@click.option("--iterations", type=int, default=None,
+              help="Stop at this iteration count (total, across resumes)." + _train_default("iterations"))
+@click.option("--minutes", type=float, default=None,
+              help="Stop after this many minutes of this run." + _train_default("minutes"))
+@click.option("--save-every", type=int, default=None,
+              help="Checkpoint every N iterations (and always on exit)." + _train_default("save_every"))
+@click.option("--preview-every", type=int, default=None,
+              help="Write previews/preview_N.png every N iterations." + _train_default("preview_every"))
+@click.option("--ssim-weight", type=float, default=None, help="Weight of the masked DSSIM term." + _train_default("ssim_weight"))
+@click.option("--pixel-loss", type=click.Choice(list(PIXEL_LOSSES)), default=None,
+              help="Pixel loss." + _train_default("pixel_loss"))
+@click.option("--pixel-weight", type=float, default=None, help="Weight of the pixel term." + _train_default("pixel_weight"))
+@click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes." + _train_default("eyes_weight"))
+@click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth." + _train_default("mouth_weight"))
+@click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss." + _train_default("mask_weight"))
 @click.option("--gan-weight", type=float, default=None,
-              help="Weight of the adversarial loss; 0 trains no discriminator. [default: 0]")
-@click.option("--gan-start", type=int, default=None, help="Iteration the discriminator starts at. [default: 0]")
-@click.option("--gan-loss", type=click.Choice(["nonsaturating", "hinge", "lsgan", "wgan-gp"]), default=None,
-              help="Adversarial loss. [default: nonsaturating]")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None,
-              help="auto picks CUDA, then MPS, then the CPU. [default: auto]")
-@click.option("--amp/--no-amp", default=None, help="Mixed precision on GPU (bf16 where supported). [default: on]")
-@click.option("--compile/--no-compile", default=None, help="torch.compile the model. [default: off]")
-@click.option("--workers", type=int, default=None, help="Data loader processes. [default: by CPU count]")
-@click.option("--warp/--no-warp", default=None, help="Random grid warp of the inputs. [default: on]")
-@click.option("--seed", type=int, default=None, help="Random seed. [default: 0]")
+              help="Weight of the adversarial loss; 0 trains no discriminator." + _train_default("gan_weight"))
+@click.option("--gan-start", type=int, default=None,
+              help="Iteration the discriminator starts at." + _train_default("gan_start"))
+@click.option("--gan-loss", type=click.Choice(list(GAN_LOSSES)), default=None,
+              help="Adversarial loss." + _train_default("gan_loss"))
+@click.option("--device", type=click.Choice(list(defaults.DEVICES)), default=None,
+              help="auto picks CUDA, then MPS, then the CPU." + _train_default("device"))
+@click.option("--amp/--no-amp", default=None,
+              help="Mixed precision on GPU (bf16 where supported)." + _train_default("amp"))
+@click.option("--compile/--no-compile", default=None, help="torch.compile the model." + _train_default("compile"))
+@click.option("--workers", type=int, default=None, help="Data loader processes." + _train_default("workers", "by CPU count"))
+@click.option("--warp/--no-warp", default=None, help="Random grid warp of the inputs." + _train_default("warp"))
+@click.option("--seed", type=int, default=None, help="Random seed." + _train_default("seed"))
 @click.option("--from-backup", is_flag=True, default=False,
               help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
@@ -177,27 +236,14 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
     saves a checkpoint first. Run it again on the same --model-dir to resume.
     """
     from .api import train as run_train
-    from .model.config import ModelConfig
 
-    model_keys = set(ModelConfig.__dataclass_fields__)
-    model_overrides = {k: v for k, v in opts.items() if k in model_keys}
-    train_overrides = {k: v for k, v in opts.items() if k not in model_keys}
-    s = run_train(faceset_a, faceset_b, model_dir, preset, model_overrides, train_overrides,
-                  from_backup=from_backup, progress=progress)
+    s = run_train(faceset_a, faceset_b, model_dir, preset, opts, from_backup=from_backup, progress=progress)
     losses = ", ".join(f"{k} {v:.4f}" for k, v in s.last_losses.items())
     click.echo(f"trained {s.model_dir}: iterations {s.start_iteration} -> {s.iteration} in {s.seconds:.0f} s "
                f"({s.samples_per_second:.0f} samples/s){', ' + losses if losses else ''}"
                + (f", {s.rollbacks} roll-backs" if s.rollbacks else ""))
     click.echo(f"preview: {Path(s.model_dir) / 'preview.png'}  loss plot: {Path(s.model_dir) / 'loss.png'}")
-    if s.stopped_by in ("interrupt", "terminated"):
-        raise KeyboardInterrupt
-
-
-def _terminate_as_interrupt() -> None:
-    """SIGTERM (a render farm's kill) cleans up like Ctrl-C: no half-written output is left."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, handler)
+    finish(s)
 
 
 @main.command()
@@ -207,19 +253,20 @@ def _terminate_as_interrupt() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Output video file (.mp4/.mov/.mkv), a folder for a PNG sequence or patches. Written under "
                    "a temporary name and renamed when complete.")
-@click.option("--mode", default="swap", type=click.Choice(["swap", "reenact"]),
+@click.option("--mode", default=_convert_default("mode"), type=click.Choice(list(MODES)),
               help="swap: the footage's face becomes the other identity. reenact: the footage keeps its "
                    "person, whose expression comes from --driver.")
-@click.option("--to", type=click.Choice(["a", "b"]), default=None,
-              help="swap: identity put into the footage [default: b, the training convention]. reenact: the "
+@click.option("--to", type=click.Choice(list(SIDES)), default=None,
+              help=f"swap: identity put into the footage [default: {defaults.CONVERT_TO}, the training convention]. "
+                   "reenact: the "
                    "footage's own identity [default: the decoder that rebuilds the footage's face best].")
 @click.option("--driver", type=click.Path(dir_okay=False), default=None,
               help="reenact: video whose expressions drive the footage (driver frame i -> output frame i).")
-@click.option("--region", default=defaults.REENACT_REGION, type=click.Choice(list(defaults.REENACT_REGIONS)),
+@click.option("--region", default=_convert_default("region"), type=click.Choice(list(defaults.REENACT_REGIONS)),
               help="reenact: part of the face replaced; mouth for dubbing, lower face, or the whole face.")
-@click.option("--driver-end", default=defaults.DRIVER_END, type=click.Choice(list(defaults.DRIVER_ENDS)),
+@click.option("--driver-end", default=_convert_default("driver_end"), type=click.Choice(list(defaults.DRIVER_ENDS)),
               help="reenact, driver shorter than the footage: stop there, loop the driver, or hold its last frame.")
-@click.option("--audio", type=click.Choice(["input", "driver", "none"]), default=None,
+@click.option("--audio", type=click.Choice(list(AUDIO_SOURCES)), default=None,
               help="Sound of the output [default: input for swap, driver for reenact].")
 @click.option("--alignments", type=click.Path(), default=None,
               help="Faces from extract: a <video>.alignments.jsonl or the faceset folder holding it "
@@ -227,47 +274,50 @@ def _terminate_as_interrupt() -> None:
 @click.option("--track", type=int, default=None, help="Change only this face track (ids as extract numbers them).")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="Change only the person in this photo (dlib face descriptor, decided per track).")
-@click.option("--reference-threshold", default=defaults.REFERENCE_THRESHOLD, type=float,
+@click.option("--reference-threshold", default=_convert_default("reference_threshold"), type=float,
               help="Descriptor distance under which a face is the --reference person.")
-@click.option("--all-faces", is_flag=True, default=False,
+@click.option("--all-faces", is_flag=True, default=_convert_default("all_faces"),
               help="Change every face [default: only the track(s) the model's footage identity matches best].")
-@click.option("--detector", default=defaults.DETECTOR, type=click.Choice(list(defaults.DETECTORS)),
+@click.option("--detector", default=_convert_default("detector"), type=click.Choice(list(defaults.DETECTORS)),
               help="Landmark backend for on-the-fly detection (see faceswap extract --help).")
-@click.option("--confidence", default=defaults.DETECT_CONFIDENCE, type=float, help="Face detector threshold.")
-@click.option("--detect-every", default=defaults.DETECT_EVERY, type=int,
+@click.option("--confidence", default=_convert_default("confidence"), type=float, help="Face detector threshold.")
+@click.option("--detect-every", default=_convert_default("detect_every"), type=int,
               help="Run the full detector every Nth frame and track in between.")
-@click.option("--smooth", default=defaults.SMOOTH, type=float,
+@click.option("--smooth", default=_convert_default("smooth"), type=float,
               help="Temporal smoothing of the landmarks: sigma of a centred window in frames; 0 = off. Never "
                    "crosses a shot cut.")
-@click.option("--bridge-gap", default=defaults.BRIDGE_GAP, type=int,
+@click.option("--bridge-gap", default=_convert_default("bridge_gap"), type=int,
               help="Fill detection gaps up to this many frames by interpolation, so the swap does not blink off.")
-@click.option("--mask", default=defaults.MASK, type=click.Choice(list(defaults.MASKS)),
+@click.option("--mask", default=_convert_default("mask"), type=click.Choice(list(defaults.MASKS)),
               help="predicted (the model's), landmarks, or both multiplied.")
-@click.option("--landmark-mask", default=defaults.LANDMARK_MASK, type=click.Choice(list(defaults.LANDMARK_MASKS)),
+@click.option("--landmark-mask", default=_convert_default("landmark_mask"), type=click.Choice(list(defaults.LANDMARK_MASKS)),
               help="components follows the face outline; extended also covers the forehead.")
-@click.option("--erode", default=defaults.ERODE, type=float,
+@click.option("--erode", default=_convert_default("erode"), type=float,
               help="Shrink (or, negative, grow) the mask by this % of the face width.")
-@click.option("--blur", default=defaults.BLUR, type=float, help="Feather the mask edge over this % of the face width.")
-@click.option("--color", default=defaults.COLOR, type=click.Choice(list(COLOR_METHODS)),
+@click.option("--blur", default=_convert_default("blur"), type=float, help="Feather the mask edge over this % of the face width.")
+@click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),
               help="Colour matching to the footage inside the mask: Reinhard LAB (rct), linear covariance (lct), "
                    "histogram, Monge-Kantorovich optimal transport (mkl).")
-@click.option("--blend", default=defaults.BLEND, type=click.Choice(list(BLEND_METHODS)),
+@click.option("--blend", default=_convert_default("blend"), type=click.Choice(list(BLEND_METHODS)),
               help="feather: alpha blend; poisson: seamless clone (fixed placement, no jitter); laplacian: "
                    "multi-band pyramid blend.")
 @click.option("--codec", default=None,
               type=click.Choice([*CODECS, "patch"]),
-              help="Output codec [default: from the output: .mp4/.mkv h264, .mov prores, a folder png]. patch "
+              help=f"Output codec [default: from the output: {_codec_by_suffix()}]. patch "
                    "writes RGBA PNGs of the changed faces and their placement for a compositor.")
-@click.option("--crf", type=int, default=None, help="H.264/H.265 quality (lower = better). [default: 18]")
+@click.option("--crf", type=int, default=None,
+              help=f"H.264/H.265 quality (lower = better). [default: {defaults.H264_CRF} for H.264, "
+                   f"{defaults.H265_CRF} for H.265]")
 @click.option("--preset", "enc_preset", default=None,
-              help="H.264/H.265 encoder speed preset (ultrafast ... veryslow). [default: medium]")
+              help=f"H.264/H.265 encoder speed preset (ultrafast ... veryslow). [default: {defaults.H264_PRESET} "
+                   f"for H.264, {defaults.H265_PRESET} for H.265]")
 @click.option("--frames", default=None, metavar="START:END",
               help="Convert only frames START (included) to END (excluded), 0-based; audio is trimmed to match.")
 @click.option("--preview", type=int, default=None, metavar="FRAME",
               help="Only convert this frame: writes OUTPUT.preview-FRAME.png and a side-by-side with the original.")
-@click.option("--overwrite", is_flag=True, default=False, help="Replace an existing output.")
-@click.option("--batch-size", default=defaults.CONVERT_BATCH, type=int, help="Faces per model call.")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+@click.option("--overwrite", is_flag=True, default=_convert_default("overwrite"), help="Replace an existing output.")
+@click.option("--batch-size", default=_convert_default("batch_size"), type=int, help="Faces per model call.")
+@click.option("--device", default=_convert_default("device"), type=click.Choice(list(defaults.DEVICES)),
               help="auto picks CUDA, then MPS, then the CPU.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
@@ -277,17 +327,17 @@ def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None
 
     Output keeps the input's frame count, frame rate, size and sound; frames
     without a face pass through untouched. Every output is tagged as
-    synthetic and gets a OUTPUT.provenance.json record.
+    synthetic and gets a OUTPUT.provenance.json record. Ctrl-C or SIGTERM
+    removes the partial output (exit 130).
     """
     from .api import convert as run_convert
-    from .convert.options import ConvertOptions
 
-    _terminate_as_interrupt()
     options = ConvertOptions(preset=enc_preset, **opts)
     s = run_convert(input_path, model_dir, output, options, progress=progress)
     if s.preview:
         click.echo(f"preview: {s.preview[0]}  side by side: {s.preview[1]}"
                    + ("" if s.faces else "  (no face found in that frame)"))
+        finish(s)
         return
     click.echo(f"converted {s.frames} frames in {s.seconds:.1f} s ({s.fps:.1f} frames/s): "
                f"{s.swapped} with a face changed, {len(s.no_face)} passed through without one"
@@ -296,6 +346,7 @@ def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None
     if s.decode_warning:
         click.echo(f"warning: {s.decode_warning}", err=True)
     click.echo(f"output: {s.output}  provenance: {s.sidecar}")
+    finish(s)
 
 
 _QC_METRICS = ", ".join(QC_METRICS)
@@ -363,8 +414,7 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
         click.echo(f"report: {Path(result.report['summary']).parent}", err=to_stdout)
     if json_path and not to_stdout:
         click.echo(f"summary: {json_path}")
-    if result.failures:
-        sys.exit(4)
+    finish(result)
 
 
 if __name__ == "__main__":  # pragma: no cover

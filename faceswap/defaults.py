@@ -99,11 +99,20 @@ QC_AUDIO_TOLERANCE = 0.1
 QC_WORST_FRAMES = 4
 QC_TILE = 160
 
+# --- train and convert: where the model runs ------------------------------------
+# "auto" takes CUDA, then Apple's MPS, then the CPU (model/store.py pick_device).
+DEVICE = "auto"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Loss weight multipliers on the eye and mouth regions of a training crop: a
+# viewer looks there first, and they are small parts of the crop, so at equal
+# weight the loss lets them stay soft.
+EYES_WEIGHT = 3.0
+MOUTH_WEIGHT = 2.0
+
 # --- detectors ---------------------------------------------------------------
 DETECTOR = "mediapipe"
 DETECTORS = ("mediapipe", "fan")
 
-CENTERINGS = ("face", "head")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf", ".mpg", ".mpeg")
 

@@ -8,6 +8,8 @@ import sys
 import threading
 
 LOGGER_NAME = "faceswap"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LEVEL = "INFO"
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -15,7 +17,7 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"{LOGGER_NAME}.{name}" if not name.startswith(LOGGER_NAME) else name)
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = DEFAULT_LEVEL) -> None:
     """Configure the package logger once; third-party chatter stays quiet."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level.upper())

@@ -173,7 +173,7 @@ def _ffmpeg_version() -> str:
 
 
 def _model_section(model_dir: Path) -> dict[str, Any]:
-    """Config and weight hashes of a model folder (see train/checkpoint.py for its layout)."""
+    """Config and weight hashes of a model folder (see model/store.py for its layout)."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise FaceswapError(f"model folder {model_dir} does not exist")
@@ -185,11 +185,10 @@ def _model_section(model_dir: Path) -> dict[str, Any]:
         except (OSError, json.JSONDecodeError) as err:
             raise FaceswapError(f"{config} is unreadable or corrupt: {err}") from err
         section["config_sha256"] = hash_file(config)
-    from .train.checkpoint import checkpoint_dir  # torch: only where a model is recorded
+    from .model.store import weights_file  # torch: only where a model is recorded
 
-    # The weights convert loads, from the checkpoint folder it loads them from.
-    folder = checkpoint_dir(model_dir)
-    weights = [folder / "model.safetensors"] if folder is not None and (folder / "model.safetensors").is_file() else []
+    # The weights convert loads, found the way it finds them.
+    weights = [path] if (path := weights_file(model_dir)) is not None else []
     if not weights:
         log.warning("no weight files found in %s: the record names the model by its config only", model_dir)
     section["weights"] = {p.relative_to(model_dir).as_posix(): hash_file(p) for p in weights}

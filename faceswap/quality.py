@@ -28,6 +28,7 @@ from .qc import QcOptions
 from .qc.gates import METRICS, metric_value
 from .qc.report import summary_lines
 from .samples import add_data_argument, extract_pair, sample_videos
+from .train.config import DEFAULT_PRESET, PRESETS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     add_data_argument(parser)
     parser.add_argument("--out", type=Path, default=Path("quality"), help="where the experiment writes its results")
     parser.add_argument("--minutes", type=float, default=30.0, help="training time of the fresh model (default 30)")
-    parser.add_argument("--preset", default="quick", choices=["quick", "standard", "film"],
-                        help="model preset to train (default quick)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
+                        help=f"model preset to train (default {DEFAULT_PRESET})")
     args = parser.parse_args(argv)
     filter_native_stderr()
     setup_logging("WARNING")
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         model = args.out / "models" / stamp
         print(f"[train] a fresh {args.preset} model for {args.minutes:g} minutes -> {model}/ "
               f"(every run trains its own; earlier runs' models stay in {args.out / 'models'}/)")
-        t = train(facesets[0], facesets[1], model, args.preset, train_overrides={"minutes": args.minutes})
+        t = train(facesets[0], facesets[1], model, args.preset, {"minutes": args.minutes})
         print(f"[train] iterations {t.start_iteration} -> {t.iteration} in {t.seconds:.0f} s "
               f"({t.samples_per_second:.0f} samples/s)")
         output = args.out / "output.mp4"

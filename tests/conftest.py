@@ -50,7 +50,8 @@ def swap_model(data, backend, tmp_path_factory) -> Path:
     facesets (every 5th frame) are beside it as a/ and b/."""
     from faceswap.extract.options import ExtractOptions
     from faceswap.extract.pipeline import extract_source
-    from faceswap.model.config import ModelConfig, TrainConfig
+    from faceswap.model.config import ModelConfig
+    from faceswap.train.config import TrainConfig
     from faceswap.train.trainer import Trainer
     root = tmp_path_factory.mktemp("swap_model")
     for side, clip in (("a", "d19.mp4"), ("b", "d18.mp4")):

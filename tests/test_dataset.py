@@ -17,7 +17,7 @@ from faceswap.errors import FaceswapError
 from faceswap.faces import geometry
 from faceswap.faces import landmarks68 as L
 from faceswap.faces.masks import landmark_mask
-from faceswap.model.config import ModelConfig, TrainConfig
+from faceswap.model.config import ModelConfig
 
 R = 64
 CFG = ModelConfig(resolution=R, centering="face", coverage=0.9)
@@ -267,23 +267,23 @@ def check_batch(batch, size, batch_size=16):
 
 
 def test_loader_is_endless_and_reproducible(faces):
-    train = TrainConfig(batch_size=16, workers=0, seed=11)
-    loader = make_loader(faces, CFG, train)
+    train = dict(workers=0, seed=11)
+    loader = make_loader(faces, CFG, 16, **train)
     n_batches = 2 * len(faces) // 16 + 3   # more than the faceset holds, twice over
     for _ in range(n_batches):
         check_batch(next(loader), R)
-    first = next(make_loader(faces, CFG, train))
-    again = next(make_loader(faces, CFG, train))
+    first = next(make_loader(faces, CFG, 16, **train))
+    again = next(make_loader(faces, CFG, 16, **train))
     for key in first:
         assert torch.equal(first[key], again[key]), key
-    other = next(make_loader(faces, CFG, train, seed_offset=1))
+    other = next(make_loader(faces, CFG, 16, seed_offset=1, **train))
     assert not torch.equal(first["input"], other["input"])
     assert first["input"].is_contiguous(memory_format=torch.channels_last)
 
 
 def test_loader_from_folder_with_a_worker(small_facesets):
     """A path works as well as arrays, and a worker process produces the same kind of batches."""
-    loader = make_loader(small_facesets[1], CFG, TrainConfig(batch_size=8, workers=1, warp=False))
+    loader = make_loader(small_facesets[1], CFG, 8, workers=1, warp=False)
     for _ in range(3):
         check_batch(next(loader), R, batch_size=8)
     del loader
@@ -294,5 +294,5 @@ def test_loader_with_fewer_faces_than_a_batch(small_facesets, tmp_path):
     shutil.copytree(small_facesets[0], folder)
     for path in crops_in(folder)[3:]:
         path.unlink()
-    loader = make_loader(folder, CFG, TrainConfig(batch_size=16, workers=0))
+    loader = make_loader(folder, CFG, 16, workers=0)
     check_batch(next(loader), R)

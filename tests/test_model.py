@@ -8,8 +8,9 @@ import torch
 from faceswap.errors import FaceswapError
 from faceswap.model import losses
 from faceswap.model.autoencoder import FaceSwapModel, count_parameters
-from faceswap.model.config import PRESETS, ModelConfig, preset
+from faceswap.model.config import ModelConfig
 from faceswap.model.discriminator import PatchDiscriminator
+from faceswap.train.config import PRESETS, preset
 
 SMALL = dict(resolution=64, encoder_dims=16, latent_dims=32, decoder_dims=16)
 

@@ -16,8 +16,9 @@ from safetensors.torch import load_file
 
 from faceswap.api import training_configs
 from faceswap.errors import FaceswapError
-from faceswap.model.config import ModelConfig, TrainConfig
-from faceswap.train.checkpoint import checkpoint_dir
+from faceswap.model.config import ModelConfig
+from faceswap.model.store import checkpoint_dir
+from faceswap.train.config import TrainConfig
 from faceswap.train.trainer import Trainer
 
 pytestmark = pytest.mark.slow
@@ -137,7 +138,7 @@ def test_bad_inputs(facesets, tmp_path):
 
 
 def test_presets_resolve_and_an_existing_model_keeps_its_config(tmp_path):
-    model, train = training_configs(tmp_path, "standard", {}, {"batch_size": 4})
+    model, train = training_configs(tmp_path, "standard", {"batch_size": 4})
     assert model.resolution == 128 and train.batch_size == 4
     (tmp_path / "config.json").write_text("{}")
     model, _ = training_configs(tmp_path, "film")

@@ -72,8 +72,7 @@ class FaceProvider:
             if self.finder is None:
                 self.finder = self._new_finder()
                 # its tracks must not take the numbers of the file's tracks
-                self.finder.tracker.next_id = 1 + max(
-                    (f["track"] for r in self.alignments.frames.values() for f in r["faces"]), default=-1)
+                self.finder.reserve_track_ids(self.alignments.track_ids())
             if self.alignments is not None:
                 self.detected += 1
             return self.finder.find(image, index)

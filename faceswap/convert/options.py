@@ -8,6 +8,10 @@ from typing import Any
 from .. import defaults
 from ..errors import FaceswapError
 
+MODES = ("swap", "reenact")
+SIDES = ("a", "b")                          # the model's two identities (decoders)
+AUDIO_SOURCES = ("input", "driver", "none")
+
 
 def parse_frames(text: str | None) -> tuple[int, int | None]:
     """'START:END' (0-based, END excluded, either side may be empty) -> (start, end or None)."""
@@ -28,7 +32,7 @@ def parse_frames(text: str | None) -> tuple[int, int | None]:
 
 @dataclass
 class ConvertOptions:
-    mode: str = "swap"                      # swap | reenact
+    mode: str = MODES[0]                    # one of MODES
     to: str | None = None                   # swap: the identity put in (default b); reenact: the footage's own
     driver: str | None = None               # reenact: the video whose expressions drive the footage
     region: str = defaults.REENACT_REGION   # reenact: mouth | lower | face
@@ -57,7 +61,7 @@ class ConvertOptions:
     preview: int | None = None              # write this one frame as PNG instead of the video
     overwrite: bool = False
     batch_size: int = defaults.CONVERT_BATCH
-    device: str = "auto"
+    device: str = defaults.DEVICE
 
     def validate(self) -> None:
         from .blend import BLEND_METHODS
@@ -67,18 +71,19 @@ class ConvertOptions:
             if value not in allowed:
                 raise FaceswapError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, not {value!r}")
 
-        choice("mode", self.mode, ("swap", "reenact"))
+        choice("mode", self.mode, MODES)
         if self.to is not None:
-            choice("to", self.to, ("a", "b"))
+            choice("to", self.to, SIDES)
         choice("region", self.region, defaults.REENACT_REGIONS)
         choice("driver_end", self.driver_end, defaults.DRIVER_ENDS)
         if self.audio is not None:
-            choice("audio", self.audio, ("input", "driver", "none"))
+            choice("audio", self.audio, AUDIO_SOURCES)
         choice("mask", self.mask, defaults.MASKS)
         choice("landmark_mask", self.landmark_mask, defaults.LANDMARK_MASKS)
         choice("color", self.color, tuple(COLOR_METHODS))
         choice("blend", self.blend, tuple(BLEND_METHODS))
         choice("detector", self.detector, defaults.DETECTORS)
+        choice("device", self.device, defaults.DEVICES)
         if self.mode == "reenact" and not self.driver:
             raise FaceswapError("--mode reenact needs --driver DRIVER_VIDEO")
         if self.mode == "swap" and self.driver:
@@ -105,4 +110,4 @@ class ConvertOptions:
         return asdict(self)
 
 
-__all__ = ["ConvertOptions", "parse_frames"]
+__all__ = ["AUDIO_SOURCES", "ConvertOptions", "MODES", "SIDES", "parse_frames"]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from .. import defaults
 from ..errors import FaceswapError, NoFaceError
 from ..faces.backends import make_backend
 from ..faces.geometry import transform_points
@@ -63,6 +64,11 @@ class ConvertSummary:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def status(self) -> str:
+        """"interrupted" or "done" (a run that found no face raises NoFaceError instead)."""
+        return "interrupted" if self.interrupted else "done"
 
     def to_dict(self) -> dict[str, Any]:
         return {"input": self.input, "output": self.output, "frames": self.frames, "swapped": self.swapped,
@@ -144,7 +150,7 @@ class Converter:
         self.footage_side: str | None = None
         self.render_side: str | None = None
         if self.options.mode == "swap":
-            self.render_side = self.options.to or "b"
+            self.render_side = self.options.to or defaults.CONVERT_TO
             self.footage_side = "a" if self.render_side == "b" else "b"
         elif self.options.to:
             self.footage_side = self.render_side = self.options.to

@@ -6,17 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
-from ..errors import FaceswapError
+from .. import defaults
 from ..faces.geometry import crop_matrix, warp
 from ..faces.types import Face
 from ..log import get_logger
-from ..model.autoencoder import FaceSwapModel
 from ..model.config import ModelConfig
-from ..train.checkpoint import checkpoint_dir, load_model_config
-from ..train.trainer import pick_device
+from ..model.store import load_model
 
 log = get_logger(__name__)
 
@@ -24,29 +20,12 @@ log = get_logger(__name__)
 class Swapper:
     """The model of MODEL_DIR in inference mode, with its crop definition."""
 
-    def __init__(self, model_dir: str | Path, device: str = "auto") -> None:
+    def __init__(self, model_dir: str | Path, device: str = defaults.DEVICE) -> None:
         self.model_dir = Path(model_dir)
-        if not self.model_dir.is_dir():
-            raise FaceswapError(f"no such model folder: {self.model_dir}")
-        self.cfg: ModelConfig
-        self.cfg, self.meta = load_model_config(self.model_dir)
-        folder = checkpoint_dir(self.model_dir)
-        if folder is None:
-            raise FaceswapError(f"{self.model_dir} has no trained weights yet (run faceswap train first)")
-        path = folder / "model.safetensors"
-        try:
-            weights = load_file(path)
-        except (SafetensorError, OSError, ValueError) as err:
-            raise FaceswapError(f"{path} is corrupt or unreadable ({type(err).__name__})") from err
-        self.model = FaceSwapModel(self.cfg)
-        try:
-            self.model.load_state_dict(weights)
-        except RuntimeError as err:
-            raise FaceswapError(f"{path} does not fit the model described in {self.model_dir / 'config.json'} "
-                                f"(edited config or another version)") from err
-        self.device = pick_device(device)
-        self.model.eval().to(self.device).to(memory_format=torch.channels_last)
-        self.weights_file = path
+        stored = load_model(self.model_dir, device)
+        self.cfg: ModelConfig = stored.cfg
+        self.meta, self.device, self.weights_file = stored.meta, stored.device, stored.weights_file
+        self.model = stored.model.to(memory_format=torch.channels_last)
         self.size = self.cfg.resolution
         log.info("model %s: %s %d px %s crops, device %s", self.model_dir.name, self.cfg.arch, self.size,
                  self.cfg.centering, self.device)

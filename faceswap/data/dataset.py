@@ -26,13 +26,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
+from .. import defaults
 from ..errors import FaceswapError
 from ..faces import landmarks68 as L
 from ..faces.geometry import compose, invert, recrop_matrix, transform_points, warp, zoom
 from ..faces.masks import landmark_mask
 from ..log import get_logger
 from ..media.images import read_image
-from ..model.config import ModelConfig, TrainConfig
+from ..model.config import ModelConfig
 from . import augment
 from .faceset import FaceRecord, iter_faceset
 
@@ -224,8 +225,8 @@ class FaceDataset(Dataset):
     loader worker its own stream).
     """
 
-    def __init__(self, faces: FacesetArrays, eyes_weight: float = TrainConfig.eyes_weight,
-                 mouth_weight: float = TrainConfig.mouth_weight, warp: bool = True, colour: bool = True,
+    def __init__(self, faces: FacesetArrays, eyes_weight: float = defaults.EYES_WEIGHT,
+                 mouth_weight: float = defaults.MOUTH_WEIGHT, warp: bool = True, colour: bool = True,
                  rotation: float = 10.0, scale: float = 0.05, shift: float = 0.05, flip: float = 0.5,
                  seed: int | tuple[int, ...] = 0) -> None:
         self.faces = faces
@@ -358,7 +359,7 @@ def _worker_init(worker_id: int) -> None:
 
 
 def default_workers() -> int:
-    """Loader processes per identity when TrainConfig.workers is None.
+    """Loader processes per identity when `make_loader` is given no `workers`.
 
     One per identity on small machines: a 64 px sample costs about 0.25 ms of
     one core (40% of it the cubic resampling of the target), some 4% of a CPU
@@ -372,32 +373,30 @@ def default_workers() -> int:
     return 1 if cores <= 4 else min(4, (cores - 2) // 2)
 
 
-def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig,
-                device: torch.device | str | None = None, seed_offset: int = 0,
-                eyes_weight: float | None = None, mouth_weight: float | None = None,
-                workers: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
+def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch_size: int, *,
+                device: torch.device | str | None = None, seed: int = 0, seed_offset: int = 0,
+                eyes_weight: float = defaults.EYES_WEIGHT, mouth_weight: float = defaults.MOUTH_WEIGHT,
+                warp: bool = True, workers: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """An endless iterator of training batches of one identity: dicts of
     ``input``/``target`` (B,3,R,R), ``mask``/``weight`` (B,1,R,R), float32.
 
-    Reproducible given ``train_cfg.seed`` (and `seed_offset`, which keeps the
-    two identities' streams apart) for a given number of workers.
+    Reproducible given `seed` (and `seed_offset`, which keeps the two
+    identities' streams apart) for a given number of `workers` (None:
+    `default_workers()`). `warp` turns the random grid warp of the inputs
+    on; `eyes_weight`/`mouth_weight` multiply the loss weight map there.
     """
     if not isinstance(faces, FacesetArrays):
         faces = load_faceset(faces, model_cfg)
-    workers = train_cfg.workers if workers is None else workers
     workers = default_workers() if workers is None else workers
-    dataset = FaceDataset(
-        faces,
-        eyes_weight=train_cfg.eyes_weight if eyes_weight is None else eyes_weight,
-        mouth_weight=train_cfg.mouth_weight if mouth_weight is None else mouth_weight,
-        warp=train_cfg.warp, seed=(train_cfg.seed, seed_offset))
-    order_seed = np.random.SeedSequence([train_cfg.seed, seed_offset]).generate_state(1, np.uint64)[0]
+    dataset = FaceDataset(faces, eyes_weight=eyes_weight, mouth_weight=mouth_weight, warp=warp,
+                          seed=(seed, seed_offset))
+    order_seed = np.random.SeedSequence([seed, seed_offset]).generate_state(1, np.uint64)[0]
     generator = torch.Generator().manual_seed(int(order_seed) >> 1)
     device = torch.device(device) if isinstance(device, str) else device
     extra = dict(persistent_workers=True, prefetch_factor=4, worker_init_fn=_worker_init) if workers else {}
     # The arrays reach the workers by fork (shared pages, no copy); a spawn
     # platform pickles them to each worker once.
-    loader = DataLoader(dataset, batch_size=train_cfg.batch_size, sampler=EndlessShuffle(len(dataset), generator),
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=EndlessShuffle(len(dataset), generator),
                         num_workers=workers, collate_fn=keep_batch, **extra)
     return _float_batches(iter(loader), dataset, pin=device is not None and device.type == "cuda")
 

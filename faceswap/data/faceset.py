@@ -122,6 +122,10 @@ class AlignmentsFile:
             with open(self.path, "r+b") as fh:
                 fh.truncate(good_bytes)
 
+    def track_ids(self) -> set[int]:
+        """Every face track id the recorded frames use."""
+        return {int(f["track"]) for record in self.frames.values() for f in record["faces"]}
+
     def open(self, header: dict[str, Any]) -> None:
         """Start appending; writes the header if the file is new."""
         try:

@@ -173,8 +173,7 @@ def _resume_tracks(alignments: AlignmentsFile, finder: FaceFinder, summary: Extr
     faces = [Face(np.asarray(f["landmarks"], np.float32), f["score"], track=f["track"])
              for f in last["faces"]]
     finder.seed(last["frame"], faces)
-    finder.tracker.next_id = 1 + max((f["track"] for r in alignments.frames.values() for f in r["faces"]),
-                                     default=-1)
+    finder.reserve_track_ids(alignments.track_ids())
     log.info("resuming: %d frames already done", len(alignments.frames))
 
 

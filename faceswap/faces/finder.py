@@ -10,6 +10,8 @@ extract would have stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from .. import defaults
@@ -105,6 +107,10 @@ class FaceFinder:
         self.tracker.seed(frame, faces)
         self._confirmed.update(f.track for f in faces)
         self._last_frame = frame
+
+    def reserve_track_ids(self, used: Iterable[int]) -> None:
+        """New tracks get ids above every id in `used` (see Tracker.reserve_ids)."""
+        self.tracker.reserve_ids(used)
 
 
 def _dedupe(faces: list[Face]) -> list[Face]:

@@ -7,6 +7,7 @@ closed, so a person who leaves and comes back gets a new id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,11 @@ class Tracker:
         for face in faces:
             self.tracks[face.track] = Track(face.track, face.landmarks, face.score, frame)
             self.next_id = max(self.next_id, face.track + 1)
+
+    def reserve_ids(self, used: Iterable[int]) -> None:
+        """Give new tracks ids above every id in `used`: ids an earlier run or an alignments file
+        already gave out, so a new face never takes an old face's number."""
+        self.next_id = max(self.next_id, max(used, default=-1) + 1)
 
     def update(self, frame: int, faces: list[Face]) -> list[Face]:
         """Give each face a track id (existing or new); returns `faces`."""

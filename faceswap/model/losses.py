@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import FaceswapError
-
-GAN_KINDS = ("nonsaturating", "hinge", "lsgan", "wgan-gp")
+from .config import GAN_LOSSES, PIXEL_LOSSES
 
 
 def _weighted_mean(loss: Tensor, weight: Tensor | None) -> Tensor:
@@ -74,7 +73,7 @@ def pixel_loss(x: Tensor, y: Tensor, kind: str = "l1", weight: Tensor | None = N
     elif kind == "mse":
         loss = (x - y).square()
     else:
-        raise FaceswapError(f"pixel loss must be l1 or mse, not {kind!r}")
+        raise FaceswapError(f"pixel loss must be one of {', '.join(PIXEL_LOSSES)}, not {kind!r}")
     return _weighted_mean(loss, weight)
 
 
@@ -91,8 +90,8 @@ def mask_loss(pred_mask: Tensor, target_mask: Tensor) -> Tensor:
 # -- adversarial ------------------------------------------------------------------------------
 
 def _check_kind(kind: str) -> None:
-    if kind not in GAN_KINDS:
-        raise FaceswapError(f"gan loss must be one of {', '.join(GAN_KINDS)}, not {kind!r}")
+    if kind not in GAN_LOSSES:
+        raise FaceswapError(f"gan loss must be one of {', '.join(GAN_LOSSES)}, not {kind!r}")
 
 
 def generator_adv_loss(kind: str, fake_logits: Tensor) -> Tensor:
@@ -130,5 +129,5 @@ def gradient_penalty(disc: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
     return (norm - 1).square().mean()
 
 
-__all__ = ["GAN_KINDS", "discriminator_loss", "dssim_loss", "generator_adv_loss", "gradient_penalty",
+__all__ = ["discriminator_loss", "dssim_loss", "generator_adv_loss", "gradient_penalty",
            "mask_loss", "pixel_loss", "ssim"]

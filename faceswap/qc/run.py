@@ -103,6 +103,11 @@ class QcResult:
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def status(self) -> str:
+        """"failed" when an integrity check or a gate failed, else "done"."""
+        return "done" if self.ok else "failed"
+
 
 def _stats(values: Sequence[float]) -> dict[str, float] | None:
     v = np.asarray(values, np.float64)

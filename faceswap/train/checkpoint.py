@@ -1,7 +1,11 @@
-"""Model folders on disk: config, weights and training state, never pickled.
+"""Training checkpoints in a model folder: weights and training state, never pickled.
+
+The config and the weights convert reads go through model/store.py; this
+module adds what only training needs (optimizer state, the discriminator,
+the iteration count) and the rename that makes a save atomic.
 
     MODEL_DIR/
-      config.json                the model's architecture (written once; convert reads it)
+      config.json                the model's architecture (model/store.py)
       checkpoint/                the latest checkpoint
         model.safetensors        weights
         discriminator.safetensors    (when a discriminator is trained)
@@ -26,47 +30,14 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from .. import __version__
 from ..errors import FaceswapError
-from ..media.images import atomic_write_bytes
-from ..model.config import ModelConfig, from_dict, to_dict
-
-MODEL_FORMAT = "faceswap-model"
-CURRENT, BACKUP, SAVING = "checkpoint", "checkpoint.bak", "checkpoint.tmp"
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
-
-
-def save_model_config(model_dir: Path, cfg: ModelConfig, extra: dict[str, Any] | None = None) -> None:
-    write_json(model_dir / "config.json",
-               {"format": MODEL_FORMAT, "version": 1, "faceswap": __version__, "model": to_dict(cfg),
-                **(extra or {})})
-
-
-def load_model_config(model_dir: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
-    """(ModelConfig, the whole config.json) of a model folder."""
-    path = Path(model_dir) / "config.json"
-    if not path.is_file():
-        raise FaceswapError(f"{model_dir} is not a faceswap model folder (no config.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise FaceswapError(f"{path} is unreadable or corrupt: {err}") from err
-    if data.get("format") != MODEL_FORMAT:
-        raise FaceswapError(f"{path} is not a faceswap model config")
-    cfg = from_dict(ModelConfig, data["model"])
-    cfg.validate()
-    return cfg, data
-
+from ..model.store import BACKUP, CURRENT, MODEL_FORMAT, SAVING, WEIGHTS, read_weights, save_weights, write_json
 
 # -- optimizer state as tensors + JSON ------------------------------------------------
 
 def optimizer_to_tensors(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Flatten an optimizer state_dict into named tensors and a JSON structure."""
+    """Flatten an optimizer state_dict into named tensors and a JSON structure (no pickle)."""
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
     for idx, entry in state["state"].items():
@@ -80,6 +51,7 @@ def optimizer_to_tensors(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor]
 
 
 def optimizer_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> dict[str, Any]:
+    """The optimizer state_dict that `optimizer_to_tensors` flattened."""
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         _, idx, key = name.split(".", 2)
@@ -108,83 +80,60 @@ class Checkpoint:
 
 
 def save_checkpoint(model_dir: Path, ckpt: Checkpoint) -> None:
-    """Write a checkpoint atomically, keeping the previous one as the backup."""
+    """Write a checkpoint atomically, keeping the previous one as the backup.
+
+    Raises FaceswapError (the previous checkpoint kept) when the disk refuses.
+    """
     tmp = model_dir / SAVING
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in ckpt.model.items()}, tmp / "model.safetensors",
-                  metadata={"format": MODEL_FORMAT, "iteration": str(ckpt.state.get("iteration", 0))})
+        save_weights(tmp / WEIGHTS, ckpt.model,
+                     metadata={"format": MODEL_FORMAT, "iteration": str(ckpt.state.get("iteration", 0))})
         if ckpt.optimizer is not None:
-            tensors, meta = optimizer_to_tensors(ckpt.optimizer)
-            save_file(tensors, tmp / "optimizer.safetensors", metadata=meta)
+            save_weights(tmp / "optimizer.safetensors", *optimizer_to_tensors(ckpt.optimizer))
         if ckpt.discriminator is not None:
-            save_file({k: v.detach().cpu().contiguous() for k, v in ckpt.discriminator.items()},
-                      tmp / "discriminator.safetensors")
+            save_weights(tmp / "discriminator.safetensors", ckpt.discriminator)
         if ckpt.disc_optimizer is not None:
-            tensors, meta = optimizer_to_tensors(ckpt.disc_optimizer)
-            save_file(tensors, tmp / "disc_optimizer.safetensors", metadata=meta)
-        (tmp / "state.json").write_text(json.dumps(ckpt.state, indent=2) + "\n", encoding="utf-8")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+            save_weights(tmp / "disc_optimizer.safetensors", *optimizer_to_tensors(ckpt.disc_optimizer))
+        write_json(tmp / "state.json", ckpt.state)
+        with open(tmp / "state.json", "rb") as fh:
+            os.fsync(fh.fileno())
         current, backup = model_dir / CURRENT, model_dir / BACKUP
         if current.is_dir():
             shutil.rmtree(backup, ignore_errors=True)
             current.rename(backup)
         tmp.rename(current)
-    except OSError as err:
-        raise FaceswapError(f"cannot save the checkpoint in {model_dir}: {err.strerror or err} "
+    except (OSError, FaceswapError) as err:
+        reason = err.strerror or err if isinstance(err, OSError) else err
+        raise FaceswapError(f"cannot save the checkpoint in {model_dir}: {reason} "
                             f"(the previous checkpoint is kept)") from err
-
-
-def checkpoint_dir(model_dir: Path, from_backup: bool = False) -> Path | None:
-    """The checkpoint folder to resume from, or None for a new model."""
-    current, backup = model_dir / CURRENT, model_dir / BACKUP
-    if from_backup:
-        if not backup.is_dir():
-            raise FaceswapError(f"{model_dir} has no backup checkpoint")
-        return backup
-    if current.is_dir():
-        return current
-    if backup.is_dir():  # interrupted between the two renames of a save
-        return backup
-    return None
 
 
 def load_checkpoint(folder: Path) -> Checkpoint:
     """Read a checkpoint folder; corrupt files raise one clear FaceswapError naming the backup."""
+    hint = ""
+    if folder.name == CURRENT and (folder.parent / BACKUP).is_dir():
+        hint = " ; a backup checkpoint exists: run again with --from-backup"
+
     def corrupt(path: Path, err: Exception) -> FaceswapError:
-        hint = ""
-        backup = path.parent.parent / BACKUP
-        if path.parent.name == CURRENT and backup.is_dir():
-            hint = " ; a backup checkpoint exists: run again with --from-backup"
         return FaceswapError(f"{path} is corrupt or unreadable ({type(err).__name__}){hint}")
 
     def load_opt(path: Path) -> dict[str, Any] | None:
         if not path.is_file():
             return None
         try:
-            return optimizer_from_tensors(load_file(path), _read_safetensors_meta(path))
+            return optimizer_from_tensors(read_weights(path, hint), _read_safetensors_meta(path))
         except (SafetensorError, OSError, ValueError, KeyError) as err:
             raise corrupt(path, err) from err
 
-    model_path = folder / "model.safetensors"
-    try:
-        model = load_file(model_path)
-    except (SafetensorError, OSError, ValueError) as err:
-        raise corrupt(model_path, err) from err
+    model = read_weights(folder / WEIGHTS, hint)
     state_path = folder / "state.json"
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise corrupt(state_path, err) from err
-    disc = None
     disc_path = folder / "discriminator.safetensors"
-    if disc_path.is_file():
-        try:
-            disc = load_file(disc_path)
-        except (SafetensorError, OSError, ValueError) as err:
-            raise corrupt(disc_path, err) from err
+    disc = read_weights(disc_path, hint) if disc_path.is_file() else None
     return Checkpoint(model, load_opt(folder / "optimizer.safetensors"), state, disc,
                       load_opt(folder / "disc_optimizer.safetensors"))

@@ -28,16 +28,11 @@ from ..log import get_logger
 from ..media.images import write_png
 from ..model import losses
 from ..model.autoencoder import FaceSwapModel
-from ..model.config import ModelConfig, TrainConfig, to_dict
+from ..model.config import ModelConfig, to_dict
 from ..model.discriminator import PatchDiscriminator
-from .checkpoint import (
-    Checkpoint,
-    checkpoint_dir,
-    load_checkpoint,
-    load_model_config,
-    save_checkpoint,
-    save_model_config,
-)
+from ..model.store import WEIGHTS, checkpoint_dir, fit_weights, load_model_config, pick_device, save_model_config
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .history import LossHistory
 from .previews import preview_grid
 
@@ -46,20 +41,10 @@ MAX_ROLLBACKS = 5
 PREVIEW_FACES = 4
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise FaceswapError("--device cuda asked for, but no CUDA GPU is available")
-    return torch.device(name)
-
-
 @dataclass
 class TrainSummary:
+    """What one training run did, for the console and for scripts."""
+
     model_dir: str
     start_iteration: int
     iteration: int
@@ -67,7 +52,12 @@ class TrainSummary:
     samples_per_second: float
     last_losses: dict[str, float] = field(default_factory=dict)
     rollbacks: int = 0
-    stopped_by: str = ""
+    stopped_by: str = ""     # iterations | minutes | interrupt (Ctrl-C) | terminated (SIGTERM)
+
+    @property
+    def status(self) -> str:
+        """"interrupted" when Ctrl-C or SIGTERM stopped the run (its checkpoint is saved), else "done"."""
+        return "interrupted" if self.stopped_by in ("interrupt", "terminated") else "done"
 
 
 class Trainer:
@@ -126,11 +116,7 @@ class Trainer:
         if folder is None:
             return
         ckpt = load_checkpoint(folder)
-        try:
-            self.model.load_state_dict(ckpt.model)
-        except RuntimeError as err:
-            raise FaceswapError(f"{folder}/model.safetensors does not fit this model's config.json "
-                                f"({str(err).splitlines()[0]})") from err
+        fit_weights(self.model, ckpt.model, folder / WEIGHTS, self.model_dir)
         if ckpt.optimizer is not None:
             self.optimizer.load_state_dict(ckpt.optimizer)
         if self.disc is not None and ckpt.discriminator is not None:
@@ -264,8 +250,11 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
     def loaders(self) -> tuple[Iterator, Iterator]:
-        return (make_loader(self.faces["a"], self.model_cfg, self.cfg, device=self.device),
-                make_loader(self.faces["b"], self.model_cfg, self.cfg, device=self.device, seed_offset=1))
+        cfg = self.cfg
+        settings = dict(device=self.device, seed=cfg.seed, eyes_weight=cfg.eyes_weight, mouth_weight=cfg.mouth_weight,
+                        warp=cfg.warp, workers=cfg.workers)
+        return (make_loader(self.faces["a"], self.model_cfg, cfg.batch_size, **settings),
+                make_loader(self.faces["b"], self.model_cfg, cfg.batch_size, seed_offset=1, **settings))
 
     def _should_stop(self, start: float) -> str:
         if self._stop_reason:
