@@ -16,7 +16,7 @@ from .convert.blend import BLEND_METHODS
 from .convert.color import COLOR_METHODS
 from .errors import FaceswapError, NoFaceError
 from .log import filter_native_stderr, setup_logging
-from .media.video_writer import CODECS
+from .media.codecs import CODECS
 from .qc.gates import METRICS as QC_METRICS
 from .qc.integrity import FIELDS as QC_CHECKS
 

@@ -21,7 +21,7 @@ from .api import ExtractOptions, extract
 from .defaults import SAMPLE_DATA as DEFAULT_DATA
 from .errors import FaceswapError
 from .log import get_logger
-from .media.video_writer import VideoWriter
+from .media.writers import VideoWriter
 
 log = get_logger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import FaceswapError
 from ..log import get_logger
-from .ffmpeg_bin import ffmpeg_exe
+from .ffmpeg_bin import complaint, ffmpeg_exe
 from .probe import VideoInfo, probe_video
 
 log = get_logger(__name__)
@@ -110,11 +110,10 @@ class VideoReader:
                     pass
             proc.wait()
             threads[0].join(timeout=5)
-        err = b"".join(stderr_chunks).decode(errors="replace").strip()
+        err = complaint(b"".join(stderr_chunks).decode(errors="replace"))
         if self.frames_read == 0:
-            reason = err.splitlines()[-1] if err else "no frames could be decoded"
-            raise FaceswapError(f"cannot decode video {self.info.path}: {reason}")
+            raise FaceswapError(f"cannot decode video {self.info.path}: {err or 'no frames could be decoded'}")
         if err:
             # Corrupt packets mid-stream: ffmpeg conceals them and goes on. Say so once.
-            self.warning = f"{Path(self.info.path).name}: ffmpeg reported decode errors ({err.splitlines()[-1]})"
+            self.warning = f"{Path(self.info.path).name}: ffmpeg reported decode errors ({err})"
             log.warning(self.warning)
