@@ -373,6 +373,10 @@ def test_png_sequence(tmp_path: Path, ham) -> None:
     assert seq["rate"] == "30000/1001" and seq["frames"] == CLIP and seq["first"] == HAM_START
     assert read_container_tags(out) == {"synthetic": "1"}
     assert len(pcm(out / "audio.m4a")) / SR == pytest.approx(CLIP / float(rate), abs=0.06)
+    # The sound starts with frame HAM_START's: AAC is copied, so at the first packet at or after
+    # it (packets are 1024 samples, 23 ms at 44.1 kHz), never before it.
+    late = lag_seconds(timeline_pcm(src), pcm(out / "audio.m4a")) - (first_time(src, "v") + HAM_START / float(rate))
+    assert -0.002 <= late < 0.024, late
 
     with pytest.raises(FaceswapError, match="overwrite"):
         PngSequenceWriter(out, width=640, height=360, fps=rate)

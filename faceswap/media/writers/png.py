@@ -44,6 +44,9 @@ class PngSequenceWriter(FrameWriter):
 
     Beside the frames: `sequence.json` (size, exact rate, frame range, the
     metadata tags, audio file) and `audio.m4a` / `audio.wav` when there is audio.
+    Raises FaceswapError (one line) for a path that is a file, an output that would
+    contain an input, or a non-empty folder without `overwrite` (or holding files a
+    writer did not make).
     """
 
     PATTERNS = (r"\d+\.png", r"audio\.(m4a|wav)", r"sequence\.json", r"provenance\.json")

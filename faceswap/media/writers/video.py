@@ -33,7 +33,13 @@ log = get_logger(__name__)
 
 
 class VideoWriter(FrameWriter):
-    """One ffmpeg process encoding rgb24 frames fed on its stdin by a thread."""
+    """One ffmpeg process encoding rgb24 frames fed on its stdin by a thread.
+
+    `width` x `height` in pixels; `fps` in frames a second (made exact, see `exact_rate`);
+    `codec` None: by the suffix; `audio` muxed beside the frames, cut to its range.
+    Raises FaceswapError (one line) for a codec the container cannot hold, a size the
+    codec's chroma subsampling refuses, an existing output without `overwrite`, or an
+    output that would replace an input."""
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: float | Fraction | str,
                  codec: str | None = None, crf: int | None = None, preset: str | None = None,
