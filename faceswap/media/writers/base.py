@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,6 +38,9 @@ class Patch:
     y: int
     face_matrix: Any
     track: int = 0
+
+
+_W = TypeVar("_W", bound="FrameWriter")
 
 
 class FrameWriter:
@@ -76,7 +79,7 @@ class FrameWriter:
         """The frame rate, in frames a second."""
         return float(self.rate)
 
-    def __enter__(self) -> FrameWriter:
+    def __enter__(self: _W) -> _W:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
