@@ -262,7 +262,7 @@ def _convert_once(video: Path, model: Path, out: Path) -> dict[str, Any]:
 def _codec_floor(video: Path, out: Path) -> float:
     """Frames/s of decoding the clip and encoding it again with convert's default writer: the I/O floor."""
     from .media.video_reader import VideoReader
-    from .media.video_writer import open_writer
+    from .media.writers import open_writer
     reader = VideoReader(video)
     info = reader.info
     start = time.perf_counter()

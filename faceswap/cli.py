@@ -23,7 +23,7 @@ from .errors import FaceswapError
 from .extract.options import ExtractOptions
 from .faces.geometry import CENTERINGS
 from .log import DEFAULT_LEVEL, LEVELS, filter_native_stderr, setup_logging
-from .media.video_writer import CODECS
+from .media.codecs import CODECS
 from .model.config import ARCHS, GAN_LOSSES, PIXEL_LOSSES, field_default
 from .qc.gates import METRICS as QC_METRICS
 from .qc.integrity import FIELDS as QC_CHECKS

@@ -22,7 +22,7 @@ from .defaults import SAMPLE_DATA as DEFAULT_DATA
 from .errors import FaceswapError
 from .faces.geometry import similarity, warp
 from .log import get_logger
-from .media.video_writer import VideoWriter
+from .media.writers import VideoWriter
 
 log = get_logger(__name__)
 

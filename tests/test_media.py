@@ -52,3 +52,13 @@ def test_image_folder_skips_non_images(data, tmp_path):
     frames = list(source)
     assert [f.name for f in frames] == ["a.jpg"]
     assert set(source.skipped) == {"notes.txt", "broken.png"}
+
+
+def test_reader_started_mid_file_gives_the_same_pixels(data):
+    """A range (--frames 20:...) must not change the plate: the trim's filter graph once
+    converted YUV->RGB on swscale's fast path, about one level dark on every pixel."""
+    path = data / "video" / "d19.mp4"
+    from_start = [f.copy() for i, f in VideoReader(path) if 20 <= i < 23]
+    index, frame = next(iter(VideoReader(path, start=20)))
+    assert index == 20
+    assert np.array_equal(frame, from_start[0])

@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
+from faceswap.media.audio import AudioSource
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
 from faceswap.media.video_reader import VideoReader
-from faceswap.media.video_writer import AudioSource, open_writer
+from faceswap.media.writers import open_writer
 from faceswap.qc import QcOptions, run_qc
 from faceswap.qc.integrity import check_integrity
 

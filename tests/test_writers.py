@@ -20,19 +20,17 @@ import numpy as np
 import pytest
 
 from faceswap.errors import FaceswapError
-from faceswap.media import video_writer as vw
+from faceswap.media.audio import AudioSource, pcm_chunks
+from faceswap.media.codecs import check_output, codec_for, exact_rate
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
 from faceswap.media.probe import probe_video
 from faceswap.media.video_reader import VideoReader
-from faceswap.media.video_writer import (
-    AudioSource,
+from faceswap.media.writers import (
+    ImageSetWriter,
     Patch,
     PatchWriter,
     PngSequenceWriter,
     VideoWriter,
-    check_output,
-    codec_for,
-    exact_rate,
     load_patches,
     open_writer,
     recomposite,
@@ -95,8 +93,15 @@ def count_frames(path: Path) -> int:
 
 def pcm(path: Path) -> np.ndarray:
     """The first audio stream, mono at 8 kHz, as presented (edit lists applied)."""
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(SR),
-                          "-f", "s16le", "-"], capture_output=True).stdout
+    return np.frombuffer(b"".join(pcm_chunks(path, SR)), np.int16).astype(np.float64)
+
+
+def timeline_pcm(path: Path) -> np.ndarray:
+    """The first audio stream, mono at 8 kHz, with sample n at n / SR seconds on the file's
+    timeline (aresample pads or trims it to start at 0, in every ffmpeg version)."""
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-af",
+                          "aresample=async=1:first_pts=0", "-ac", "1", "-ar", str(SR), "-f", "s16le", "-"],
+                         capture_output=True, check=True).stdout
     return np.frombuffer(out, np.int16).astype(np.float64)
 
 
@@ -108,13 +113,16 @@ def lag_seconds(source: np.ndarray, clip: np.ndarray) -> float:
     return float(np.argmax(corr / energy)) / SR
 
 
-def stream_starts(path: Path) -> tuple[float, float]:
-    """(first video time, first audio time) as `ffmpeg -i` prints them (ffmpeg 7+ only
-    prints a stream's start when it is not 0)."""
-    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
-    v = re.search(r"Video: .*, start (\d+\.\d+)", text)
-    a = re.search(r"Audio: .*, start (\d+\.\d+)", text)
-    return float(v.group(1)) if v else 0.0, float(a.group(1)) if a else 0.0
+def first_time(path: Path, kind: str) -> float:
+    """Time of the first decoded video ("v") or audio ("a") frame on the file's timeline, as
+    showinfo / ashowinfo print it (every ffmpeg version does; `ffmpeg -i` prints a stream's
+    start only from ffmpeg 7 on)."""
+    info = "showinfo" if kind == "v" else "ashowinfo"
+    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", f"0:{kind}:0", f"-frames:{kind}",
+                           "1", f"-{kind}f", info, "-f", "null", "-"], capture_output=True, text=True).stderr
+    found = re.search(r"pts_time:\s*(-?[\d.]+)", text)
+    assert found, f"no {info} line from ffmpeg for {path.name}"
+    return float(found.group(1))
 
 
 def decode(path: Path) -> np.ndarray:
@@ -210,13 +218,16 @@ def test_video_range_with_audio(tmp_path: Path, ham, codec: str, suffix: str) ->
     video_s = CLIP / float(rate)
     # AAC is stream-copied: it ends on a packet boundary (23 ms) and mkv keeps the priming packet.
     assert len(clip_audio) / SR == pytest.approx(video_s, abs=0.06)
-    src_v, src_a = stream_starts(src)
-    if src_v > 0:  # this ffmpeg prints stream start times (hamilton's video starts 0.84 s after its audio)
-        out_v, out_a = stream_starts(out)
-        # Where the output's first audio sample should come from in the source's audio.
-        expected = (src_v - src_a) + HAM_START / float(rate) + (out_a - out_v)
-        assert lag_seconds(pcm(src), clip_audio) == pytest.approx(expected, abs=0.005)
-        assert abs(out_a - out_v) < 0.03  # within one AAC packet of frame 0
+    # Sync: the output's frame 0 is the source's frame HAM_START, so the sound at the output's
+    # first frame must be the source's sound at that frame's time. Hamilton's picture starts
+    # 0.84 s after its sound: a writer that cut from the file's start would be that far off.
+    src_v = first_time(src, "v")
+    assert src_v == pytest.approx(0.844, abs=0.01)
+    out_v, out_a = first_time(out, "v"), first_time(out, "a")
+    assert abs(out_a - out_v) < 0.03  # the sound starts within one AAC packet of frame 0
+    from_frame0 = timeline_pcm(out)[round(out_v * SR):]
+    assert len(from_frame0) / SR == pytest.approx(video_s, abs=0.06)
+    assert lag_seconds(timeline_pcm(src), from_frame0) == pytest.approx(src_v + HAM_START / float(rate), abs=0.005)
 
     assert {k: v for k, v in read_container_tags(out).items() if k in tags} == tags
 
@@ -322,7 +333,7 @@ def test_disk_full_is_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
         # restore_signals=False keeps SIGXFSZ ignored, so write() fails instead of killing ffmpeg.
         return real_popen(*args, preexec_fn=limit, restore_signals=False, **kw)
 
-    monkeypatch.setattr(vw.subprocess, "Popen", limited)
+    monkeypatch.setattr(subprocess, "Popen", limited)
     frame = np.random.default_rng(1).integers(0, 255, (128, 128, 3), np.uint8)
     with pytest.raises(FaceswapError, match="too large|space") as err:
         with VideoWriter(tmp_path / "full.mkv", codec="ffv1", width=128, height=128, fps=30) as w:
@@ -362,6 +373,10 @@ def test_png_sequence(tmp_path: Path, ham) -> None:
     assert seq["rate"] == "30000/1001" and seq["frames"] == CLIP and seq["first"] == HAM_START
     assert read_container_tags(out) == {"synthetic": "1"}
     assert len(pcm(out / "audio.m4a")) / SR == pytest.approx(CLIP / float(rate), abs=0.06)
+    # The sound starts with frame HAM_START's: AAC is copied, so at the first packet at or after
+    # it (packets are 1024 samples, 23 ms at 44.1 kHz), never before it.
+    late = lag_seconds(timeline_pcm(src), pcm(out / "audio.m4a")) - (first_time(src, "v") + HAM_START / float(rate))
+    assert -0.002 <= late < 0.024, late
 
     with pytest.raises(FaceswapError, match="overwrite"):
         PngSequenceWriter(out, width=640, height=360, fps=rate)
@@ -403,10 +418,16 @@ def test_patch_writer_recomposite(tmp_path: Path, d18) -> None:
     b[..., 3] = np.clip(255 - np.hypot(yy - 32, xx - 32) * 8, 0, 255).astype(np.uint8)
     face = [[0.5, 0.1, -20.0], [-0.1, 0.5, 7.5]]
     folder = tmp_path / "patches"
-    with PatchWriter(folder, frame_size=(480, 480), fps=30) as pw:
-        pw.write(3, [Patch(a, 50, 60, face, track=0), Patch(b, -20, 440, np.array(face), track=1)])
-        pw.write(4, [])
-        assert (folder / "patches.jsonl").is_file()
+    with PatchWriter(folder, width=480, height=480, fps=30) as pw:
+        pw.write(bg, 3, patches=[Patch(a, 50, 60, face, track=0), Patch(b, -20, 440, np.array(face), track=1)])
+        pw.write(frames[4], 4)
+        assert not folder.exists()  # only close() gives the folder its name
+        # The index is streamed as JSON Lines: a killed run's partial folder can still be read.
+        partial = load_patches(tmp_path / ".patches.partial")
+        assert partial.frame_size == (480, 480) and sorted(partial.frames) == [3, 4]
+        assert [e["file"] for e in partial.frames[3]] == ["000003_0.png", "000003_1.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["patches"]
+    assert sorted(p.name for p in folder.iterdir()) == ["000003_0.png", "000003_1.png", "patches.json"]
     index = json.loads((folder / "patches.json").read_text())
     assert index["frame_size"] == [480, 480] and index["fps"] == 30.0
     assert [f["frame"] for f in index["frames"]] == [3, 4] and index["frames"][1]["patches"] == []
@@ -419,18 +440,69 @@ def test_patch_writer_recomposite(tmp_path: Path, d18) -> None:
     got = recomposite(folder, 3, bg)
     want = _composite(bg, [(a, 50, 60), (b, -20, 440)])
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
-    assert not np.array_equal(got, bg)
+    assert np.abs(got.astype(int) - bg).max() > 100  # the patches are there, not a copy of the plate
     assert np.array_equal(recomposite(folder, 4, bg), bg)
+    with pytest.raises(FaceswapError, match="480x480"):
+        recomposite(folder, 3, bg[:240])
 
     with pytest.raises(FaceswapError, match="overwrite"):
-        PatchWriter(folder, frame_size=(480, 480))
-    # A run that stops early keeps what it wrote, indexed by the JSON Lines file.
-    pw = PatchWriter(folder, frame_size=(480, 480), fps=30, overwrite=True)
-    pw.write(9, [Patch(a, 0, 0, face)])
+        PatchWriter(folder, width=480, height=480, fps=30)
+    bad = PatchWriter(tmp_path / "bad", width=480, height=480, fps=30)
+    with pytest.raises(ValueError):
+        bad.write(bg, 0, patches=[Patch(a[..., :3], 0, 0, face)])  # RGB, not RGBA
+    with pytest.raises(ValueError):
+        bad.write(bg[:100], 0)  # not the frame size
+    bad.abort()
+    assert not list(tmp_path.glob("*bad*"))
+
+
+def test_aborted_patch_writer_leaves_nothing(tmp_path: Path, d18) -> None:
+    """Ctrl-C mid-run (an exception in the `with`, or abort()): nothing appears under the final
+    name, and a folder being replaced with overwrite stays as it was."""
+    _, frames = d18
+    patch = Patch(np.full((40, 40, 4), 200, np.uint8), 10, 10, np.eye(2, 3))
+    folder = tmp_path / "patches"
+    with pytest.raises(KeyboardInterrupt):
+        with PatchWriter(folder, width=480, height=480, fps=30) as pw:
+            for i, frame in enumerate(frames[:5]):
+                pw.write(frame, i, patches=[patch])
+            raise KeyboardInterrupt
+    assert not list(tmp_path.iterdir())
+
+    with PatchWriter(folder, width=480, height=480, fps=30) as pw:
+        pw.write(frames[0], 7, patches=[patch])
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    pw = PatchWriter(folder, width=480, height=480, fps=30, overwrite=True)
+    pw.write(frames[1], 0, patches=[patch, patch])
     pw.abort()
-    assert not (folder / "patches.json").exists()
-    assert list(load_patches(folder).frames) == [9]
-    assert np.abs(recomposite(folder, 9, bg).astype(int) - _composite(bg, [(a, 0, 0)]).astype(int)).max() <= 1
+    pw.abort()  # twice is harmless
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["patches"]
+    assert list(load_patches(folder).frames) == [7]
+
+
+def test_every_writer_takes_the_same_call(tmp_path: Path, d18) -> None:
+    """open_writer picks the writer; the caller writes every kind with one call and never asks which."""
+    _, frames = d18
+    patch = Patch(np.full((40, 40, 4), 255, np.uint8), 100, 50, np.eye(2, 3), track=2)
+    outputs = {"video": (tmp_path / "v.mkv", None, False), "png": (tmp_path / "seq", None, False),
+               "images": (tmp_path / "stills", None, True), "patch": (tmp_path / "faces", "patch", False)}
+    kinds = {}
+    for key, (path, codec, images) in outputs.items():
+        with open_writer(path, codec, width=480, height=480, fps=30, images=images) as w:
+            kinds[key] = type(w)
+            for i in range(3):
+                w.write(frames[i], 20 + i, name=f"shot.{20 + i:04d}.jpg", patches=[patch] if i != 1 else [])
+    assert kinds == {"video": VideoWriter, "png": PngSequenceWriter, "images": ImageSetWriter,
+                     "patch": PatchWriter}
+    assert count_frames(tmp_path / "v.mkv") == 3
+    assert sorted(p.name for p in (tmp_path / "seq").glob("*.png")) == ["000020.png", "000021.png", "000022.png"]
+    back = cv2.imread(str(tmp_path / "stills" / "shot.0021.png"))[..., ::-1]
+    assert np.array_equal(back, frames[1])
+    index = load_patches(tmp_path / "faces")
+    assert {k: [e["track"] for e in v] for k, v in index.frames.items()} == {20: [2], 21: [], 22: [2]}
+    with pytest.raises(FaceswapError, match="folder"):
+        open_writer(tmp_path / "x.mp4", None, width=480, height=480, fps=30, images=True)
 
 
 # --- provenance --------------------------------------------------------------------------------------

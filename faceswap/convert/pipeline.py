@@ -27,8 +27,10 @@ from ..faces.backends import make_backend
 from ..faces.geometry import transform_points
 from ..faces.types import Face
 from ..log import get_logger
+from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.source import FrameSource
+from ..media.writers import FrameWriter, Patch, open_writer
 from .composite import CompositeSettings, Placed, composite, crop_mask
 from .faces_in import FaceProvider, TargetSelector
 from .options import ConvertOptions, parse_frames
@@ -270,8 +272,7 @@ class Converter:
 
     # -- running --------------------------------------------------------------------------
 
-    def _open_outputs(self, first: FrameItem):
-        from ..media.video_writer import AudioSource, ImageSetWriter, PatchWriter, check_output, open_writer
+    def _open_outputs(self, first: FrameItem) -> FrameWriter:
         from ..provenance import build_record, container_tags
 
         info = self._sources[0].video.info if self._sources[0].video else None
@@ -292,17 +293,9 @@ class Converter:
             audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), kind=self.options.mode)
         tags = container_tags(self.record)
-        if info is None and self.options.codec in (None, "png"):
-            # images in, images out: each under its own name and size
-            check_output(self.output, "png")
-            self.named_frames = True
-            return ImageSetWriter(self.output, width=w, height=h, fps=fps, metadata=tags,
-                                  overwrite=self.options.overwrite, inputs=list(inputs.values()))
-        if self.options.codec == "patch":
-            return PatchWriter(self.output, frame_size=(w, h), fps=fps, overwrite=self.options.overwrite,
-                               inputs=list(inputs.values()))
-        return open_writer(self.output, self.options.codec, width=w, height=h, fps=fps, crf=self.options.crf,
-                           preset=self.options.preset, audio=audio, metadata=tags,
+        # images in (no video info): images out, each under its own name and size
+        return open_writer(self.output, self.options.codec, width=w, height=h, fps=fps, images=info is None,
+                           crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()))
 
     def _expected_frames(self, info) -> int | None:
@@ -322,7 +315,6 @@ class Converter:
         summary = ConvertSummary(str(self.input), str(self.output))
         self._sources: list[FrameSource] = []
         self.shots = 1
-        self.named_frames = False
         started = time.perf_counter()
         writer = None
         bar = tqdm(total=None, unit="frame", disable=not self.progress, dynamic_ncols=True,
@@ -366,7 +358,7 @@ class Converter:
         summary.decode_warning = video.warning if video else None
         return summary
 
-    def _finish(self, batch: list[FrameItem], writer, summary: ConvertSummary, bar) -> None:
+    def _finish(self, batch: list[FrameItem], writer: FrameWriter, summary: ConvertSummary, bar) -> None:
         if not batch:
             return
         placed = self._render_batch(batch)
@@ -380,12 +372,7 @@ class Converter:
                 summary.tracks.update(f.track for f, _ in done)
             else:
                 summary.no_face.append(item.name)
-            if self.options.codec == "patch":
-                writer.write(item.index, [_patch(f, p) for f, p in done])
-            elif self.named_frames:
-                writer.write(item.image, name=item.name)
-            else:
-                writer.write(item.image)
+            writer.write(item.image, item.index, name=item.name, patches=[_patch(f, p) for f, p in done])
         bar.update(len(batch))
 
     def preview(self, frame: int) -> ConvertSummary:
@@ -424,8 +411,8 @@ class Converter:
         return summary
 
 
-def _patch(face: Face, placed: Placed):
-    from ..media.video_writer import Patch
+def _patch(face: Face, placed: Placed) -> Patch:
+    """The face as it was composited, as an RGBA layer for writers that keep faces apart."""
     alpha = np.clip(placed.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return Patch(np.dstack([placed.rgb, alpha]), placed.x, placed.y, placed.matrix, face.track)
 

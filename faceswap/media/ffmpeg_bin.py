@@ -1,8 +1,10 @@
-"""Which ffmpeg executable to drive: the system one, else imageio-ffmpeg's."""
+"""Which ffmpeg executable to drive (the system one, else imageio-ffmpeg's), running it, and reading its complaint."""
 
 import functools
+import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 
 from ..errors import FaceswapError
 
@@ -30,3 +32,29 @@ def run_ffmpeg(args: list[str], what: str, timeout: float = 60) -> subprocess.Co
                               errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired as err:
         raise FaceswapError(f"cannot {what}: ffmpeg did not answer in {timeout:g} s") from err
+
+
+_PROGRESS_RE = re.compile(r"^\w+=\S*$")
+# Lines ffmpeg prints after the real complaint, saying only that something failed.
+_GENERIC = ("Conversion failed", "Terminating thread", "Error closing file", "At least one output file",
+            "Nothing was written", "Exiting normally", "received signal", "Error muxing a packet",
+            "Task finished with error code", "Could not write header (incorrect codec parameters")
+
+
+def is_progress(line: str) -> bool:
+    """Whether `line` is one of `-progress`'s `key=value` lines rather than a message."""
+    return bool(_PROGRESS_RE.match(line.strip()))
+
+
+def complaint(stderr: str | Iterable[str], default: str = "") -> str:
+    """ffmpeg's most specific complaint in its stderr (text or lines), as one line
+    without its `[muxer @ 0x...]` or `/path/file: ` prefix; `default` when it said nothing."""
+    lines = stderr.splitlines() if isinstance(stderr, str) else stderr
+    kept = [ln.strip() for ln in lines if ln.strip() and not is_progress(ln)]
+    specific = [ln for ln in kept if not any(g in ln for g in _GENERIC)]
+    if not (specific or kept):
+        return default
+    line = re.sub(r"^\[[^\]]*\]\s*", "", (specific or kept)[-1])
+    if line.startswith("/") and ": " in line:  # "/path/in.mp4: Invalid data ...": the caller names the file
+        line = line.split(": ", 1)[1]
+    return line or default

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 
 from ..errors import FaceswapError
-from .ffmpeg_bin import run_ffmpeg
+from .audio import audio_codecs
+from .ffmpeg_bin import complaint, run_ffmpeg
 
 _VIDEO_RE = re.compile(r"Stream #\S+.*?: Video: (?P<codec>\w+).*?, (?P<w>\d{2,5})x(?P<h>\d{2,5})")
 _FPS_RE = re.compile(r"(?P<fps>[\d.]+) (?:fps|tbr)")
@@ -44,7 +45,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     text = run_ffmpeg(["-i", path], f"read video {path}").stderr
     video = _VIDEO_RE.search(text)
     if video is None:
-        raise FaceswapError(f"cannot read video {path}: {_ffmpeg_reason(text)}")
+        raise FaceswapError(f"cannot read video {path}: {complaint(text, 'not a video ffmpeg understands')}")
     stream_line = text[video.start():].splitlines()[0]
     fps_match = _FPS_RE.search(stream_line)
     dur = _DURATION_RE.search(text)
@@ -63,17 +64,6 @@ def probe_video(path: str | Path) -> VideoInfo:
         count = int(round(duration * fps))
     return VideoInfo(
         path=path, width=width, height=height, fps=fps, duration=duration,
-        frame_count=max(count, 0), codec=video["codec"], has_audio=" Audio: " in text,
+        frame_count=max(count, 0), codec=video["codec"], has_audio=bool(audio_codecs(text)),
     )
 
-
-def _ffmpeg_reason(stderr: str) -> str:
-    """ffmpeg's last meaningful line, which names the actual problem."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith("At least one output file")]
-    if not lines:
-        return "not a video ffmpeg understands"
-    reason = lines[-1]
-    if ": " in reason and reason.startswith(("/", "[")):
-        reason = reason.split(": ", 1)[-1] if not reason.startswith("[") else reason.split("] ", 1)[-1]
-    return reason

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import FaceswapError
 from ..log import get_logger
-from .ffmpeg_bin import ffmpeg_exe
+from .ffmpeg_bin import complaint, ffmpeg_exe
 from .probe import VideoInfo, probe_video
 
 log = get_logger(__name__)
@@ -42,15 +42,16 @@ class VideoReader:
 
     def _command(self) -> list[str]:
         stream = ffmpeg.input(self.info.path)
-        if self.start > 0:
-            # Frame-accurate: decode from the start and drop frames by number (decoding
-            # runs at hundreds of frames/s; a keyframe seek would make frame numbers guesses).
-            stream = stream.trim(start_frame=self.start)
         # swscale's fast YUV->RGB path reads about one level dark on every channel; convert
         # would darken the whole plate, untouched pixels included. The accurate path costs
         # ~5 ms more per 720p frame, in ffmpeg's own process.
-        out = stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough",
-                            sws_flags="accurate_rnd+full_chroma_int")
+        sws = "accurate_rnd+full_chroma_int"
+        if self.start > 0:
+            # Frame-accurate: decode from the start and drop frames by number (decoding
+            # runs at hundreds of frames/s; a keyframe seek would make frame numbers guesses).
+            # The trim makes a filter graph, whose own scaler ignores -sws_flags: convert in it.
+            stream = stream.trim(start_frame=self.start).filter("scale", flags=sws).filter("format", "rgb24")
+        out = stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", sws_flags=sws)
         return out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(cmd=ffmpeg_exe())
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
@@ -110,11 +111,10 @@ class VideoReader:
                     pass
             proc.wait()
             threads[0].join(timeout=5)
-        err = b"".join(stderr_chunks).decode(errors="replace").strip()
+        err = complaint(b"".join(stderr_chunks).decode(errors="replace"))
         if self.frames_read == 0:
-            reason = err.splitlines()[-1] if err else "no frames could be decoded"
-            raise FaceswapError(f"cannot decode video {self.info.path}: {reason}")
+            raise FaceswapError(f"cannot decode video {self.info.path}: {err or 'no frames could be decoded'}")
         if err:
             # Corrupt packets mid-stream: ffmpeg conceals them and goes on. Say so once.
-            self.warning = f"{Path(self.info.path).name}: ffmpeg reported decode errors ({err.splitlines()[-1]})"
+            self.warning = f"{Path(self.info.path).name}: ffmpeg reported decode errors ({err})"
             log.warning(self.warning)

@@ -8,21 +8,20 @@ passes with nothing to compare.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import defaults
 from ..errors import FaceswapError
-from ..media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
+from ..media.audio import pcm_chunks
+from ..media.ffmpeg_bin import complaint, run_ffmpeg
 from ..media.probe import VideoInfo, probe_video
 
 FIELDS = ("frame_count", "fps", "size", "duration", "audio", "audio_duration", "decode")
 _FRAME_RE = re.compile(r"^frame=\s*(\d+)", re.MULTILINE)
 # Audio is decoded to 8 kHz mono 16 bit to measure its length: 16 kB a second, read in chunks.
 _AUDIO_RATE = 8000
-_CHUNK = 1 << 16
 
 
 @dataclass
@@ -69,23 +68,16 @@ def count_frames(path: str | Path) -> tuple[int, str | None]:
     proc = run_ffmpeg(["-v", "error", "-nostats", "-progress", "pipe:1", "-i", str(path), "-map", "0:v:0",
                        "-fps_mode", "passthrough", "-f", "null", "-"], f"count the frames of {path}", timeout=3600)
     counts = _FRAME_RE.findall(proc.stdout)
-    errors = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+    error = complaint(proc.stderr)
     if proc.returncode != 0 and not counts:
-        raise FaceswapError(f"cannot decode {path}: {errors[-1] if errors else 'ffmpeg failed'}")
-    return (int(counts[-1]) if counts else 0), (f"{Path(path).name}: ffmpeg reported decode errors ({errors[-1]})"
-                                                  if errors else None)
+        raise FaceswapError(f"cannot decode {path}: {error or 'ffmpeg failed'}")
+    return (int(counts[-1]) if counts else 0), (f"{Path(path).name}: ffmpeg reported decode errors ({error})"
+                                                  if error else None)
 
 
 def audio_seconds(path: str | Path) -> float | None:
-    """Length of the first audio stream by decoding it; None when the file has none."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0?", "-vn",
-           "-ac", "1", "-ar", str(_AUDIO_RATE), "-f", "s16le", "-"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    total = 0
-    assert proc.stdout is not None
-    while chunk := proc.stdout.read(_CHUNK):
-        total += len(chunk)
-    proc.wait()
+    """Length of the first audio stream in seconds, by decoding it; None when the file has none."""
+    total = sum(len(chunk) for chunk in pcm_chunks(path, _AUDIO_RATE))
     return total / 2 / _AUDIO_RATE if total else None
 
 
