@@ -62,3 +62,23 @@ def test_reader_started_mid_file_gives_the_same_pixels(data):
     index, frame = next(iter(VideoReader(path, start=20)))
     assert index == 20
     assert np.array_equal(frame, from_start[0])
+
+
+def test_system_ffmpeg_older_than_5_1_is_passed_over(tmp_path, monkeypatch):
+    """A distribution's ffmpeg 4.x on PATH lacks -fps_mode: the wheel's build is used instead."""
+    import imageio_ffmpeg
+
+    from faceswap.media import ffmpeg_bin
+    for version, wins in (("4.2.2", False), ("6.1.1", True)):
+        folder = tmp_path / version
+        folder.mkdir()
+        fake = folder / "ffmpeg"
+        fake.write_text(f"#!/bin/sh\necho 'ffmpeg version {version} Copyright (c) 2000-2023'\n")
+        fake.chmod(0o755)
+        monkeypatch.setenv("PATH", str(folder))
+        ffmpeg_bin.ffmpeg_exe.cache_clear()
+        try:
+            chosen = ffmpeg_bin.ffmpeg_exe()
+        finally:
+            ffmpeg_bin.ffmpeg_exe.cache_clear()
+        assert chosen == (str(fake) if wins else imageio_ffmpeg.get_ffmpeg_exe()), version

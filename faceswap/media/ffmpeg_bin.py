@@ -7,15 +7,35 @@ import subprocess
 from collections.abc import Iterable
 
 from ..errors import FaceswapError
+from ..log import get_logger
+
+# The writers use `-fps_mode` and the readers `-sws_flags` inside filters: ffmpeg 5.1 or newer.
+MIN_VERSION = (5, 1)
+
+
+def _version(exe: str) -> tuple[int, ...] | None:
+    """(major, minor) of `exe -version`, or None for a build that does not say (git snapshots)."""
+    try:
+        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.match(r"ffmpeg version n?(\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 @functools.lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg binary; a system ffmpeg on PATH wins (it may be newer or
-    have site-specific codecs), the wheel's static build makes `pip install` enough."""
+    have site-specific codecs) unless it is older than MIN_VERSION; the wheel's static
+    build makes `pip install` enough."""
     found = shutil.which("ffmpeg")
     if found:
-        return found
+        version = _version(found)
+        if version is None or version >= MIN_VERSION:
+            return found
+        get_logger(__name__).warning(
+            "%s is ffmpeg %d.%d, older than %d.%d: using imageio-ffmpeg's build instead",
+            found, *version, *MIN_VERSION)
     try:
         import imageio_ffmpeg
     except ImportError as err:  # pragma: no cover - it is a hard dependency
