@@ -15,7 +15,7 @@ import numpy as np
 # Mask values within this of 0 or 1 are snapped to it (under a quarter of a grey level even on a
 # 0 -> 255 edge): it cuts the Gaussian's tails so that the mask has a hard support, "mask == 0"
 # means something, and the blur's rounding does not leave the interior at 0.9999999.
-_CLEAN = 1.0 / 1024
+CLEAN = 1.0 / 1024
 # Pixels outside the mask's support that laplacian may still touch (its low bands spill out;
 # they are faded back to the background over this distance).
 SPILL = 6
@@ -62,8 +62,8 @@ def refine_mask(mask: np.ndarray, face_size: float, erode: float, blur: float) -
     if reach:
         m = cv2.GaussianBlur(m, (2 * reach + 1, 2 * reach + 1), sigma, borderType=cv2.BORDER_REPLICATE)
     m = np.clip(m, 0.0, 1.0)
-    m[m < _CLEAN] = 0.0
-    m[m > 1.0 - _CLEAN] = 1.0
+    m[m < CLEAN] = 0.0
+    m[m > 1.0 - CLEAN] = 1.0
     return m
 
 
@@ -82,7 +82,7 @@ def _poisson(background: np.ndarray, face: np.ndarray, mask: np.ndarray) -> np.n
     """Poisson (seamless) cloning: the face's gradients, its level set by the background at the
     mask's edge; then alpha-composited with the mask, so nothing outside it changes."""
     h, w = mask.shape
-    inside = mask > _CLEAN
+    inside = mask > CLEAN
     if min(h, w) < _MIN_ROI or not inside.any():
         return _feather(background, face, mask)
     # Stable placement: seamlessClone cuts the source at the bounding rectangle of its mask and
@@ -118,7 +118,7 @@ def _laplacian(background: np.ndarray, face: np.ndarray, mask: np.ndarray) -> np
     cross the seam over a wide band and fine detail over a narrow one."""
     h, w = mask.shape
     levels = int(np.clip(np.log2(min(h, w) / 16), 0, 6))  # the coarsest level keeps 16-32 px
-    if levels < 1 or not (mask > _CLEAN).any():
+    if levels < 1 or not (mask > CLEAN).any():
         return _feather(background, face, mask)
     # Face, background and mask as one 7-channel image: one pyrDown / pyrUp call per level.
     gauss = [np.dstack([face.astype(np.float32), background.astype(np.float32), mask])]
@@ -133,7 +133,7 @@ def _laplacian(background: np.ndarray, face: np.ndarray, mask: np.ndarray) -> np
         out = cv2.pyrUp(out, dstsize=size) + band[..., 3:6] + (band[..., :3] - band[..., 3:6]) * fine[..., 6:7]
     # The coarse bands reach far past the mask: keep them over its support, fade them out within
     # SPILL pixels of it, so the background further out is untouched.
-    outside = (mask <= _CLEAN).astype(np.uint8)
+    outside = (mask <= CLEAN).astype(np.uint8)
     dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
     return _composite(background, out, np.clip(1.0 - dist / SPILL, 0.0, 1.0))
 
@@ -162,4 +162,4 @@ def blend(background: np.ndarray, face: np.ndarray, mask: np.ndarray, method: st
     return BLEND_METHODS[method](background, face, np.clip(m, 0.0, 1.0))
 
 
-__all__ = ["BLEND_METHODS", "SPILL", "blend", "refine_mask"]
+__all__ = ["BLEND_METHODS", "CLEAN", "SPILL", "blend", "refine_mask"]

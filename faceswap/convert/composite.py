@@ -7,27 +7,41 @@ the warp back and the blend touch only the face's region of the frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from .. import defaults
 from ..faces.geometry import covering_box, invert, warp_back, zoom
 from ..faces.masks import landmark_mask
-from .blend import SPILL, blend, refine_mask
+from .blend import CLEAN, SPILL, blend, refine_mask
 from .color import match_color
 
 # Reenact regions drawn from landmarks; "face" uses the swap's landmark mask.
 REGION_MASKS = {"mouth": "mouth", "lower": "lower"}
 
 
+# The blend mask fades out inside the model's crop: zero over the outer TAPER_GAP of its side,
+# rising to one over the next TAPER_RAMP. A model renders its crop's border worst (it is where
+# training crops were mirrored padding, and where augmentation shifted the face in and out), and a
+# landmark mask cut off by the crop ends in a hard line there: on a high forehead both showed as a
+# band across it, and as dark wedges at the temples.
+TAPER_GAP = 0.03
+TAPER_RAMP = 0.08
+# Below this share of the crop the skin mask is too small to trust (a face seen from the side,
+# covered by a hand): the colour statistics come from the whole blend mask instead.
+_MIN_SKIN = 0.01
+
+
 @dataclass
 class CompositeSettings:
-    mask: str = "both"                # predicted | landmarks | both
-    landmark_mask: str = "extended"   # components | extended (or a reenact region: mouth | lower)
-    erode: float = 0.0                # % of face width
-    blur: float = 5.0                 # % of face width
-    color: str = "rct"
-    blend: str = "feather"
+    mask: str = defaults.MASK                    # predicted | landmarks | both
+    landmark_mask: str = defaults.LANDMARK_MASK  # components | extended (or a reenact region: mouth | lower)
+    erode: float = defaults.ERODE                # % of face width
+    blur: float = defaults.BLUR                  # % of face width
+    color: str = defaults.COLOR
+    blend: str = defaults.BLEND
 
 
 @dataclass
@@ -42,10 +56,38 @@ class Placed:
     matrix: np.ndarray  # 2x3 frame -> the model's crop
 
 
+@lru_cache(maxsize=8)
+def crop_taper(size: int) -> np.ndarray:
+    """(size, size) float32 in [0, 1]: 0 within TAPER_GAP * size of the crop's edge, 1 from
+    (TAPER_GAP + TAPER_RAMP) * size inward, a smoothstep between. Read-only (cached)."""
+    edge = np.minimum(np.arange(size) + 0.5, size - 0.5 - np.arange(size))  # px to the nearest edge
+    t = np.clip((edge - TAPER_GAP * size) / (TAPER_RAMP * size), 0.0, 1.0)
+    t = t * t * (3 - 2 * t)
+    out = np.minimum.outer(t, t).astype(np.float32)
+    out.flags.writeable = False
+    return out
+
+
 def crop_mask(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], size: int,
               settings: CompositeSettings) -> np.ndarray:
     """The float mask (size, size) in crop space: predicted, landmark (union over the given
-    landmark sets) or their product."""
+    landmark sets) or their product, times crop_taper: it is 0 at and near the crop's edge
+    whatever the face's shape, centering or coverage."""
+    return _untapered(pred, landmarks_in_crop, size, settings) * crop_taper(size)
+
+
+def color_weights(mask: np.ndarray, landmarks_in_crop: np.ndarray) -> np.ndarray:
+    """Where the colour statistics come from, (R, R) float32: the footage face's skin (see
+    faces.masks.skin_mask; landmarks (68, 2) in crop pixels) inside the blend `mask` (R, R), so
+    that neither hair, brows, eyes, lips, glasses nor background, nor an occluder the predicted
+    mask left out, pulls the face's colour. Falls back to `mask` when too little skin shows."""
+    size = mask.shape[0]
+    skin = landmark_mask(landmarks_in_crop, mask.shape, "skin").astype(np.float32) / 255.0 * mask
+    return skin if skin.sum() >= _MIN_SKIN * size * size else mask
+
+
+def _untapered(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], size: int,
+               settings: CompositeSettings) -> np.ndarray:
     drawn = None
     if settings.mask != "predicted" or pred is None:
         drawn = np.zeros((size, size), np.uint8)
@@ -60,15 +102,20 @@ def crop_mask(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], size
 
 
 def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
-              mask: np.ndarray, face_width: float, settings: CompositeSettings) -> Placed | None:
+              mask: np.ndarray, face_width: float, settings: CompositeSettings,
+              weights: np.ndarray | None = None) -> Placed | None:
     """Blend one rendered face into `frame` in place.
 
     frame: (H, W, 3) uint8; matrix: 2x3 frame -> crop; crop: the model's input crop (R, R, 3)
-    uint8; rgb: the rendered face (R, R, 3) float32; mask: (R, R) float32 crop-space mask;
-    face_width: in frame pixels, the unit of the erode and blur settings.
-    Returns the region written, or None when the face lies outside the frame.
+    uint8; rgb: the rendered face (R, R, 3) float32; mask: (R, R) float32 crop-space mask (from
+    crop_mask); face_width: in frame pixels, the unit of the erode and blur settings; weights:
+    (R, R) where the colour statistics come from (color_weights), default `mask`.
+    The alpha never reaches past the model's crop: it is capped by the crop's taper warped into
+    the frame, after erode/grow and feather. Returns the region written, or None when the face
+    lies outside the frame.
     """
-    rgb = match_color(rgb, crop.astype(np.float32) / 255.0, mask, settings.color)
+    stats = mask if weights is None else weights
+    rgb = match_color(rgb, crop.astype(np.float32) / 255.0, stats, settings.color)
     # The region of the frame the mask covers (not the whole crop): the warp and blend cost scale with it.
     ys, xs = np.nonzero(mask > 1e-3)
     if len(xs) == 0:
@@ -86,8 +133,16 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     face_region = warp_back(face_u8, matrix, region, border=cv2.BORDER_REPLICATE)
     alpha = warp_back(mask, matrix, region, border=cv2.BORDER_CONSTANT, interpolation=cv2.INTER_LINEAR)
     alpha = refine_mask(np.clip(alpha, 0, 1), face_width, settings.erode, settings.blur)
+    # A grown mask (negative erode) would otherwise spread past the part of the crop that was rendered.
+    footprint = warp_back(crop_taper(mask.shape[0]), matrix, region, border=cv2.BORDER_CONSTANT,
+                          interpolation=cv2.INTER_LINEAR)
+    np.minimum(alpha, footprint, out=alpha)
+    alpha[alpha < CLEAN] = 0.0
     background = frame[y0:y1, x0:x1]
     result = blend(background, face_region, alpha, settings.blend)
+    # laplacian's coarse bands spill a few pixels past the alpha: not past the rendered crop
+    beyond = footprint <= 0.0
+    result[beyond] = background[beyond]
     layer = face_region
     if settings.blend != "feather":
         # A compositor lays the patch "over" the plate with straight alpha; for a blend that
@@ -99,4 +154,5 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     return Placed(int(x0), int(y0), layer, alpha, matrix)
 
 
-__all__ = ["CompositeSettings", "Placed", "composite", "crop_mask"]
+__all__ = ["CompositeSettings", "Placed", "TAPER_GAP", "TAPER_RAMP", "color_weights", "composite", "crop_mask",
+           "crop_taper"]

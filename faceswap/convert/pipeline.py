@@ -31,7 +31,7 @@ from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.source import FrameSource
 from ..media.writers import FrameWriter, Patch, open_writer
-from .composite import CompositeSettings, Placed, composite, crop_mask
+from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
 from .faces_in import FaceProvider, TargetSelector
 from .options import ConvertOptions, parse_frames
 from .stabilize import CutDetector, FrameItem, Stabilizer
@@ -266,8 +266,9 @@ class Converter:
         size = self.swapper.size
         for k, (n, face, matrix, crop, _, lm) in enumerate(jobs):
             mask = crop_mask(pred[k] if pred is not None else None, lm, size, self.settings)
+            # colour from the footage face's skin (lm[0]); the render is drawn at the same place
             placed[n].append((face, composite(batch[n].image, matrix, crop, rgb[k], mask, face.size,
-                                              self.settings)))
+                                              self.settings, color_weights(mask, lm[0]))))
         return placed
 
     # -- running --------------------------------------------------------------------------

@@ -5,6 +5,8 @@ eyes and brows), as faceswap draws it: follows the face outline closely.
 `extended`: the same with the brow line pushed up to cover the forehead,
 for swaps where the source has a different hairline.
 `mouth`, `lower`: regions for reenactment blending (dubbing).
+`skin`: bare skin only (cheeks, nose, the brow ridge and a low band of forehead), without eyes,
+brows, lips, hair or background: where convert takes its colour statistics from.
 """
 
 from __future__ import annotations
@@ -66,11 +68,45 @@ def lower_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return _fill(shape, [np.concatenate([jaw[1:16], lm[29:30]])])
 
 
+def _scaled(points: np.ndarray, factor: float) -> np.ndarray:
+    centre = points.mean(axis=0)
+    return centre + (points - centre) * factor
+
+
+def skin_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Skin that every face shows: the cheeks between the lower lids, the nose and the mouth
+    corners, the nose, and the brow ridge with a low forehead band (0.6 of the brow-eye
+    distance: a fringe or hat sits higher on most faces). Eyes (with lashes and lids), brows and
+    lips are cut out with a margin, and the rest is eroded by 3% of the side so that hair, beard
+    shadow and background beside the jaw line stay out of it."""
+    h, w = shape
+    right_cheek = np.concatenate([lm[1:6], lm[[48, 31, 39, 40, 41, 36]]])
+    left_cheek = np.concatenate([lm[11:16], lm[[54, 35, 42, 47, 46, 45]]])
+    # the nose's points are a line and two nostrils: its sides reach out to the inner eye corners
+    nose = np.concatenate([lm[L.NOSE_BRIDGE.start:L.NOSE_BASE.stop], lm[[39, 42]]])
+    brows = np.concatenate([lm[L.RIGHT_BROW], lm[L.LEFT_BROW]])
+    forehead = np.concatenate([brows, _extend_brows(lm, 0.6)[17:27], lm[[39, 42]]])
+    mask = _fill(shape, [right_cheek, left_cheek, nose, forehead])
+    # What is not skin, grown by its own size: eyes and lips change colour with expression, brows
+    # are hair. Brows are a line of points, drawn as a thick stroke.
+    eye_brow = np.linalg.norm(brows.mean(axis=0) - lm[L.RIGHT_EYE.start:L.LEFT_EYE.stop].mean(axis=0))
+    cut = _fill(shape, [_scaled(lm[L.RIGHT_EYE], 1.8), _scaled(lm[L.LEFT_EYE], 1.8),
+                        _scaled(lm[L.OUTER_MOUTH], 1.3)])
+    stroke = max(1, int(round(eye_brow * 0.6)))
+    for brow in (L.RIGHT_BROW, L.LEFT_BROW):
+        cv2.polylines(cut, [np.round(lm[brow] * 4).astype(np.int32)], False, 255, stroke, cv2.LINE_AA, 2)
+    mask = np.minimum(mask, 255 - cut)
+    erode = max(1, int(round(0.03 * min(h, w))))
+    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)),
+                     borderType=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 MASKS: dict[str, Callable[[np.ndarray, tuple[int, int]], np.ndarray]] = {
     "components": components_mask,
     "extended": extended_mask,
     "mouth": mouth_mask,
     "lower": lower_mask,
+    "skin": skin_mask,
 }
 
 
