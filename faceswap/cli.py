@@ -296,7 +296,7 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="Shrink (or, negative, grow) the mask by this % of the face width.")
 @click.option("--blur", default=_convert_default("blur"), type=float, help="Feather the mask edge over this % of the face width.")
 @click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),
-              help="Colour matching to the footage inside the mask: Reinhard LAB (rct), linear covariance (lct), "
+              help="Colour matching to the footage, statistics from the face's skin: Reinhard LAB (rct), linear covariance (lct), "
                    "histogram, Monge-Kantorovich optimal transport (mkl).")
 @click.option("--blend", default=_convert_default("blend"), type=click.Choice(list(BLEND_METHODS)),
               help="feather: alpha blend; poisson: seamless clone (fixed placement, no jitter); laplacian: "

@@ -59,7 +59,9 @@ LANDMARK_MASKS = ("components", "extended")
 # enough to hide the seam at any resolution.
 ERODE = 0.0
 BLUR = 5.0
-COLOR = "rct"
+# Colour transfer: lct (full RGB covariance) came closest to the footage's cheeks on both measured
+# pairs, d14 -> d10 and d19 -> d18 (docs/convert.md, "Colour match"): 2.1 and 1.3 delta-E.
+COLOR = "lct"
 BLEND = "feather"
 # Faces per model call: amortises the per-call overhead without holding many frames.
 CONVERT_BATCH = 8
