@@ -171,7 +171,7 @@ def test_cli_exit_codes_and_errors(clips, data, tmp_path):
     assert silent.returncode == 4
     assert json.loads(silent.stdout)["integrity"]["audio"]["ok"] is False
     for bad in (["qc", str(tmp_path / "missing.mp4"), "--original", d19],
-                ["qc", str(clips["copy"]), "--original", d19, "--fail-over", "sharpness=1"],
+                ["qc", str(clips["copy"]), "--original", d19, "--fail-over", "beauty=1"],
                 ["qc", str(clips["copy"]), "--original", d19, "--fail-under", "retrieval"]):
         run = run_cli(*bad)
         assert run.returncode == 1, (bad, run.stdout, run.stderr)
