@@ -365,7 +365,7 @@ _QC_METRICS = ", ".join(QC_METRICS)
                    "goes to stderr). [default: none]")
 @click.option("--report", type=click.Path(file_okay=False), default=None,
               help="Folder for summary.json, frames.csv, worst_frames.png (original | output), identity.png, "
-                   "jitter.png and flicker.png (created if missing). [default: none]")
+                   "jitter.png, flicker.png, sharpness.png and seam.png (created if missing). [default: none]")
 @click.option("--fail-under", multiple=True, metavar="METRIC=VALUE",
               help="Fail (exit 4) when METRIC is below VALUE; repeatable. Metrics: " + _QC_METRICS + ". "
                    "[default: none]")
@@ -393,7 +393,7 @@ _QC_METRICS = ", ".join(QC_METRICS)
 def qc(output: str, original: str, identity: str | None, json_path: str | None, progress: bool,
        **opts: Any) -> None:
     """Measure a converted OUTPUT against the footage it was made from: identity, expression
-    and pose kept, jitter, flicker, coverage and file integrity.
+    and pose kept, sharpness, seam, jitter, flicker, coverage and file integrity.
 
     Exits 0 when every check passes; 4 when an integrity check or a --fail-under /
     --fail-over gate fails (the summary says which); 1 on errors (one line on
