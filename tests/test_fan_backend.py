@@ -19,8 +19,6 @@ from faceswap.errors import FaceswapError
 from faceswap.faces import detect_fan
 from faceswap.faces.detect_fan import FanBackend
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 # torch 2.13 marks torch.jit deprecated, but TorchScript is the format
 # face-alignment publishes 2DFAN4 in, so the backend has to keep reading it.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
@@ -37,12 +35,9 @@ def fa_window(box) -> tuple[float, float, float]:
 
 
 @pytest.fixture(scope="module")
-def frame() -> np.ndarray:
-    video = DATA / "video" / "d18.mp4"
-    if not video.is_file():
-        pytest.skip(f"real footage not found at {video} (it sits beside the checkout in CI)")
+def frame(data) -> np.ndarray:
     from faceswap.media.source import FrameSource
-    return next(iter(FrameSource(video))).image.copy()
+    return next(iter(FrameSource(data / "video" / "d18.mp4"))).image.copy()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,7 +108,7 @@ def test_discriminator_variants(facesets, tmp_path, gan_loss):
     assert "gen_adv" not in trainer.history.rows[0]  # iteration 1 ran before gan_start
 
 
-def test_bad_inputs(facesets, tmp_path):
+def test_bad_inputs(facesets, data, tmp_path):
     a, b = facesets
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -118,8 +117,7 @@ def test_bad_inputs(facesets, tmp_path):
     small = tmp_path / "small"
     from faceswap.extract.options import ExtractOptions
     from faceswap.extract.pipeline import extract_source
-    extract_source(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "d18.mp4", small,
-                   ExtractOptions(every=50, size=32), progress=False)
+    extract_source(data / "video" / "d18.mp4", small, ExtractOptions(every=50, size=32), progress=False)
     with pytest.raises(FaceswapError, match="too small for the 64 px model"):
         Trainer(small, b, tmp_path / "m3", TINY, tiny_train(iterations=1), progress=False)
     Trainer(a, b, tmp_path / "m2", TINY, tiny_train(iterations=2), progress=False).run()
