@@ -19,20 +19,13 @@ from faceswap.errors import FaceswapError, NoFaceError
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
 from faceswap.media.probe import probe_video
 from faceswap.media.video_reader import VideoReader
-from faceswap.qc.integrity import audio_seconds, count_frames
+from faceswap.qc.integrity import audio_seconds
 
 pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def model(swap_model) -> Path:
     return swap_model
-
-
-def frame_count(path: Path) -> int:
-    """Frames of a video that decodes cleanly (qc's count: every frame decoded, none dropped)."""
-    frames, decode_error = count_frames(path)
-    assert decode_error is None, decode_error
-    return frames
 
 
 def audio_pcm(path: Path, seconds: float) -> np.ndarray:
@@ -54,7 +47,7 @@ def envelope_match(reference: np.ndarray, got: np.ndarray, offset_s: float) -> t
     return best / 100, float(np.corrcoef(ref[start + best:start + best + len(out)], out)[0, 1])
 
 
-def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path):
+def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path, frame_count):
     src = data / "video" / "d19.mp4"
     out = tmp_path / "out.mp4"
     s = convert(src, model, out, ConvertOptions(), progress=False)
@@ -78,7 +71,7 @@ def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path):
     assert diff[150:330, 160:320].mean() > 3 * diff[:60, :].mean() + 1
 
 
-def test_frames_range_keeps_audio_in_sync(model, data, tmp_path):
+def test_frames_range_keeps_audio_in_sync(model, data, tmp_path, frame_count):
     # d14 has sound (d18/d19 carry silent tracks); the tiny model's swap of her face does not matter here
     src = data / "video" / "d14.mp4"
     out = tmp_path / "range.mp4"
@@ -90,7 +83,7 @@ def test_frames_range_keeps_audio_in_sync(model, data, tmp_path):
     assert corr > 0.9 and abs(lag) <= 0.03, (lag, corr)
 
 
-def test_reenact_has_the_footage_or_driver_length_and_the_driver_audio(model, data, tmp_path):
+def test_reenact_has_the_footage_or_driver_length_and_the_driver_audio(model, data, tmp_path, frame_count):
     out = tmp_path / "reenact.mp4"
     opts = ConvertOptions(mode="reenact", driver=str(data / "video" / "d19.mp4"), region="mouth")
     s = convert(data / "video" / "d18.mp4", model, out, opts, progress=False)
@@ -222,7 +215,7 @@ def test_bad_input(model, data, tmp_path):
         convert(src, other, tmp_path / "y.mp4", ConvertOptions(), progress=False)
 
 
-def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_path):
+def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_path, frame_count):
     damaged = tmp_path / "damaged.mp4"
     raw = bytearray((data / "video" / "d19.mp4").read_bytes())
     mid = len(raw) // 2
@@ -233,7 +226,7 @@ def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_p
     assert s.decode_warning
 
 
-def test_cli_convert(model, data, tmp_path):
+def test_cli_convert(model, data, tmp_path, frame_count):
     out = tmp_path / "cli.mp4"
     cmd = [sys.executable, "-m", "faceswap.cli", "convert", str(data / "video" / "d19.mp4"), "-m", str(model),
            "-o", str(out), "--frames", "0:30", "--no-progress"]
@@ -303,7 +296,7 @@ def test_faces_from_extract_alignments(model, data, tmp_path, monkeypatch):
                 progress=False)
 
 
-def test_variable_frame_rate_input_keeps_every_frame(model, data, tmp_path):
+def test_variable_frame_rate_input_keeps_every_frame(model, data, tmp_path, frame_count):
     vfr = tmp_path / "vfr.mp4"
     # every other frame 15 ms late: uneven frame durations
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(data / "video" / "d18.mp4"), "-vf",
