@@ -8,6 +8,7 @@ the API (`api.exit_code`).
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -101,7 +102,11 @@ def _codec_by_suffix() -> str:
 @click.version_option(__version__, prog_name="faceswap")
 @click.option("--log-level", type=click.Choice(list(LEVELS), case_sensitive=False),
               default=DEFAULT_LEVEL, help="How much to log to stderr.")
-def main(log_level: str) -> None:
+@click.option("--allow-torchscript", is_flag=True, default=False,
+              help="Let --detector fan load TorchScript weights (.zip). TorchScript is code that runs "
+                   "when loaded: allow it only for a file whose SHA-256 you trust (weights/README.md). "
+                   f"Same as ${defaults.ALLOW_TORCHSCRIPT_ENV}=1.")
+def main(log_level: str, allow_torchscript: bool) -> None:
     """Face swap and reenactment for film and TV footage.
 
     \b
@@ -110,6 +115,8 @@ def main(log_level: str) -> None:
     convert  footage + model -> swapped (or reenacted) video
     qc       converted shot + its footage -> quality figures, report, pass/fail
     """
+    if allow_torchscript:
+        os.environ[defaults.ALLOW_TORCHSCRIPT_ENV] = "1"  # read where the detector is built, in any stage
     if log_level.upper() != "DEBUG":
         filter_native_stderr()
     setup_logging(log_level)

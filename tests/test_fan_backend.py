@@ -351,3 +351,22 @@ def test_missing_face_alignment_is_a_faceswap_error(tmp_path, monkeypatch) -> No
     monkeypatch.setitem(sys.modules, "face_alignment.models", None)
     with pytest.raises(FaceswapError, match="face-alignment"):
         FanBackend(weights=path)
+
+
+def test_cli_flag_allows_torchscript(random_fan, data, tmp_path) -> None:
+    """`faceswap --allow-torchscript` is the command line's opt-in; without it extract refuses the archive."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != detect_fan.ALLOW_TORCHSCRIPT_ENV}
+    env[detect_fan.ENV_VAR] = str(random_fan["zip"])
+    args = ["extract", str(data / "stills" / "d19.jpg"), "-o", str(tmp_path / "fs"), "--detector", "fan"]
+
+    def run(*pre: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "faceswap.cli", *pre, *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+    refused = run()
+    assert refused.returncode == 1 and "--allow-torchscript" in refused.stderr, refused.stderr
+    allowed = run("--allow-torchscript")
+    assert "TorchScript" not in allowed.stderr, allowed.stderr
+    assert allowed.returncode in (0, 3), allowed.stderr  # random weights may place no face: not a refusal

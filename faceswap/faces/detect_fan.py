@@ -32,9 +32,9 @@ from .geometry import box_crop
 from .types import Face
 
 ENV_VAR = "FACESWAP_FAN_WEIGHTS"
-# TorchScript is code that runs when it is loaded, not data: reading such an
-# archive needs this set to 1 (or FanBackend(allow_torchscript=True)).
-ALLOW_TORCHSCRIPT_ENV = "FACESWAP_ALLOW_TORCHSCRIPT"
+# TorchScript is code that runs when it is loaded, not data: reading such an archive needs
+# $FACESWAP_ALLOW_TORCHSCRIPT=1 (what `faceswap --allow-torchscript` sets) or FanBackend(allow_torchscript=True).
+ALLOW_TORCHSCRIPT_ENV = defaults.ALLOW_TORCHSCRIPT_ENV
 # The repository's own weights/ folder. Not weights/ under the current
 # directory: a checkout or a shot folder someone sent could plant code there.
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
@@ -233,8 +233,8 @@ def load_fan(path: Path, device: torch.device, allow_torchscript: bool = False) 
     if _is_torchscript(path):
         if not allow_torchscript:
             raise FaceswapError(f"{path} is TorchScript, which is code that runs when loaded: convert it to "
-                                f"safetensors (weights/README.md), or if you trust it set "
-                                f"{ALLOW_TORCHSCRIPT_ENV}=1 (FanBackend(allow_torchscript=True))")
+                                f"safetensors (weights/README.md), or if you trust it run `faceswap "
+                                f"--allow-torchscript ...` ({ALLOW_TORCHSCRIPT_ENV}=1)")
         try:
             return torch.jit.load(str(path), map_location=device)
         except RuntimeError as err:
