@@ -204,7 +204,7 @@ def qc(output: str | Path, original: str | Path, identity: str | Path | None = N
        options: QcOptions | None = None, progress: bool = True) -> QcResult:
     """Measure a converted video against the footage it was made from (and, when given, a
     faceset or media of the person who should now appear): identity, expression and pose
-    kept, jitter, flicker, coverage and file integrity.
+    kept, sharpness, seam, jitter, flicker, coverage and file integrity.
 
     Returns a QcResult (`.summary`, `.failures`; status "failed" when a check
     or gate of `options` failed). Raises FaceswapError for unreadable files or

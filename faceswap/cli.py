@@ -8,6 +8,7 @@ the API (`api.exit_code`).
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -101,7 +102,11 @@ def _codec_by_suffix() -> str:
 @click.version_option(__version__, prog_name="faceswap")
 @click.option("--log-level", type=click.Choice(list(LEVELS), case_sensitive=False),
               default=DEFAULT_LEVEL, help="How much to log to stderr.")
-def main(log_level: str) -> None:
+@click.option("--allow-torchscript", is_flag=True, default=False,
+              help="Let --detector fan load TorchScript weights (.zip). TorchScript is code that runs "
+                   "when loaded: allow it only for a file whose SHA-256 you trust (weights/README.md). "
+                   f"Same as ${defaults.ALLOW_TORCHSCRIPT_ENV}=1.")
+def main(log_level: str, allow_torchscript: bool) -> None:
     """Face swap and reenactment for film and TV footage.
 
     \b
@@ -110,6 +115,8 @@ def main(log_level: str) -> None:
     convert  footage + model -> swapped (or reenacted) video
     qc       converted shot + its footage -> quality figures, report, pass/fail
     """
+    if allow_torchscript:
+        os.environ[defaults.ALLOW_TORCHSCRIPT_ENV] = "1"  # read where the detector is built, in any stage
     if log_level.upper() != "DEBUG":
         filter_native_stderr()
     setup_logging(log_level)
@@ -365,7 +372,7 @@ _QC_METRICS = ", ".join(QC_METRICS)
                    "goes to stderr). [default: none]")
 @click.option("--report", type=click.Path(file_okay=False), default=None,
               help="Folder for summary.json, frames.csv, worst_frames.png (original | output), identity.png, "
-                   "jitter.png and flicker.png (created if missing). [default: none]")
+                   "jitter.png, flicker.png, sharpness.png and seam.png (created if missing). [default: none]")
 @click.option("--fail-under", multiple=True, metavar="METRIC=VALUE",
               help="Fail (exit 4) when METRIC is below VALUE; repeatable. Metrics: " + _QC_METRICS + ". "
                    "[default: none]")
@@ -393,7 +400,7 @@ _QC_METRICS = ", ".join(QC_METRICS)
 def qc(output: str, original: str, identity: str | None, json_path: str | None, progress: bool,
        **opts: Any) -> None:
     """Measure a converted OUTPUT against the footage it was made from: identity, expression
-    and pose kept, jitter, flicker, coverage and file integrity.
+    and pose kept, sharpness, seam, jitter, flicker, coverage and file integrity.
 
     Exits 0 when every check passes; 4 when an integrity check or a --fail-under /
     --fail-over gate fails (the summary says which); 1 on errors (one line on

@@ -114,6 +114,8 @@ MOUTH_WEIGHT = 2.0
 # --- detectors ---------------------------------------------------------------
 DETECTOR = "mediapipe"
 DETECTORS = ("mediapipe", "fan")
+# Set to 1 to let the fan detector load TorchScript weights (code, not data); `faceswap --allow-torchscript`.
+ALLOW_TORCHSCRIPT_ENV = "FACESWAP_ALLOW_TORCHSCRIPT"
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf", ".mpg", ".mpeg")

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         r = qc(output, videos[0], facesets[1], QcOptions(report=str(report)))
         for line in summary_lines(r.summary):
             print(f"[qc] {line}")
-        print(f"[qc] report: {report}/ (summary.json, worst_frames.png, identity.png, jitter.png, flicker.png)")
+        print(f"[qc] report: {report}/ (summary.json, worst_frames.png, identity.png, jitter.png, flicker.png, sharpness.png, seam.png)")
         record = {"time": stamp, "preset": args.preset, "minutes": args.minutes, "model": str(model),
                   "iterations": t.iteration, "samples_per_second": round(t.samples_per_second, 1),
                   "input_identity_distance": (r.summary["identity"]["input_to_wanted"] or {}).get("mean"),

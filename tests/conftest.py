@@ -20,6 +20,19 @@ def data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def frame_count():
+    """Frames of a video, counted by qc's integrity check (every frame decoded); a decode
+    error fails the test instead of counting short."""
+    from faceswap.qc.integrity import count_frames
+
+    def count(path: Path) -> int:
+        frames, decode_error = count_frames(path)
+        assert decode_error is None, decode_error
+        return frames
+    return count
+
+
+@pytest.fixture(scope="session")
 def backend():
     from faceswap.faces.backends import make_backend
     be = make_backend("mediapipe")

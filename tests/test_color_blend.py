@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -11,15 +9,10 @@ import pytest
 from faceswap.convert.blend import BLEND_METHODS, SPILL, blend, refine_mask
 from faceswap.convert.color import COLOR_METHODS, match_color
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-STILLS = DATA / "stills"
 
-
-def _still(name: str, size: int) -> np.ndarray:
-    if not STILLS.is_dir():
-        pytest.skip(f"real stills not found at {STILLS} (the shared data sits beside the checkout)")
-    img = cv2.imread(str(STILLS / name))
-    assert img is not None, f"cannot read {STILLS / name}"
+def _still(data, name: str, size: int) -> np.ndarray:
+    img = cv2.imread(str(data / "stills" / name))
+    assert img is not None, f"cannot read {data / 'stills' / name}"
     return cv2.cvtColor(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 
@@ -32,10 +25,10 @@ def _ellipse(size: int, axes: tuple[int, int], center: tuple[int, int] | None = 
 # -- colour -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def crops():
+def crops(data):
     """(src, target, mask): the render and the footage crop, 128 px, float RGB in [0, 1]."""
-    src = _still("d8.jpg", 128).astype(np.float32) / 255
-    target = _still("s0.jpg", 128).astype(np.float32) / 255
+    src = _still(data, "d8.jpg", 128).astype(np.float32) / 255
+    target = _still(data, "s0.jpg", 128).astype(np.float32) / 255
     return src, target, _ellipse(128, (40, 50))
 
 
@@ -166,10 +159,10 @@ def test_refine_mask_keeps_the_soft_values_of_a_soft_mask():
 # -- blend ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def region():
+def region(data):
     """(background, face, refined mask): a 300 px region, a face 200 px wide."""
-    background = _still("s0.jpg", 300)
-    face = _still("d8.jpg", 300)
+    background = _still(data, "s0.jpg", 300)
+    face = _still(data, "d8.jpg", 300)
     mask = refine_mask(_ellipse(300, (100, 120)), 200, 0, 5)
     return background, face, mask
 

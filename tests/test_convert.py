@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import subprocess
 import sys
@@ -18,23 +19,13 @@ from faceswap.errors import FaceswapError, NoFaceError
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
 from faceswap.media.probe import probe_video
 from faceswap.media.video_reader import VideoReader
+from faceswap.qc.integrity import audio_seconds
 
 pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def model(swap_model) -> Path:
     return swap_model
-
-
-def frame_count(path: Path) -> int:
-    return sum(1 for _ in VideoReader(path))
-
-
-def audio_seconds(path: Path) -> float:
-    """Length of the audio stream, by decoding it."""
-    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", "8000",
-                          "-f", "s16le", "-"], capture_output=True, check=True).stdout
-    return len(pcm) / 2 / 8000
 
 
 def audio_pcm(path: Path, seconds: float) -> np.ndarray:
@@ -56,7 +47,7 @@ def envelope_match(reference: np.ndarray, got: np.ndarray, offset_s: float) -> t
     return best / 100, float(np.corrcoef(ref[start + best:start + best + len(out)], out)[0, 1])
 
 
-def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path):
+def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path, frame_count):
     src = data / "video" / "d19.mp4"
     out = tmp_path / "out.mp4"
     s = convert(src, model, out, ConvertOptions(), progress=False)
@@ -68,9 +59,11 @@ def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path):
     assert abs(audio_seconds(out) - audio_seconds(src)) < 0.1
     assert s.swapped >= 0.98 * s.frames, s.to_dict()
     # labelled synthetic: a container tag and a sidecar record
-    from faceswap.provenance import read_container_tags
+    from faceswap.provenance import hash_file, read_container_tags, read_sidecar, sidecar_path
     assert read_container_tags(out).get("synthetic") == "1"
-    assert Path(s.sidecar).is_file()
+    record = read_sidecar(out)
+    assert Path(s.sidecar) == sidecar_path(out)
+    assert record["synthetic"] is True and record["output"]["sha256"] == hash_file(out)
     # the face changed and the background did not
     first = next(iter(VideoReader(src)))[1].astype(np.int16)
     swapped = next(iter(VideoReader(out)))[1].astype(np.int16)
@@ -78,7 +71,7 @@ def test_swap_keeps_frames_fps_size_and_audio(model, data, tmp_path):
     assert diff[150:330, 160:320].mean() > 3 * diff[:60, :].mean() + 1
 
 
-def test_frames_range_keeps_audio_in_sync(model, data, tmp_path):
+def test_frames_range_keeps_audio_in_sync(model, data, tmp_path, frame_count):
     # d14 has sound (d18/d19 carry silent tracks); the tiny model's swap of her face does not matter here
     src = data / "video" / "d14.mp4"
     out = tmp_path / "range.mp4"
@@ -90,7 +83,7 @@ def test_frames_range_keeps_audio_in_sync(model, data, tmp_path):
     assert corr > 0.9 and abs(lag) <= 0.03, (lag, corr)
 
 
-def test_reenact_has_the_footage_or_driver_length_and_the_driver_audio(model, data, tmp_path):
+def test_reenact_has_the_footage_or_driver_length_and_the_driver_audio(model, data, tmp_path, frame_count):
     out = tmp_path / "reenact.mp4"
     opts = ConvertOptions(mode="reenact", driver=str(data / "video" / "d19.mp4"), region="mouth")
     s = convert(data / "video" / "d18.mp4", model, out, opts, progress=False)
@@ -107,20 +100,62 @@ def test_reenact_has_the_footage_or_driver_length_and_the_driver_audio(model, da
     assert corr > 0.9 and abs(lag) <= 0.08, (lag, corr)
 
 
+@pytest.fixture(scope="module")
+def previews(model, data, backend, tmp_path_factory):
+    """get(color, blend) -> (converted, original, face hull mask) of d19 frame 100, each pair converted once."""
+    root = tmp_path_factory.mktemp("previews")
+    cache: dict[tuple[str, str], np.ndarray] = {}
+    found: dict[str, np.ndarray] = {}
+
+    def get(color: str, blend: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if (color, blend) not in cache:
+            s = convert(data / "video" / "d19.mp4", model, root / f"{color}_{blend}.mp4",
+                        ConvertOptions(color=color, blend=blend, preview=100), progress=False)
+            assert s.faces == 1
+            converted, compare = (cv2.imread(p)[..., ::-1] for p in s.preview)
+            cache[color, blend] = converted
+            found.setdefault("original", compare[:, :compare.shape[1] // 2])
+        original = found["original"]
+        if "hull" not in found:
+            faces = backend.detect(original)
+            assert len(faces) == 1
+            hull = np.zeros(original.shape[:2], np.uint8)
+            cv2.fillConvexPoly(hull, cv2.convexHull(faces[0].landmarks.astype(np.int32)), 1)
+            found["hull"] = hull
+        return cache[color, blend], original, found["hull"]
+    return get
+
+
 @pytest.mark.parametrize("color", ["none", "rct", "lct", "hist", "mkl"])
 @pytest.mark.parametrize("blend", ["feather", "poisson", "laplacian"])
-def test_colour_and_blend_methods_change_the_face_only(model, data, tmp_path, color, blend):
-    opts = ConvertOptions(color=color, blend=blend, preview=100)
-    s = convert(data / "video" / "d19.mp4", model, tmp_path / "p.mp4", opts, progress=False)
-    assert s.faces == 1
-    converted, compare = (cv2.imread(p)[..., ::-1] for p in s.preview)
-    original = compare[:, :compare.shape[1] // 2]
+def test_colour_and_blend_methods_change_the_face_only(previews, color, blend):
+    converted, original, hull = previews(color, blend)
     changed = np.abs(original.astype(np.int16) - converted).max(axis=2) > 0
     ys, xs = np.nonzero(changed)
     assert changed.mean() > 0.02
     # nothing changes far from the face: the changed pixels sit in one face-sized box
     assert xs.min() > 60 and xs.max() < 420 and ys.min() > 40
     assert not changed[:40].any() and not changed[:, :60].any() and not changed[:, 420:].any()
+    inner = cv2.erode(hull, np.ones((15, 15), np.uint8)).astype(bool)  # the face, 7 px in from its outline
+    near = cv2.dilate(hull, np.ones((41, 41), np.uint8)).astype(bool)  # the face and its seam
+    assert inner.sum() > 20000
+
+    def differs(other: np.ndarray, where: np.ndarray) -> float:
+        return float(np.abs(converted.astype(np.int16) - other).max(axis=2)[where].mean())
+    # each method does something of its own (measured: colour 2.7-12 levels inside the face, poisson
+    # 7-10 and laplacian ~1 around the seam, against feather)
+    if color != "none":
+        plain = previews("none", blend)[0]
+        assert differs(plain, inner) > 1.0, "the colour transfer changed nothing"
+        if blend != "poisson":  # poisson takes its level from the footage round the mask, whatever the colour
+            # the face's mean colour moves toward the footage's (measured 12-13 levels off without a
+            # colour transfer, about 2 with one)
+            goal = original[inner].reshape(-1, 3).mean(axis=0)
+            off = np.linalg.norm(converted[inner].reshape(-1, 3).mean(axis=0) - goal)
+            off_plain = np.linalg.norm(plain[inner].reshape(-1, 3).mean(axis=0) - goal)
+            assert off < 0.5 * off_plain, (off, off_plain)
+    if blend != "feather":
+        assert differs(previews(color, "feather")[0], near) > 0.5, "the blend is feather's"
 
 
 def test_patch_writer_recomposites_to_the_same_frames(model, data, tmp_path):
@@ -180,7 +215,7 @@ def test_bad_input(model, data, tmp_path):
         convert(src, other, tmp_path / "y.mp4", ConvertOptions(), progress=False)
 
 
-def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_path):
+def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_path, frame_count):
     damaged = tmp_path / "damaged.mp4"
     raw = bytearray((data / "video" / "d19.mp4").read_bytes())
     mid = len(raw) // 2
@@ -191,13 +226,13 @@ def test_corrupt_frames_in_the_middle_are_skipped_and_counted(model, data, tmp_p
     assert s.decode_warning
 
 
-def test_cli_convert(model, data, tmp_path):
+def test_cli_convert(model, data, tmp_path, frame_count):
     out = tmp_path / "cli.mp4"
     cmd = [sys.executable, "-m", "faceswap.cli", "convert", str(data / "video" / "d19.mp4"), "-m", str(model),
            "-o", str(out), "--frames", "0:30", "--no-progress"]
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "converted 30 frames" in run.stdout and out.is_file()
+    assert "converted 30 frames" in run.stdout and frame_count(out) == 30
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 1 and again.stderr.strip().startswith("error:")
     assert len(again.stderr.strip().splitlines()) == 1
@@ -208,19 +243,60 @@ def test_cli_convert(model, data, tmp_path):
         assert option in helptext, option
 
 
-def test_faces_from_extract_alignments(model, data, tmp_path):
-    """The model fixture extracted every 5th frame of d19: those frames' faces come from the file,
-    the others are found on the fly, and every frame gets its face."""
+class _SpyBackend:
+    """A real backend that records which frames (by their pixels) it was asked to look at."""
+
+    def __init__(self, backend, seen: list[str]) -> None:
+        self._backend, self._seen = backend, seen
+
+    def _saw(self, image: np.ndarray) -> None:
+        self._seen.append(hashlib.sha1(np.ascontiguousarray(image)).hexdigest())
+
+    def detect_boxes(self, image):
+        self._saw(image)
+        return self._backend.detect_boxes(image)
+
+    def faces_in_boxes(self, image, boxes):
+        self._saw(image)
+        return self._backend.faces_in_boxes(image, boxes)
+
+    def detect(self, image):
+        self._saw(image)
+        return self._backend.detect(image)
+
+    def close(self) -> None:
+        self._backend.close()
+
+
+def test_faces_from_extract_alignments(model, data, tmp_path, monkeypatch):
+    """The model fixture extracted every 5th frame of d19: those frames' faces come from the file
+    (no detector looks at them), the others are found on the fly, and every frame gets its face."""
+    import faceswap.convert.pipeline as pipeline
+    from faceswap.data.faceset import AlignmentsFile, alignments_path
     faceset = model.parent / "a"
+    covered = {r["frame"] for r in AlignmentsFile(alignments_path(faceset, "d19.mp4")).frames.values()
+               if r["frame"] < 40}
+    assert covered == set(range(0, 40, 5))
+    frames = {}
+    for index, image in VideoReader(data / "video" / "d19.mp4"):
+        frames[hashlib.sha1(np.ascontiguousarray(image)).hexdigest()] = index
+        if index == 39:
+            break
+    assert len(frames) == 40  # every frame tells itself apart by its pixels
+    seen: list[str] = []
+    real = pipeline.make_backend
+    monkeypatch.setattr(pipeline, "make_backend", lambda *a, **k: _SpyBackend(real(*a, **k), seen))
     s = convert(data / "video" / "d19.mp4", model, tmp_path / "al.mp4",
                 ConvertOptions(alignments=str(faceset), frames="0:40"), progress=False)
     assert s.frames == 40 and s.swapped == 40
+    looked_at = {frames[h] for h in seen}
+    assert looked_at == set(range(40)) - covered, sorted(looked_at)
     with pytest.raises(FaceswapError, match="no alignments file"):
         convert(data / "video" / "d18.mp4", model, tmp_path / "x.mp4", ConvertOptions(alignments=str(faceset)),
                 progress=False)
 
 
-def test_variable_frame_rate_input_keeps_every_frame(model, data, tmp_path):
+def test_variable_frame_rate_input_keeps_every_frame(model, data, tmp_path, frame_count):
     vfr = tmp_path / "vfr.mp4"
     # every other frame 15 ms late: uneven frame durations
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(data / "video" / "d18.mp4"), "-vf",

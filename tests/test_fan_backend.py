@@ -19,8 +19,6 @@ from faceswap.errors import FaceswapError
 from faceswap.faces import detect_fan
 from faceswap.faces.detect_fan import FanBackend
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 # torch 2.13 marks torch.jit deprecated, but TorchScript is the format
 # face-alignment publishes 2DFAN4 in, so the backend has to keep reading it.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
@@ -37,12 +35,9 @@ def fa_window(box) -> tuple[float, float, float]:
 
 
 @pytest.fixture(scope="module")
-def frame() -> np.ndarray:
-    video = DATA / "video" / "d18.mp4"
-    if not video.is_file():
-        pytest.skip(f"real footage not found at {video} (it sits beside the checkout in CI)")
+def frame(data) -> np.ndarray:
     from faceswap.media.source import FrameSource
-    return next(iter(FrameSource(video))).image.copy()
+    return next(iter(FrameSource(data / "video" / "d18.mp4"))).image.copy()
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +78,7 @@ def test_random_fan_torchscript_and_safetensors_agree(frame, random_fan) -> None
     boxes = real_boxes(frame)
     results = {}
     for kind in ("zip", "safetensors"):
-        backend = FanBackend(weights=random_fan[kind])
+        backend = FanBackend(weights=random_fan[kind], allow_torchscript=kind == "zip")
         assert backend.name == "fan"
         faces = backend.faces_in_boxes(frame, boxes)
         backend.close()
@@ -106,8 +101,31 @@ def test_state_dict_pth_loads_with_weights_only(random_fan) -> None:
     assert torch.equal(backend.net.state_dict()["l3.weight"].contiguous(), want)
 
 
+class _LeavesAMarker:
+    """Unpickling this calls open(path, "w"): a global no weights-only unpickler allows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_a_pth_whose_pickle_runs_code_is_refused_without_running_it(tmp_path, monkeypatch) -> None:
+    marker = tmp_path / "the_pickle_ran"
+    path = tmp_path / "2DFAN4-evil.pth"
+    torch.save({"l3.weight": torch.zeros(3), "payload": _LeavesAMarker(marker)}, path)
+    # torch >= 2.6 reads weights-only by default; this makes a torch.load that does not
+    # ask for it explicitly fall back to full unpickling, so the test sees the call site.
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(FaceswapError, match="could not read the FAN weights") as err:
+        FanBackend(weights=path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+    assert not marker.exists(), "the pickle's callable ran"
+
+
 def test_detect_uses_mediapipe_boxes(frame, random_fan) -> None:
-    backend = FanBackend(weights=random_fan["zip"])
+    backend = FanBackend(weights=random_fan["safetensors"])
     try:
         boxes = backend.detect_boxes(frame)
         assert boxes, "MediaPipe finds the face in d18 frame 0"
@@ -229,8 +247,9 @@ def test_missing_weights_is_one_clear_line(no_weights) -> None:
         FanBackend()
     msg = str(err.value)
     assert "weights" in msg and "\n" not in msg
-    assert "2DFAN4-cd938726ad.zip" in msg and detect_fan.ENV_VAR in msg
-    assert str(no_weights / "weights") in msg
+    assert "2DFAN4-11f355bf06.pth.tar" in msg and detect_fan.ENV_VAR in msg
+    assert str(detect_fan.REPO_WEIGHTS) in msg
+    assert str(no_weights / "weights") not in msg  # the current directory is not searched
 
 
 def test_search_order(no_weights, tmp_path, monkeypatch) -> None:
@@ -238,12 +257,16 @@ def test_search_order(no_weights, tmp_path, monkeypatch) -> None:
     hub.mkdir(parents=True)
     (hub / "2DFAN4-11f355bf06.pth.tar").touch()
     assert detect_fan.find_weights() == hub / "2DFAN4-11f355bf06.pth.tar"
-    local = no_weights / "weights"
+    planted = no_weights / "weights"  # weights/ in the current directory: never looked at
+    planted.mkdir()
+    (planted / "2DFAN4-x.safetensors").touch()
+    assert detect_fan.find_weights() == hub / "2DFAN4-11f355bf06.pth.tar"
+    local = detect_fan.REPO_WEIGHTS
     local.mkdir()
     (local / "2DFAN4-x.zip").touch()
-    assert detect_fan.find_weights().name == "2DFAN4-x.zip"
+    assert detect_fan.find_weights() == local / "2DFAN4-x.zip"
     (local / "2DFAN4-x.safetensors").touch()  # preferred over the archive beside it
-    assert detect_fan.find_weights().name == "2DFAN4-x.safetensors"
+    assert detect_fan.find_weights() == local / "2DFAN4-x.safetensors"
     env_file = tmp_path / "elsewhere.zip"
     env_file.touch()
     monkeypatch.setenv(detect_fan.ENV_VAR, str(env_file))
@@ -259,10 +282,57 @@ def test_search_order(no_weights, tmp_path, monkeypatch) -> None:
 
 
 def test_damaged_download_is_caught(tmp_path) -> None:
-    path = tmp_path / "2DFAN4-cd938726ad.zip"
-    path.write_bytes(b"truncated")
-    with pytest.raises(FaceswapError, match="damaged"):
-        FanBackend(weights=path)
+    for name in detect_fan.KNOWN_WEIGHTS:
+        path = tmp_path / name
+        path.write_bytes(b"truncated")
+        with pytest.raises(FaceswapError, match="damaged"):
+            FanBackend(weights=path, allow_torchscript=True)
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_published_name_needs_its_full_digest_not_just_the_prefix(tmp_path, random_fan, monkeypatch) -> None:
+    """A forged file whose sha256 shares the name's prefix (easy to grind for 10 hex digits) is refused."""
+    data = random_fan["safetensors"].read_bytes()
+    name = f"2DFAN4-{_sha256(data)[:10]}.safetensors"
+    (tmp_path / name).write_bytes(data)
+    assert FanBackend(weights=tmp_path / name).weights_path == tmp_path / name  # prefix matches: loads
+    monkeypatch.setitem(detect_fan.KNOWN_WEIGHTS, name, "0" * 64)  # were it a published name
+    with pytest.raises(FaceswapError, match="not the published file"):
+        FanBackend(weights=tmp_path / name)
+
+
+def test_pinned_digests_agree_with_their_names_and_the_readme() -> None:
+    readme = (detect_fan.REPO_WEIGHTS / "README.md").read_text()
+    assert detect_fan.KNOWN_WEIGHTS
+    for name, digest in detect_fan.KNOWN_WEIGHTS.items():
+        assert len(digest) == 64 and int(digest, 16) >= 0
+        assert digest.startswith(detect_fan.HASH_IN_NAME.search(name).group(1)), name
+        assert f"`{name}`" in readme and digest in readme, name
+
+
+def test_torchscript_needs_the_opt_in(random_fan, tmp_path, monkeypatch) -> None:
+    calls = []
+    real_load = torch.jit.load
+    monkeypatch.setattr(torch.jit, "load", lambda *a, **k: calls.append(a) or real_load(*a, **k))
+    monkeypatch.delenv(detect_fan.ALLOW_TORCHSCRIPT_ENV, raising=False)
+    # the archive is recognised by what it holds, not by its name
+    renamed = tmp_path / "2DFAN4-renamed.pth"
+    renamed.write_bytes(random_fan["zip"].read_bytes())
+    for path in (random_fan["zip"], renamed):
+        with pytest.raises(FaceswapError, match="TorchScript") as err:
+            FanBackend(weights=path)
+        msg = str(err.value)
+        assert "\n" not in msg and detect_fan.ALLOW_TORCHSCRIPT_ENV in msg and "safetensors" in msg
+    assert calls == []  # refused before torch.jit.load saw the file
+    monkeypatch.setenv(detect_fan.ALLOW_TORCHSCRIPT_ENV, "1")
+    assert isinstance(FanBackend(weights=random_fan["zip"]).net, torch.jit.ScriptModule)
+    assert len(calls) == 1
+    with pytest.raises(FaceswapError, match="TorchScript"):  # the argument wins over the environment
+        FanBackend(weights=random_fan["zip"], allow_torchscript=False)
 
 
 def test_wrong_tensors_are_refused(tmp_path) -> None:
@@ -281,3 +351,22 @@ def test_missing_face_alignment_is_a_faceswap_error(tmp_path, monkeypatch) -> No
     monkeypatch.setitem(sys.modules, "face_alignment.models", None)
     with pytest.raises(FaceswapError, match="face-alignment"):
         FanBackend(weights=path)
+
+
+def test_cli_flag_allows_torchscript(random_fan, data, tmp_path) -> None:
+    """`faceswap --allow-torchscript` is the command line's opt-in; without it extract refuses the archive."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != detect_fan.ALLOW_TORCHSCRIPT_ENV}
+    env[detect_fan.ENV_VAR] = str(random_fan["zip"])
+    args = ["extract", str(data / "stills" / "d19.jpg"), "-o", str(tmp_path / "fs"), "--detector", "fan"]
+
+    def run(*pre: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "faceswap.cli", *pre, *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+    refused = run()
+    assert refused.returncode == 1 and "--allow-torchscript" in refused.stderr, refused.stderr
+    allowed = run("--allow-torchscript")
+    assert "TorchScript" not in allowed.stderr, allowed.stderr
+    assert allowed.returncode in (0, 3), allowed.stderr  # random weights may place no face: not a refusal

@@ -61,3 +61,30 @@ def test_png_metadata_round_trip(tmp_path):
 def test_png_without_metadata_reads_as_none():
     assert read_metadata_bytes(encode_png(np.zeros((8, 8, 3), np.uint8))) is None
     assert read_metadata_bytes(b"not a png") is None
+
+
+def test_png_metadata_that_inflates_past_the_cap_is_refused(tmp_path):
+    """A few kB of zlib that expands to megabytes (a decompression bomb) is one error line, naming the file."""
+    from faceswap.data.png_meta import MAX_METADATA_BYTES
+    from faceswap.errors import FaceswapError
+    png = encode_png(np.zeros((8, 8, 3), np.uint8))
+    bomb = add_metadata(png, {"pad": "x" * (2 * MAX_METADATA_BYTES)})
+    assert len(bomb) < len(png) + 10_000  # small on disk, 2 MiB inflated
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bomb)
+    with pytest.raises(FaceswapError, match="expands past") as err:
+        read_metadata(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    # just under the cap still reads: the cap sits where it says
+    near = {"pad": "x" * (MAX_METADATA_BYTES - 20)}
+    assert read_metadata_bytes(add_metadata(png, near)) == near
+
+
+def test_damaged_png_metadata_is_one_line(tmp_path):
+    from faceswap.errors import FaceswapError
+    data = bytearray(add_metadata(encode_png(np.zeros((8, 8, 3), np.uint8)), {"frame": 1, "name": "x" * 200}))
+    start = data.index(b"faceswap\x00") + len(b"faceswap\x00") + 4  # flags, language and keyword ends
+    data[start + 2:start + 12] = bytes(10)  # zero the zlib stream just past its header
+    with pytest.raises(FaceswapError, match="damaged faceswap metadata") as err:
+        read_metadata_bytes(bytes(data))
+    assert "\n" not in str(err.value)

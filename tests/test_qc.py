@@ -152,7 +152,9 @@ def test_swap_moves_identity_toward_the_target(model, data, tmp_path):
     assert ident["output_to_original"]["mean"] > 0.2
     assert s["coverage"]["swapped_share"] > 0.9, s["coverage"]
     assert s["integrity"]["ok"], s["integrity"]
-    assert s["expression"]["landmark_error"]["mean"] < 0.2
+    # measured 0.041 IOD on this footage (docs/qc.md says 0.046); the bound leaves ~45% for run-to-run
+    # variation of the tiny model, not the 4x it used to
+    assert s["expression"]["landmark_error"]["mean"] < 0.06
 
 
 def test_cli_exit_codes_and_errors(clips, data, tmp_path):
@@ -171,7 +173,7 @@ def test_cli_exit_codes_and_errors(clips, data, tmp_path):
     assert silent.returncode == 4
     assert json.loads(silent.stdout)["integrity"]["audio"]["ok"] is False
     for bad in (["qc", str(tmp_path / "missing.mp4"), "--original", d19],
-                ["qc", str(clips["copy"]), "--original", d19, "--fail-over", "sharpness=1"],
+                ["qc", str(clips["copy"]), "--original", d19, "--fail-over", "beauty=1"],
                 ["qc", str(clips["copy"]), "--original", d19, "--fail-under", "retrieval"]):
         run = run_cli(*bad)
         assert run.returncode == 1, (bad, run.stdout, run.stderr)
@@ -182,21 +184,25 @@ def test_cli_exit_codes_and_errors(clips, data, tmp_path):
         assert option in helptext, option
 
 
-def test_cli_lists_match_the_package():
-    """`faceswap qc --help` names every metric and check, read from the package without
-    loading the measuring code (fast start)."""
-    import subprocess
-    import sys
+def test_cli_help_names_every_metric_and_check():
+    """`faceswap qc --help` lists exactly the gate metrics and integrity checks the package has,
+    read from the help a user sees, and without loading the measuring code (fast start)."""
+    import re
 
     from click.testing import CliRunner
 
     from faceswap import cli
     from faceswap.qc.gates import METRICS
     from faceswap.qc.integrity import FIELDS
-    assert cli._QC_METRICS.split(", ") == list(METRICS)
-    text = " ".join(CliRunner().invoke(cli.main, ["qc", "--help"], terminal_width=1000).output.split())
-    assert all(name in text for name in METRICS)
-    assert f"[{'|'.join(FIELDS)}]" in text
+    result = CliRunner().invoke(cli.main, ["qc", "--help"], terminal_width=1000)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    listed = re.search(r"Metrics: ([a-z_, ]+)\.", text)
+    assert listed, text
+    assert listed.group(1).split(", ") == list(METRICS)
+    checks = re.search(r"--ignore-integrity \[([a-z_|]+)\]", text)
+    assert checks, text
+    assert checks.group(1).split("|") == list(FIELDS)
     loaded = subprocess.run([sys.executable, "-c", "import sys, faceswap.cli; print('faceswap.qc.run' in sys.modules)"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "False"

@@ -46,18 +46,14 @@ from faceswap.provenance import (
     write_sidecar,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIP = 40            # frames per clip
 HAM_START = 90       # a range starting mid-file (3 s in)
 SR = 8000            # audio sample rate for the sync checks
 
 
 @pytest.fixture(scope="module")
-def video_dir() -> Path:
-    folder = DATA / "video"
-    if not (folder / "d18.mp4").is_file() or not (folder / "hamilton_stage.mp4").is_file():
-        pytest.skip(f"real footage not found in {folder} (it sits beside the checkout)")
-    return folder
+def video_dir(data: Path) -> Path:
+    return data / "video"
 
 
 def _frames(path: Path, start: int, count: int) -> list[np.ndarray]:
@@ -83,13 +79,6 @@ def d18(video_dir: Path) -> tuple[Path, list[np.ndarray]]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def count_frames(path: Path) -> int:
-    """Video packets in the file, counted by ffmpeg (no guess from duration x fps)."""
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostats", "-i", str(path), "-map", "0:v:0", "-c", "copy",
-                          "-f", "null", "-", "-progress", "pipe:1"], capture_output=True, text=True).stdout
-    return int(re.findall(r"^frame=(\d+)", out, re.M)[-1])
-
 
 def pcm(path: Path) -> np.ndarray:
     """The first audio stream, mono at 8 kHz, as presented (edit lists applied)."""
@@ -179,7 +168,7 @@ def test_codec_choice_and_containers(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_frame_rate_sanity_ntsc(tmp_path: Path) -> None:
+def test_frame_rate_sanity_ntsc(tmp_path: Path, frame_count) -> None:
     out = tmp_path / "ntsc.mp4"
     frame = np.full((64, 64, 3), 128, np.uint8)
     with VideoWriter(out, width=64, height=64, fps=29.97) as w:
@@ -187,7 +176,7 @@ def test_frame_rate_sanity_ntsc(tmp_path: Path) -> None:
             w.write(frame)
     assert w.rate == Fraction(30000, 1001)
     info = probe_video(out)
-    assert count_frames(out) == 30
+    assert frame_count(out) == 30
     assert info.fps == pytest.approx(29.97, abs=0.005)
     assert info.duration == pytest.approx(30 * 1001 / 30000, abs=0.002)  # 1.001 s, not 1.000 s
 
@@ -195,7 +184,7 @@ def test_frame_rate_sanity_ntsc(tmp_path: Path) -> None:
 # --- video files -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("codec,suffix", [("h264", ".mp4"), ("ffv1", ".mkv"), ("prores", ".mov")])
-def test_video_range_with_audio(tmp_path: Path, ham, codec: str, suffix: str) -> None:
+def test_video_range_with_audio(tmp_path: Path, ham, codec: str, suffix: str, frame_count) -> None:
     src, frames = ham
     info = probe_video(src)
     out = tmp_path / f"out{suffix}"
@@ -210,7 +199,7 @@ def test_video_range_with_audio(tmp_path: Path, ham, codec: str, suffix: str) ->
     assert out.is_file() and not list(tmp_path.glob(".*"))
 
     got = probe_video(out)
-    assert count_frames(out) == CLIP
+    assert frame_count(out) == CLIP
     assert (got.width, got.height) == (info.width, info.height)
     assert got.fps == pytest.approx(29.97, abs=0.005)
     assert got.has_audio
@@ -242,7 +231,7 @@ def test_video_range_with_audio(tmp_path: Path, ham, codec: str, suffix: str) ->
         assert np.abs(back.mean((0, 1, 2)) - np.stack(frames).mean((0, 1, 2))).max() < 0.6
 
 
-def test_d18_from_start_keeps_30fps(tmp_path: Path, d18) -> None:
+def test_d18_from_start_keeps_30fps(tmp_path: Path, d18, frame_count) -> None:
     src, frames = d18
     out = tmp_path / "d18.mp4"
     with VideoWriter(out, width=480, height=480, fps=probe_video(src).fps,
@@ -250,13 +239,13 @@ def test_d18_from_start_keeps_30fps(tmp_path: Path, d18) -> None:
         for frame in frames:
             w.write(frame)
     info = probe_video(out)
-    assert count_frames(out) == CLIP and info.fps == 30 and (info.width, info.height) == (480, 480)
+    assert frame_count(out) == CLIP and info.fps == 30 and (info.width, info.height) == (480, 480)
     assert info.has_audio
     assert len(pcm(out)) / SR == pytest.approx(CLIP / 30, abs=0.06)
     assert info.duration == pytest.approx(CLIP / 30, abs=0.06)
 
 
-def test_source_without_audio_is_fine(tmp_path: Path) -> None:
+def test_source_without_audio_is_fine(tmp_path: Path, frame_count) -> None:
     frame = np.zeros((64, 64, 3), np.uint8)
     silent = tmp_path / "silent.mp4"
     with VideoWriter(silent, width=64, height=64, fps=25) as w:
@@ -266,7 +255,7 @@ def test_source_without_audio_is_fine(tmp_path: Path) -> None:
     with VideoWriter(out, width=64, height=64, fps=25, audio=AudioSource(silent)) as w:
         for _ in range(5):
             w.write(frame)
-    assert not w.has_audio and not probe_video(out).has_audio and count_frames(out) == 5
+    assert not w.has_audio and not probe_video(out).has_audio and frame_count(out) == 5
 
 
 def test_abort_and_exception_leave_nothing(tmp_path: Path) -> None:
@@ -287,7 +276,7 @@ def test_abort_and_exception_leave_nothing(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_existing_output_and_input_refused(tmp_path: Path, video_dir: Path) -> None:
+def test_existing_output_and_input_refused(tmp_path: Path, video_dir: Path, frame_count) -> None:
     frame = np.zeros((64, 64, 3), np.uint8)
     out = tmp_path / "x.mp4"
     out.write_bytes(b"keep me")
@@ -298,7 +287,7 @@ def test_existing_output_and_input_refused(tmp_path: Path, video_dir: Path) -> N
     with VideoWriter(out, width=64, height=64, fps=30, overwrite=True) as w:
         w.write(frame)
         assert out.read_bytes() == b"keep me"  # replaced only on close
-    assert count_frames(out) == 1
+    assert frame_count(out) == 1
 
     src = video_dir / "d18.mp4"
     for kw in ({"inputs": [src]}, {"audio": AudioSource(src)}):
@@ -333,6 +322,7 @@ def test_disk_full_is_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
         # restore_signals=False keeps SIGXFSZ ignored, so write() fails instead of killing ffmpeg.
         return real_popen(*args, preexec_fn=limit, restore_signals=False, **kw)
 
+    ffmpeg_exe()  # found (and version-checked) before the limit: only the encoder runs under it
     monkeypatch.setattr(subprocess, "Popen", limited)
     frame = np.random.default_rng(1).integers(0, 255, (128, 128, 3), np.uint8)
     with pytest.raises(FaceswapError, match="too large|space") as err:
@@ -343,14 +333,14 @@ def test_disk_full_is_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not list(tmp_path.iterdir())
 
 
-def test_bad_frames_rejected(tmp_path: Path) -> None:
+def test_bad_frames_rejected(tmp_path: Path, frame_count) -> None:
     with VideoWriter(tmp_path / "v.mp4", width=64, height=64, fps=30) as w:
         with pytest.raises(ValueError):
             w.write(np.zeros((64, 64, 3), np.float32))
         with pytest.raises(ValueError):
             w.write(np.zeros((32, 64, 3), np.uint8))
         w.write(np.zeros((64, 64, 3), np.uint8))
-    assert count_frames(tmp_path / "v.mp4") == 1
+    assert frame_count(tmp_path / "v.mp4") == 1
 
 
 # --- PNG sequences ---------------------------------------------------------------------------------
@@ -481,7 +471,7 @@ def test_aborted_patch_writer_leaves_nothing(tmp_path: Path, d18) -> None:
     assert list(load_patches(folder).frames) == [7]
 
 
-def test_every_writer_takes_the_same_call(tmp_path: Path, d18) -> None:
+def test_every_writer_takes_the_same_call(tmp_path: Path, d18, frame_count) -> None:
     """open_writer picks the writer; the caller writes every kind with one call and never asks which."""
     _, frames = d18
     patch = Patch(np.full((40, 40, 4), 255, np.uint8), 100, 50, np.eye(2, 3), track=2)
@@ -495,7 +485,7 @@ def test_every_writer_takes_the_same_call(tmp_path: Path, d18) -> None:
                 w.write(frames[i], 20 + i, name=f"shot.{20 + i:04d}.jpg", patches=[patch] if i != 1 else [])
     assert kinds == {"video": VideoWriter, "png": PngSequenceWriter, "images": ImageSetWriter,
                      "patch": PatchWriter}
-    assert count_frames(tmp_path / "v.mkv") == 3
+    assert frame_count(tmp_path / "v.mkv") == 3
     assert sorted(p.name for p in (tmp_path / "seq").glob("*.png")) == ["000020.png", "000021.png", "000022.png"]
     back = cv2.imread(str(tmp_path / "stills" / "shot.0021.png"))[..., ::-1]
     assert np.array_equal(back, frames[1])

@@ -12,8 +12,14 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from ..errors import FaceswapError
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYWORD = b"faceswap"
+# A face crop's JSON (68 landmarks, the 478-point mesh, the crop matrix) is
+# about 11 kB. The cap leaves room for far more, and stops a chunk of a few kB
+# that inflates to gigabytes (a decompression bomb) from filling memory.
+MAX_METADATA_BYTES = 1 << 20
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -31,8 +37,25 @@ def add_metadata(png: bytes, meta: dict[str, Any]) -> bytes:
     return png[:ihdr_end] + _chunk(b"iTXt", payload) + png[ihdr_end:]
 
 
-def read_metadata_bytes(data: bytes) -> dict[str, Any] | None:
-    """The faceswap metadata of PNG bytes, or None if there is none."""
+def _inflate(data: bytes, name: str) -> bytes:
+    """zlib `data` inflated to at most MAX_METADATA_BYTES; FaceswapError past that or when damaged."""
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(data, MAX_METADATA_BYTES)
+    except zlib.error as err:
+        raise FaceswapError(f"{name}: damaged faceswap metadata ({err})") from None
+    if inflater.unconsumed_tail:  # output stopped at the cap with input left: it expands further
+        raise FaceswapError(f"{name}: faceswap metadata expands past {MAX_METADATA_BYTES >> 20} MiB; "
+                            "refusing it (faceswap never writes that much)")
+    return text
+
+
+def read_metadata_bytes(data: bytes, name: str = "PNG data") -> dict[str, Any] | None:
+    """The faceswap metadata of PNG bytes, or None if there is none.
+
+    Raises FaceswapError (naming `name`) when the chunk is damaged or its
+    compressed text would inflate past MAX_METADATA_BYTES.
+    """
     if not data.startswith(PNG_SIGNATURE):
         return None
     pos = 8
@@ -49,8 +72,11 @@ def read_metadata_bytes(data: bytes) -> dict[str, Any] | None:
             _, rest = rest.split(b"\x00", 1)  # language tag
             _, text = rest.split(b"\x00", 1)  # translated keyword
             if compressed:
-                text = zlib.decompress(text)
-            return json.loads(text.decode("utf-8"))
+                text = _inflate(text, name)
+            try:
+                return json.loads(text.decode("utf-8"))
+            except ValueError as err:  # UnicodeDecodeError and JSONDecodeError both are
+                raise FaceswapError(f"{name}: damaged faceswap metadata ({err})") from None
         if kind in (b"IDAT", b"IEND"):
             return None
         pos += 12 + length
@@ -58,10 +84,13 @@ def read_metadata_bytes(data: bytes) -> dict[str, Any] | None:
 
 
 def read_metadata(path: str | Path) -> dict[str, Any] | None:
-    """Metadata of a PNG file; reads only up to the first image data chunk."""
+    """Metadata of a PNG file; reads only up to the first image data chunk.
+
+    Raises FaceswapError naming the file when its metadata is damaged or too large.
+    """
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-        meta = read_metadata_bytes(head)
+        meta = read_metadata_bytes(head, str(path))
         if meta is None and len(head) == 1 << 16:
-            meta = read_metadata_bytes(head + fh.read())
+            meta = read_metadata_bytes(head + fh.read(), str(path))
     return meta

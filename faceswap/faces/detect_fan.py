@@ -32,17 +32,28 @@ from .geometry import box_crop
 from .types import Face
 
 ENV_VAR = "FACESWAP_FAN_WEIGHTS"
-# The repository's own weights/ folder, wherever the process runs from.
+# TorchScript is code that runs when it is loaded, not data: reading such an archive needs
+# $FACESWAP_ALLOW_TORCHSCRIPT=1 (what `faceswap --allow-torchscript` sets) or FanBackend(allow_torchscript=True).
+ALLOW_TORCHSCRIPT_ENV = defaults.ALLOW_TORCHSCRIPT_ENV
+# The repository's own weights/ folder. Not weights/ under the current
+# directory: a checkout or a shot folder someone sent could plant code there.
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 # In order of preference inside a folder: safetensors cannot run code at all,
-# a state dict is read with weights_only=True, a TorchScript archive is what
-# face-alignment 1.3/1.4 publish. face-alignment 1.5 caches a .pth.tar.
+# a state dict is read with weights_only=True (face-alignment 1.5 publishes a
+# .pth.tar), a TorchScript archive (face-alignment 1.3/1.4) only on opt-in.
 WEIGHT_PATTERNS = ("2DFAN4*.safetensors", "2DFAN4*.pth", "2DFAN4*.pth.tar", "2DFAN4*.zip")
-DOWNLOAD_HINT = ("on a machine with internet download 2DFAN4-cd938726ad.zip "
-                 "(https://www.adrianbulat.com/downloads/python-fan/2DFAN4-cd938726ad.zip), "
+DOWNLOAD_HINT = ("on a machine with internet download 2DFAN4-11f355bf06.pth.tar "
+                 "(https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar), "
                  f"then put it in weights/ or set {ENV_VAR} to its path (see weights/README.md)")
-# torch.hub names downloads NAME-<first hex digits of sha256>.EXT; a file named
-# that way can be checked against its own name.
+# Full SHA-256 of the files face-alignment publishes (the same table is in
+# weights/README.md). A file with one of these names must match exactly.
+KNOWN_WEIGHTS: dict[str, str] = {
+    "2DFAN4-11f355bf06.pth.tar": "11f355bf0693120222f5955ce3f9dc8fb5763ebb30a47d7906e509490d32e4aa",
+    "2DFAN4-cd938726ad.zip": "cd938726adb1f15f361263cce2db9cb820c42585fa8796ec72ce19107f369a46",
+}
+# torch.hub names downloads NAME-<first hex digits of sha256>.EXT. For other
+# files named that way (2DFAN4_1.6-c827573f02.zip) the name's prefix is all
+# there is to check: it catches a damaged download, not a forged one.
 HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.")
 
 # face-alignment's crop convention (utils.REFERENCE_SCALE, SCALE_FACTOR,
@@ -70,16 +81,22 @@ class FanBackend:
     name = "fan"
 
     def __init__(self, confidence: float = defaults.DETECT_CONFIDENCE, weights: str | Path | None = None,
-                 device: str = "cpu", *, net: torch.nn.Module | None = None) -> None:
+                 device: str = "cpu", *, net: torch.nn.Module | None = None,
+                 allow_torchscript: bool | None = None) -> None:
         """`net` replaces the weights search with a ready module (tests, or a
         caller that already holds a FAN); it must map (N,3,256,256) RGB in
-        [0,1] to (N,68,H,W) heatmaps, or a list of those (last one is used)."""
+        [0,1] to (N,68,H,W) heatmaps, or a list of those (last one is used).
+        `allow_torchscript`: load a TorchScript archive (code); None reads
+        $FACESWAP_ALLOW_TORCHSCRIPT (1 allows). Raises FaceswapError when the
+        weights are missing, damaged, not 2DFAN4, or TorchScript without opt-in."""
         self.confidence = confidence
         self.device = torch.device(device)
         self.weights_path: Path | None = None
         if net is None:
+            if allow_torchscript is None:
+                allow_torchscript = os.environ.get(ALLOW_TORCHSCRIPT_ENV, "") == "1"
             self.weights_path = find_weights(weights)
-            net = load_fan(self.weights_path, self.device)
+            net = load_fan(self.weights_path, self.device, allow_torchscript=allow_torchscript)
         # .to() must run outside inference_mode, or the parameters become
         # inference tensors that tracing and autograd then refuse.
         self.net = net.to(self.device, memory_format=torch.channels_last).eval()
@@ -181,7 +198,7 @@ def _mediapipe_to_landmark_box(box: np.ndarray) -> np.ndarray:
 # -- weights --------------------------------------------------------------------
 def weights_dirs() -> list[Path]:
     """Folders searched for 2DFAN4 weights after the argument and the env var."""
-    dirs = [REPO_WEIGHTS, Path.cwd() / "weights", Path(torch.hub.get_dir()) / "checkpoints"]
+    dirs = [REPO_WEIGHTS, Path(torch.hub.get_dir()) / "checkpoints"]
     seen: list[Path] = []
     for d in dirs:
         if d.resolve() not in [s.resolve() for s in seen]:
@@ -207,10 +224,17 @@ def find_weights(weights: str | Path | None = None) -> Path:
                         f"{', '.join(str(d) for d in dirs)}; {DOWNLOAD_HINT}")
 
 
-def load_fan(path: Path, device: torch.device) -> torch.nn.Module:
-    """A FAN module from a TorchScript archive, a safetensors file or a torch state dict."""
+def load_fan(path: Path, device: torch.device, allow_torchscript: bool = False) -> torch.nn.Module:
+    """A FAN module from a safetensors file, a torch state dict (read with weights_only=True) or,
+    with `allow_torchscript`, a TorchScript archive. Raises FaceswapError (one line) when the
+    file is damaged, holds no 2DFAN4 weights, would run code on unpickling, or is TorchScript
+    without the opt-in."""
     _check_hash(path)
     if _is_torchscript(path):
+        if not allow_torchscript:
+            raise FaceswapError(f"{path} is TorchScript, which is code that runs when loaded: convert it to "
+                                f"safetensors (weights/README.md), or if you trust it run `faceswap "
+                                f"--allow-torchscript ...` ({ALLOW_TORCHSCRIPT_ENV}=1)")
         try:
             return torch.jit.load(str(path), map_location=device)
         except RuntimeError as err:
@@ -226,7 +250,9 @@ def load_fan(path: Path, device: torch.device) -> torch.nn.Module:
         try:
             state = torch.load(path, map_location=device, weights_only=True)
         except Exception as err:  # the unpickler raises many types on foreign files
-            raise FaceswapError(f"could not read the FAN weights {path}: {err}") from err
+            # torch's refusal of a non-allow-listed global is many lines: keep the first
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise FaceswapError(f"could not read the FAN weights {path}: {first}") from err
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
     if not isinstance(state, dict):
@@ -254,13 +280,18 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def _check_hash(path: Path) -> None:
+    """A published file must have its pinned digest; another hub-style name must match its prefix."""
+    pinned = KNOWN_WEIGHTS.get(path.name)
     match = HASH_IN_NAME.search(path.name)
-    if match is None:
-        return
+    if pinned is None and match is None:
+        return  # a file of the user's own (a safetensors conversion): nothing to check it against
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    if not digest.hexdigest().startswith(match.group(1)):
+    if pinned is not None and digest.hexdigest() != pinned:
+        raise FaceswapError(f"{path} is damaged or not the published file: its sha256 is not {pinned}; "
+                            "download it again")
+    if pinned is None and not digest.hexdigest().startswith(match.group(1)):
         raise FaceswapError(f"{path} is damaged: its sha256 does not start with {match.group(1)} as its name "
                             "says; download it again")

@@ -1,7 +1,8 @@
 """`faceswap qc`: objective quality figures of a converted shot against its footage.
 
 Identity (dlib descriptors), expression and pose kept (68-point error, head
-pose), temporal stability (jitter, flicker), coverage and file integrity; a
+pose), temporal stability (jitter, flicker), what the eye sees first (sharpness
+of the inner face, seam at the blend's edge), coverage and file integrity; a
 report folder and thresholds that make a batch pipeline gate shots.
 """
 

@@ -16,6 +16,7 @@ import numpy as np
 from ..faces.masks import landmark_mask
 from ..faces.tracking import box_iou
 from ..faces.types import Face
+from .appearance import seam, sharpness
 from .pose import angle_difference, head_pose
 
 # iBUG outer eye corners: the inter-ocular distance of the 300-W benchmark.
@@ -107,6 +108,8 @@ class FrameMeasures:
     colour_original: np.ndarray | None = None  # mean RGB inside the original face's mask
     colour_output: np.ndarray | None = None    # the same region of the output frame
     face_change: float | None = None          # mean abs difference output vs original in that region
+    sharpness: float | None = None            # inner-face detail of the output / the original's (1 = as sharp)
+    seam: float | None = None                 # colour step at the blend edge beyond the original's, 8-bit levels
 
     @property
     def pose_error(self) -> float | None:
@@ -115,7 +118,9 @@ class FrameMeasures:
 
 def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[Face],
                  output_faces: list[Face]) -> FrameMeasures:
-    """Landmark error, pose difference and face-region colours of one frame pair."""
+    """Landmark error, pose difference, face-region colours, sharpness and seam of one frame
+    pair; the regions are placed by the original's face, so both frames are measured on the
+    same pixels."""
     face_o = largest(original_faces)
     face_x = matching(output_faces, face_o)
     m = FrameMeasures(face_o, face_x)
@@ -129,6 +134,8 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
         m.colour_original = region.mean_colour(original)
         m.colour_output = region.mean_colour(output)
         m.face_change = region.mean_abs_diff(original, output)
+    m.sharpness = sharpness(output, original, face_o.landmarks)
+    m.seam = seam(output, original, face_o.landmarks, face_o.size)
     if face_x is not None:
         m.landmark_error = landmark_error(face_x.landmarks, face_o.landmarks, m.iod)
         m.pose_output = head_pose(face_x.landmarks, (w, h))

@@ -26,6 +26,8 @@ WORST_TITLES = {
     "pose_error": "pose: largest yaw/pitch/roll difference (degrees)",
     "jitter": "jitter: landmark motion beyond the original's (inter-ocular distances)",
     "flicker": "flicker: face colour change beyond the original's (8-bit levels)",
+    "sharpness": "sharpness: least inner-face detail against the original's (ratio, 1 = as sharp)",
+    "seam": "seam: largest colour step at the blend edge beyond the original's (8-bit levels)",
     "unswapped": "coverage: input face left unchanged (levels under the threshold)",
     "no_face": "coverage: input face, no face found in the output",
 }
@@ -101,7 +103,8 @@ def worst_sheet(worst: WorstFrames, path: Path, keep: int = defaults.QC_WORST_FR
 
 def write_report(folder: str | Path, summary: Mapping[str, Any], columns: Mapping[str, np.ndarray],
                  worst: WorstFrames) -> dict[str, str]:
-    """summary.json, frames.csv, worst_frames.png, identity.png, jitter.png, flicker.png in `folder`."""
+    """summary.json, frames.csv, worst_frames.png, identity.png, jitter.png, flicker.png,
+    sharpness.png, seam.png in `folder`."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -114,6 +117,8 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], columns: Mappin
         "identity_plot": folder / "identity.png",
         "jitter_plot": folder / "jitter.png",
         "flicker_plot": folder / "flicker.png",
+        "sharpness_plot": folder / "sharpness.png",
+        "seam_plot": folder / "seam.png",
     }
     summary = {**summary, "report": {k: str(v) for k, v in files.items()}}
     write_json(files["summary"], summary)
@@ -131,6 +136,10 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], columns: Mappin
                                                                 GREY)])
     line_plot(files["flicker_plot"], "flicker: face colour change beyond the original's (8-bit levels)",
                 frame, [("flicker", columns["flicker"], ORANGE)])
+    line_plot(files["sharpness_plot"], "sharpness: inner-face detail of the output against the original's",
+              frame, [("sharpness", columns["sharpness"], BLUE)], [(1.0, "as sharp as the original", GREEN)])
+    line_plot(files["seam_plot"], "seam: colour step at the blend edge beyond the original's (8-bit levels)",
+              frame, [("seam", columns["seam"], RED)])
     return {k: str(v) for k, v in files.items()}
 
 
@@ -140,7 +149,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     """The few lines a person reads in a terminal."""
-    ident, expr, temp, cov = (summary.get(k) or {} for k in ("identity", "expression", "temporal", "coverage"))
+    ident, expr, temp, look, cov = (summary.get(k) or {} for k in ("identity", "expression", "temporal",
+                                                                     "appearance", "coverage"))
     mean = lambda d, k: (d.get(k) or {}).get("mean")  # noqa: E731
     lines = [f"qc {summary['output']} against {summary['original']}: {summary['frames']['measured']} frames "
              f"measured in {summary['seconds']:.1f} s"]
@@ -155,6 +165,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                  f"{_fmt(mean(expr, 'pose_error_deg'))} deg")
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")
+    lines.append(f"  appearance sharpness {_fmt(mean(look, 'sharpness'))} of the original's detail, seam "
+                 f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge")
     lines.append(f"  coverage   {cov.get('swapped_frames', 0)} of {cov.get('input_face_frames', 0)} input faces "
                  f"changed, {cov.get('unswapped_frames', 0)} unchanged, {cov.get('output_no_face_frames', 0)} "
                  f"without a face in the output")

@@ -36,7 +36,7 @@ from .worst import WorstFrames, thumbnail_pair
 log = get_logger(__name__)
 
 COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "yaw_diff", "pitch_diff", "roll_diff",
-           "pose_error", "jitter", "original_motion", "flicker", "face_change", "unswapped",
+           "pose_error", "jitter", "original_motion", "flicker", "sharpness", "seam", "face_change", "unswapped",
            "output_to_wanted", "output_to_wanted_cosine", "output_to_original", "output_to_original_cosine",
            "input_to_wanted", "input_to_wanted_cosine")
 # Frame numbers listed in the summary per coverage problem (the counts are always complete).
@@ -114,7 +114,8 @@ def _stats(values: Sequence[float]) -> dict[str, float] | None:
     v = v[np.isfinite(v)]
     if v.size == 0:
         return None
-    return {"mean": round(float(v.mean()), 6), "median": round(float(np.median(v)), 6),
+    return {"mean": round(float(v.mean()), 6), "min": round(float(v.min()), 6),
+            "median": round(float(np.median(v)), 6),
             "p95": round(float(np.percentile(v, 95)), 6), "max": round(float(v.max()), 6), "frames": int(v.size)}
 
 
@@ -164,6 +165,8 @@ class _Measurer:
             row["yaw_diff"], row["pitch_diff"], row["roll_diff"] = (float(x) for x in m.pose_diff)
             row["pose_error"] = m.pose_error
         row["face_change"] = value(m.face_change)
+        row["sharpness"] = value(m.sharpness)
+        row["seam"] = value(m.seam)
         prev = self.prev
         if prev is not None:
             row["jitter"] = value(jitter(m, prev))
@@ -190,8 +193,10 @@ class _Measurer:
                     self.worst.offer("unswapped", 1.0, index, tile, f"diff {m.face_change:.2f}")
         if index % self.o.identity_every == 0:
             self._identity(len(self.cols["frame"]), index, original, output, m, row, tile)
-        for key in ("landmark_error", "pose_error", "jitter", "flicker"):
+        for key in ("landmark_error", "pose_error", "jitter", "flicker", "seam"):
             self.worst.offer(key, None if row[key] != row[key] else row[key], index, tile)
+        if m.sharpness is not None:  # worst = least detail: ranked by the detail lost
+            self.worst.offer("sharpness", 1.0 - m.sharpness, index, tile, f"{m.sharpness:.3g}")
         for name in COLUMNS:
             self.cols[name].append(row[name])
         self.prev = m
@@ -258,6 +263,7 @@ class _Measurer:
                            "roll_diff_deg": _stats(c["roll_diff"])},
             "temporal": {"jitter": _stats(c["jitter"]), "flicker": _stats(c["flicker"]),
                          "original_motion": _stats(c["original_motion"])},
+            "appearance": {"sharpness": _stats(c["sharpness"]), "seam": _stats(c["seam"])},
             "coverage": {"input_face_frames": n_in, "swapped_frames": self.counts["swapped"],
                          "unswapped_frames": self.counts["unswapped"],
                          "output_no_face_frames": self.counts["output_no_face"],

@@ -1,0 +1,173 @@
+"""qc's `sharpness` and `seam`: what the eye sees first, on d19 and copies of it made worse on purpose."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.faces.masks import landmark_mask
+from faceswap.media.ffmpeg_bin import ffmpeg_exe
+from faceswap.media.video_reader import VideoReader
+from faceswap.qc import QcOptions, run_qc
+from faceswap.qc.appearance import SEAM_MASK, seam, sharpness
+from faceswap.qc.measures import largest
+from faceswap.qc.report import summary_lines
+
+pytestmark = pytest.mark.slow
+
+# Frames of d19 measured (and changed in the worsened copies); the rest of each copy is d19 as is.
+FRAMES = 24
+BLUR_SIGMA = 3.0    # px, the Gaussian blur over the face in the "soft swap" copy
+WEDGE_LEVELS = 25   # how much darker the wedge on the right temple is
+WEDGE_HALF = 30     # degrees either side of the direction from the face centre to the brow's outer end
+
+
+def _write(frames, path: Path, audio_from: Path, fps: float) -> None:
+    """RGB frames -> H.264 (CRF 18) with the audio of `audio_from`, through the bundled ffmpeg."""
+    h, w = frames[0].shape[:2]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-", "-i", str(audio_from), "-map", "0:v", "-map", "1:a",
+           "-c:v", "libx264", "-crf", "18", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "copy", str(path)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    for frame in frames:
+        proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+    proc.stdin.close()
+    assert proc.wait() == 0
+
+
+def _soft(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """The face inside convert's default mask blurred, with a feathered edge: a soft swap."""
+    alpha = cv2.GaussianBlur(landmark_mask(lm, frame.shape[:2], SEAM_MASK).astype(np.float32) / 255, (0, 0), 2)
+    blurred = cv2.GaussianBlur(frame, (0, 0), BLUR_SIGMA).astype(np.float32)
+    out = frame * (1 - alpha[..., None]) + blurred * alpha[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _wedge(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """A dark wedge with a hard edge inside the mask on the right temple: the rest of the face as is."""
+    h, w = frame.shape[:2]
+    centre = lm.mean(axis=0)
+    towards = np.degrees(np.arctan2(*(lm[17] - centre)[::-1]))
+    ys, xs = np.mgrid[0:h, 0:w]
+    angle = np.degrees(np.arctan2(ys - centre[1], xs - centre[0]))
+    within = np.abs((angle - towards + 180) % 360 - 180) <= WEDGE_HALF
+    region = within & (landmark_mask(lm, (h, w), SEAM_MASK) >= 128)
+    out = frame.astype(np.int16)
+    out[region] -= WEDGE_LEVELS
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def clips(data, backend, tmp_path_factory) -> dict[str, Path]:
+    """d19 stream-copied; with the face blurred (sigma 3 px) in the first FRAMES frames; with a
+    darkened wedge on the right temple in the first FRAMES frames. Full length, d19's sound."""
+    root = tmp_path_factory.mktemp("qc_sharpness")
+    d19 = data / "video" / "d19.mp4"
+    out = {"original": d19, "copy": root / "copy.mp4", "soft": root / "soft.mp4", "wedge": root / "wedge.mp4"}
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(d19), "-map", "0",
+                    "-c", "copy", str(out["copy"])], check=True)
+    reader = VideoReader(d19)
+    soft, wedge = [], []
+    for index, frame in reader:
+        face = largest(backend.detect(frame)) if index < FRAMES else None
+        soft.append(frame.copy() if face is None else _soft(frame, face.landmarks))
+        wedge.append(frame.copy() if face is None else _wedge(frame, face.landmarks))
+    _write(soft, out["soft"], d19, reader.info.fps)
+    _write(wedge, out["wedge"], d19, reader.info.fps)
+    return out
+
+
+def _appearance(clips, name: str, tmp_path: Path | None = None):
+    report = str(tmp_path / name) if tmp_path else None
+    r = run_qc(clips[name], clips["original"], options=QcOptions(max_frames=FRAMES, report=report))
+    print(f"[{name}] " + " | ".join(line.strip() for line in summary_lines(r.summary)[1:5]))
+    return r, r.summary["appearance"]
+
+
+def test_unchanged_copy_is_as_sharp_and_has_no_seam(clips):
+    r, look = _appearance(clips, "copy")
+    assert look["sharpness"]["frames"] == look["seam"]["frames"] == FRAMES
+    assert look["sharpness"]["min"] == look["sharpness"]["max"] == 1.0, look["sharpness"]
+    assert look["seam"]["max"] == 0.0, look["seam"]
+    assert r.ok
+
+
+def test_soft_face_scores_well_under_one(clips, tmp_path):
+    """d19 with its face blurred by sigma 3 px measures 0.22 of the footage's detail once encoded
+    (0.13 before: H.264 adds some grain of its own); a face rendered at 64 px and enlarged 4x
+    measures about 0.2, an unchanged copy re-encoded at CRF 18 about 1.0."""
+    r, look = _appearance(clips, "soft", tmp_path)
+    s = look["sharpness"]
+    assert s["frames"] == FRAMES
+    assert s["max"] < 0.4 and s["mean"] < 0.35, s
+    # the feathered blur leaves the mask's edge nearly as it was: no seam of note
+    assert look["seam"]["mean"] < 2.0, look["seam"]
+    # in the report: frames.csv per frame, the plot, the worst-frames sheet, the printed summary
+    rep = tmp_path / "soft"
+    lines = (rep / "frames.csv").read_text().splitlines()
+    col = lines[0].split(",").index("sharpness")
+    per_frame = [float(line.split(",")[col]) for line in lines[1:]]
+    assert len(per_frame) == FRAMES and max(per_frame) == pytest.approx(s["max"], abs=1e-4)
+    summary = json.loads((rep / "summary.json").read_text())
+    assert summary["appearance"]["sharpness"]["mean"] == s["mean"]
+    plot = cv2.imread(str(rep / "sharpness.png"))
+    assert plot is not None and plot.shape[1] > 300
+    copy_sheet = cv2.imread(str(_appearance(clips, "copy", tmp_path)[0].report["worst_frames"]))
+    soft_sheet = cv2.imread(str(rep / "worst_frames.png"))
+    assert soft_sheet.shape[0] > copy_sheet.shape[0]  # a row of frames under the sharpness title
+    assert any(line.strip().startswith("appearance sharpness 0.") for line in summary_lines(summary))
+
+
+def test_dark_wedge_on_a_temple_is_a_seam(clips):
+    """A 60-degree wedge 25 levels darker inside the mask on one temple: the sector holding it
+    steps by 25 levels, while averaged over the whole outline it would be 5."""
+    r, look = _appearance(clips, "wedge")
+    assert look["seam"]["frames"] == FRAMES
+    assert look["seam"]["min"] > 15 and look["seam"]["mean"] > 18, look["seam"]
+    # the inner face was not touched (but for where the wedge crosses the brow's end): detail as the footage's
+    assert 0.85 < look["sharpness"]["mean"] < 1.1, look["sharpness"]
+    gated = run_qc(clips["wedge"], clips["original"], options=QcOptions(max_frames=FRAMES, fail_over=["seam=2"]))
+    assert [g["ok"] for g in gated.summary["gates"]] == [False] and not gated.ok
+
+
+def test_gates_exit_4_on_the_soft_copy_only(clips):
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+
+    def qc(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "faceswap.cli", "qc", str(clips[name]), "-i",
+                               str(clips["original"]), "--max-frames", "8", "--no-progress",
+                               "--fail-under", "sharpness=0.7", "--fail-over", "seam=2"],
+                              capture_output=True, text=True, env=env, timeout=600)
+
+    copy, soft = qc("copy"), qc("soft")
+    assert copy.returncode == 0, copy.stdout + copy.stderr
+    assert soft.returncode == 4, soft.stdout + soft.stderr
+    last = soft.stdout.strip().splitlines()[-1]
+    assert last.startswith("FAIL (1)") and "--fail-under sharpness=0.7" in last, soft.stdout
+
+
+def test_measures_on_one_frame(data, backend):
+    """Exact 1 and 0 on the same frame; a uniform change of brightness is no seam (the step the
+    footage has is subtracted); flat footage does not divide by nothing."""
+    frame = next(f.copy() for _, f in VideoReader(data / "video" / "d19.mp4"))
+    face = largest(backend.detect(frame))
+    lm = face.landmarks
+    assert sharpness(frame, frame, lm) == 1.0 and seam(frame, frame, lm, face.size) == 0.0
+    brighter = np.clip(frame.astype(np.int16) + 10, 0, 255).astype(np.uint8)
+    assert seam(brighter, frame, lm, face.size) < 0.5
+    assert sharpness(brighter, frame, lm) == pytest.approx(1.0, abs=0.01)
+    flat = np.full_like(frame, 128)
+    noise = np.clip(128 + np.random.default_rng(0).normal(0, 1, frame.shape), 0, 255).astype(np.uint8)
+    assert sharpness(flat, flat, lm) == 1.0
+    ratio = sharpness(noise, flat, lm)  # an energy of ~0.3 against nothing: bounded by the floor
+    assert np.isfinite(ratio) and 1.5 < ratio < 6, ratio
+    assert sharpness(flat, frame, lm) < 0.15  # no detail at all where the footage has it
+    # a face off the frame is not measured
+    assert sharpness(frame, frame, lm + 5000) is None and seam(frame, frame, lm + 5000, face.size) is None
