@@ -1,0 +1,156 @@
+"""B's detail stage: the upscaler's shapes, its training, its place in a model folder, and convert with it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from faceswap.errors import FaceswapError
+from faceswap.model import losses
+from faceswap.model.autoencoder import FaceSwapModel
+from faceswap.model.config import ModelConfig
+from faceswap.model.detail import DetailNet, upscale_mask
+from faceswap.model.store import load_model
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_detail_net_enlarges_by_its_scale_and_starts_as_bicubic(scale):
+    net = DetailNet(scale)
+    x = torch.rand(2, 3, 20, 12)
+    y = net(x)
+    assert y.shape == (2, 3, 20 * scale, 12 * scale)
+    # a fresh net is exactly a bicubic enlargement (the residual tail starts at zero) ...
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    assert torch.equal(y, bicubic)
+    # ... placed on the edges convention: a flat image stays flat, a step stays where it was
+    step = torch.zeros(1, 3, 8, 8)
+    step[..., 4:] = 1
+    big = net(step)[0, 0, 0]
+    assert big[: 4 * scale - 1].max() < 0.5 < big[4 * scale + 1:].min()
+    mask = upscale_mask(torch.rand(1, 1, 8, 8), scale)
+    assert mask.shape == (1, 1, 8 * scale, 8 * scale) and 0 <= mask.min() and mask.max() <= 1
+
+
+def test_detail_scale_is_validated():
+    with pytest.raises(FaceswapError, match="detail scale"):
+        ModelConfig(detail_scale=3).validate()
+    with pytest.raises(ValueError):
+        DetailNet(1)
+
+
+def test_detail_loss_rewards_fine_structure_that_l1_alone_hardly_sees():
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 32, 32)
+    blurred = losses._blur(target, 5, 1.0)
+    # the high-pass term sees the lost detail: the blur costs much more with it than without
+    assert losses.detail_loss(blurred, target) > 1.5 * losses.detail_loss(blurred, target, highpass_weight=0)
+    assert float(losses.detail_loss(target, target)) == 0.0
+
+
+def test_a_short_training_lowers_the_detail_loss():
+    # A render (the input) is a blurred, downscaled copy of the target: the net must learn the lost detail.
+    torch.manual_seed(0)
+    net = DetailNet(2, channels=16, blocks=1)
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    yy, xx = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    targets = torch.stack([0.5 + 0.4 * torch.sin(xx * f + yy * g) for f, g in ((0.9, 0.3), (0.4, 1.1), (1.3, 0.7))])
+    targets = targets[:, None].expand(-1, 3, -1, -1).contiguous()
+    inputs = torch.nn.functional.avg_pool2d(targets, 2)
+
+    def loss() -> torch.Tensor:
+        return losses.detail_loss(net(inputs), targets)
+
+    with torch.no_grad():
+        first = float(loss())
+    for _ in range(40):
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        opt.step()
+    with torch.no_grad():
+        assert float(loss()) < 0.7 * first
+
+
+def test_model_folder_with_detail_saves_and_loads_and_one_without_still_loads(tmp_path):
+    from faceswap.model.store import save_model_config, save_weights
+    tiny = dict(resolution=64, encoder_dims=8, latent_dims=16, decoder_dims=8)
+    for name, cfg in (("with", ModelConfig(**tiny, detail_scale=2)), ("without", ModelConfig(**tiny))):
+        folder = tmp_path / name
+        (folder / "checkpoint").mkdir(parents=True)
+        save_model_config(folder, cfg)
+        model = FaceSwapModel(cfg)
+        save_weights(folder / "checkpoint" / "model.safetensors", model.state_dict())
+        loaded = load_model(folder, "cpu")
+        assert loaded.cfg == cfg
+        assert hasattr(loaded.model, "detail") == (name == "with")
+        for key, value in model.state_dict().items():
+            assert torch.equal(loaded.model.state_dict()[key], value), key
+    # a folder written before the detail stage existed (no detail_scale in config.json) loads as scale 0
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "without", old)
+    meta = json.loads((old / "config.json").read_text())
+    del meta["model"]["detail_scale"]
+    (old / "config.json").write_text(json.dumps(meta))
+    assert load_model(old, "cpu").cfg.detail_scale == 0
+    # weights without the detail stage do not fit a config that asks for one
+    meta["model"]["detail_scale"] = 2
+    (old / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(FaceswapError, match="does not fit"):
+        load_model(old, "cpu")
+
+
+@pytest.fixture(scope="module")
+def detail_model(swap_model, tmp_path_factory) -> Path:
+    """A tiny d19 -> d18 model with a 2x detail stage, on the swap_model fixture's facesets."""
+    from faceswap.train.config import TrainConfig
+    from faceswap.train.trainer import Trainer
+    root = swap_model.parent
+    out = tmp_path_factory.mktemp("detail_model") / "model"
+    tiny = ModelConfig(resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16, detail_scale=2)
+    train = TrainConfig(batch_size=8, lr=1e-3, iterations=60, save_every=10_000, preview_every=10_000, workers=0)
+    summary = Trainer(root / "a", root / "b", out, tiny, train, progress=False).run()
+    assert summary.iteration == 60 and "detail" in summary.last_losses
+    rows = [r for r in (out / "loss.csv").read_text().splitlines()[1:]]
+    header = (out / "loss.csv").read_text().splitlines()[0].split(",")
+    detail = [float(r.split(",")[header.index("detail")]) for r in rows]
+    # the detail stage learns within the run: its loss falls
+    assert np.mean(detail[-10:]) < np.mean(detail[:10])
+    return out
+
+
+@pytest.mark.slow
+def test_convert_with_detail_is_sharper_than_without(detail_model, data, tmp_path, monkeypatch):
+    from faceswap.convert.options import ConvertOptions
+    from faceswap.convert.pipeline import convert
+    from faceswap.convert.swapper import Swapper
+    from faceswap.faces.backends import make_backend
+    from faceswap.media.video_reader import VideoReader
+    from faceswap.qc.appearance import sharpness
+
+    src = data / "video" / "d19.mp4"
+    frames = 12
+    outputs = {}
+    for name in ("detail", "plain"):
+        if name == "plain":
+            monkeypatch.setattr(Swapper, "scale", lambda self, side: 1)
+        out = tmp_path / f"{name}.mp4"
+        summary = convert(src, detail_model, out, ConvertOptions(frames=f"0:{frames}"), progress=False)
+        outputs[name] = [f.copy() for _, f in VideoReader(out)]
+        assert len(outputs[name]) == summary.frames == frames
+    originals = [f.copy() for _, f in VideoReader(src)][:frames]
+    backend = make_backend("mediapipe")
+    try:
+        scores = {name: [] for name in outputs}
+        for i in range(0, frames, 3):
+            face = backend.detect(originals[i])[0]
+            for name, outs in outputs.items():
+                scores[name].append(sharpness(outs[i], originals[i], face.landmarks))
+    finally:
+        backend.close()
+    # the detail stage puts back high-frequency energy the 64 px render lacks, on every frame measured
+    assert all(d > p * 1.05 for d, p in zip(scores["detail"], scores["plain"])), scores
