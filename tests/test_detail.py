@@ -124,7 +124,13 @@ def detail_model(swap_model, tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_convert_with_detail_is_sharper_than_without(detail_model, data, tmp_path, monkeypatch):
+def test_convert_blends_the_detail_stage_output_at_its_size(detail_model, data, tmp_path, monkeypatch):
+    """Convert with a detail model keeps the frame count, and what the detail stage adds reaches the
+    frame: with the stage made an unsharp mask (a known amount of added detail), the inner face has
+    more high-frequency energy than the same convert with the stage off. A convert that dropped the
+    stage's output or shrank it back to the model's size before blending would measure the same."""
+    import torch.nn.functional as F
+
     from faceswap.convert.options import ConvertOptions
     from faceswap.convert.pipeline import convert
     from faceswap.convert.swapper import Swapper
@@ -132,25 +138,30 @@ def test_convert_with_detail_is_sharper_than_without(detail_model, data, tmp_pat
     from faceswap.media.video_reader import VideoReader
     from faceswap.qc.appearance import sharpness
 
+    def unsharp(self, x):
+        base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return base + 2.0 * losses.highpass(base)
+
     src = data / "video" / "d19.mp4"
-    frames = 12
+    frames = 9
     outputs = {}
     for name in ("detail", "plain"):
-        if name == "plain":
-            monkeypatch.setattr(Swapper, "scale", lambda self, side: 1)
-        out = tmp_path / f"{name}.mp4"
-        summary = convert(src, detail_model, out, ConvertOptions(frames=f"0:{frames}"), progress=False)
+        with monkeypatch.context() as patch:
+            patch.setattr(DetailNet, "forward", unsharp)
+            if name == "plain":
+                patch.setattr(Swapper, "scale", lambda self, side: 1)
+            out = tmp_path / f"{name}.mp4"
+            summary = convert(src, detail_model, out, ConvertOptions(frames=f"0:{frames}"), progress=False)
         outputs[name] = [f.copy() for _, f in VideoReader(out)]
         assert len(outputs[name]) == summary.frames == frames
-    originals = [f.copy() for _, f in VideoReader(src)][:frames]
+    originals = [f.copy() for i, f in VideoReader(src) if i < frames]
     backend = make_backend("mediapipe")
     try:
         scores = {name: [] for name in outputs}
-        for i in range(0, frames, 3):
-            face = backend.detect(originals[i])[0]
+        for i in range(0, frames, 4):
+            landmarks = backend.detect(originals[i])[0].landmarks
             for name, outs in outputs.items():
-                scores[name].append(sharpness(outs[i], originals[i], face.landmarks))
+                scores[name].append(sharpness(outs[i], originals[i], landmarks))
     finally:
         backend.close()
-    # the detail stage puts back high-frequency energy the 64 px render lacks, on every frame measured
-    assert all(d > p * 1.05 for d, p in zip(scores["detail"], scores["plain"])), scores
+    assert all(d > 1.15 * p for d, p in zip(scores["detail"], scores["plain"])), scores
