@@ -216,8 +216,11 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth." + _train_default("mouth_weight"))
 @click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss." + _train_default("mask_weight"))
 @click.option("--detail-highpass", type=float, default=None,
-              help="Weight of the high-pass term in the detail stage's loss; 0 = L1 only."
+              help="Weight of the high-pass term in the detail stage's loss; 0 = none."
                    + _train_default("detail_highpass"))
+@click.option("--detail-energy", type=float, default=None,
+              help="Weight of the local-detail term in the detail stage's loss (asks for as much fine detail as "
+                   "B's crops have); 0 = none." + _train_default("detail_energy"))
 @click.option("--gan-weight", type=float, default=None,
               help="Weight of the adversarial loss; 0 trains no discriminator." + _train_default("gan_weight"))
 @click.option("--gan-start", type=int, default=None,

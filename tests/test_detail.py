@@ -47,8 +47,15 @@ def test_detail_loss_rewards_fine_structure_that_l1_alone_hardly_sees():
     torch.manual_seed(0)
     target = torch.rand(1, 3, 32, 32)
     blurred = losses._blur(target, 5, 1.0)
-    # the high-pass term sees the lost detail: the blur costs much more with it than without
-    assert losses.detail_loss(blurred, target) > 1.5 * losses.detail_loss(blurred, target, highpass_weight=0)
+    l1 = losses.detail_loss(blurred, target, highpass_weight=0, energy_weight=0)
+    # the high-pass and local-detail terms see the lost detail: the blur costs much more with them
+    assert losses.detail_loss(blurred, target, energy_weight=0) > 1.5 * l1
+    assert losses.detail_loss(blurred, target) > 3 * l1
+    # the local-detail term wants as much detail, not the same phase: a shifted copy of the texture
+    # pays for it in L1 but hardly in that term, while the blur pays for it there
+    shifted = torch.roll(target, 1, dims=-1)
+    energy = lambda x: losses.detail_loss(x, target, 0, 1) - losses.detail_loss(x, target, 0, 0)
+    assert energy(shifted) < 0.25 * energy(blurred)
     assert float(losses.detail_loss(target, target)) == 0.0
 
 

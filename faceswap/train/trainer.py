@@ -259,7 +259,8 @@ class Trainer:
         corners = batch["corner"].tolist()
         patches = torch.stack([rendered[k, :, y:y + p, x:x + p] for k, (x, y) in enumerate(corners)])
         return losses.detail_loss(self.model.detail(patches.contiguous(memory_format=torch.channels_last)),
-                                  batch["detail"], self.cfg.detail_highpass)
+                                  batch["detail"], self.cfg.detail_highpass,
+                                  self.cfg.detail_energy)
 
     def _disc_step(self, real: torch.Tensor, fake: torch.Tensor, autocast) -> float:
         with autocast:
