@@ -172,3 +172,40 @@ def test_convert_blends_the_detail_stage_output_at_its_size(detail_model, data, 
     finally:
         backend.close()
     assert all(d > 1.15 * p for d, p in zip(scores["detail"], scores["plain"])), scores
+
+
+def test_detail_patches_lie_exactly_under_the_target_patch(swap_model):
+    """The detail target of each sample, shrunk back, is the same pixels as the target's patch at
+    its corner (moved and mirrored alike); one model pixel off would not be."""
+    import cv2
+    from dataclasses import replace
+
+    from faceswap.data.dataset import FaceDataset, load_faceset
+    cfg = ModelConfig(resolution=64)
+    b = swap_model.parent / "b"
+    faces, big = load_faceset(b, cfg), load_faceset(b, replace(cfg, resolution=128))
+    ds = FaceDataset(faces, warp=False, colour=False, seed=3, detail=big, detail_patch=24)
+    raw, _, mirrored = ds.augment_batch(list(range(min(8, len(faces)))))
+    assert raw.detail.shape == (len(raw.target), 48, 48, 3) and mirrored.any()
+    errors, shifted = [], []
+    for k, (x, y) in enumerate(raw.corners):
+        small = cv2.resize(raw.detail[k], (24, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
+        target = raw.target[k].astype(np.float32)
+        errors.append(np.abs(small - target[y:y + 24, x:x + 24]).mean())
+        x1 = x + 1 if x + 25 <= 64 else x - 1
+        shifted.append(np.abs(small - target[y:y + 24, x1:x1 + 24]).mean())
+    assert np.mean(errors) < 4.0 and np.mean(errors) < 0.5 * np.mean(shifted), (errors, shifted)
+    batch = ds.tensors(raw)
+    assert batch["detail"].shape == (len(raw.target), 3, 48, 48) and batch["corner"].shape == (len(raw.target), 2)
+
+
+def test_loss_history_of_an_older_version_takes_the_new_columns(tmp_path):
+    from faceswap.train.history import COLUMNS, LossHistory
+    path = tmp_path / "loss.csv"
+    old = [c for c in COLUMNS if c != "detail"]
+    path.write_text(",".join(old) + "\n" + ",".join("1" if c == "iteration" else "0.5" for c in old) + "\n")
+    history = LossHistory(path)
+    history.append({"iteration": 2, "loss_a": 0.25, "detail": 0.125, "lr": 0.001})
+    again = LossHistory(path)
+    assert [r["iteration"] for r in again.rows] == [1, 2]
+    assert again.rows[1]["detail"] == 0.125 and again.rows[1]["lr"] == 0.001 and again.rows[0]["lr"] == 0.5
