@@ -96,7 +96,7 @@ def detail_loss(x: Tensor, y: Tensor, highpass_weight: float = 1.0, energy_weigh
     CVPR 2017): measured on the detail stage, L1 with or without the high-pass term put back
     only 1.4 of the 3.4 levels of detail RMS that B's crops hold. The energy term asks for as
     much detail as B's crop has there, not for its exact phase (a texture-statistics loss in
-    the spirit of Gatys et al., CVPR 2016, at one scale): with it, 3.3 levels."""
+    the spirit of Gatys et al., CVPR 2016, at one scale): with it, 3.0-3.3 levels."""
     x, y = x.float(), y.float()
     loss = (x - y).abs().mean()
     if highpass_weight:
