@@ -25,7 +25,7 @@ from .extract.options import ExtractOptions
 from .faces.geometry import CENTERINGS
 from .log import DEFAULT_LEVEL, LEVELS, filter_native_stderr, setup_logging
 from .media.codecs import CODECS
-from .model.config import ARCHS, GAN_LOSSES, PIXEL_LOSSES, field_default
+from .model.config import ARCHS, DETAIL_SCALES, GAN_LOSSES, PIXEL_LOSSES, field_default
 from .qc.gates import METRICS as QC_METRICS
 from .qc.integrity import FIELDS as QC_CHECKS
 from .train.config import DEFAULT_PRESET, PRESETS, TrainConfig, preset
@@ -200,6 +200,11 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--encoder-dims", type=int, default=None, help="Encoder width." + _preset_default("encoder_dims"))
 @click.option("--latent-dims", type=int, default=None, help="Bottleneck width." + _preset_default("latent_dims"))
 @click.option("--decoder-dims", type=int, default=None, help="Decoder width." + _preset_default("decoder_dims"))
+@click.option("--detail-scale", type=click.Choice([str(s) for s in DETAIL_SCALES]), default=None,
+              callback=lambda _ctx, _param, value: None if value is None else int(value),
+              help="Train B's detail stage, which convert uses to render the swap at this many times the "
+                   "model's resolution from B's own stored crops; 0 = none (docs/train.md)."
+                   + _preset_default("detail_scale"))
 @click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + _preset_default("batch_size"))
 @click.option("--lr", type=float, default=None, help="Adam learning rate." + _preset_default("lr"))
 @click.option("--iterations", type=int, default=None,
@@ -217,6 +222,12 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes." + _train_default("eyes_weight"))
 @click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth." + _train_default("mouth_weight"))
 @click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss." + _train_default("mask_weight"))
+@click.option("--detail-highpass", type=float, default=None,
+              help="Weight of the high-pass term in the detail stage's loss; 0 = none."
+                   + _train_default("detail_highpass"))
+@click.option("--detail-energy", type=float, default=None,
+              help="Weight of the local-detail term in the detail stage's loss (asks for as much fine detail as "
+                   "B's crops have); 0 = none." + _train_default("detail_energy"))
 @click.option("--gan-weight", type=float, default=None,
               help="Weight of the adversarial loss; 0 trains no discriminator." + _train_default("gan_weight"))
 @click.option("--gan-start", type=int, default=None,

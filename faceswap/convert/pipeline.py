@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .. import defaults
 from ..errors import FaceswapError, NoFaceError
 from ..faces.backends import make_backend
-from ..faces.geometry import transform_points
+from ..faces.geometry import compose, transform_points, warp
 from ..faces.types import Face
 from ..log import get_logger
 from ..media.audio import AudioSource
@@ -262,9 +262,16 @@ class Converter:
         placed: list[list[tuple[Face, Placed | None]]] = [[] for _ in batch]
         if not jobs:
             return placed
-        rgb, pred = self.swapper.render(np.stack([j[4] for j in jobs]), self.render_side)
-        size = self.swapper.size
+        rgb, pred = self.swapper.render_output(np.stack([j[4] for j in jobs]), self.render_side)
+        size = rgb.shape[1]
         for k, (n, face, matrix, crop, _, lm) in enumerate(jobs):
+            if size != self.swapper.size:
+                # the detail stage drew the face larger: blend its pixels, with colour stats from
+                # the footage at the same size, so composite works at the size the face is shown at
+                enlarge = self.swapper.enlarge(self.render_side)
+                matrix = compose(enlarge, matrix)
+                crop = warp(batch[n].image, matrix, size)
+                lm = [transform_points(points, enlarge) for points in lm]
             mask = crop_mask(pred[k] if pred is not None else None, lm, size, self.settings)
             # colour from the footage face's skin (lm[0]); the render is drawn at the same place
             placed[n].append((face, composite(batch[n].image, matrix, crop, rgb[k], mask, face.size,

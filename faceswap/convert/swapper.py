@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from .. import defaults
-from ..faces.geometry import crop_matrix, warp
+from ..faces.geometry import box_matrix, crop_matrix, warp
 from ..faces.types import Face
 from ..log import get_logger
 from ..model.config import ModelConfig
+from ..model.detail import upscale_mask
 from ..model.store import load_model
 
 log = get_logger(__name__)
@@ -27,8 +28,20 @@ class Swapper:
         self.meta, self.device, self.weights_file = stored.meta, stored.device, stored.weights_file
         self.model = stored.model.to(memory_format=torch.channels_last)
         self.size = self.cfg.resolution
-        log.info("model %s: %s %d px %s crops, device %s", self.model_dir.name, self.cfg.arch, self.size,
-                 self.cfg.centering, self.device)
+        log.info("model %s: %s %d px %s crops%s, device %s", self.model_dir.name, self.cfg.arch, self.size,
+                 self.cfg.centering, f", B's detail stage to {self.size * self.cfg.detail_scale} px"
+                 if self.cfg.detail_scale else "", self.device)
+
+    def scale(self, side: str) -> int:
+        """How many times the model's resolution `render_output` draws `side` at: the detail
+        stage's scale for B (it learnt B's detail only), 1 otherwise."""
+        return self.cfg.detail_scale if self.cfg.detail_scale and side == "b" else 1
+
+    def enlarge(self, side: str) -> np.ndarray:
+        """2x3 model crop -> the pixels of `render_output`'s faces for `side`: the crop's edges onto
+        the enlarged face's edges (where DetailNet puts its pixels); the identity at scale 1."""
+        s = self.scale(side)
+        return box_matrix((0, 0, self.size, self.size), s * self.size) if s > 1 else np.eye(2, 3)
 
     def matrix(self, landmarks: np.ndarray) -> np.ndarray:
         """2x3 frame -> model crop for a face."""
@@ -51,6 +64,18 @@ class Swapper:
         rgb_np = rgb.float().permute(0, 2, 3, 1).cpu().numpy()
         mask_np = mask.float()[:, 0].cpu().numpy() if mask is not None else None
         return rgb_np, mask_np
+
+    @torch.inference_mode()
+    def render_output(self, crops: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The faces convert blends: `render`, then for B the detail stage, giving RGB (N,S,S,3) and
+        mask (N,S,S) float32 in [0,1] with S = `scale(side)` * R (the mask enlarged bicubic)."""
+        if self.scale(side) == 1:
+            return self.render(crops, side)
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        rgb, mask = self.model(x, side)
+        rgb = self.model.detail(rgb.contiguous(memory_format=torch.channels_last)).clamp_(0, 1)
+        mask_np = upscale_mask(mask.float(), self.scale(side))[:, 0].cpu().numpy() if mask is not None else None
+        return rgb.float().permute(0, 2, 3, 1).cpu().numpy(), mask_np
 
     def reconstruction_error(self, crops: np.ndarray, side: str) -> np.ndarray:
         """Mean absolute error of rebuilding each crop as `side`, inside the predicted mask: how much

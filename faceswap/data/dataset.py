@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 from .. import defaults
 from ..errors import FaceswapError
 from ..faces import landmarks68 as L
-from ..faces.geometry import compose, invert, recrop_matrix, transform_points, warp, zoom
+from ..faces.geometry import box_matrix, compose, invert, recrop_matrix, transform_points, translation, warp, zoom
 from ..faces.masks import landmark_mask
 from ..log import get_logger
 from ..media.images import read_image
@@ -40,6 +40,7 @@ from .faceset import FaceRecord, iter_faceset
 log = get_logger(__name__)
 
 MARGIN = 1.25
+DETAIL_PATCH = 24       # side of the detail stage's training patches, in model pixels (its cost grows as the square)
 UPSCALE_WARNING = 1.5   # stored crops enlarged more than this give soft training faces
 UPSCALE_LIMIT = 2.0     # a faceset whose every crop needs more is refused: it was extracted for a smaller model
 LOAD_THREADS = 4        # PNG decode and cv2 release the GIL
@@ -228,8 +229,12 @@ class FaceDataset(Dataset):
     def __init__(self, faces: FacesetArrays, eyes_weight: float = defaults.EYES_WEIGHT,
                  mouth_weight: float = defaults.MOUTH_WEIGHT, warp: bool = True, colour: bool = True,
                  rotation: float = 10.0, scale: float = 0.05, shift: float = 0.05, flip: float = 0.5,
-                 seed: int | tuple[int, ...] = 0) -> None:
+                 seed: int | tuple[int, ...] = 0, detail: FacesetArrays | None = None,
+                 detail_patch: int = DETAIL_PATCH) -> None:
         self.faces = faces
+        self.detail, self.detail_patch = detail, min(detail_patch, faces.resolution)
+        if detail is not None and (detail.paths != faces.paths or detail.resolution % faces.resolution):
+            raise ValueError("detail arrays must hold the same faces at a whole multiple of the resolution")
         self.eyes_weight, self.mouth_weight = eyes_weight, mouth_weight
         self.warp, self.use_colour = warp, colour
         self.rotation, self.scale, self.shift, self.flip = rotation, scale, shift, flip
@@ -281,7 +286,28 @@ class FaceDataset(Dataset):
         if self.use_colour:
             for img in inp:
                 img[...] = augment.colour(self.colour, img)
-        return RawBatch(inp, target, regions), mats, mirrored
+        if self.detail is None:
+            return RawBatch(inp, target, regions), mats, mirrored
+        return RawBatch(inp, target, regions, *self._detail_patches(indices, mats)), mats, mirrored
+
+    def _detail_patches(self, indices: list[int], mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The detail stage's targets: for each sample a random `detail_patch` px square of the
+        target (its corner, (B, 2) int64 x, y) and the same square of the same face from the
+        `detail` arrays at `scale` times the size, (B, s*p, s*p, 3) uint8, moved and mirrored
+        with the sample (edges convention: box_matrix), so it lies exactly under the target's patch."""
+        faces, detail, p = self.faces, self.detail, self.detail_patch
+        r = faces.resolution
+        s = detail.resolution // r
+        corners = self.rng.integers(0, r - p + 1, size=(len(indices), 2))
+        # detail margin space -> this dataset's margin space -> sample -> sample at s times the size
+        to_margin = recrop_matrix(detail.size, detail.centering, detail.coverage * detail.margin,
+                                  faces.size, faces.centering, faces.coverage * faces.margin)
+        enlarge = box_matrix((0, 0, r, r), s * r)
+        out = np.empty((len(indices), s * p, s * p, 3), np.uint8)
+        for k, i in enumerate(indices):
+            mat = compose(translation(*(-s * corners[k])), compose(enlarge, compose(mats[k], to_margin)))
+            warp(detail.images[i], mat, s * p, out=out[k], interpolation=cv2.INTER_CUBIC)
+        return out, corners
 
     def tensors(self, raw: RawBatch, pin: bool = False) -> dict[str, torch.Tensor]:
         """The float32 batch of a RawBatch: ``input``/``target`` (B,3,R,R),
@@ -301,7 +327,13 @@ class FaceDataset(Dataset):
         weight += raw.regions[..., 2:3] * np.float32(self.mouth_weight - 1)
         weight /= 255
         weight += 1
-        return {k: v.permute(0, 3, 1, 2) for k, v in out.items()}
+        if raw.detail is not None:
+            out["detail"] = torch.empty(raw.detail.shape, dtype=torch.float32, pin_memory=pin)
+            np.multiply(raw.detail, scale, out=out["detail"].numpy())
+        batch = {k: v.permute(0, 3, 1, 2) for k, v in out.items()}
+        if raw.corners is not None:
+            batch["corner"] = torch.from_numpy(raw.corners)
+        return batch
 
     def sample(self, index: int) -> dict[str, np.ndarray]:
         """One training sample as HWC numpy arrays (uint8 images, float32 mask and
@@ -325,11 +357,16 @@ class FaceDataset(Dataset):
 
 class RawBatch(NamedTuple):
     """A batch as it leaves augmentation: (B,R,R,3) uint8 each; ``regions`` are
-    the warped mask, eyes and mouth channels of `region_maps`."""
+    the warped mask, eyes and mouth channels of `region_maps`; with a detail
+    stage, ``detail`` (B,s*p,s*p,3) uint8 patches at s times the size and their
+    ``corners`` (B,2) in the target (`FaceDataset._detail_patches`)."""
 
     input: np.ndarray
     target: np.ndarray
     regions: np.ndarray
+    detail: np.ndarray | None = None
+    corners: np.ndarray | None = None
+
 
 
 def keep_batch(batch: RawBatch) -> RawBatch:
@@ -376,7 +413,8 @@ def default_workers() -> int:
 def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch_size: int, *,
                 device: torch.device | str | None = None, seed: int = 0, seed_offset: int = 0,
                 eyes_weight: float = defaults.EYES_WEIGHT, mouth_weight: float = defaults.MOUTH_WEIGHT,
-                warp: bool = True, workers: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
+                warp: bool = True, workers: int | None = None,
+                detail: FacesetArrays | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """An endless iterator of training batches of one identity: dicts of
     ``input``/``target`` (B,3,R,R), ``mask``/``weight`` (B,1,R,R), float32.
 
@@ -384,12 +422,14 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch
     identities' streams apart) for a given number of `workers` (None:
     `default_workers()`). `warp` turns the random grid warp of the inputs
     on; `eyes_weight`/`mouth_weight` multiply the loss weight map there.
+    With `detail` (the same faceset loaded at a multiple of the resolution)
+    batches also hold ``detail`` patches and their ``corner`` (see RawBatch).
     """
     if not isinstance(faces, FacesetArrays):
         faces = load_faceset(faces, model_cfg)
     workers = default_workers() if workers is None else workers
     dataset = FaceDataset(faces, eyes_weight=eyes_weight, mouth_weight=mouth_weight, warp=warp,
-                          seed=(seed, seed_offset))
+                          seed=(seed, seed_offset), detail=detail)
     order_seed = np.random.SeedSequence([seed, seed_offset]).generate_state(1, np.uint64)[0]
     generator = torch.Generator().manual_seed(int(order_seed) >> 1)
     device = torch.device(device) if isinstance(device, str) else device

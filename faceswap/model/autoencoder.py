@@ -14,6 +14,8 @@ Sizes, for a crop of side R, b = bottleneck and `stages` = log2(R / b):
              C = decoder_dims * 2**(stages - 1) (at most 8x)
     decoder  2b -> ... -> R, halving the width at each 2x up, a residual block
              at every scale but the last, then one 3x3 conv to RGB + mask (sigmoid)
+    detail   (detail_scale > 0) B's upscaler, R -> detail_scale * R (model/detail.py): trained
+             on B's renders against B's own larger crops, applied by convert to the B render
 
 Plain conv + LeakyReLU, no normalisation layers (batches are small); every
 op runs channels-last. On the `quick` preset most of the cost is spread
@@ -183,6 +185,14 @@ class FaceSwapModel(nn.Module):
             self.inter_ab = Inter(self.encoder.out_features, cfg, inter_ch)
             self.inter_a = Inter(self.encoder.out_features, cfg, inter_ch)
             self.decoder = Decoder(cfg, 2 * inter_ch)
+        if cfg.detail_scale:
+            # imported here: detail.py builds on this module's blocks
+            from .detail import DetailNet
+            self.detail = DetailNet(cfg.detail_scale)
+
+    def swap_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the swap itself (all but the detail stage's, which has a loss of its own)."""
+        return [p for name, p in self.named_parameters() if not name.startswith("detail.")]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Shared encoder features (N, F) of face crops (N,3,R,R) in [0,1]."""

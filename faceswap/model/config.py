@@ -18,6 +18,7 @@ ARCHS = ("df", "liae")
 # The losses model/losses.py implements; named here (no torch) so the CLI can list them at start-up.
 PIXEL_LOSSES = ("l1", "mse")
 GAN_LOSSES = ("nonsaturating", "hinge", "lsgan", "wgan-gp")
+DETAIL_SCALES = (0, 2, 4)   # model/detail.py's SCALES, here without torch for the CLI
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ModelConfig:
     decoder_dims: int = 16      # channels of the last decoder stage; doubled towards the bottleneck
     bottleneck: int = 4         # spatial side of the bottleneck feature map
     mask: bool = True           # decoders also predict a face mask
+    detail_scale: int = 0       # 0: none; 2 or 4: B's detail stage renders the swap at this many times resolution
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
@@ -42,6 +44,9 @@ class ModelConfig:
         if self.bottleneck < 2 or self.resolution % self.bottleneck or \
                 (self.resolution // self.bottleneck) & (self.resolution // self.bottleneck - 1):
             raise FaceswapError("resolution / bottleneck must be a power of two")
+        if self.detail_scale not in DETAIL_SCALES:
+            raise FaceswapError(f"detail scale must be one of {', '.join(map(str, DETAIL_SCALES))}, "
+                                f"not {self.detail_scale}")
 
     @property
     def stages(self) -> int:
@@ -68,4 +73,4 @@ def field_default(cls: type, name: str) -> Any:
     return {f.name: f.default for f in fields(cls)}[name]
 
 
-__all__ = ["ARCHS", "GAN_LOSSES", "ModelConfig", "PIXEL_LOSSES", "field_default", "from_dict", "to_dict"]
+__all__ = ["ARCHS", "DETAIL_SCALES", "GAN_LOSSES", "ModelConfig", "PIXEL_LOSSES", "field_default", "from_dict", "to_dict"]

@@ -32,6 +32,8 @@ class TrainConfig:
     eyes_weight: float = defaults.EYES_WEIGHT    # extra weight on the eye region
     mouth_weight: float = defaults.MOUTH_WEIGHT  # extra weight on the mouth region
     mask_weight: float = 1.0
+    detail_highpass: float = 1.0       # weight of the high-pass term of the detail stage's loss
+    detail_energy: float = 4.0         # weight of its local-detail term (what brings detail; model/losses.py)
     gan_weight: float = 0.0            # 0 = no discriminator
     gan_start: int = 0                 # iteration the discriminator starts at
     gan_loss: str = "nonsaturating"    # one of GAN_LOSSES

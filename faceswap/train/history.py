@@ -9,8 +9,10 @@ import numpy as np
 
 from ..plot import line_plot
 
-COLUMNS = ("iteration", "seconds", "loss_a", "loss_b", "mask_a", "mask_b", "gen_adv", "disc", "lr", "samples_s")
-COLOURS = {"loss_a": (66, 133, 244), "loss_b": (219, 68, 55), "gen_adv": (15, 157, 88), "disc": (244, 180, 0)}
+COLUMNS = ("iteration", "seconds", "loss_a", "loss_b", "mask_a", "mask_b", "gen_adv", "disc", "detail", "lr",
+           "samples_s")
+COLOURS = {"loss_a": (66, 133, 244), "loss_b": (219, 68, 55), "gen_adv": (15, 157, 88), "disc": (244, 180, 0),
+           "detail": (120, 60, 170)}
 
 
 class LossHistory:
@@ -19,11 +21,14 @@ class LossHistory:
         self.rows: list[dict[str, float]] = []
         if path.is_file():
             with open(path, newline="") as fh:
-                for row in csv.DictReader(fh):
+                reader = csv.DictReader(fh)
+                for row in reader:
                     try:
                         self.rows.append({k: float(v) for k, v in row.items() if v not in ("", None)})
                     except ValueError:
                         break  # torn last row
+            if tuple(reader.fieldnames or ()) != COLUMNS:
+                self._rewrite()  # written by another version: rows appended now must match the header
 
     def truncate(self, iteration: int) -> None:
         """Forget rows after `iteration` (resuming from an older checkpoint)."""

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,16 @@ class Trainer:
         self.device = pick_device(train_cfg.device)
         torch.manual_seed(train_cfg.seed)
         self.faces = {"a": load_faceset(faceset_a, self.model_cfg), "b": load_faceset(faceset_b, self.model_cfg)}
+        # B's faces again at the detail stage's size: its targets come from the stored crops, not enlarged 64s
+        self.detail_faces = load_faceset(faceset_b, replace(
+            self.model_cfg, resolution=self.model_cfg.resolution * self.model_cfg.detail_scale)) \
+            if self.model_cfg.detail_scale else None
         self.model = FaceSwapModel(self.model_cfg).to(self.device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
+        # clipped apart: the detail stage's gradients must not shrink the swap's steps
+        self._clip_groups = [self.model.swap_parameters()]
+        if self.model_cfg.detail_scale:
+            self._clip_groups.append(list(self.model.detail.parameters()))
         self.disc = self.disc_optimizer = None
         if train_cfg.gan_weight > 0:
             self.disc = PatchDiscriminator(self.model_cfg).to(self.device).to(memory_format=torch.channels_last)
@@ -185,7 +193,8 @@ class Trainer:
     # -- one iteration ------------------------------------------------------------------------
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         nb = self.device.type == "cuda"
-        return {k: v.to(self.device, non_blocking=nb).contiguous(memory_format=torch.channels_last)
+        return {k: v.to(self.device, non_blocking=nb).contiguous(
+                    memory_format=torch.channels_last if v.dim() == 4 else torch.contiguous_format)
                 for k, v in batch.items()}
 
     def _side_loss(self, batch: dict[str, torch.Tensor], side: str) -> tuple[torch.Tensor, dict[str, float],
@@ -217,6 +226,10 @@ class Trainer:
             loss_b, stats_b, fake_b = self._side_loss(batch_b, "b")
             loss = loss_a + loss_b
             stats.update(stats_a, **stats_b)
+            if "detail" in batch_b:
+                detail = self._detail_loss(fake_b.detach(), batch_b)
+                loss = loss + detail
+                stats["detail"] = float(detail.detach())
             if use_gan:
                 fake = torch.cat([fake_a, fake_b])
                 adv = losses.generator_adv_loss(cfg.gan_loss, self.disc(fake))
@@ -228,7 +241,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self._scaler.scale(loss).backward()
         self._scaler.unscale_(self.optimizer)
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        for group in self._clip_groups:
+            torch.nn.utils.clip_grad_norm_(group, cfg.grad_clip)
         self._scaler.step(self.optimizer)
         self._scaler.update()
         if use_gan:
@@ -236,6 +250,17 @@ class Trainer:
                                             torch.cat([fake_a, fake_b]).detach(), autocast)
         self.iteration += 1
         return stats
+
+    def _detail_loss(self, rendered: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The detail stage's loss on this step's B renders (detached: it learns to enlarge what the
+        decoder draws, and does not pull the decoder): each render's patch at ``corner``, enlarged,
+        against B's own crop of that patch at the detail size (``detail``)."""
+        p = batch["detail"].shape[-1] // self.model_cfg.detail_scale
+        corners = batch["corner"].tolist()
+        patches = torch.stack([rendered[k, :, y:y + p, x:x + p] for k, (x, y) in enumerate(corners)])
+        return losses.detail_loss(self.model.detail(patches.contiguous(memory_format=torch.channels_last)),
+                                  batch["detail"], self.cfg.detail_highpass,
+                                  self.cfg.detail_energy)
 
     def _disc_step(self, real: torch.Tensor, fake: torch.Tensor, autocast) -> float:
         with autocast:
@@ -254,7 +279,8 @@ class Trainer:
         settings = dict(device=self.device, seed=cfg.seed, eyes_weight=cfg.eyes_weight, mouth_weight=cfg.mouth_weight,
                         warp=cfg.warp, workers=cfg.workers)
         return (make_loader(self.faces["a"], self.model_cfg, cfg.batch_size, **settings),
-                make_loader(self.faces["b"], self.model_cfg, cfg.batch_size, seed_offset=1, **settings))
+                make_loader(self.faces["b"], self.model_cfg, cfg.batch_size, seed_offset=1,
+                            detail=self.detail_faces, **settings))
 
     def _should_stop(self, start: float) -> str:
         if self._stop_reason:
