@@ -54,7 +54,8 @@ def test_detail_loss_rewards_fine_structure_that_l1_alone_hardly_sees():
     # the local-detail term wants as much detail, not the same phase: a shifted copy of the texture
     # pays for it in L1 but hardly in that term, while the blur pays for it there
     shifted = torch.roll(target, 1, dims=-1)
-    energy = lambda x: losses.detail_loss(x, target, 0, 1) - losses.detail_loss(x, target, 0, 0)
+    def energy(x):
+        return losses.detail_loss(x, target, 0, 1) - losses.detail_loss(x, target, 0, 0)
     assert energy(shifted) < 0.25 * energy(blurred)
     assert float(losses.detail_loss(target, target)) == 0.0
 
@@ -177,8 +178,9 @@ def test_convert_blends_the_detail_stage_output_at_its_size(detail_model, data, 
 def test_detail_patches_lie_exactly_under_the_target_patch(swap_model):
     """The detail target of each sample, shrunk back, is the same pixels as the target's patch at
     its corner (moved and mirrored alike); one model pixel off would not be."""
-    import cv2
     from dataclasses import replace
+
+    import cv2
 
     from faceswap.data.dataset import FaceDataset, load_faceset
     cfg = ModelConfig(resolution=64)
