@@ -314,8 +314,12 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="Shrink (or, negative, grow) the mask by this % of the face width.")
 @click.option("--blur", default=_convert_default("blur"), type=float, help="Feather the mask edge over this % of the face width.")
 @click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),
-              help="Colour matching to the footage, statistics from the face's skin: Reinhard LAB (rct), linear covariance (lct), "
+              help="Colour matching to the footage: Reinhard LAB (rct), linear covariance (lct), "
                    "histogram, Monge-Kantorovich optimal transport (mkl).")
+@click.option("--color-from", default=_convert_default("color_from"), type=click.Choice(list(defaults.COLOR_SOURCES)),
+              help="Where the colour statistics come from: face (the whole blended face: steadiest from frame to "
+                   "frame) or skin (cheeks, nose, brow ridge only: truer skin tone when hair, brows or glasses "
+                   "differ, but more flicker).")
 @click.option("--blend", default=_convert_default("blend"), type=click.Choice(list(BLEND_METHODS)),
               help="feather: alpha blend; poisson: seamless clone (fixed placement, no jitter); laplacian: "
                    "multi-band pyramid blend.")

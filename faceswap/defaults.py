@@ -62,6 +62,11 @@ BLUR = 5.0
 # Colour transfer: lct (full RGB covariance) came closest to the footage's cheeks on both measured
 # pairs, d14 -> d10 and d19 -> d18 (docs/convert.md, "Colour match"): 2.1 and 1.3 delta-E.
 COLOR = "lct"
+# Where colour statistics come from: the whole blend mask (face), or the footage face's skin only
+# (skin: cheeks, nose, brow ridge; matches skin tone better on d14->d10, 2.1 vs 3.2 delta-E, but the
+# smaller region's statistics vary more between frames: flicker 0.31 vs 0.21 levels/frame on d19->d18).
+COLOR_SOURCES = ("face", "skin")
+COLOR_FROM = "face"
 BLEND = "feather"
 # Faces per model call: amortises the per-call overhead without holding many frames.
 CONVERT_BATCH = 8

@@ -348,3 +348,19 @@ def test_whose_face_is_changed_in_a_shot_with_several_people(model, data, tmp_pa
     assert one.tracks == {chosen}
     with pytest.raises(NoFaceError):
         convert(src, model, tmp_path / "none.mp4", ConvertOptions(track=999, frames="205:255"), progress=False)
+
+
+def test_color_from_skin_changes_the_face_only(model, data, tmp_path):
+    """--color-from skin takes the colour statistics from the footage's skin instead of the whole
+    face: the face's colour differs, the frame away from the face does not."""
+    src = data / "video" / "d19.mp4"
+    frames = {}
+    for source in ("face", "skin"):
+        out = tmp_path / source
+        convert(src, model, out, ConvertOptions(codec="png", frames="0:3", color_from=source), progress=False)
+        frames[source] = cv2.imread(str(out / "000001.png")).astype(np.int16)
+    diff = np.abs(frames["face"] - frames["skin"]).mean(axis=2)
+    assert diff[150:330, 160:320].mean() > 0.5
+    assert diff[:60, :].max() == 0
+    with pytest.raises(FaceswapError, match="--color-from"):
+        ConvertOptions(color_from="hair").validate()

@@ -42,6 +42,7 @@ class CompositeSettings:
     blur: float = defaults.BLUR                  # % of face width
     color: str = defaults.COLOR
     blend: str = defaults.BLEND
+    color_from: str = defaults.COLOR_FROM        # face | skin: where colour statistics come from
 
 
 @dataclass

@@ -53,6 +53,7 @@ class ConvertOptions:
     erode: float = defaults.ERODE
     blur: float = defaults.BLUR
     color: str = defaults.COLOR
+    color_from: str = defaults.COLOR_FROM   # face | skin: where the colour statistics come from
     blend: str = defaults.BLEND
     codec: str | None = None                # None: from the output's suffix
     crf: int | None = None
@@ -81,6 +82,7 @@ class ConvertOptions:
         choice("mask", self.mask, defaults.MASKS)
         choice("landmark_mask", self.landmark_mask, defaults.LANDMARK_MASKS)
         choice("color", self.color, tuple(COLOR_METHODS))
+        choice("color_from", self.color_from, defaults.COLOR_SOURCES)
         choice("blend", self.blend, tuple(BLEND_METHODS))
         choice("detector", self.detector, defaults.DETECTORS)
         choice("device", self.device, defaults.DEVICES)

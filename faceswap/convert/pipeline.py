@@ -145,7 +145,8 @@ class Converter:
         self.swapper = Swapper(model_dir, self.options.device)
         self.start, self.end = parse_frames(self.options.frames)
         self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,
-                                          self.options.blur, self.options.color, self.options.blend)
+                                          self.options.blur, self.options.color, self.options.blend,
+                                          self.options.color_from)
         if self.options.mode == "reenact" and self.options.region != "face":
             self.settings.landmark_mask = self.options.region
         self._backends: list = []
@@ -273,9 +274,10 @@ class Converter:
                 crop = warp(batch[n].image, matrix, size)
                 lm = [transform_points(points, enlarge) for points in lm]
             mask = crop_mask(pred[k] if pred is not None else None, lm, size, self.settings)
-            # colour from the footage face's skin (lm[0]); the render is drawn at the same place
+            # skin: colour from the footage face's skin (lm[0]); the render is drawn at the same place
+            weights = color_weights(mask, lm[0]) if self.settings.color_from == "skin" else None
             placed[n].append((face, composite(batch[n].image, matrix, crop, rgb[k], mask, face.size,
-                                              self.settings, color_weights(mask, lm[0]))))
+                                              self.settings, weights)))
         return placed
 
     # -- running --------------------------------------------------------------------------
