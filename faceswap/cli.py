@@ -173,7 +173,8 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
                    + (f", {s.resumed} frames already done" if s.resumed else "")
                    + (f", {len(s.skipped)} non-image files skipped" if s.skipped else ""))
         if s.no_face and s.frames and not s.frames_with_faces:
-            click.echo(f"{name}: no face found", err=True)
+            if result.status != "no_face":  # else the run's one-line error below says it
+                click.echo(f"{name}: no face found", err=True)
         elif s.no_face and not Path(s.source).is_file():
             click.echo(f"{name}: no face found in {len(s.no_face)} of {s.frames} images", err=True)
     if result.contact_sheet:

@@ -153,6 +153,13 @@ def test_cli_negatives_report_no_face(data, tmp_path):
     assert not list((tmp_path / "out").glob("*.png"))
 
 
+def test_cli_one_still_without_a_face_says_so_once(data, tmp_path):
+    """A single image: the run's one-line error is all of stderr (not a warning, a summary line and the error)."""
+    proc = run_cli("extract", str(data / "negatives" / "s22.jpg"), "-o", str(tmp_path / "out"), "--no-progress")
+    assert_one_line_error(proc, 3, "no face found in s22.jpg")
+    assert proc.stderr.strip().splitlines() == ["error: no face found in s22.jpg"], proc.stderr
+
+
 def test_cli_stills_with_preview(data, tmp_path):
     import shutil
     folder = tmp_path / "in"

@@ -165,6 +165,10 @@ def test_bad_inputs(facesets, data, tmp_path):
     empty.mkdir()
     with pytest.raises(FaceswapError, match="no face crops"):
         Trainer(empty, b, tmp_path / "m1", TINY, tiny_train(iterations=1), progress=False)
+    with pytest.raises(FaceswapError, match="no such faceset"):
+        Trainer(a, tmp_path / "typo", tmp_path / "m1", TINY, tiny_train(iterations=1), progress=False)
+    # a faceset that is not there leaves no model behind for a later run to "resume"
+    assert not (tmp_path / "m1").exists()
     small = tmp_path / "small"
     from faceswap.extract.options import ExtractOptions
     from faceswap.extract.pipeline import extract_source

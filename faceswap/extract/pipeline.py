@@ -144,7 +144,7 @@ def _run(source: FrameSource, faceset: Path, options: ExtractOptions, backend: B
                 summary.frames_with_faces += 1
             else:
                 summary.no_face.append(frame.name)
-                if not source.is_video:
+                if source.kind == "images":  # one line per image of a folder; a single image is the run's error
                     log.warning("no face found: %s", frame.name)
             summary.tracks.update(f.track for f in faces)
             found += len(faces)

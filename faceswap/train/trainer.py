@@ -72,6 +72,9 @@ class Trainer:
         self.device = pick_device(train_cfg.device)
         torch.manual_seed(train_cfg.seed)
         self.faces = {"a": load_faceset(faceset_a, self.model_cfg), "b": load_faceset(faceset_b, self.model_cfg)}
+        # only now, with both facesets read: a mistyped faceset must not leave a new, empty model behind
+        # that a later run would take for one to resume
+        self._create_model_folder()
         # B's faces again at the detail stage's size: its targets come from the stored crops, not enlarged 64s
         self.detail_faces = load_faceset(faceset_b, replace(
             self.model_cfg, resolution=self.model_cfg.resolution * self.model_cfg.detail_scale)) \
@@ -102,10 +105,8 @@ class Trainer:
 
     # -- set-up ---------------------------------------------------------------------
     def _resolve_model_config(self, requested: ModelConfig | None) -> ModelConfig:
-        try:
-            self.model_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise FaceswapError(f"cannot create model folder {self.model_dir}: {err.strerror or err}") from err
+        """The saved config of an existing model folder (FaceswapError when `requested` differs),
+        else `requested` (or the default), validated; a new folder is written by _create_model_folder."""
         if (self.model_dir / "config.json").is_file():
             saved, _ = load_model_config(self.model_dir)
             if requested is not None and requested != saved:
@@ -116,8 +117,16 @@ class Trainer:
             return saved
         cfg = requested or ModelConfig()
         cfg.validate()
-        save_model_config(self.model_dir, cfg)
         return cfg
+
+    def _create_model_folder(self) -> None:
+        if (self.model_dir / "config.json").is_file():
+            return
+        try:
+            self.model_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise FaceswapError(f"cannot create model folder {self.model_dir}: {err.strerror or err}") from err
+        save_model_config(self.model_dir, self.model_cfg)
 
     def _resume(self, from_backup: bool) -> None:
         folder = checkpoint_dir(self.model_dir, from_backup)
