@@ -382,7 +382,9 @@ class Converter:
                 summary.tracks.update(f.track for f, _ in done)
             else:
                 summary.no_face.append(item.name)
-            writer.write(item.image, item.index, name=item.name, patches=[_patch(f, p) for f, p in done])
+            # RGBA layers cost a copy of every face region: only for a writer that keeps them
+            patches = [_patch(f, p) for f, p in done] if writer.keeps_patches else ()
+            writer.write(item.image, item.index, name=item.name, patches=patches)
         bar.update(len(batch))
 
     def preview(self, frame: int) -> ConvertSummary:

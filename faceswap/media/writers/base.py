@@ -51,9 +51,11 @@ class FrameWriter:
     `frame` is the HxWx3 uint8 RGB frame as it should look; `index` its frame number
     in the source (None: one after the last); `name` the source image's file name
     (used by writers that keep names); `patches` the faces composited into it as RGBA
-    layers (kept by writers for compositors). A writer ignores what it does not need.
+    layers (kept by writers for compositors). A writer ignores what it does not need;
+    `keeps_patches` says whether it reads `patches`, so a caller can skip building them.
     """
 
+    keeps_patches = False
     path: Path
     width: int
     height: int

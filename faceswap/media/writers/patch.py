@@ -49,6 +49,7 @@ class PatchWriter(FrameWriter):
     """
 
     PATTERNS = (r"\d+_\d+\.png", r"patches\.jsonl?", r"provenance\.json")
+    keeps_patches = True
 
     def __init__(self, folder: str | Path, *, width: int, height: int, fps: float | Fraction | str,
                  overwrite: bool = False, inputs: Sequence[str | Path] = (),
