@@ -10,7 +10,7 @@ DATA_ARG := $(if $(DATA),--data $(DATA),)
 TORCH ?= torch==2.13.0
 OPENCV ?= opencv-contrib-python==4.11.0.86
 
-.PHONY: install test lint demo bench quality clean
+.PHONY: install test lint demo bench quality prior clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,22 @@ bench: install
 
 quality: install
 	$(PY) -m faceswap.quality $(DATA_ARG) --out quality --minutes 30
+
+# The face prior in weights/prior-quick (weights/README.md), as it was built: first without d10 and
+# d14 (the pair it was checked on, docs/train.md), then on from there with every clip.
+SHARED ?= ../shared/data
+PRIOR_WORK ?= prior-work
+PRIOR_CHECK_ITERATIONS ?= 3000
+PRIOR_ITERATIONS ?= 4500
+prior: install
+	for c in d10 d14 d18 d19 s18 s32 hamilton_stage; do \
+	  $(VENV)/bin/faceswap extract $(SHARED)/video/$$c.mp4 -o $(PRIOR_WORK)/fs/$$c --every 2 --no-progress || exit 1; done
+	$(VENV)/bin/faceswap extract $(SHARED)/video/d12.mp4 -o $(PRIOR_WORK)/fs/d12 --no-progress
+	$(VENV)/bin/faceswap extract $(SHARED)/stills -o $(PRIOR_WORK)/fs/stills --no-progress
+	$(PY) -m faceswap.train.prior_build --out $(PRIOR_WORK)/check --iterations $(PRIOR_CHECK_ITERATIONS) \
+	  $(addprefix $(PRIOR_WORK)/fs/,d19 d18 d12 s18 s32 hamilton_stage stills)
+	$(PY) -m faceswap.train.prior_build --out weights/prior-quick --iterations $(PRIOR_ITERATIONS) \
+	  --init $(PRIOR_WORK)/check $(addprefix $(PRIOR_WORK)/fs/,d19 d18 d12 s18 s32 hamilton_stage stills d10 d14)
 
 clean:
 	rm -rf $(VENV) demo bench-out .pytest_cache *.egg-info

@@ -243,6 +243,10 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--workers", type=int, default=None, help="Data loader processes." + _train_default("workers", "by CPU count"))
 @click.option("--warp/--no-warp", default=None, help="Random grid warp of the inputs." + _train_default("warp"))
 @click.option("--seed", type=int, default=None, help="Random seed." + _train_default("seed"))
+@click.option("--init", default=None, metavar="auto|none|FOLDER",
+              help="Where a new model starts: auto = the face prior shipped in weights/prior-quick when it fits "
+                   "the model (the quick preset's df model; others start from random weights), none = random "
+                   "weights, or a prior folder (make prior). Ignored when resuming." + _train_default("init"))
 @click.option("--from-backup", is_flag=True, default=False,
               help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")

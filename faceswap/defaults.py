@@ -115,6 +115,14 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # weight the loss lets them stay soft.
 EYES_WEIGHT = 3.0
 MOUTH_WEIGHT = 2.0
+# The repository's weights/ folder (not weights/ under the current directory,
+# which would load whatever file happens to sit where the user runs).
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+# A new model starts from this face prior when it fits the model's config
+# (`train --init auto`): the quick preset's, trained on the sample footage's
+# faces (weights/README.md; `make prior` rebuilds it). "none" starts from random weights.
+PRIOR_DIR = WEIGHTS_DIR / "prior-quick"
+INIT = "auto"
 
 # --- detectors ---------------------------------------------------------------
 DETECTOR = "mediapipe"

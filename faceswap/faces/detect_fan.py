@@ -37,7 +37,7 @@ ENV_VAR = "FACESWAP_FAN_WEIGHTS"
 ALLOW_TORCHSCRIPT_ENV = defaults.ALLOW_TORCHSCRIPT_ENV
 # The repository's own weights/ folder. Not weights/ under the current
 # directory: a checkout or a shot folder someone sent could plant code there.
-REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+REPO_WEIGHTS = defaults.WEIGHTS_DIR
 # In order of preference inside a folder: safetensors cannot run code at all,
 # a state dict is read with weights_only=True (face-alignment 1.5 publishes a
 # .pth.tar), a TorchScript archive (face-alignment 1.3/1.4) only on opt-in.

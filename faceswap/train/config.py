@@ -44,6 +44,7 @@ class TrainConfig:
     workers: int | None = None         # data loader worker processes (None: by CPU count)
     warp: bool = True                  # random grid warp of the inputs
     seed: int = 0
+    init: str = defaults.INIT          # a new model's start: "auto" (the shipped prior if it fits), "none", a prior folder
 
     def validate(self) -> None:
         """FaceswapError when a setting is out of range or not one of its choices."""

@@ -30,6 +30,7 @@ from ..model import losses
 from ..model.autoencoder import FaceSwapModel
 from ..model.config import ModelConfig, to_dict
 from ..model.discriminator import PatchDiscriminator
+from ..model.prior import apply_prior, resolve_init
 from ..model.store import WEIGHTS, checkpoint_dir, fit_weights, load_model_config, pick_device, save_model_config
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -72,6 +73,9 @@ class Trainer:
         self.device = pick_device(train_cfg.device)
         torch.manual_seed(train_cfg.seed)
         self.faces = {"a": load_faceset(faceset_a, self.model_cfg), "b": load_faceset(faceset_b, self.model_cfg)}
+        # a new model's start is read before its folder exists, so a bad --init leaves nothing behind
+        fresh = checkpoint_dir(self.model_dir) is None and not from_backup
+        self.prior = resolve_init(train_cfg.init, self.model_cfg) if fresh else None
         # only now, with both facesets read: a mistyped faceset must not leave a new, empty model behind
         # that a later run would take for one to resume
         self._create_model_folder()
@@ -79,7 +83,11 @@ class Trainer:
         self.detail_faces = load_faceset(faceset_b, replace(
             self.model_cfg, resolution=self.model_cfg.resolution * self.model_cfg.detail_scale)) \
             if self.model_cfg.detail_scale else None
-        self.model = FaceSwapModel(self.model_cfg).to(self.device).to(memory_format=torch.channels_last)
+        self.model = FaceSwapModel(self.model_cfg)
+        if self.prior is not None:
+            apply_prior(self.model, self.prior)
+            log.info("starting from the face prior in %s (%s)", self.prior.path, self.prior.sha256[:12])
+        self.model = self.model.to(self.device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
         # clipped apart: the detail stage's gradients must not shrink the swap's steps
         self._clip_groups = [self.model.swap_parameters()]
@@ -126,7 +134,8 @@ class Trainer:
             self.model_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise FaceswapError(f"cannot create model folder {self.model_dir}: {err.strerror or err}") from err
-        save_model_config(self.model_dir, self.model_cfg)
+        init = {"prior": str(self.prior.path), "sha256": self.prior.sha256} if self.prior is not None else None
+        save_model_config(self.model_dir, self.model_cfg, {"init": init})
 
     def _resume(self, from_backup: bool) -> None:
         folder = checkpoint_dir(self.model_dir, from_backup)
