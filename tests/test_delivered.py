@@ -154,8 +154,10 @@ def test_plan_keeps_chroma_and_size(odd444: Path, data: Path, tmp_path: Path, ca
         caplog.clear()
         plan = plan_for(odd444, tmp_path / name, codec)
         assert (plan.codec, plan.pix_fmt) == want, (name, codec)
-        lines = [r.message for r in caplog.records if r.message.startswith("output:")]
-        assert len(lines) == 1 and "721x405" in lines[0] and "\n" not in lines[0], lines
+        lines = [r.message for r in caplog.records if r.name == "faceswap.media.output_plan"]
+        # scale=721:405 of a 16:9 frame makes 720:721 pixels: kept, so it still plays 16:9
+        assert [line.split(":")[0] for line in lines] == ["output", "aspect"], lines
+        assert "721x405" in lines[0] and "shown 720x405" in lines[1] and plan.sar == (720, 721)
         assert plan.to_dict()["decisions"] == lines
     # 4:2:0 input, even size: as it was
     plan = plan_for(data / "video" / "d18.mp4", tmp_path / "x.mp4")
@@ -166,21 +168,22 @@ def test_plan_keeps_chroma_and_size(odd444: Path, data: Path, tmp_path: Path, ca
     caplog.clear()
     plan = plan_for(odd420, tmp_path / "y.mp4", "h264")
     assert (plan.codec, plan.pix_fmt) == ("h264", "yuv444p")
-    assert "because 721x405 is odd" in plan.notes[-1], plan.notes
+    assert "because 721x405 is odd" in plan.notes[0], plan.notes
 
 
 def test_writer_keeps_odd_size_in_444(odd444: Path, tmp_path: Path, frame_count) -> None:
-    """Before: VideoWriter took no pixel format and refused an odd h264 frame."""
+    """Before: VideoWriter took no pixel format or pixel aspect and refused an odd h264 frame."""
     from faceswap.media.writers import open_writer
     src = frames(odd444)[:10]
     for name, codec, pix_fmt, want in (("a.mp4", "h264", "yuv444p", "yuv444p"),
-                                       ("b.mov", "prores4444", None, "yuv444p12le")):  # how ffmpeg decodes it
-        writer = open_writer(tmp_path / name, codec, width=721, height=405, fps=30, pix_fmt=pix_fmt)
+                                       ("b.mov", "prores4444", None, "yuv444p12le"),  # how ffmpeg decodes it
+                                       ("c.mkv", "ffv1", None, "bgr0")):
+        writer = open_writer(tmp_path / name, codec, width=721, height=405, fps=30, pix_fmt=pix_fmt, sar=(720, 721))
         for frame in src:
             writer.write(frame)
         writer.close()
         info = probe_video(tmp_path / name)
-        assert (info.width, info.height, info.pix_fmt) == (721, 405, want)
+        assert (info.width, info.height, info.pix_fmt, info.sar) == (721, 405, want, (720, 721))
         assert frame_count(tmp_path / name) == 10
         diff = [float(np.abs(a.astype(int) - b).mean()) for a, b in zip(frames(tmp_path / name), src)]
         assert max(diff) < 2.5, diff
@@ -189,15 +192,16 @@ def test_writer_keeps_odd_size_in_444(odd444: Path, tmp_path: Path, frame_count)
 @pytest.mark.slow
 def test_odd_444_clip_converts_at_its_own_size(odd444: Path, swap_model, tmp_path, caplog, frame_count) -> None:
     """The issue's case end to end. Before: "h264 needs an even frame width and height" after the
-    model had loaded. After: h264 4:4:4 at 721x405, the decision said before the model loads and
-    kept in the provenance record."""
+    model had loaded. After: h264 4:4:4 at 721x405 with the input's 720:721 pixels (it plays at
+    720x405 like the input), the decisions said before the model loads and kept in the
+    provenance record."""
     from faceswap.convert.options import ConvertOptions
     from faceswap.convert.pipeline import convert
     caplog.set_level(logging.INFO)
     out = tmp_path / "out.mp4"
     s = convert(odd444, swap_model, out, ConvertOptions(), progress=False)
     info = probe_video(out)
-    assert (info.width, info.height, info.pix_fmt) == (721, 405, "yuv444p")
+    assert (info.width, info.height, info.pix_fmt, info.sar) == (721, 405, "yuv444p", (720, 721))
     assert frame_count(out) == 30 and info.has_audio
     messages = [r.message for r in caplog.records]
     decided = next(i for i, m in enumerate(messages) if m.startswith("output: h264 4:4:4"))
@@ -205,7 +209,7 @@ def test_odd_444_clip_converts_at_its_own_size(odd444: Path, swap_model, tmp_pat
     assert decided < loaded, messages
     media = json.loads(Path(s.sidecar).read_text())["media"]
     assert media["pix_fmt"] == "yuv444p" and media["input"]["chroma"] == "4:4:4"
-    assert media["decisions"] == [messages[decided]]
+    assert media["decisions"] == messages[decided:decided + 2] and media["sar"] == [720, 721]
 
 
 # --- disk full -----------------------------------------------------------------------------------

@@ -309,7 +309,8 @@ class Converter:
         # images in (no video info): images out, each under its own name and size
         return open_writer(self.output, self.plan.codec, width=w, height=h, fps=fps, images=info is None,
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
-                           overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt)
+                           overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
+                           sar=self.plan.sar)
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""

@@ -59,12 +59,14 @@ class OutputPlan:
 
     codec: str | None
     pix_fmt: str | None = None
+    sar: tuple[int, int] | None = None   # non-square pixels of the input, kept in a video output
     notes: list[str] = field(default_factory=list)
     input: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for the provenance record."""
-        return {"codec": self.codec, "pix_fmt": self.pix_fmt, "input": dict(self.input), "decisions": list(self.notes)}
+        return {"codec": self.codec, "pix_fmt": self.pix_fmt, "sar": list(self.sar) if self.sar else None,
+                "input": dict(self.input), "decisions": list(self.notes)}
 
 
 def plan_output(info: VideoInfo | None, output: str | Path, codec: str | None = None,
@@ -78,7 +80,7 @@ def plan_output(info: VideoInfo | None, output: str | Path, codec: str | None = 
     if info is not None:
         plan.input = {"name": Path(info.path).name, "size": [info.width, info.height],
                       "stored_size": list(info.stored_size), "rotation": info.rotation,
-                      "pix_fmt": info.pix_fmt, "chroma": chroma_of(info.pix_fmt)}
+                      "pix_fmt": info.pix_fmt, "chroma": chroma_of(info.pix_fmt), "sar": list(info.sar)}
         note = rotation_note(info, output=True)
         if note:
             plan.notes.append(note)
@@ -86,6 +88,11 @@ def plan_output(info: VideoInfo | None, output: str | Path, codec: str | None = 
         plan.codec = codec = codec_for(output)
     if info is not None and codec in CODECS and CODECS[codec].encoder is not None:
         _choose_format(plan, info, codec)
+        if info.sar[0] != info.sar[1]:
+            plan.sar = info.sar
+            shown = round(info.width * info.sar[0] / info.sar[1])
+            plan.notes.append(f"aspect: {Path(info.path).name} has non-square pixels ({info.sar[0]}:{info.sar[1]}, "
+                              f"shown {shown}x{info.height}): the output keeps that pixel aspect")
     for note in plan.notes:
         log.info("%s", note)
     return plan

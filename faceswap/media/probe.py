@@ -24,6 +24,7 @@ _DURATION_RE = re.compile(r"Duration: (?P<h>\d+):(?P<m>\d+):(?P<s>[\d.]+)")
 # ffmpeg < 6 prints as "displaymatrix: rotation of -90.00 degrees" and 6+ as
 # "Display Matrix: rotation of 90.00 degrees" (ffmpeg 6 also flipped the sign to counterclockwise).
 _ROTATE_RE = re.compile(r"rotate\s*:\s*(-?\d+)|display\s*matrix: rotation of (-?[\d.]+) degrees", re.IGNORECASE)
+_SAR_RE = re.compile(r"SAR (?P<n>\d+):(?P<d>\d+) DAR")
 _PIX_FMT_RE = re.compile(r"Video: [^,]*, (?P<pix>[a-z][a-z0-9_]*)")
 
 
@@ -41,6 +42,7 @@ class VideoInfo:
     has_audio: bool
     rotation: int = 0   # display rotation in degrees (0, 90, 180, 270); width x height are already upright
     pix_fmt: str = ""   # the stream's pixel format as ffmpeg names it (yuv420p, yuv444p, ...); "" if not said
+    sar: tuple[int, int] = (1, 1)  # pixel aspect ratio of the upright frames (anamorphic footage: not 1:1)
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -75,6 +77,10 @@ def probe_video(path: str | Path) -> VideoInfo:
         if rotation in (90, 270):  # ffmpeg autorotates on decode, so the frames come out transposed
             width, height = height, width
     pix = _PIX_FMT_RE.search(stream_line)
+    sar_match = _SAR_RE.search(stream_line)
+    sar = (int(sar_match["n"]), int(sar_match["d"])) if sar_match and int(sar_match["n"]) > 0 else (1, 1)
+    if rotation in (90, 270):  # turned upright, a pixel's width becomes its height
+        sar = (sar[1], sar[0])
     cap = cv2.VideoCapture(path)
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
     cap.release()
@@ -83,6 +89,6 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(
         path=path, width=width, height=height, fps=fps, duration=duration,
         frame_count=max(count, 0), codec=video["codec"], has_audio=bool(audio_codecs(text)),
-        rotation=rotation, pix_fmt=pix["pix"] if pix else "",
+        rotation=rotation, pix_fmt=pix["pix"] if pix else "", sar=sar,
     )
 

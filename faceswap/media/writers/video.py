@@ -40,13 +40,15 @@ class VideoWriter(FrameWriter):
     Raises FaceswapError (one line) for a codec the container cannot hold, a size the
     codec's chroma subsampling refuses, an existing output without `overwrite`, or an
     output that would replace an input. `pix_fmt`: the Y'CbCr format to encode (None: the
-    codec's own, see CODECS), e.g. yuv444p to keep a 4:4:4 input (see media/output_plan.py)."""
+    codec's own, see CODECS), e.g. yuv444p to keep a 4:4:4 input (see media/output_plan.py);
+    `sar`: the pixel aspect ratio (width, height) to tag, for anamorphic footage (None: square)."""
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: float | Fraction | str,
                  codec: str | None = None, crf: int | None = None, preset: str | None = None,
                  audio: AudioSource | None = None, metadata: dict[str, str] | None = None,
                  overwrite: bool = False, inputs: Sequence[str | Path] = (),
-                 queue_size: int = defaults.WRITER_QUEUE, pix_fmt: str | None = None) -> None:
+                 queue_size: int = defaults.WRITER_QUEUE, pix_fmt: str | None = None,
+                 sar: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
         self.codec = codec or codec_for(self.path)
         if self.codec == "png":
@@ -57,6 +59,9 @@ class VideoWriter(FrameWriter):
         if self.width <= 0 or self.height <= 0:
             raise FaceswapError(f"bad frame size {width}x{height}")
         self.pix_fmt = pix_fmt or spec.pix_fmt
+        # setsar rounds to a denominator of at most `max` (100 by default): 720/721 would become 1
+        self.sar = (f"setsar=r={sar[0]}/{sar[1]}:max={max(sar)}"
+                    if sar and min(sar) > 0 and sar[0] != sar[1] else None)
         chroma = chroma_of(self.pix_fmt or "")
         if not fits(chroma, self.width, self.height):
             raise FaceswapError(f"{self.codec} {chroma} needs an even frame "
@@ -116,9 +121,11 @@ class VideoWriter(FrameWriter):
             # (setparams, not -colorspace: ffmpeg 7+ lets the frames' own unset tags win.)
             cmd += ["-vf", f"scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd,"
                            f"format={self.pix_fmt},"
-                           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"]
-        elif self.pix_fmt:
-            cmd += ["-pix_fmt", self.pix_fmt]
+                           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+                           + (f",{self.sar}" if self.sar else "")]
+        else:
+            cmd += ["-pix_fmt", self.pix_fmt] if self.pix_fmt else []
+            cmd += ["-vf", self.sar] if self.sar else []
         cmd += ["-c:v", spec.encoder, *spec.args]
         if self.crf is not None:
             cmd += ["-crf", str(self.crf)]
