@@ -144,7 +144,7 @@ class Converter:
             # before loading anything: the writer checks again, this saves the wait
             raise FaceswapError(f"{self.output} exists: pass --overwrite to replace it")
         # one probe before the model loads: rotation, codec and chroma, each said in one line
-        self.plan = plan_for(self.input, self.output, "png" if self.options.preview is not None else self.options.codec)
+        self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec)
         self.swapper = Swapper(model_dir, self.options.device)
         self.start, self.end = parse_frames(self.options.frames)
         self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..defaults import IMAGE_EXTENSIONS
 from ..log import get_logger
-from .codecs import CODECS, chroma_of, codec_for, even_sides, fits
+from .codecs import CODECS, check_output, chroma_of, codec_for, even_sides, fits
 from .probe import VideoInfo, probe_video
 
 __all__ = ["OutputPlan", "plan_for", "plan_output", "rotation_note"]
@@ -69,39 +69,44 @@ class OutputPlan:
                 "input": dict(self.input), "decisions": list(self.notes)}
 
 
-def plan_output(info: VideoInfo | None, output: str | Path, codec: str | None = None,
+def plan_output(info: VideoInfo | None, output: str | Path | None, codec: str | None = None,
                 images: bool = False) -> OutputPlan:
     """Decide the output's codec and pixel format from the input's probe `info` (None: the
     input is an image or a folder of images) and the output path and `codec` the user gave
     (None: by the output's suffix, see `codec_for`; `images`: a folder of images stays
-    one). Logs each decision as one INFO line. Raises FaceswapError (one line) for a suffix
-    no codec is written to."""
-    plan = OutputPlan(codec=codec)
+    one). `output` None: no video is written (a preview's PNGs): only the input's facts.
+    Logs each decision as one INFO line. Raises FaceswapError (one line) for a suffix no
+    codec is written to, or a codec the output cannot hold (see `check_output`)."""
+    plan = OutputPlan(codec=codec if output is not None else "png")
     if info is not None:
         plan.input = {"name": Path(info.path).name, "size": [info.width, info.height],
                       "stored_size": list(info.stored_size), "rotation": info.rotation,
                       "pix_fmt": info.pix_fmt, "chroma": chroma_of(info.pix_fmt), "sar": list(info.sar)}
-        note = rotation_note(info, output=True)
+        note = rotation_note(info, output=output is not None)
         if note:
             plan.notes.append(note)
-    if codec is None and not images:
-        plan.codec = codec = codec_for(output)
-    if info is not None and codec in CODECS and CODECS[codec].encoder is not None:
-        _choose_format(plan, info, codec)
-        if info.sar[0] != info.sar[1]:
-            plan.sar = info.sar
-            shown = round(info.width * info.sar[0] / info.sar[1])
-            plan.notes.append(f"aspect: {Path(info.path).name} has non-square pixels ({info.sar[0]}:{info.sar[1]}, "
-                              f"shown {shown}x{info.height}): the output keeps that pixel aspect")
+    if output is not None and codec is None and not images:
+        plan.codec = codec_for(output)
+    if output is not None and plan.codec in CODECS:
+        check_output(output, plan.codec)  # now, not once the model has loaded
+    video = plan.codec in CODECS and CODECS[plan.codec].encoder is not None
+    if info is not None and video:
+        _choose_format(plan, info, plan.codec)
+    if info is not None and info.sar[0] != info.sar[1]:
+        plan.sar = info.sar if video else None
+        shown = round(info.width * info.sar[0] / info.sar[1])
+        plan.notes.append(f"aspect: {Path(info.path).name} has non-square pixels ({info.sar[0]}:{info.sar[1]}, "
+                          f"shown {shown}x{info.height}): " + ("the output keeps that pixel aspect" if video else
+                          f"{plan.codec} frames hold square pixels: show them at {shown}x{info.height}"))
     for note in plan.notes:
         log.info("%s", note)
     return plan
 
 
-def plan_for(input_path: str | Path, output: str | Path, codec: str | None = None) -> OutputPlan:
+def plan_for(input_path: str | Path, output: str | Path | None, codec: str | None = None) -> OutputPlan:
     """`plan_output` from one probe of `input_path`: a video file is probed, an image or a
     folder of images is not (images in, images out). Raises FaceswapError (one line) for
-    a video ffmpeg cannot read or an output suffix no codec is written to."""
+    a video ffmpeg cannot read, or an output `plan_output` refuses."""
     path = Path(input_path)
     video = not path.is_dir() and path.suffix.lower() not in IMAGE_EXTENSIONS
     return plan_output(probe_video(path) if video else None, output, codec, images=not video)
