@@ -245,3 +245,31 @@ def test_progress_lines_are_not_a_complaint() -> None:
     assert is_progress("bitrate=   2.2kbits/s") and is_progress("speed= 1.5x")
     assert complaint(["bitrate=   2.2kbits/s", "progress=end"], "fallback") == "fallback"
     assert not is_progress("Error writing trailer: Invalid argument")
+
+
+@pytest.mark.parametrize("side_data", [
+    "      Display Matrix: rotation of 90.00 degrees",        # ffmpeg 6+
+    "      displaymatrix: rotation of -90.00 degrees",        # ffmpeg 4.4-5
+    "    Metadata:\n      rotate          : 270",             # ffmpeg 4 and older: a tag
+])
+def test_probe_reads_every_ffmpeg_rotation_format(tmp_path: Path, monkeypatch, side_data: str) -> None:
+    """What each ffmpeg version prints for a phone clip's rotation; only this stream's own
+    lines count (a second video stream's rotation does not turn the first)."""
+    import faceswap.media.probe as probe
+    clip = tmp_path / "phone.mp4"
+    clip.write_bytes(b"")
+    head = ("  Duration: 00:00:01.00, start: 0.000000, bitrate: 500 kb/s\n"
+            "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709, progressive), "
+            "480x270 [SAR 1:2 DAR 16:9], 300 kb/s, 30 fps, 30 tbr, 15360 tbn (default)\n")
+    other = ("  Stream #0:1[0x2](und): Video: mjpeg, yuvj420p, 320x240, 90k tbr\n"
+             "      Display Matrix: rotation of 90.00 degrees\n")
+
+    class Done:
+        stderr = head + side_data + "\n" + "  Stream #0:2: Audio: aac, 44100 Hz, stereo\n"
+
+    monkeypatch.setattr(probe, "run_ffmpeg", lambda *a, **k: Done)
+    info = probe.probe_video(clip)
+    assert (info.width, info.height, info.rotation, info.sar) == (270, 480, 90 if "90" in side_data else 270, (2, 1))
+    Done.stderr = head + other
+    info = probe.probe_video(clip)
+    assert (info.width, info.height, info.rotation, info.sar) == (480, 270, 0, (1, 2))
