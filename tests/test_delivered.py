@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -237,6 +239,45 @@ def test_disk_full_says_so_and_leaves_nothing(tmp_path: Path, monkeypatch, codec
     assert str(err.value) == f"cannot write {tmp_path / name}: the disk is full (no space left on device)"
     assert not list(tmp_path.iterdir())   # the link is gone; /dev/full is not touched
     assert Path("/dev/full").exists()
+
+
+_FILL_DISK = """
+import os, sys
+import numpy as np
+from faceswap.errors import FaceswapError
+from faceswap.media.writers import VideoWriter
+disk = sys.argv[1]
+with open(os.path.join(disk, "fill"), "wb") as fh:
+    fh.write(bytes(100_000))
+frame = np.random.default_rng(1).integers(0, 255, (128, 128, 3), np.uint8)
+try:
+    with VideoWriter(os.path.join(disk, "out.mov"), codec="prores", width=128, height=128, fps=30) as w:
+        for _ in range(200):
+            w.write(frame)
+    print("wrote")
+except FaceswapError as err:
+    print(err)
+print(sorted(os.listdir(disk)))
+"""
+
+
+def test_disk_full_on_a_real_small_disk(tmp_path: Path) -> None:
+    """A 300 KiB tmpfs, mounted in a user namespace (no root needed), fills up part way
+    through a ProRes file. Before: "cannot write .../out.mov: bitrate=   0.4kbits/s", a
+    progress line, as ffmpeg's every other line that time was one that only says "failed"."""
+    import faceswap
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no unprivileged mount namespace here to make a small disk in (the /dev/full tests still run)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(faceswap.__file__).resolve().parents[1])}
+    run = subprocess.run([unshare, "-rm", "sh", "-c", 'mount -t tmpfs -o size=300k none "$1" && exec "$2" -c "$3" "$1"',
+                          "sh", str(disk), sys.executable, _FILL_DISK], capture_output=True, text=True, env=env,
+                         timeout=120)
+    lines = run.stdout.strip().splitlines()
+    assert run.returncode == 0 and len(lines) == 2, (run.stdout, run.stderr[-2000:])
+    assert lines == [f"cannot write {disk / 'out.mov'}: the disk is full (no space left on device)", "['fill']"]
 
 
 def test_progress_lines_are_not_a_complaint() -> None:
