@@ -13,6 +13,8 @@ provenance record:
   (H.264/H.265 4:4:4 and 4:2:2, ProRes 4444, FFV1's RGB). A size that 4:2:0 (or 4:2:2)
   cannot hold is written in 4:4:4 of the same codec, never at a different size.
   The pipeline stays 8-bit (ProRes keeps its 10-bit container format).
+- aspect: non-square pixels (anamorphic footage) are tagged on a video output, so it is
+  shown at the input's width; PNG outputs cannot say it, the line gives the size to show.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ def rotation_note(info: VideoInfo, output: bool = False) -> str | None:
 
 @dataclass
 class OutputPlan:
-    """The output's codec and pixel format, and why. `codec` None: the writer's own choice
-    (images in, images out); `pix_fmt` None: the codec's own (see media/codecs.py)."""
+    """The output's codec, pixel format and pixel aspect, and why. `codec` None: the writer's
+    own choice (images in, images out); `pix_fmt` None: the codec's own (see media/codecs.py);
+    `input`: the probe's facts (sizes, rotation, pixel format, chroma, pixel aspect)."""
 
     codec: str | None
     pix_fmt: str | None = None
