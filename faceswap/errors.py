@@ -1,4 +1,17 @@
-"""The one exception type a user sees as a one-line message."""
+"""The one exception type a user sees as a one-line message, and the words for a full disk."""
+
+import errno
+
+# How every writer says ENOSPC, whether Python or ffmpeg met it.
+DISK_FULL = "the disk is full (no space left on device)"
+
+
+def os_reason(err: OSError) -> str:
+    """An OSError as the few words a user needs: DISK_FULL for ENOSPC (and EDQUOT, a full
+    quota), else the system's own words."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DISK_FULL
+    return err.strerror or str(err)
 
 
 class FaceswapError(Exception):

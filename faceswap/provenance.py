@@ -68,6 +68,7 @@ class ProvenanceRecord(TypedDict):
     inputs: dict[str, dict[str, Any]]
     model: dict[str, Any] | None
     settings: dict[str, Any]
+    media: dict[str, Any] | None  # the probe-based decisions (media/output_plan.py): rotation, codec, chroma
 
 
 # --- hashing -----------------------------------------------------------------------------
@@ -196,11 +197,12 @@ def _model_section(model_dir: Path) -> dict[str, Any]:
 
 
 def build_record(inputs: Mapping[str, str | Path], model_dir: str | Path | None, settings: Mapping[str, Any],
-                 kind: str) -> ProvenanceRecord:
+                 kind: str, media: Mapping[str, Any] | None = None) -> ProvenanceRecord:
     """The provenance record of one output, made before it is written.
 
     `inputs` names each input by role (e.g. {"target": ..., "driver": ...}); `kind`
-    says what was done ("swap", "reenact").
+    says what was done ("swap", "reenact"); `media` what was decided from the input's
+    probe (`OutputPlan.to_dict()`: rotation, codec, pixel format and why).
     """
     hashed: dict[str, dict[str, Any]] = {}
     for role, path in inputs.items():
@@ -217,6 +219,7 @@ def build_record(inputs: Mapping[str, str | Path], model_dir: str | Path | None,
         inputs=hashed,
         model=_model_section(Path(model_dir)) if model_dir is not None else None,
         settings=_jsonable(dict(settings)),
+        media=_jsonable(dict(media)) if media is not None else None,
     )
 
 

@@ -29,6 +29,7 @@ from ..faces.types import Face
 from ..log import get_logger
 from ..media.audio import AudioSource
 from ..media.images import write_png
+from ..media.output_plan import plan_for
 from ..media.source import FrameSource
 from ..media.writers import FrameWriter, Patch, open_writer
 from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
@@ -142,6 +143,8 @@ class Converter:
         if self.output.exists() and not self.options.overwrite and self.options.preview is None:
             # before loading anything: the writer checks again, this saves the wait
             raise FaceswapError(f"{self.output} exists: pass --overwrite to replace it")
+        # one probe before the model loads: rotation, codec and chroma, each said in one line
+        self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec)
         self.swapper = Swapper(model_dir, self.options.device)
         self.start, self.end = parse_frames(self.options.frames)
         self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,
@@ -301,12 +304,13 @@ class Converter:
             # when the sound ends a few milliseconds before the picture
             duration = frames / fps if frames else None
             audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
-        self.record = build_record(inputs, self.model_dir, self.options.to_dict(), kind=self.options.mode)
+        self.record = build_record(inputs, self.model_dir, self.options.to_dict(), self.options.mode, self.plan.to_dict())
         tags = container_tags(self.record)
         # images in (no video info): images out, each under its own name and size
-        return open_writer(self.output, self.options.codec, width=w, height=h, fps=fps, images=info is None,
+        return open_writer(self.output, self.plan.codec, width=w, height=h, fps=fps, images=info is None,
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
-                           overwrite=self.options.overwrite, inputs=list(inputs.values()))
+                           overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
+                           sar=self.plan.sar)
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""

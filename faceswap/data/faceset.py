@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FaceswapError
+from ..errors import FaceswapError, os_reason
 from ..media.images import atomic_write_bytes, encode_png, read_image
 from .png_meta import add_metadata, read_metadata
 
@@ -134,7 +134,7 @@ class AlignmentsFile:
                 self.header = {"format": FORMAT, "version": VERSION, **header}
                 self._write(self.header)
         except OSError as err:
-            raise FaceswapError(f"cannot write {self.path}: {err.strerror or err}") from err
+            raise FaceswapError(f"cannot write {self.path}: {os_reason(err)}") from err
 
     def _write(self, record: dict[str, Any]) -> None:
         self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -145,7 +145,7 @@ class AlignmentsFile:
         try:
             self._write(record)
         except OSError as err:
-            raise FaceswapError(f"cannot write {self.path}: {err.strerror or err}") from err
+            raise FaceswapError(f"cannot write {self.path}: {os_reason(err)}") from err
         self.frames[record["name"]] = record
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from ..faces.geometry import crop_matrix, warp
 from ..faces.reference import ReferenceFilter
 from ..faces.types import Face
 from ..log import get_logger
+from ..media.output_plan import rotation_note
 from ..media.source import FrameSource
 from .options import ExtractOptions
 
@@ -86,6 +87,8 @@ def extract_source(input_path: str | Path, faceset: str | Path, options: Extract
     options.validate()
     input_path, faceset = Path(input_path), Path(faceset)
     source = FrameSource(input_path)
+    if source.video is not None and (note := rotation_note(source.video.info)):
+        log.info("%s", note)
     _prepare_output(faceset)
     own_backend = backend is None
     backend = backend or make_backend(options.detector, options.confidence)

@@ -15,7 +15,8 @@ from pathlib import Path
 from .. import defaults
 from ..errors import FaceswapError
 
-__all__ = ["CODECS", "Codec", "check_not_input", "check_output", "codec_for", "exact_rate"]
+__all__ = ["CODECS", "Codec", "check_not_input", "check_output", "chroma_of", "codec_for", "even_sides", "exact_rate",
+           "fits"]
 
 
 @dataclass(frozen=True)
@@ -30,25 +31,52 @@ class Codec:
     crf: int | None = None       # default CRF when the codec takes one
     preset: str | None = None
     yuv: bool = False            # RGB -> Y'CbCr: needs an explicit matrix and colour tags
-    even: tuple[bool, bool] = (False, False)  # chroma subsampling: width, height must be even
 
 
 CODECS: dict[str, Codec] = {
     "h264": Codec("h264", "libx264", (".mp4", ".m4v", ".mov", ".mkv"), "yuv420p",
-                  crf=defaults.H264_CRF, preset=defaults.H264_PRESET, yuv=True, even=(True, True)),
+                  crf=defaults.H264_CRF, preset=defaults.H264_PRESET, yuv=True),
     # hvc1 tag: QuickTime and iOS refuse HEVC tagged hev1 (ffmpeg's default).
     "h265": Codec("h265", "libx265", (".mp4", ".m4v", ".mov", ".mkv"), "yuv420p",
-                  ("-x265-params", "log-level=error"), crf=defaults.H265_CRF, preset=defaults.H265_PRESET, yuv=True,
-                  even=(True, True)),
+                  ("-x265-params", "log-level=error"), crf=defaults.H265_CRF, preset=defaults.H265_PRESET, yuv=True),
     # apl0 vendor: some Apple/Avid tools check it before trusting a ProRes stream.
     "prores": Codec("prores", "prores_ks", (".mov",), "yuv422p10le", ("-profile:v", "3", "-vendor", "apl0"),
-                    yuv=True, even=(True, False)),
+                    yuv=True),
     "prores4444": Codec("prores4444", "prores_ks", (".mov",), "yuv444p10le",
                         ("-profile:v", "4", "-vendor", "apl0"), yuv=True),
     # Level 3, intra only, per-slice CRCs: the archival settings; 4 slices let it use 4 threads.
     "ffv1": Codec("ffv1", "ffv1", (".mkv",), None, ("-level", "3", "-g", "1", "-slicecrc", "1", "-slices", "4")),
     "png": Codec("png", None, ("",), None),
 }
+
+
+def chroma_of(pix_fmt: str) -> str:
+    """Chroma subsampling of an ffmpeg pixel format: "4:4:4" (RGB included), "4:2:2",
+    "4:0:0" (grey), "" for "", else "4:2:0" (4:1:1 and 4:1:0 too: 4:2:0 keeps all they have
+    across a frame's height and more across its width). From the names in libavutil/pixfmt.h."""
+    name = pix_fmt.lower()
+    if not name:
+        return ""
+    if name.startswith(("gray", "ya", "y400")):
+        return "4:0:0"
+    if name.startswith(("rgb", "bgr", "gbr", "argb", "abgr", "rgba", "bgra", "0rgb", "0bgr", "x2rgb", "x2bgr")) \
+            or "444" in name or name.startswith(("ayuv", "vuya", "vuyx", "xv3", "xv4", "y410", "y412")):
+        return "4:4:4"
+    if "422" in name or name.startswith(("yuyv", "uyvy", "yvyu", "y210", "y212", "nv16", "nv20", "p21")):
+        return "4:2:2"
+    return "4:2:0"
+
+
+def even_sides(chroma: str) -> tuple[bool, bool]:
+    """Whether the width, the height of frames subsampled as `chroma` ("4:2:0", ...) must be even."""
+    return {"4:2:0": (True, True), "4:2:2": (True, False)}.get(chroma, (False, False))
+
+
+def fits(chroma: str, width: int, height: int) -> bool:
+    """Whether a `width` x `height` frame can be subsampled as `chroma`."""
+    even_w, even_h = even_sides(chroma)
+    return not ((even_w and width % 2) or (even_h and height % 2))
+
 
 # The container each codec belongs in, for the hint in an error message.
 _HOME = {"h264": ".mp4", "h265": ".mp4", "prores": ".mov", "prores4444": ".mov", "ffv1": ".mkv"}

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 
-from ..errors import FaceswapError
+from ..errors import DISK_FULL, FaceswapError
 from ..log import get_logger
 
 # The writers use `-fps_mode` and the readers `-sws_flags` inside filters: ffmpeg 5.1 or newer.
@@ -54,7 +54,10 @@ def run_ffmpeg(args: list[str], what: str, timeout: float = 60) -> subprocess.Co
         raise FaceswapError(f"cannot {what}: ffmpeg did not answer in {timeout:g} s") from err
 
 
-_PROGRESS_RE = re.compile(r"^\w+=\S*$")
+# `-progress` lines are key=value, some with the value padded: "bitrate=   2.2kbits/s".
+_PROGRESS_RE = re.compile(r"^\w+=\s*\S*$")
+# What ffmpeg says when a write fails with ENOSPC; the error line then names the disk.
+_DISK_FULL = ("No space left on device", "Disk quota exceeded")
 # Lines ffmpeg prints after the real complaint, saying only that something failed.
 _GENERIC = ("Conversion failed", "Terminating thread", "Error closing file", "At least one output file",
             "Nothing was written", "Exiting normally", "received signal", "Error muxing a packet",
@@ -68,9 +71,12 @@ def is_progress(line: str) -> bool:
 
 def complaint(stderr: str | Iterable[str], default: str = "") -> str:
     """ffmpeg's most specific complaint in its stderr (text or lines), as one line
-    without its `[muxer @ 0x...]` or `/path/file: ` prefix; `default` when it said nothing."""
+    without its `[muxer @ 0x...]` or `/path/file: ` prefix; `default` when it said nothing.
+    A write that failed for want of space is always said as DISK_FULL, whatever came after."""
     lines = stderr.splitlines() if isinstance(stderr, str) else stderr
     kept = [ln.strip() for ln in lines if ln.strip() and not is_progress(ln)]
+    if any(words in ln for ln in kept for words in _DISK_FULL):
+        return DISK_FULL
     specific = [ln for ln in kept if not any(g in ln for g in _GENERIC)]
     if not (specific or kept):
         return default

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..defaults import IMAGE_EXTENSIONS
-from ..errors import FaceswapError
+from ..errors import FaceswapError, os_reason
 from ..log import get_logger
 
 log = get_logger(__name__)
@@ -33,8 +33,26 @@ def list_images(folder: str | Path) -> tuple[list[Path], list[Path]]:
     return images, others
 
 
+# EXIF orientation (1-8) -> np.rot90 turns (counterclockwise) after an optional mirror, so
+# the image is shown as a camera or phone meant it to be (the EXIF 2.32 table).
+_ORIENT = {2: (True, 0), 3: (False, 2), 4: (True, 2), 5: (True, 1), 6: (False, 3), 7: (True, 3), 8: (False, 1)}
+
+
+def _exif_orientation(path: str | Path) -> int:
+    """The EXIF orientation tag of an image file (1 when it has none), read by Pillow from the
+    file's header without decoding the pixels."""
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - no EXIF we can read is no rotation
+        return 1
+
+
 def read_image(path: str | Path) -> np.ndarray | None:
-    """RGB uint8 image, or None when the file is not a decodable image."""
+    """RGB uint8 image (HxWx3), upright: EXIF orientation applied, as a photo viewer shows it;
+    None when the file is not a decodable image. OpenCV applies the orientation of JPEG, PNG
+    and TIFF itself but ignores WebP's, which Pillow reads here."""
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError:
@@ -44,6 +62,9 @@ def read_image(path: str | Path) -> np.ndarray | None:
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if img is None:
         return None
+    if Path(path).suffix.lower() == ".webp":
+        mirror, turns = _ORIENT.get(_exif_orientation(path), (False, 0))
+        img = np.rot90(img[:, ::-1] if mirror else img, turns)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -81,7 +102,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise FaceswapError(f"cannot write {path}: {err.strerror or err}") from err
+        raise FaceswapError(f"cannot write {path}: {os_reason(err)}") from err
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:

@@ -20,7 +20,12 @@ from .ffmpeg_bin import complaint, run_ffmpeg
 _VIDEO_RE = re.compile(r"Stream #\S+.*?: Video: (?P<codec>\w+).*?, (?P<w>\d{2,5})x(?P<h>\d{2,5})")
 _FPS_RE = re.compile(r"(?P<fps>[\d.]+) (?:fps|tbr)")
 _DURATION_RE = re.compile(r"Duration: (?P<h>\d+):(?P<m>\d+):(?P<s>[\d.]+)")
-_ROTATE_RE = re.compile(r"rotate\s*:\s*(-?\d+)|displaymatrix: rotation of (-?[\d.]+) degrees")
+# The stream's display rotation: a `rotate` tag (ffmpeg < 5) or its display matrix, which
+# ffmpeg < 6 prints as "displaymatrix: rotation of -90.00 degrees" and 6+ as
+# "Display Matrix: rotation of 90.00 degrees" (ffmpeg 6 also flipped the sign to counterclockwise).
+_ROTATE_RE = re.compile(r"rotate\s*:\s*(-?\d+)|display\s*matrix: rotation of (-?[\d.]+) degrees", re.IGNORECASE)
+_SAR_RE = re.compile(r"SAR (?P<n>\d+):(?P<d>\d+) DAR")
+_PIX_FMT_RE = re.compile(r"Video: [^,]*, (?P<pix>[a-z][a-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,20 @@ class VideoInfo:
     frame_count: int  # the container's count: an estimate for progress, not a promise
     codec: str
     has_audio: bool
+    rotation: int = 0   # display rotation in degrees (0, 90, 180, 270); width x height are already upright
+    pix_fmt: str = ""   # the stream's pixel format as ffmpeg names it (yuv420p, yuv444p, ...); "" if not said
+    sar: tuple[int, int] = (1, 1)  # pixel aspect ratio of the upright frames (anamorphic footage: not 1:1)
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the pixels as stored, before ffmpeg turns them upright."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Probe a video; raise FaceswapError with ffmpeg's own reason if it is unreadable."""
+    """Probe a video; raise FaceswapError with ffmpeg's own reason if it is unreadable.
+    Width and height are those of the decoded frames: ffmpeg turns a stream with a display
+    rotation upright (autorotate), so a 90 or 270 degree rotation swaps the stored size."""
     path = str(path)
     if not Path(path).is_file():
         raise FaceswapError(f"no such file: {path}")
@@ -47,16 +62,25 @@ def probe_video(path: str | Path) -> VideoInfo:
     if video is None:
         raise FaceswapError(f"cannot read video {path}: {complaint(text, 'not a video ffmpeg understands')}")
     stream_line = text[video.start():].splitlines()[0]
+    # this stream's own block (metadata, side data): up to the next stream
+    block = re.split(r"\n\s*Stream #", text[video.start():])[0]
     fps_match = _FPS_RE.search(stream_line)
     dur = _DURATION_RE.search(text)
     duration = (int(dur["h"]) * 3600 + int(dur["m"]) * 60 + float(dur["s"])) if dur else 0.0
     fps = float(fps_match["fps"]) if fps_match else 0.0
     width, height = int(video["w"]), int(video["h"])
-    rot = _ROTATE_RE.search(text)
+    rot = _ROTATE_RE.search(block)
+    rotation = 0
     if rot is not None:
-        angle = abs(float(rot.group(1) or rot.group(2))) % 180
-        if 45 < angle < 135:  # ffmpeg autorotates on decode, so the frames come out transposed
+        # the magnitude only: ffmpeg's sign convention changed, and ffmpeg itself undoes it on decode
+        rotation = int(round(abs(float(rot.group(1) or rot.group(2))) / 90.0)) % 4 * 90
+        if rotation in (90, 270):  # ffmpeg autorotates on decode, so the frames come out transposed
             width, height = height, width
+    pix = _PIX_FMT_RE.search(stream_line)
+    sar_match = _SAR_RE.search(stream_line)
+    sar = (int(sar_match["n"]), int(sar_match["d"])) if sar_match and int(sar_match["n"]) > 0 else (1, 1)
+    if rotation in (90, 270):  # turned upright, a pixel's width becomes its height
+        sar = (sar[1], sar[0])
     cap = cv2.VideoCapture(path)
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
     cap.release()
@@ -65,5 +89,6 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(
         path=path, width=width, height=height, fps=fps, duration=duration,
         frame_count=max(count, 0), codec=video["codec"], has_audio=bool(audio_codecs(text)),
+        rotation=rotation, pix_fmt=pix["pix"] if pix else "", sar=sar,
     )
 

@@ -9,7 +9,6 @@ block, leaves nothing behind.
 
 from __future__ import annotations
 
-import errno
 import os
 import queue
 import re
@@ -23,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ...errors import FaceswapError
+from ...errors import FaceswapError, os_reason
 
 
 @dataclass
@@ -241,6 +240,4 @@ def publish_folder(tmp: Path, path: Path) -> None:
 
 def oserror_line(err: OSError) -> str:
     """An OSError as the few words a user needs."""
-    if err.errno == errno.ENOSPC:
-        return "no space left on device"
-    return err.strerror or str(err)
+    return os_reason(err)

@@ -23,7 +23,7 @@ from ... import defaults
 from ...errors import FaceswapError
 from ...log import get_logger
 from ..audio import AudioSource, mux_args, probe_audio
-from ..codecs import CODECS, check_not_input, check_output, codec_for, exact_rate
+from ..codecs import CODECS, check_not_input, check_output, chroma_of, codec_for, even_sides, exact_rate, fits
 from ..ffmpeg_bin import complaint, ffmpeg_exe, is_progress
 from .base import FrameWriter, Patch, Pump, check_frame, oserror_line, partial_file, remove
 
@@ -39,13 +39,16 @@ class VideoWriter(FrameWriter):
     `codec` None: by the suffix; `audio` muxed beside the frames, cut to its range.
     Raises FaceswapError (one line) for a codec the container cannot hold, a size the
     codec's chroma subsampling refuses, an existing output without `overwrite`, or an
-    output that would replace an input."""
+    output that would replace an input. `pix_fmt`: the Y'CbCr format to encode (None: the
+    codec's own, see CODECS), e.g. yuv444p to keep a 4:4:4 input (see media/output_plan.py);
+    `sar`: the pixel aspect ratio (width, height) to tag, for anamorphic footage (None: square)."""
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: float | Fraction | str,
                  codec: str | None = None, crf: int | None = None, preset: str | None = None,
                  audio: AudioSource | None = None, metadata: dict[str, str] | None = None,
                  overwrite: bool = False, inputs: Sequence[str | Path] = (),
-                 queue_size: int = defaults.WRITER_QUEUE) -> None:
+                 queue_size: int = defaults.WRITER_QUEUE, pix_fmt: str | None = None,
+                 sar: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
         self.codec = codec or codec_for(self.path)
         if self.codec == "png":
@@ -55,9 +58,15 @@ class VideoWriter(FrameWriter):
         self.width, self.height = int(width), int(height)
         if self.width <= 0 or self.height <= 0:
             raise FaceswapError(f"bad frame size {width}x{height}")
-        if (spec.even[0] and self.width % 2) or (spec.even[1] and self.height % 2):
-            raise FaceswapError(f"{self.codec} needs an even frame {'width and height' if spec.even[1] else 'width'} "
-                                f"(frames are {self.width}x{self.height}): use prores4444, ffv1 or png")
+        self.pix_fmt = pix_fmt or spec.pix_fmt
+        # setsar rounds to a denominator of at most `max` (100 by default): 720/721 would become 1
+        self.sar = (f"setsar=r={sar[0]}/{sar[1]}:max={max(sar)}"
+                    if sar and min(sar) > 0 and sar[0] != sar[1] else None)
+        chroma = chroma_of(self.pix_fmt or "")
+        if not fits(chroma, self.width, self.height):
+            raise FaceswapError(f"{self.codec} {chroma} needs an even frame "
+                                f"{'width and height' if even_sides(chroma)[1] else 'width'} (frames are "
+                                f"{self.width}x{self.height}): use its 4:4:4 (pix_fmt yuv444p), prores4444, ffv1 or png")
         self.rate = exact_rate(fps)
         check_not_input(self.path, [*inputs, *([audio.path] if audio else [])])
         if self.path.is_dir():
@@ -111,10 +120,12 @@ class VideoWriter(FrameWriter):
             # BT.601 or 709 depending on the player and the frame size.
             # (setparams, not -colorspace: ffmpeg 7+ lets the frames' own unset tags win.)
             cmd += ["-vf", f"scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd,"
-                           f"format={spec.pix_fmt},"
-                           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"]
-        elif spec.pix_fmt:
-            cmd += ["-pix_fmt", spec.pix_fmt]
+                           f"format={self.pix_fmt},"
+                           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+                           + (f",{self.sar}" if self.sar else "")]
+        else:
+            cmd += ["-pix_fmt", self.pix_fmt] if self.pix_fmt else []
+            cmd += ["-vf", self.sar] if self.sar else []
         cmd += ["-c:v", spec.encoder, *spec.args]
         if self.crf is not None:
             cmd += ["-crf", str(self.crf)]

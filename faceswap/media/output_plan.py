@@ -1,0 +1,141 @@
+"""What the output will be, decided once from one probe of the input before any work starts.
+
+Each decision is one line, logged at INFO and kept in `OutputPlan.notes` for the
+provenance record:
+
+- rotation: a stream with a display rotation (phone footage) is decoded upright by
+  ffmpeg, so every stage sees upright frames; the output is written upright, at the size
+  the input is displayed at, with no rotation tag. (Copying the display matrix instead
+  would mean turning every converted frame back before encoding, and PNG frames and
+  compositor patches cannot carry one: written upright, every output and every player,
+  NLE or compositor that ignores display matrices shows the same picture.)
+- chroma: the input's chroma subsampling is kept when the codec can carry it
+  (H.264/H.265 4:4:4 and 4:2:2, ProRes 4444, FFV1's RGB). A size that 4:2:0 (or 4:2:2)
+  cannot hold is written in 4:4:4 of the same codec, never at a different size.
+  The pipeline stays 8-bit (ProRes keeps its 10-bit container format).
+- aspect: non-square pixels (anamorphic footage) are tagged on a video output, so it is
+  shown at the input's width; PNG outputs cannot say it, the line gives the size to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..defaults import IMAGE_EXTENSIONS
+from ..log import get_logger
+from .codecs import CODECS, check_output, chroma_of, codec_for, even_sides, fits
+from .probe import VideoInfo, probe_video
+
+__all__ = ["OutputPlan", "plan_for", "plan_output", "rotation_note"]
+
+log = get_logger(__name__)
+
+# The codec (a ProRes profile is a codec here) and pixel format that carry each chroma
+# subsampling, for the codecs that do not carry every one (None: the codec's own format).
+_CARRY: dict[str, dict[str, tuple[str, str | None]]] = {
+    "h264": {"4:2:0": ("h264", None), "4:2:2": ("h264", "yuv422p"), "4:4:4": ("h264", "yuv444p")},
+    "h265": {"4:2:0": ("h265", None), "4:2:2": ("h265", "yuv422p"), "4:4:4": ("h265", "yuv444p")},
+    "prores": {"4:2:2": ("prores", None), "4:4:4": ("prores4444", None)},
+}
+
+
+def rotation_note(info: VideoInfo, output: bool = False) -> str | None:
+    """The one line that says how a rotated input is read (and, with `output`, written);
+    None for an input without a display rotation."""
+    if not info.rotation:
+        return None
+    sw, sh = info.stored_size
+    line = (f"rotation: {Path(info.path).name} is stored {sw}x{sh} with a {info.rotation} degree display "
+            f"rotation: every stage sees it upright at {info.width}x{info.height}, as it plays")
+    if output:
+        line += "; the output is written upright at that size with no rotation tag, so it plays the same"
+    return line
+
+
+@dataclass
+class OutputPlan:
+    """The output's codec, pixel format and pixel aspect, and why. `codec` None: the writer's
+    own choice (images in, images out); `pix_fmt` None: the codec's own (see media/codecs.py);
+    `input`: the probe's facts (sizes, rotation, pixel format, chroma, pixel aspect)."""
+
+    codec: str | None
+    pix_fmt: str | None = None
+    sar: tuple[int, int] | None = None   # non-square pixels of the input, kept in a video output
+    notes: list[str] = field(default_factory=list)
+    input: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the provenance record."""
+        return {"codec": self.codec, "pix_fmt": self.pix_fmt, "sar": list(self.sar) if self.sar else None,
+                "input": dict(self.input), "decisions": list(self.notes)}
+
+
+def plan_output(info: VideoInfo | None, output: str | Path | None, codec: str | None = None,
+                images: bool = False) -> OutputPlan:
+    """Decide the output's codec and pixel format from the input's probe `info` (None: the
+    input is an image or a folder of images) and the output path and `codec` the user gave
+    (None: by the output's suffix, see `codec_for`; `images`: a folder of images stays
+    one). `output` None: no video is written (a preview's PNGs): only the input's facts.
+    Logs each decision as one INFO line. Raises FaceswapError (one line) for a suffix no
+    codec is written to, or a codec the output cannot hold (see `check_output`)."""
+    plan = OutputPlan(codec=codec if output is not None else "png")
+    if info is not None:
+        plan.input = {"name": Path(info.path).name, "size": [info.width, info.height],
+                      "stored_size": list(info.stored_size), "rotation": info.rotation,
+                      "pix_fmt": info.pix_fmt, "chroma": chroma_of(info.pix_fmt), "sar": list(info.sar)}
+        note = rotation_note(info, output=output is not None)
+        if note:
+            plan.notes.append(note)
+    if output is not None and codec is None and not images:
+        plan.codec = codec_for(output)
+    if output is not None and plan.codec in CODECS:
+        check_output(output, plan.codec)  # now, not once the model has loaded
+    video = plan.codec in CODECS and CODECS[plan.codec].encoder is not None
+    if info is not None and video:
+        _choose_format(plan, info, plan.codec)
+    if info is not None and info.sar[0] != info.sar[1]:
+        plan.sar = info.sar if video else None
+        shown = round(info.width * info.sar[0] / info.sar[1])
+        plan.notes.append(f"aspect: {Path(info.path).name} has non-square pixels ({info.sar[0]}:{info.sar[1]}, "
+                          f"shown {shown}x{info.height}): " + ("the output keeps that pixel aspect" if video else
+                          f"{plan.codec} frames hold square pixels: show them at {shown}x{info.height}"))
+    for note in plan.notes:
+        log.info("%s", note)
+    return plan
+
+
+def plan_for(input_path: str | Path, output: str | Path | None, codec: str | None = None) -> OutputPlan:
+    """`plan_output` from one probe of `input_path`: a video file is probed, an image or a
+    folder of images is not (images in, images out). Raises FaceswapError (one line) for
+    a video ffmpeg cannot read, or an output `plan_output` refuses."""
+    path = Path(input_path)
+    video = not path.is_dir() and path.suffix.lower() not in IMAGE_EXTENSIONS
+    return plan_output(probe_video(path) if video else None, output, codec, images=not video)
+
+
+def _choose_format(plan: OutputPlan, info: VideoInfo, codec: str) -> None:
+    """Pick the pixel format (and ProRes profile) that keeps the input's chroma and size."""
+    size = f"{info.width}x{info.height}"
+    if codec not in _CARRY:  # ffv1 (RGB), prores4444: every chroma, every size
+        plan.notes.append(f"output: {codec} {'RGB' if codec == 'ffv1' else '4:4:4'} at {size}, "
+                          f"which carries any chroma and size")
+        return
+    carry = _CARRY[codec]
+    source = chroma_of(info.pix_fmt)
+    own = chroma_of(CODECS[codec].pix_fmt or "")
+    too_odd = not fits(own, info.width, info.height)
+    odd_why = f"{size} is odd and {own} needs an even {'width and height' if even_sides(own)[1] else 'width'}"
+    chroma = source if source in carry else own
+    if not fits(chroma, info.width, info.height):
+        chroma = "4:4:4"  # never a different size: the same codec in 4:4:4, which has no even-size rule
+    plan.codec, plan.pix_fmt = carry[chroma]
+    pix = plan.pix_fmt or CODECS[plan.codec].pix_fmt
+    if chroma == own:
+        why = "as the input" if chroma == source else f"the codec's own (the input is {info.pix_fmt or 'unknown'})"
+    elif chroma == source:
+        why = f"to keep the input's {source} chroma ({info.pix_fmt})" + (f"; {odd_why}" if too_odd else "")
+    else:
+        why = f"because {odd_why}"
+    plan.notes.append(f"output: {plan.codec} {chroma} ({pix}) at {size}, {why}")
