@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({t.samples_per_second:.0f} samples/s)")
         output = args.out / "output.mp4"
         c = convert(videos[0], model, output, ConvertOptions(overwrite=True))
-        print(f"[convert] {videos[0].name}: {c.frames} frames, {c.swapped} swapped, {c.fps:.1f} frames/s -> {output}")
+        print(f"[convert] {videos[0].name}: {c.frames} frames, {c.swapped} swapped, {c.speed_fps:.1f} frames/s -> {output}")
         report = args.out / "qc"
         r = qc(output, videos[0], facesets[1], QcOptions(report=str(report)))
         for line in summary_lines(r.summary):

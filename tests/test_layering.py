@@ -6,7 +6,7 @@
     data, provenance, plot        built on the base
     faces, model                  built on media
     media                         files, ffmpeg
-    errors, log, defaults         leaf helpers any module may use
+    errors, log, defaults, ranges leaf helpers any module may use (ranges raises errors' type)
 
 Each module is mapped to its unit (its top-level package, or itself for a
 top-level module); an import between two units must be an edge of ALLOWED.
@@ -25,13 +25,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 
-LEAVES = {"faceswap", "errors", "log", "defaults"}   # "faceswap": the package root (__version__)
+LEAVES = {"faceswap", "errors", "log", "defaults", "ranges"}   # "faceswap": the package root (__version__)
 BASE = {"media", "faces", "model", "data", "plot", "provenance"}
 STAGES = {"extract", "train", "convert", "qc"}
 SCRIPTS = {"cli", "bench", "demo", "quality"}
 
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
+    "ranges": {"errors"},
     "media": LEAVES,
     "faces": LEAVES | {"media"},
     "model": LEAVES | {"media"},
