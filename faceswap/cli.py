@@ -391,7 +391,7 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help=f"Output codec [default: from the output: {_codec_by_suffix()}]. patch "
                    "writes RGBA PNGs of the changed faces and their placement for a compositor.")
 @click.option("--crf", type=int, default=None,
-              help="H.264/H.265 quality (lower = better, 0 = lossless; ignored by the other codecs)."
+              help="H.264/H.265 quality (lower = better; ignored by the other codecs)."
                    + _must(ConvertOptions, "crf")
                    + f" [default: {defaults.H264_CRF} for H.264, {defaults.H265_CRF} for H.265]")
 @click.option("--preset", "enc_preset", default=None, type=click.Choice(list(defaults.ENCODER_PRESETS)),

@@ -34,7 +34,7 @@ class Range:
 
     def __str__(self) -> str:
         """The range in words, as it follows "must be": "in 0-51", "1 or more", "more than 0"."""
-        low, high = (None if v is None else f"{v:g}" for v in (self.low, self.high))
+        low, high = (None if v is None else _shown(v) for v in (self.low, self.high))
         if self.low_open:
             return f"more than {low}" + (f" and at most {high}" if high is not None else "")
         if low is not None and high is not None:
