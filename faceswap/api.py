@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .convert.frame_range import check_frame_range
 from .convert.options import ConvertOptions
 from .data.faceset import iter_faceset
 from .errors import NoFaceError
@@ -156,14 +157,18 @@ def training_configs(model_dir: str | Path, preset: str = DEFAULT_PRESET,
     are ignored, so CLI options left unset fall through). For an existing
     model folder without model overrides the model config is None, meaning
     "the one saved in the folder". FaceswapError for an unknown preset or
-    setting name.
+    setting name, or a setting out of its range ("--iterations must be 1 or
+    more (got -5)"), before any folder is read or made.
     """
     model_cfg, train_cfg = load_preset(preset)
     model_overrides, train_overrides = split_settings({k: v for k, v in (overrides or {}).items() if v is not None})
     train_cfg = with_overrides(train_cfg, train_overrides)
+    train_cfg.validate()
     if (Path(model_dir) / "config.json").is_file() and not model_overrides:
         return None, train_cfg
-    return with_overrides(model_cfg, model_overrides), train_cfg
+    model_cfg = with_overrides(model_cfg, model_overrides)
+    model_cfg.validate()
+    return model_cfg, train_cfg
 
 
 def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, preset: str = DEFAULT_PRESET,
@@ -193,10 +198,15 @@ def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
     The output appears under its name only when complete: on any error or
     a KeyboardInterrupt the partial output is removed. Raises NoFaceError
     (exit code 3) when no face to change was found, FaceswapError for bad
-    inputs, options or model folders.
+    inputs, options (a number out of its range; a --preview frame or --frames
+    range past the footage's end, naming its length) or model folders, all
+    before the model loads or a frame is decoded.
     """
     from .convert.pipeline import convert as run_convert
 
+    options = options or ConvertOptions()
+    options.validate()
+    check_frame_range(input_path, options)
     return run_convert(input_path, model_dir, output, options, progress)
 
 

@@ -85,13 +85,13 @@ def _measure_clip(video: Path, backend: Any) -> dict[str, Any]:
     return {
         "clip": video.name, "width": info.width, "height": info.height,
         "frames": summary.frames, "faces": summary.faces,
-        "extract_seconds": round(summary.seconds, 3), "extract_fps": round(summary.fps, 2),
+        "extract_seconds": round(summary.seconds, 3), "extract_fps": round(summary.speed_fps, 2),
         # the whole call, with source probing, verifier load and writer drain
         "extract_call_seconds": round(t_call, 3),
         "decode_frames": decoded, "decode_seconds": round(t_decode, 3),
         "decode_fps": round(decoded / t_decode, 2),
         "model_faces": faces, "model_seconds": round(t_model, 3), "model_fps": round(decoded / t_model, 2),
-        "floor_fps": round(floor_fps, 2), "ratio": round(summary.fps / floor_fps, 3),
+        "floor_fps": round(floor_fps, 2), "ratio": round(summary.speed_fps / floor_fps, 3),
     }
 
 
@@ -231,7 +231,7 @@ from faceswap.convert.options import ConvertOptions
 from faceswap.convert.pipeline import convert
 s = convert(sys.argv[1], sys.argv[2], sys.argv[3], ConvertOptions(overwrite=True), progress=False)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"frames": s.frames, "swapped": s.swapped, "seconds": s.seconds, "fps": s.fps, "rss_mb": rss}))
+print(json.dumps({"frames": s.frames, "swapped": s.swapped, "seconds": s.seconds, "fps": s.speed_fps, "rss_mb": rss}))
 """
 
 

@@ -1,26 +1,35 @@
 """The `faceswap` command: parses options, calls the Python API and reports, nothing more.
 
-Choices and the defaults `--help` shows come from the constants and config
-dataclasses that define them; how a run ended and its exit code come from
-the API (`api.exit_code`).
+Choices, ranges and the defaults `--help` shows come from the constants and
+options records that define them (read through cli_base.py); how a run ended
+and its exit code come from the API (`api.exit_code`).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__, defaults
+from .cli_base import (
+    Group,
+    codec_by_suffix,
+    finish,
+    must,
+    preset_default,
+    presets_described,
+    shown,
+    train_default,
+    train_must,
+    user_errors,
+)
 from .convert.blend import BLEND_METHODS
 from .convert.color import COLOR_METHODS
 from .convert.options import AUDIO_SOURCES, MODES, SIDES, ConvertOptions
-from .errors import FaceswapError
 from .extract.options import ExtractOptions
 from .faces.geometry import CENTERINGS
 from .log import DEFAULT_LEVEL, LEVELS, filter_native_stderr, setup_logging
@@ -28,84 +37,22 @@ from .media.codecs import CODECS
 from .model.config import ARCHS, DETAIL_SCALES, GAN_LOSSES, PIXEL_LOSSES, field_default
 from .qc.gates import METRICS as QC_METRICS
 from .qc.integrity import FIELDS as QC_CHECKS
-from .train.config import DEFAULT_PRESET, PRESETS, TrainConfig, preset
+from .qc.options import QcOptions
+from .train.config import DEFAULT_PRESET, PRESETS, preset
 
 _extract_default = functools.partial(field_default, ExtractOptions)
 _convert_default = functools.partial(field_default, ConvertOptions)
+_qc_default = functools.partial(field_default, QcOptions)
 
 
-def user_errors(func: Callable) -> Callable:
-    """Every command: SIGTERM stops it as Ctrl-C does (api.terminate_as_interrupt); a
-    FaceswapError becomes one line on stderr and its exit code; an interruption exits 130."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .api import EXIT_CODES, terminate_as_interrupt
-        try:
-            with terminate_as_interrupt():
-                return func(*args, **kwargs)
-        except FaceswapError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_CODES["interrupted"])
-    return wrapper
-
-
-def finish(result: Any, problem: str | None = None) -> None:
-    """End a command with the exit code of the API result's status (returns when it is 0),
-    with `problem` as the one-line error."""
-    from .api import exit_code
-    if result.status == "interrupted":
-        raise KeyboardInterrupt  # reported by user_errors, as a Ctrl-C outside the stage is
-    if problem:
-        click.echo(f"error: {problem}", err=True)
-    code = exit_code(result)
-    if code:
-        sys.exit(code)
-
-
-def _shown(value: Any) -> str:
-    """A default as --help shows it (flags as on/off)."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
-
-
-def _train_default(name: str, unset: str = "no limit") -> str:
-    """' [default: ...]' for TrainConfig field `name`, read from the dataclass; `unset` words a None."""
-    value = field_default(TrainConfig, name)
-    return f" [default: {unset if value is None else _shown(value)}]"
-
-
-def _preset_default(name: str) -> str:
-    """' [default: from the preset: ...]' with each preset's value of ModelConfig/TrainConfig field `name`."""
-    def value(p: str) -> Any:
-        model_cfg, train_cfg = preset(p)
-        return getattr(model_cfg, name) if hasattr(model_cfg, name) else getattr(train_cfg, name)
-    return f" [default: from the preset: {', '.join(f'{p} {_shown(value(p))}' for p in PRESETS)}]"
-
-
-def _presets_described() -> str:
-    return "; ".join(f"{p} = {m.resolution} px {m.centering} crops, batch {t.batch_size}"
-                     for p, (m, t) in ((p, preset(p)) for p in PRESETS))
-
-
-def _codec_by_suffix() -> str:
-    by_codec: dict[str, list[str]] = {}
-    for suffix, codec in defaults.OUTPUT_CODEC_BY_SUFFIX.items():
-        by_codec.setdefault(codec, []).append(suffix or "a folder")
-    return ", ".join(f"{'/'.join(suffixes)} {codec}" for codec, suffixes in by_codec.items())
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="faceswap")
 @click.option("--log-level", type=click.Choice(list(LEVELS), case_sensitive=False),
               default=DEFAULT_LEVEL, help="How much to log to stderr.")
 @click.option("--allow-torchscript", is_flag=True, default=False,
               help="Let --detector fan load TorchScript weights (.zip). TorchScript is code that runs "
                    "when loaded: allow it only for a file whose SHA-256 you trust (weights/README.md). "
-                   f"Same as ${defaults.ALLOW_TORCHSCRIPT_ENV}=1.")
+                   f"Same as ${defaults.ALLOW_TORCHSCRIPT_ENV}=1. [default: off]")
 def main(log_level: str, allow_torchscript: bool) -> None:
     """Face swap and reenactment for film and TV footage.
 
@@ -128,28 +75,34 @@ def main(log_level: str, allow_torchscript: bool) -> None:
               help="Faceset folder to write crops and alignments into (created if missing).")
 @click.option("--size", default=_extract_default("size"), type=int,
               help=f"Side of the square face crops in pixels; {_extract_default('size')} leaves room to train a "
-                   f"{preset('standard')[0].resolution} px model from a tighter crop.")
+                   f"{preset('standard')[0].resolution} px model from a tighter crop." + must(ExtractOptions, "size"))
 @click.option("--centering", default=_extract_default("centering"), type=click.Choice(list(CENTERINGS)),
               help="What the crop is centred on: 'face' (brows to chin) or 'head' (with forehead and hair; "
                    "training can cut a face crop out of it, not the other way round).")
 @click.option("--coverage", default=_extract_default("coverage"), type=float,
-              help="Share of the centering's full extent the crop shows (0.1-2.0); lower zooms in.")
+              help="Share of the centering's full extent the crop shows; lower zooms in."
+                   + must(ExtractOptions, "coverage"))
 @click.option("--every", default=_extract_default("every"), type=int,
-              help="Use every Nth frame of a video (faces of consecutive frames are near duplicates).")
+              help="Use every Nth frame of a video (faces of consecutive frames are near duplicates)."
+                   + must(ExtractOptions, "every"))
 @click.option("--min-size", default=_extract_default("min_size"), type=int,
-              help="Drop faces narrower than this many pixels in the frame (too blurry to train on).")
+              help="Drop faces narrower than this many pixels in the frame (too blurry to train on); 0 keeps all."
+                   + must(ExtractOptions, "min_size"))
 @click.option("--detector", default=_extract_default("detector"), type=click.Choice(list(defaults.DETECTORS)),
               help="Landmark backend: 'mediapipe' ships its weights in its wheel; 'fan' needs the 2DFAN4 "
                    "weights in weights/ (see weights/README.md).")
 @click.option("--confidence", default=_extract_default("confidence"), type=float,
-              help="Face detector threshold; lower finds more small or turned faces and more false ones.")
+              help="Face detector threshold; lower finds more small or turned faces and more false ones."
+                   + must(ExtractOptions, "confidence"))
 @click.option("--detect-every", default=_extract_default("detect_every"), type=int,
               help="In video, run the full detector every Nth frame and track faces in between "
-                   "(new faces appear within N frames; 1 = detect on every frame).")
+                   "(new faces appear within N frames; 1 = detect on every frame)." + must(ExtractOptions, "detect_every"))
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
-              help="Photo of the person to keep; other people are skipped (dlib face descriptor, per track).")
+              help="Photo of the person to keep; other people are skipped (dlib face descriptor, per track). "
+                   "[default: none: every face is kept]")
 @click.option("--reference-threshold", default=_extract_default("reference_threshold"), type=float,
-              help="Face-descriptor distance under which a face counts as the reference person.")
+              help="Face-descriptor distance under which a face counts as the reference person."
+                   + must(ExtractOptions, "reference_threshold"))
 @click.option("--preview/--no-preview", default=_extract_default("preview"),
               help="Write FACESET/contact_sheet.png: sampled crops with their landmarks drawn.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
@@ -168,7 +121,7 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
     for s in result.summaries:
         name = Path(s.source).name
         pct = 100.0 * s.frames_with_faces / s.frames if s.frames else 0.0
-        click.echo(f"{name}: {s.frames} frames in {s.seconds:.1f} s ({s.fps:.1f} frames/s), faces in "
+        click.echo(f"{name}: {s.frames} frames in {s.seconds:.1f} s ({s.speed_fps:.1f} frames/s), faces in "
                    f"{s.frames_with_faces} ({pct:.1f}%), {s.faces} crops, {len(s.tracks)} tracks"
                    + (f", {s.resumed} frames already done" if s.resumed else "")
                    + (f", {len(s.skipped)} non-image files skipped" if s.skipped else ""))
@@ -188,67 +141,69 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("-m", "--model-dir", required=True, type=click.Path(file_okay=False),
               help="Model folder: created for a new model; an existing one resumes training.")
 @click.option("--preset", default=DEFAULT_PRESET, type=click.Choice(list(PRESETS)),
-              help=f"Model size and training defaults: {_presets_described()}. {DEFAULT_PRESET} is sized for a "
-                   f"CPU and 30 minutes.")
+              help=f"The model's size and the training settings it starts from: {presets_described()}. "
+                   f"{DEFAULT_PRESET} is sized for a CPU and 30 minutes. An existing model keeps the size it was "
+                   "made with; the preset's batch size and learning rate still apply unless given. (Not "
+                   "convert's --preset, which is the video encoder's speed.)")
 @click.option("--arch", type=click.Choice(list(ARCHS)), default=None,
               help="df: shared encoder, a decoder per identity. liae: shared encoder and decoder with an "
-                   "identity-specific inter layer (keeps the target's lighting better)." + _preset_default("arch"))
-@click.option("--resolution", type=int, default=None, help="Face crop side in pixels, 64-512." + _preset_default("resolution"))
+                   "identity-specific inter layer (keeps the target's lighting better)." + preset_default("arch"))
+@click.option("--resolution", type=int, default=None, help="Face crop side in pixels, a multiple of 16." + train_must("resolution") + preset_default("resolution"))
 @click.option("--centering", type=click.Choice(list(CENTERINGS)), default=None,
-              help="Crop centering the model works on." + _preset_default("centering"))
+              help="Crop centering the model works on." + preset_default("centering"))
 @click.option("--coverage", type=float, default=None,
-              help="Share of the centering's extent in the crop." + _preset_default("coverage"))
-@click.option("--encoder-dims", type=int, default=None, help="Encoder width." + _preset_default("encoder_dims"))
-@click.option("--latent-dims", type=int, default=None, help="Bottleneck width." + _preset_default("latent_dims"))
-@click.option("--decoder-dims", type=int, default=None, help="Decoder width." + _preset_default("decoder_dims"))
+              help="Share of the centering's extent in the crop." + train_must("coverage") + preset_default("coverage"))
+@click.option("--encoder-dims", type=int, default=None, help="Encoder width." + train_must("encoder_dims") + preset_default("encoder_dims"))
+@click.option("--latent-dims", type=int, default=None, help="Bottleneck width." + train_must("latent_dims") + preset_default("latent_dims"))
+@click.option("--decoder-dims", type=int, default=None, help="Decoder width." + train_must("decoder_dims") + preset_default("decoder_dims"))
 @click.option("--detail-scale", type=click.Choice([str(s) for s in DETAIL_SCALES]), default=None,
               callback=lambda _ctx, _param, value: None if value is None else int(value),
               help="Train B's detail stage, which convert uses to render the swap at this many times the "
                    "model's resolution from B's own stored crops; 0 = none (docs/train.md)."
-                   + _preset_default("detail_scale"))
-@click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + _preset_default("batch_size"))
-@click.option("--lr", type=float, default=None, help="Adam learning rate." + _preset_default("lr"))
+                   + preset_default("detail_scale"))
+@click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + train_must("batch_size") + preset_default("batch_size"))
+@click.option("--lr", type=float, default=None, help="Adam learning rate." + train_must("lr") + preset_default("lr"))
 @click.option("--iterations", type=int, default=None,
-              help="Stop at this iteration count (total, across resumes)." + _train_default("iterations"))
+              help="Stop at this iteration count (total, across resumes)." + train_must("iterations") + train_default("iterations"))
 @click.option("--minutes", type=float, default=None,
-              help="Stop after this many minutes of this run." + _train_default("minutes"))
+              help="Stop after this many minutes of this run." + train_must("minutes") + train_default("minutes"))
 @click.option("--save-every", type=int, default=None,
-              help="Checkpoint every N iterations (and always on exit)." + _train_default("save_every"))
+              help="Checkpoint every N iterations (and always on exit)." + train_must("save_every") + train_default("save_every"))
 @click.option("--preview-every", type=int, default=None,
-              help="Write previews/preview_N.png every N iterations." + _train_default("preview_every"))
-@click.option("--ssim-weight", type=float, default=None, help="Weight of the masked DSSIM term." + _train_default("ssim_weight"))
+              help="Write previews/preview_N.png every N iterations." + train_must("preview_every") + train_default("preview_every"))
+@click.option("--ssim-weight", type=float, default=None, help="Weight of the masked DSSIM term." + train_must("ssim_weight") + train_default("ssim_weight"))
 @click.option("--pixel-loss", type=click.Choice(list(PIXEL_LOSSES)), default=None,
-              help="Pixel loss." + _train_default("pixel_loss"))
-@click.option("--pixel-weight", type=float, default=None, help="Weight of the pixel term." + _train_default("pixel_weight"))
-@click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes." + _train_default("eyes_weight"))
-@click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth." + _train_default("mouth_weight"))
-@click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss." + _train_default("mask_weight"))
+              help="Pixel loss." + train_default("pixel_loss"))
+@click.option("--pixel-weight", type=float, default=None, help="Weight of the pixel term." + train_must("pixel_weight") + train_default("pixel_weight"))
+@click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes." + train_must("eyes_weight") + train_default("eyes_weight"))
+@click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth." + train_must("mouth_weight") + train_default("mouth_weight"))
+@click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss." + train_must("mask_weight") + train_default("mask_weight"))
 @click.option("--detail-highpass", type=float, default=None,
               help="Weight of the high-pass term in the detail stage's loss; 0 = none."
-                   + _train_default("detail_highpass"))
+                   + train_must("detail_highpass") + train_default("detail_highpass"))
 @click.option("--detail-energy", type=float, default=None,
               help="Weight of the local-detail term in the detail stage's loss (asks for as much fine detail as "
-                   "B's crops have); 0 = none." + _train_default("detail_energy"))
+                   "B's crops have); 0 = none." + train_must("detail_energy") + train_default("detail_energy"))
 @click.option("--gan-weight", type=float, default=None,
-              help="Weight of the adversarial loss; 0 trains no discriminator." + _train_default("gan_weight"))
+              help="Weight of the adversarial loss; 0 trains no discriminator." + train_must("gan_weight") + train_default("gan_weight"))
 @click.option("--gan-start", type=int, default=None,
-              help="Iteration the discriminator starts at." + _train_default("gan_start"))
+              help="Iteration the discriminator starts at." + train_must("gan_start") + train_default("gan_start"))
 @click.option("--gan-loss", type=click.Choice(list(GAN_LOSSES)), default=None,
-              help="Adversarial loss." + _train_default("gan_loss"))
+              help="Adversarial loss." + train_default("gan_loss"))
 @click.option("--device", type=click.Choice(list(defaults.DEVICES)), default=None,
-              help="auto picks CUDA, then MPS, then the CPU." + _train_default("device"))
+              help="auto picks CUDA, then MPS, then the CPU." + train_default("device"))
 @click.option("--amp/--no-amp", default=None,
-              help="Mixed precision on GPU (bf16 where supported)." + _train_default("amp"))
-@click.option("--compile/--no-compile", default=None, help="torch.compile the model." + _train_default("compile"))
-@click.option("--workers", type=int, default=None, help="Data loader processes." + _train_default("workers", "by CPU count"))
-@click.option("--warp/--no-warp", default=None, help="Random grid warp of the inputs." + _train_default("warp"))
-@click.option("--seed", type=int, default=None, help="Random seed." + _train_default("seed"))
+              help="Mixed precision on GPU (bf16 where supported)." + train_default("amp"))
+@click.option("--compile/--no-compile", default=None, help="torch.compile the model." + train_default("compile"))
+@click.option("--workers", type=int, default=None, help="Data loader processes." + train_must("workers") + train_default("workers", "by CPU count"))
+@click.option("--warp/--no-warp", default=None, help="Random grid warp of the inputs." + train_default("warp"))
+@click.option("--seed", type=int, default=None, help="Random seed." + train_must("seed") + train_default("seed"))
 @click.option("--init", default=None, metavar="auto|none|FOLDER",
               help="Where a new model starts: auto = the face prior shipped in weights/prior-quick when it fits "
                    "the model (the quick preset's df model; others start from random weights), none = random "
-                   "weights, or a prior folder (make prior). Ignored when resuming." + _train_default("init"))
+                   "weights, or a prior folder (make prior). Ignored when resuming." + train_default("init"))
 @click.option("--from-backup", is_flag=True, default=False,
-              help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged).")
+              help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged). [default: off]")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
 def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_backup: bool, progress: bool,
@@ -284,7 +239,8 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "reenact: the "
                    "footage's own identity [default: the decoder that rebuilds the footage's face best].")
 @click.option("--driver", type=click.Path(dir_okay=False), default=None,
-              help="reenact: video whose expressions drive the footage (driver frame i -> output frame i).")
+              help="reenact: video whose expressions drive the footage (driver frame i -> output frame i). "
+                   "[default: none; --mode reenact needs one]")
 @click.option("--region", default=_convert_default("region"), type=click.Choice(list(defaults.REENACT_REGIONS)),
               help="reenact: part of the face replaced; mouth for dubbing, lower face, or the whole face.")
 @click.option("--driver-end", default=_convert_default("driver_end"), type=click.Choice(list(defaults.DRIVER_ENDS)),
@@ -294,30 +250,37 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("--alignments", type=click.Path(), default=None,
               help="Faces from extract: a <video>.alignments.jsonl or the faceset folder holding it "
                    "[default: detect and track on the fly, as extract does].")
-@click.option("--track", type=int, default=None, help="Change only this face track (ids as extract numbers them).")
+@click.option("--track", type=int, default=None,
+              help="Change only this face track (ids as extract numbers them)." + must(ConvertOptions, "track")
+                   + " [default: none: see --all-faces]")
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
-              help="Change only the person in this photo (dlib face descriptor, decided per track).")
+              help="Change only the person in this photo (dlib face descriptor, decided per track). "
+                   "[default: none: see --all-faces]")
 @click.option("--reference-threshold", default=_convert_default("reference_threshold"), type=float,
-              help="Descriptor distance under which a face is the --reference person.")
+              help="Descriptor distance under which a face is the --reference person."
+                   + must(ConvertOptions, "reference_threshold"))
 @click.option("--all-faces", is_flag=True, default=_convert_default("all_faces"),
-              help="Change every face [default: only the track(s) the model's footage identity matches best].")
+              help="Change every face. [default: off: only the track(s) the model's footage identity matches best]")
 @click.option("--detector", default=_convert_default("detector"), type=click.Choice(list(defaults.DETECTORS)),
               help="Landmark backend for on-the-fly detection (see faceswap extract --help).")
-@click.option("--confidence", default=_convert_default("confidence"), type=float, help="Face detector threshold.")
+@click.option("--confidence", default=_convert_default("confidence"), type=float,
+              help="Face detector threshold." + must(ConvertOptions, "confidence"))
 @click.option("--detect-every", default=_convert_default("detect_every"), type=int,
-              help="Run the full detector every Nth frame and track in between.")
+              help="Run the full detector every Nth frame and track in between." + must(ConvertOptions, "detect_every"))
 @click.option("--smooth", default=_convert_default("smooth"), type=float,
               help="Temporal smoothing of the landmarks: sigma of a centred window in frames; 0 = off. Never "
-                   "crosses a shot cut.")
+                   "crosses a shot cut." + must(ConvertOptions, "smooth"))
 @click.option("--bridge-gap", default=_convert_default("bridge_gap"), type=int,
-              help="Fill detection gaps up to this many frames by interpolation, so the swap does not blink off.")
+              help="Fill detection gaps up to this many frames by interpolation, so the swap does not blink off."
+                   + must(ConvertOptions, "bridge_gap"))
 @click.option("--mask", default=_convert_default("mask"), type=click.Choice(list(defaults.MASKS)),
               help="predicted (the model's), landmarks, or both multiplied.")
 @click.option("--landmark-mask", default=_convert_default("landmark_mask"), type=click.Choice(list(defaults.LANDMARK_MASKS)),
               help="components follows the face outline; extended also covers the forehead.")
 @click.option("--erode", default=_convert_default("erode"), type=float,
-              help="Shrink (or, negative, grow) the mask by this % of the face width.")
-@click.option("--blur", default=_convert_default("blur"), type=float, help="Feather the mask edge over this % of the face width.")
+              help="Shrink (or, negative, grow) the mask by this % of the face width." + must(ConvertOptions, "erode"))
+@click.option("--blur", default=_convert_default("blur"), type=float,
+              help="Feather the mask edge over this % of the face width." + must(ConvertOptions, "blur"))
 @click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),
               help="Colour matching to the footage: Reinhard LAB (rct), linear covariance (lct), "
                    "histogram, Monge-Kantorovich optimal transport (mkl).")
@@ -330,20 +293,26 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "multi-band pyramid blend.")
 @click.option("--codec", default=None,
               type=click.Choice([*CODECS, "patch"]),
-              help=f"Output codec [default: from the output: {_codec_by_suffix()}]. patch "
+              help=f"Output codec [default: from the output: {codec_by_suffix()}]. patch "
                    "writes RGBA PNGs of the changed faces and their placement for a compositor.")
 @click.option("--crf", type=int, default=None,
-              help=f"H.264/H.265 quality (lower = better). [default: {defaults.H264_CRF} for H.264, "
-                   f"{defaults.H265_CRF} for H.265]")
-@click.option("--preset", "enc_preset", default=None,
-              help=f"H.264/H.265 encoder speed preset (ultrafast ... veryslow). [default: {defaults.H264_PRESET} "
-                   f"for H.264, {defaults.H265_PRESET} for H.265]")
+              help="H.264/H.265 quality (lower = better; ignored by the other codecs)."
+                   + must(ConvertOptions, "crf")
+                   + f" [default: {defaults.H264_CRF} for H.264, {defaults.H265_CRF} for H.265]")
+@click.option("--preset", "enc_preset", default=None, type=click.Choice(list(defaults.ENCODER_PRESETS)),
+              help="The H.264/H.265 encoder's speed preset (x264/x265 -preset): slower makes a smaller file at "
+                   "the same --crf; ignored by the other codecs. (Not train's --preset: the model's size is in its "
+                   f"folder.) [default: {defaults.H264_PRESET} for H.264, {defaults.H265_PRESET} for H.265]")
 @click.option("--frames", default=None, metavar="START:END",
-              help="Convert only frames START (included) to END (excluded), 0-based; audio is trimmed to match.")
+              help="Convert only frames START (included) to END (excluded), 0-based; audio is trimmed to match. "
+                   "Both must lie within the footage (END at most its frame count). [default: every frame]")
 @click.option("--preview", type=int, default=None, metavar="FRAME",
-              help="Only convert this frame: writes OUTPUT.preview-FRAME.png and a side-by-side with the original.")
-@click.option("--overwrite", is_flag=True, default=_convert_default("overwrite"), help="Replace an existing output.")
-@click.option("--batch-size", default=_convert_default("batch_size"), type=int, help="Faces per model call.")
+              help="Only convert this frame: writes OUTPUT.preview-FRAME.png and a side-by-side with the original. "
+                   "Must be 0 or more and before the footage's end. [default: none: convert the whole footage]")
+@click.option("--overwrite", is_flag=True, default=_convert_default("overwrite"),
+              help=f"Replace an existing output. [default: {shown(_convert_default('overwrite'))}]")
+@click.option("--batch-size", default=_convert_default("batch_size"), type=int,
+              help="Faces per model call." + must(ConvertOptions, "batch_size"))
 @click.option("--device", default=_convert_default("device"), type=click.Choice(list(defaults.DEVICES)),
               help="auto picks CUDA, then MPS, then the CPU.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
@@ -366,7 +335,7 @@ def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None
                    + ("" if s.faces else "  (no face found in that frame)"))
         finish(s)
         return
-    click.echo(f"converted {s.frames} frames in {s.seconds:.1f} s ({s.fps:.1f} frames/s): "
+    click.echo(f"converted {s.frames} frames in {s.seconds:.1f} s ({s.speed_fps:.1f} frames/s): "
                f"{s.swapped} with a face changed, {len(s.no_face)} passed through without one"
                + (f", {s.bridged} faces bridged over detection gaps" if s.bridged else "")
                + (f", {s.shots} shots" if s.shots > 1 else ""))
@@ -401,20 +370,22 @@ _QC_METRICS = ", ".join(QC_METRICS)
 @click.option("--ignore-integrity", multiple=True, type=click.Choice(list(QC_CHECKS)),
               help="Report this integrity check but do not fail on it (e.g. audio_duration for a reenact with "
                    "the driver's sound); repeatable. [default: every check gates]")
-@click.option("--identity-every", default=defaults.QC_IDENTITY_EVERY, type=int,
+@click.option("--identity-every", default=_qc_default("identity_every"), type=int,
               help="Identity descriptors (~10-100 ms a face) on every Nth frame; the other measures use every "
-                   "frame.")
-@click.option("--identity-samples", default=defaults.QC_IDENTITY_SAMPLES, type=int,
-              help="Faces of --identity averaged into the wanted identity, sampled evenly.")
+                   "frame." + must(QcOptions, "identity_every"))
+@click.option("--identity-samples", default=_qc_default("identity_samples"), type=int,
+              help="Faces of --identity averaged into the wanted identity, sampled evenly."
+                   + must(QcOptions, "identity_samples"))
 @click.option("--max-frames", type=int, default=None,
-              help="Measure only the first N frames (a quick look); integrity still checks the whole files. "
-                   "[default: all]")
-@click.option("--unchanged-level", default=defaults.QC_UNCHANGED_LEVEL, type=float,
+              help="Measure only the first N frames (a quick look); integrity still checks the whole files."
+                   + must(QcOptions, "max_frames") + " [default: all]")
+@click.option("--unchanged-level", default=_qc_default("unchanged_level"), type=float,
               help="A face region that differs from the input by less than this mean (8-bit levels) counts as "
-                   "not swapped.")
-@click.option("--detector", default=defaults.DETECTOR, type=click.Choice(list(defaults.DETECTORS)),
+                   "not swapped." + must(QcOptions, "unchanged_level"))
+@click.option("--detector", default=_qc_default("detector"), type=click.Choice(list(defaults.DETECTORS)),
               help="Landmark backend, run the same way (per frame, no tracking) on both videos.")
-@click.option("--confidence", default=defaults.DETECT_CONFIDENCE, type=float, help="Face detector threshold.")
+@click.option("--confidence", default=_qc_default("confidence"), type=float,
+              help="Face detector threshold." + must(QcOptions, "confidence"))
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
 def qc(output: str, original: str, identity: str | None, json_path: str | None, progress: bool,
@@ -427,7 +398,6 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
     stderr); 130 when interrupted. See docs/qc.md.
     """
     from .api import qc as run_qc
-    from .qc import QcOptions
     from .qc.report import summary_lines, to_json
 
     options = QcOptions(json=None if json_path == "-" else json_path, **opts)

@@ -133,6 +133,17 @@ ALLOW_TORCHSCRIPT_ENV = "FACESWAP_ALLOW_TORCHSCRIPT"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf", ".mpg", ".mpeg")
 
+# --- ranges shared by options of several commands (faceswap/ranges.py) ----------
+# Detector confidences are probabilities.
+CONFIDENCE_RANGE = (0.0, 1.0)
+# Share of the centering's extent a crop shows: under 0.1 it is a patch of skin, past 2.0
+# mostly background.
+COVERAGE_RANGE = (0.1, 2.0)
+# x264 and x265 take CRF 0 (lossless) to 51 at 8 bits per sample.
+CRF_RANGE = (0, 51)
+# Seeds reach numpy's and torch's generators; both take 32-bit unsigned seeds everywhere.
+SEED_RANGE = (0, 2**32 - 1)
+
 # --- convert output -------------------------------------------------------------
 # Codec picked from OUTPUT's suffix when none is given. .mov is what VFX
 # reviews and compositors ingest, so it gets ProRes; .mkv gets H.264 rather
@@ -149,6 +160,9 @@ H265_CRF = 20
 # slower than x264's on real footage, so it gets "fast".
 H264_PRESET = "medium"
 H265_PRESET = "fast"
+# The speed presets x264 and x265 share (ffmpeg -preset), fastest first.
+ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                   "placebo")
 # Audio that the container cannot take as it is gets AAC at a rate high enough
 # to be transparent, since it may be a second generation of a lossy track.
 AUDIO_BITRATE = "256k"

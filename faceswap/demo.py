@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({t.samples_per_second:.0f} samples/s), {losses} -> {model}/ (preview {model / 'preview.png'})")
         output = args.out / "output.mp4"
         c = convert(videos[0], model, output, ConvertOptions(overwrite=True))
-        print(f"[convert] {videos[0].name}: {c.frames} frames, {c.swapped} swapped, {c.fps:.1f} frames/s "
+        print(f"[convert] {videos[0].name}: {c.frames} frames, {c.swapped} swapped, {c.speed_fps:.1f} frames/s "
               f"-> {output} (provenance {c.sidecar})")
         p = convert(videos[0], model, output, ConvertOptions(preview=PREVIEW_FRAME), progress=False)
         print(f"[preview] frame {PREVIEW_FRAME}, original | swapped: {p.preview[1]}")

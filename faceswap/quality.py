@@ -108,7 +108,7 @@ def run_pair(data: Path, pair: str, variants: list[str], out: Path, minutes: flo
         record = {"time": stamp, "pair": pair, "variant": variant, "preset": preset, "minutes": minutes,
                   "model": str(model), "iterations": t.iteration, "samples_per_second": round(t.samples_per_second, 1),
                   **{name: metric_value(r.summary, name) for name in METRICS},
-                  "convert_fps": round(c.fps, 1), "integrity_ok": r.summary["integrity"]["ok"]}
+                  "convert_fps": round(c.speed_fps, 1), "integrity_ok": r.summary["integrity"]["ok"]}
         print(f"[{pair} {variant}] " + ", ".join(f"{k} {record[k]}" for k in ("iterations", *METRICS)))
         records.append(record)
         outputs[variant] = output

@@ -96,6 +96,6 @@ def extract_pair(videos: list[Path], out: Path, preview: bool = False, progress:
         s = result.summaries[0]
         sheet = f" (contact sheet {result.contact_sheet})" if preview else ""
         print(f"[extract {side}] {video.name}: {s.frames} new frames ({s.resumed} done before), "
-              f"{s.faces} crops at {s.fps:.0f} frames/s -> {faceset}/{sheet}")
+              f"{s.faces} crops at {s.speed_fps:.0f} frames/s -> {faceset}/{sheet}")
         facesets.append(faceset)
     return facesets

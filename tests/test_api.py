@@ -59,8 +59,8 @@ def test_sigterm_acts_as_ctrl_c_inside_the_block_only():
 
 
 def test_training_settings_split_between_model_and_training(tmp_path):
-    model, train = api.training_configs(tmp_path, "standard", {"batch_size": 4, "resolution": 96, "lr": None})
-    assert model.resolution == 96 and model.latent_dims == preset("standard")[0].latent_dims
+    model, train = api.training_configs(tmp_path, "standard", {"batch_size": 4, "resolution": 256, "lr": None})
+    assert model.resolution == 256 and model.latent_dims == preset("standard")[0].latent_dims
     assert train.batch_size == 4 and train.lr == preset("standard")[1].lr
     assert isinstance(train, TrainConfig)
     with pytest.raises(FaceswapError, match="unknown training settings: colour"):
@@ -68,3 +68,14 @@ def test_training_settings_split_between_model_and_training(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     model, train = api.training_configs(tmp_path, "film", {"seed": 3})
     assert model is None and train.seed == 3  # an existing folder keeps its own model config
+
+
+def test_processing_speed_is_not_called_fps():
+    """The summaries' frames per second of wall time is a speed, not the footage's frame rate: its name and
+    its JSON key say so (qc's summary too, beside its integrity check of the footage's real `fps`)."""
+    from faceswap.convert.pipeline import ConvertSummary
+    extract = summary(frames=60, seconds=4.0)
+    convert = ConvertSummary("in.mp4", "out.mp4", frames=30, seconds=2.0)
+    for s in (extract, convert):
+        assert s.speed_fps == 15.0 and s.to_dict()["speed_fps"] == 15.0
+        assert "fps" not in s.to_dict() and not hasattr(s, "fps")

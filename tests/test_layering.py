@@ -1,12 +1,12 @@
 """The package's layering, read from the source: every import goes down, never up or sideways.
 
-    cli, bench, demo, quality     scripts (samples: their shared first step)
+    cli, bench, demo, quality     scripts (samples: their shared first step; cli_base: what cli's commands share)
     api                           wires the stages
     extract, train, convert, qc   the stages: none imports another
     data, provenance, plot        built on the base
     faces, model                  built on media
     media                         files, ffmpeg
-    errors, log, defaults         leaf helpers any module may use
+    errors, log, defaults, ranges leaf helpers any module may use (ranges raises errors' type)
 
 Each module is mapped to its unit (its top-level package, or itself for a
 top-level module); an import between two units must be an edge of ALLOWED.
@@ -25,13 +25,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 
-LEAVES = {"faceswap", "errors", "log", "defaults"}   # "faceswap": the package root (__version__)
+LEAVES = {"faceswap", "errors", "log", "defaults", "ranges"}   # "faceswap": the package root (__version__)
 BASE = {"media", "faces", "model", "data", "plot", "provenance"}
 STAGES = {"extract", "train", "convert", "qc"}
 SCRIPTS = {"cli", "bench", "demo", "quality"}
 
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
+    "ranges": {"errors"},
     "media": LEAVES,
     "faces": LEAVES | {"media"},
     "model": LEAVES | {"media"},
@@ -41,7 +42,8 @@ ALLOWED: dict[str, set[str]] = {
     **{stage: LEAVES | BASE for stage in STAGES},
     "api": LEAVES | BASE | STAGES,
     "samples": LEAVES | BASE | STAGES | {"api"},
-    **{script: LEAVES | BASE | STAGES | {"api", "samples"} for script in SCRIPTS},
+    "cli_base": LEAVES | BASE | STAGES | {"api"},
+    **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base"} for script in SCRIPTS},
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import defaults
 from ..errors import FaceswapError
+from ..ranges import bounded, check_ranges
 
 MODES = ("swap", "reenact")
 SIDES = ("a", "b")                          # the model's two identities (decoders)
@@ -32,6 +33,9 @@ def parse_frames(text: str | None) -> tuple[int, int | None]:
 
 @dataclass
 class ConvertOptions:
+    """How convert runs. Numeric fields carry their range (faceswap/ranges.py), checked by `validate`;
+    where --frames and --preview fall in the footage is checked against it (convert/frame_range.py)."""
+
     mode: str = MODES[0]                    # one of MODES
     to: str | None = None                   # swap: the identity put in (default b); reenact: the footage's own
     driver: str | None = None               # reenact: the video whose expressions drive the footage
@@ -39,32 +43,34 @@ class ConvertOptions:
     driver_end: str = defaults.DRIVER_END   # reenact: stop | loop | hold
     audio: str | None = None                # input | driver | none (default: input for swap, driver for reenact)
     alignments: str | None = None           # extract's <source>.alignments.jsonl (or its faceset folder)
-    track: int | None = None
+    track: int | None = bounded(None, 0)       # a track id as extract numbers them (from 0)
     reference: str | None = None
-    reference_threshold: float = defaults.REFERENCE_THRESHOLD
+    reference_threshold: float = bounded(defaults.REFERENCE_THRESHOLD, 0, low_open=True)
     all_faces: bool = False
     detector: str = defaults.DETECTOR
-    confidence: float = defaults.DETECT_CONFIDENCE
-    detect_every: int = defaults.DETECT_EVERY
-    smooth: float = defaults.SMOOTH
-    bridge_gap: int = defaults.BRIDGE_GAP
+    confidence: float = bounded(defaults.DETECT_CONFIDENCE, *defaults.CONFIDENCE_RANGE)
+    detect_every: int = bounded(defaults.DETECT_EVERY, 1)
+    smooth: float = bounded(defaults.SMOOTH, 0)  # sigma, frames
+    bridge_gap: int = bounded(defaults.BRIDGE_GAP, 0)  # frames
     mask: str = defaults.MASK
     landmark_mask: str = defaults.LANDMARK_MASK
-    erode: float = defaults.ERODE
-    blur: float = defaults.BLUR
+    erode: float = bounded(defaults.ERODE, -50, 50)  # % of the face width
+    blur: float = bounded(defaults.BLUR, 0, 50)      # % of the face width
     color: str = defaults.COLOR
     color_from: str = defaults.COLOR_FROM   # face | skin: where the colour statistics come from
     blend: str = defaults.BLEND
     codec: str | None = None                # None: from the output's suffix
-    crf: int | None = None
-    preset: str | None = None
+    crf: int | None = bounded(None, *defaults.CRF_RANGE)  # None: the codec's default
+    preset: str | None = None               # the H.264/H.265 encoder's speed preset
     frames: str | None = None               # START:END
-    preview: int | None = None              # write this one frame as PNG instead of the video
+    preview: int | None = bounded(None, 0)  # write this one frame as PNG instead of the video
     overwrite: bool = False
-    batch_size: int = defaults.CONVERT_BATCH
+    batch_size: int = bounded(defaults.CONVERT_BATCH, 1)
     device: str = defaults.DEVICE
 
     def validate(self) -> None:
+        """FaceswapError (one line naming the option) for a number out of its range, an unknown
+        choice or options that do not go together."""
         from .blend import BLEND_METHODS
         from .color import COLOR_METHODS
 
@@ -72,6 +78,7 @@ class ConvertOptions:
             if value not in allowed:
                 raise FaceswapError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, not {value!r}")
 
+        check_ranges(self)
         choice("mode", self.mode, MODES)
         if self.to is not None:
             choice("to", self.to, SIDES)
@@ -86,18 +93,14 @@ class ConvertOptions:
         choice("blend", self.blend, tuple(BLEND_METHODS))
         choice("detector", self.detector, defaults.DETECTORS)
         choice("device", self.device, defaults.DEVICES)
+        if self.preset is not None:
+            choice("preset", self.preset, defaults.ENCODER_PRESETS)
         if self.mode == "reenact" and not self.driver:
             raise FaceswapError("--mode reenact needs --driver DRIVER_VIDEO")
         if self.mode == "swap" and self.driver:
             raise FaceswapError("--driver is for --mode reenact")
         if self.audio == "driver" and self.mode != "reenact":
             raise FaceswapError("--audio driver is for --mode reenact")
-        if self.smooth < 0 or self.bridge_gap < 0:
-            raise FaceswapError("--smooth and --bridge-gap must be 0 or more")
-        if not -50 <= self.erode <= 50 or not 0 <= self.blur <= 50:
-            raise FaceswapError("--erode must be within -50..50 and --blur within 0..50 (% of the face width)")
-        if self.batch_size < 1 or self.detect_every < 1:
-            raise FaceswapError("--batch-size and --detect-every must be at least 1")
         if self.track is not None and self.reference:
             raise FaceswapError("give --track or --reference, not both")
         parse_frames(self.frames)

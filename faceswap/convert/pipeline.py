@@ -65,7 +65,8 @@ class ConvertSummary:
     interrupted: bool = False
 
     @property
-    def fps(self) -> float:
+    def speed_fps(self) -> float:
+        """Processing speed: frames converted per second of wall time (not the footage's rate)."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     @property
@@ -77,7 +78,7 @@ class ConvertSummary:
         return {"input": self.input, "output": self.output, "frames": self.frames, "swapped": self.swapped,
                 "faces": self.faces, "bridged": self.bridged, "tracks": sorted(self.tracks), "no_face": len(self.no_face),
                 "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
-                "fps": round(self.fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
+                "speed_fps": round(self.speed_fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
                 "preview": self.preview, "interrupted": self.interrupted}
 
 

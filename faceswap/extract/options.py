@@ -8,33 +8,32 @@ from typing import Any
 from .. import defaults
 from ..errors import FaceswapError
 from ..faces.geometry import CENTERINGS
+from ..ranges import bounded, check_ranges
 
 
 @dataclass
 class ExtractOptions:
-    size: int = defaults.EXTRACT_SIZE
+    """How extract runs. Numeric fields carry their range (faceswap/ranges.py), checked by `validate`."""
+
+    size: int = bounded(defaults.EXTRACT_SIZE, 16, 2048)            # crop side, pixels
     centering: str = defaults.EXTRACT_CENTERING
-    coverage: float = defaults.EXTRACT_COVERAGE
-    every: int = defaults.EXTRACT_EVERY
-    min_size: int = defaults.EXTRACT_MIN_SIZE
+    coverage: float = bounded(defaults.EXTRACT_COVERAGE, *defaults.COVERAGE_RANGE)
+    every: int = bounded(defaults.EXTRACT_EVERY, 1)
+    min_size: int = bounded(defaults.EXTRACT_MIN_SIZE, 0)          # pixels in the frame; 0 keeps every face
     detector: str = defaults.DETECTOR
-    confidence: float = defaults.DETECT_CONFIDENCE
-    detect_every: int = defaults.DETECT_EVERY
+    confidence: float = bounded(defaults.DETECT_CONFIDENCE, *defaults.CONFIDENCE_RANGE)
+    detect_every: int = bounded(defaults.DETECT_EVERY, 1)
     reference: str | None = None
-    reference_threshold: float = defaults.REFERENCE_THRESHOLD
+    reference_threshold: float = bounded(defaults.REFERENCE_THRESHOLD, 0, low_open=True)  # descriptor distance
     preview: bool = False
     keep_mesh: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        if not 16 <= self.size <= 2048:
-            raise FaceswapError(f"--size must be between 16 and 2048, not {self.size}")
+        """FaceswapError (one line naming the option) for a number out of its range or an unknown choice."""
+        check_ranges(self)
         if self.centering not in CENTERINGS:
             raise FaceswapError(f"--centering must be one of {', '.join(CENTERINGS)}")
-        if not 0.1 <= self.coverage <= 2.0:
-            raise FaceswapError(f"--coverage must be between 0.1 and 2.0, not {self.coverage}")
-        if self.every < 1 or self.detect_every < 1:
-            raise FaceswapError("--every and --detect-every must be at least 1")
         if self.detector not in defaults.DETECTORS:
             raise FaceswapError(f"--detector must be one of {', '.join(defaults.DETECTORS)}")
 

@@ -50,7 +50,8 @@ class ExtractSummary:
     interrupted: bool = False
 
     @property
-    def fps(self) -> float:
+    def speed_fps(self) -> float:
+        """Processing speed: frames this run processed per second of its wall time (not the footage's rate)."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,7 +59,7 @@ class ExtractSummary:
             "source": self.source, "frames": self.frames, "resumed": self.resumed,
             "frames_with_faces": self.frames_with_faces, "faces": self.faces,
             "tracks": sorted(self.tracks), "no_face": self.no_face, "skipped": self.skipped,
-            "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
+            "seconds": round(self.seconds, 3), "speed_fps": round(self.speed_fps, 2),
             "decode_warning": self.decode_warning, "interrupted": self.interrupted,
         }
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
+from .. import defaults
 from ..errors import FaceswapError
+from ..ranges import bounded, check_ranges
 
 T = TypeVar("T")
 
@@ -23,25 +25,29 @@ DETAIL_SCALES = (0, 2, 4)   # model/detail.py's SCALES, here without torch for t
 
 @dataclass
 class ModelConfig:
-    """What the network is. Changing any of these makes a different model."""
+    """What the network is. Changing any of these makes a different model. Numeric fields carry
+    their range (faceswap/ranges.py), checked by `validate` with the rules that tie them together."""
 
     arch: str = "df"            # df: shared encoder -> decoder per identity; liae: + shared/per-identity inter layers
-    resolution: int = 64        # side of the face crop the model sees and makes (64..512)
+    resolution: int = bounded(64, 64, 512)  # side of the face crop the model sees and makes (64..512)
     centering: str = "face"     # which crop of the face (see faces/geometry.py)
-    coverage: float = 0.9       # how much of that centering's extent the crop shows
-    encoder_dims: int = 32      # channels of the first encoder stage; doubled at each downscale
-    latent_dims: int = 256      # bottleneck width
-    decoder_dims: int = 16      # channels of the last decoder stage; doubled towards the bottleneck
-    bottleneck: int = 4         # spatial side of the bottleneck feature map
+    coverage: float = bounded(0.9, *defaults.COVERAGE_RANGE)  # how much of that centering's extent the crop shows
+    encoder_dims: int = bounded(32, 1)  # channels of the first encoder stage; doubled at each downscale
+    latent_dims: int = bounded(256, 1)  # bottleneck width
+    decoder_dims: int = bounded(16, 1)  # channels of the last decoder stage; doubled towards the bottleneck
+    bottleneck: int = bounded(4, 2)     # spatial side of the bottleneck feature map
     mask: bool = True           # decoders also predict a face mask
     detail_scale: int = 0       # 0: none; 2 or 4: B's detail stage renders the swap at this many times resolution
 
     def validate(self) -> None:
+        """FaceswapError for a number out of its range, an unknown choice or a resolution the
+        network cannot halve down to its bottleneck."""
+        check_ranges(self)
         if self.arch not in ARCHS:
             raise FaceswapError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
-        if not 64 <= self.resolution <= 512 or self.resolution % 16:
-            raise FaceswapError(f"resolution must be a multiple of 16 from 64 to 512, not {self.resolution}")
-        if self.bottleneck < 2 or self.resolution % self.bottleneck or \
+        if self.resolution % 16:
+            raise FaceswapError(f"--resolution must be a multiple of 16 in 64-512 (got {self.resolution})")
+        if self.resolution % self.bottleneck or \
                 (self.resolution // self.bottleneck) & (self.resolution // self.bottleneck - 1):
             raise FaceswapError("resolution / bottleneck must be a power of two")
         if self.detail_scale not in DETAIL_SCALES:

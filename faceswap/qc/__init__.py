@@ -16,6 +16,9 @@ __all__ = ["QcOptions", "QcResult", "run_qc"]
 def __getattr__(name: str) -> Any:
     # The measuring code (OpenCV, dlib, the detectors) loads on first use, so the
     # CLI can read the metric and check names from qc.gates / qc.integrity at start-up.
+    if name == "QcOptions":
+        from .options import QcOptions
+        return QcOptions
     if name in __all__:
         from . import run
         return getattr(run, name)

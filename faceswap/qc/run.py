@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ from ..faces.identity import IdentityEncoder, distance
 from ..log import get_logger
 from ..media.probe import probe_video
 from ..media.video_reader import VideoReader
-from .gates import Gate, evaluate, parse_gates
-from .integrity import FIELDS, Tolerances, check_integrity
+from .gates import evaluate
+from .integrity import Tolerances, check_integrity
 from .measures import FrameMeasures, flicker, jitter, landmark_motion, measure_pair
+from .options import QcOptions
 from .reference import IdentityReference, load_identity
 from .report import write_json, write_report
 from .worst import WorstFrames, thumbnail_pair
@@ -41,53 +42,6 @@ COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "yaw_diff", "
            "input_to_wanted", "input_to_wanted_cosine")
 # Frame numbers listed in the summary per coverage problem (the counts are always complete).
 LIST_LIMIT = 50
-
-
-@dataclass
-class QcOptions:
-    """Settings of one qc run; the defaults are in faceswap/defaults.py."""
-
-    identity_every: int = defaults.QC_IDENTITY_EVERY       # identity descriptors on every Nth frame
-    identity_samples: int = defaults.QC_IDENTITY_SAMPLES   # faces of --identity averaged into the wanted one
-    max_frames: int | None = None                          # measure only the first N frames (integrity: all)
-    detector: str = defaults.DETECTOR
-    confidence: float = defaults.DETECT_CONFIDENCE
-    unchanged_level: float = defaults.QC_UNCHANGED_LEVEL   # face-region difference under which it was not swapped
-    fail_under: Mapping[str, float] | Sequence[str] = ()   # {"retrieval": 0.9} or ["retrieval=0.9"]
-    fail_over: Mapping[str, float] | Sequence[str] = ()    # {"jitter": 0.05} or ["jitter=0.05"]
-    ignore_integrity: Sequence[str] = ()                   # integrity checks reported but not gated
-    fps_tolerance: float = defaults.QC_FPS_TOLERANCE
-    duration_tolerance: float = defaults.QC_DURATION_TOLERANCE
-    audio_tolerance: float = defaults.QC_AUDIO_TOLERANCE
-    worst_frames: int = defaults.QC_WORST_FRAMES           # per measure, on the contact sheet
-    report: str | None = None                              # folder for summary.json, plots, contact sheet
-    json: str | None = None                                # also write summary JSON here
-
-    def gates(self) -> list[Gate]:
-        return parse_gates(self.fail_under, "under") + parse_gates(self.fail_over, "over")
-
-    def validate(self) -> None:
-        if self.identity_every < 1:
-            raise FaceswapError(f"--identity-every must be 1 or more, not {self.identity_every}")
-        if self.identity_samples < 1:
-            raise FaceswapError(f"--identity-samples must be 1 or more, not {self.identity_samples}")
-        if self.max_frames is not None and self.max_frames < 2:
-            raise FaceswapError(f"--max-frames must be 2 or more (jitter needs two frames), not {self.max_frames}")
-        if self.worst_frames < 0:
-            raise FaceswapError("worst_frames must be 0 or more")
-        bad = [name for name in self.ignore_integrity if name not in FIELDS]
-        if bad:
-            raise FaceswapError(f"--ignore-integrity {bad[0]}: choose from {', '.join(FIELDS)}")
-        if self.detector not in defaults.DETECTORS:
-            raise FaceswapError(f"unknown detector {self.detector!r}; choose from {', '.join(defaults.DETECTORS)}")
-        self.gates()  # raises on a malformed threshold
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["fail_under"] = {g.metric: g.threshold for g in parse_gates(self.fail_under, "under")}
-        d["fail_over"] = {g.metric: g.threshold for g in parse_gates(self.fail_over, "over")}
-        d["ignore_integrity"] = list(self.ignore_integrity)
-        return d
 
 
 @dataclass
@@ -305,7 +259,7 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
     summary: dict[str, Any] = {
         "output": str(output), "original": str(original), "identity_reference": str(identity) if identity else None,
         "frames": {"measured": frames, "output": integrity.checks[0].output, "original": integrity.checks[0].original},
-        "seconds": round(seconds, 3), "fps": round(frames / seconds, 2) if seconds > 0 else None,
+        "seconds": round(seconds, 3), "speed_fps": round(frames / seconds, 2) if seconds > 0 else None,
         **measurer.sections(),
         "integrity": integrity.to_dict(),
         "options": options.to_dict(),

@@ -14,42 +14,43 @@ from typing import Any
 from .. import defaults
 from ..errors import FaceswapError
 from ..model.config import GAN_LOSSES, PIXEL_LOSSES, ModelConfig, from_dict, to_dict
+from ..ranges import bounded, check_ranges
 
 
 @dataclass
 class TrainConfig:
-    """How the model is trained. Can change between runs of the same model."""
+    """How the model is trained. Can change between runs of the same model. Numeric fields carry
+    their range (faceswap/ranges.py), checked by `validate`."""
 
-    batch_size: int = 16
-    lr: float = 5e-4
-    iterations: int | None = None      # stop after this many iterations in total (None: no limit)
-    minutes: float | None = None       # stop after this many minutes of this run (None: no limit)
-    save_every: int = 250
-    preview_every: int = 250
-    ssim_weight: float = 1.0
+    batch_size: int = bounded(16, 1)
+    lr: float = bounded(5e-4, 0, 1, low_open=True)
+    iterations: int | None = bounded(None, 1)       # stop after this many iterations in total (None: no limit)
+    minutes: float | None = bounded(None, 0, low_open=True)  # stop after this many minutes of this run (None: no limit)
+    save_every: int = bounded(250, 1)
+    preview_every: int = bounded(250, 1)
+    ssim_weight: float = bounded(1.0, 0)
     pixel_loss: str = "l1"             # one of PIXEL_LOSSES
-    pixel_weight: float = 1.0
-    eyes_weight: float = defaults.EYES_WEIGHT    # extra weight on the eye region
-    mouth_weight: float = defaults.MOUTH_WEIGHT  # extra weight on the mouth region
-    mask_weight: float = 1.0
-    detail_highpass: float = 1.0       # weight of the high-pass term of the detail stage's loss
-    detail_energy: float = 4.0         # weight of its local-detail term (what brings detail; model/losses.py)
-    gan_weight: float = 0.0            # 0 = no discriminator
-    gan_start: int = 0                 # iteration the discriminator starts at
+    pixel_weight: float = bounded(1.0, 0)
+    eyes_weight: float = bounded(defaults.EYES_WEIGHT, 0)    # extra weight on the eye region
+    mouth_weight: float = bounded(defaults.MOUTH_WEIGHT, 0)  # extra weight on the mouth region
+    mask_weight: float = bounded(1.0, 0)
+    detail_highpass: float = bounded(1.0, 0)       # weight of the high-pass term of the detail stage's loss
+    detail_energy: float = bounded(4.0, 0)         # weight of its local-detail term (what brings detail; model/losses.py)
+    gan_weight: float = bounded(0.0, 0)            # 0 = no discriminator
+    gan_start: int = bounded(0, 0)                 # iteration the discriminator starts at
     gan_loss: str = "nonsaturating"    # one of GAN_LOSSES
-    grad_clip: float = 1.0
+    grad_clip: float = bounded(1.0, 0, low_open=True)  # gradient norm clipped to
     device: str = defaults.DEVICE      # one of defaults.DEVICES
     amp: bool = True                   # mixed precision on GPU (never on CPU: slower there)
     compile: bool = False              # torch.compile the model
-    workers: int | None = None         # data loader worker processes (None: by CPU count)
+    workers: int | None = bounded(None, 0)         # data loader worker processes (None: by CPU count)
     warp: bool = True                  # random grid warp of the inputs
-    seed: int = 0
+    seed: int = bounded(0, *defaults.SEED_RANGE)
     init: str = defaults.INIT          # a new model's start: "auto" (the shipped prior if it fits), "none", a prior folder
 
     def validate(self) -> None:
         """FaceswapError when a setting is out of range or not one of its choices."""
-        if self.batch_size < 1:
-            raise FaceswapError("batch size must be at least 1")
+        check_ranges(self)
         if self.gan_loss not in GAN_LOSSES:
             raise FaceswapError(f"gan loss must be one of {', '.join(GAN_LOSSES)}")
         if self.pixel_loss not in PIXEL_LOSSES:
