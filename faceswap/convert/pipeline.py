@@ -30,6 +30,7 @@ from ..log import get_logger
 from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.source import FrameSource
+from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
 from .faces_in import FaceProvider, TargetSelector
@@ -287,6 +288,7 @@ class Converter:
 
         info = self._sources[0].video.info if self._sources[0].video else None
         fps = info.fps if info else 25.0
+        timeline = variable_timeline(info.path, fps) if info else None  # None: frames at a constant fps
         h, w = first.image.shape[:2]
         inputs = {"input": self.input}
         audio = None
@@ -295,18 +297,18 @@ class Converter:
         wanted = self.options.audio_source
         if wanted != "none" and (info is not None or wanted == "driver"):
             audio_path = Path(self.options.driver) if wanted == "driver" else self.input
-            start_s = 0.0 if wanted == "driver" else self.start / fps
+            start_s = 0.0 if wanted == "driver" else (timeline.seconds(self.start) if timeline else self.start / fps)
             frames = self._expected_frames(info)
             # cut to the picture's length: never -shortest, which drops the last frames
             # when the sound ends a few milliseconds before the picture
-            duration = frames / fps if frames else None
+            duration = (timeline.span(self.start, frames) if timeline else frames / fps) if frames else None
             audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), kind=self.options.mode)
         tags = container_tags(self.record)
         # images in (no video info): images out, each under its own name and size
         return open_writer(self.output, self.options.codec, width=w, height=h, fps=fps, images=info is None,
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
-                           overwrite=self.options.overwrite, inputs=list(inputs.values()))
+                           overwrite=self.options.overwrite, inputs=list(inputs.values()), timeline=timeline)
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..audio import AudioSource
 from ..codecs import check_output, codec_for
+from ..timing import Timeline
 from .base import FrameWriter, Patch
 from .patch import PatchIndex, PatchWriter, load_patches, recomposite
 from .png import ImageSetWriter, PngSequenceWriter
@@ -28,13 +29,13 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                 fps: float | Fraction | str, images: bool = False, crf: int | None = None,
                 preset: str | None = None, audio: AudioSource | None = None,
                 metadata: dict[str, str] | None = None, overwrite: bool = False,
-                inputs: Sequence[str | Path] = ()) -> FrameWriter:
+                inputs: Sequence[str | Path] = (), timeline: Timeline | None = None) -> FrameWriter:
     """The writer for `path`: `codec` "patch" a PatchWriter; "png" (or None for a folder
     name) a PngSequenceWriter, or an ImageSetWriter when `images` (the frames come from a
     folder of images, each kept under its own name and size; None then means png); any
     other codec (None: by the suffix, see `codec_for`) a VideoWriter. `width` x `height` in pixels (an image set's
     first image), `fps` in frames a second; the other options as the writers' constructors,
-    each given only to the writers that use it. Raises FaceswapError (one line) for an
+    each given only to the writers that use it (`timeline`: frame times for a video file only). Raises FaceswapError (one line) for an
     unknown codec, a path that cannot hold it, or an output that may not be written."""
     if codec == "patch":
         return PatchWriter(path, width=width, height=height, fps=fps, overwrite=overwrite, inputs=inputs)
@@ -46,6 +47,6 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                               inputs=inputs)
     if codec == "png":
         return PngSequenceWriter(path, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
-                                 metadata=metadata, overwrite=overwrite, inputs=inputs)
+                                 metadata=metadata, overwrite=overwrite, inputs=inputs, timeline=timeline)
     return VideoWriter(path, codec=codec, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
-                       metadata=metadata, overwrite=overwrite, inputs=inputs)
+                       metadata=metadata, overwrite=overwrite, inputs=inputs, timeline=timeline)
