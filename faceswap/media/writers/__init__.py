@@ -35,8 +35,9 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
     folder of images, each kept under its own name and size; None then means png); any
     other codec (None: by the suffix, see `codec_for`) a VideoWriter. `width` x `height` in pixels (an image set's
     first image), `fps` in frames a second; the other options as the writers' constructors,
-    each given only to the writers that use it (`timeline`: frame times for a video file only). Raises FaceswapError (one line) for an
-    unknown codec, a path that cannot hold it, or an output that may not be written."""
+    each given only to the writers that use it (`timeline`, each frame's own time: to a video
+    file only; frames and patches are numbered, not timed). Raises FaceswapError (one line)
+    for an unknown codec, a path that cannot hold it, or an output that may not be written."""
     if codec == "patch":
         return PatchWriter(path, width=width, height=height, fps=fps, overwrite=overwrite, inputs=inputs)
     # Images in, images out: a file name then is refused by check_output, not made a video.
@@ -47,6 +48,6 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                               inputs=inputs)
     if codec == "png":
         return PngSequenceWriter(path, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
-                                 metadata=metadata, overwrite=overwrite, inputs=inputs, timeline=timeline)
+                                 metadata=metadata, overwrite=overwrite, inputs=inputs)
     return VideoWriter(path, codec=codec, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
                        metadata=metadata, overwrite=overwrite, inputs=inputs, timeline=timeline)
