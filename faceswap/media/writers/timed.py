@@ -41,7 +41,8 @@ class TimedFrames:
 
     def write(self, frame: np.ndarray, index: int | None) -> None:
         """Send one HxWx3 uint8 frame, input frame number `index` (None: the one after the last).
-        Raises what writing to the pipe raises (BrokenPipeError when ffmpeg has gone)."""
+        Raises OSError when the pipe fails (BrokenPipeError: ffmpeg has gone), RuntimeError
+        when PyAV refuses the frame."""
         import av
 
         if self._out is None:
@@ -61,11 +62,23 @@ class TimedFrames:
         packet.time_base = self.timeline.time_base
         packet.pts = packet.dts = self.timeline.ticks(index, self.first)
         packet.duration = self.timeline.duration(index)
-        self._out.mux(packet)
+        _mux(self._out.mux, packet)
         self.last = index
 
     def close(self) -> None:
         """Write the stream's trailer; the pipe itself stays open for the caller to close."""
         if self._out is not None:
-            self._out.close()
-            self._out = None
+            out, self._out = self._out, None
+            _mux(out.close)
+
+
+def _mux(call, *args) -> None:
+    """PyAV's errors as the writer's: OSError from the pipe, RuntimeError otherwise."""
+    import av
+
+    try:
+        call(*args)
+    except av.FFmpegError as err:
+        if isinstance(err, OSError):
+            raise
+        raise RuntimeError(f"PyAV: {err}") from err

@@ -152,7 +152,7 @@ class VideoWriter(FrameWriter):
             elif line and not is_progress(line):
                 self._stderr.append(line)
 
-    def _feed(self, buf: np.ndarray, index: int) -> None:
+    def _feed(self, buf: np.ndarray, index: int | None) -> None:
         assert self._proc.stdin is not None
         if self._timed is not None:
             self._timed.write(buf, index)
@@ -197,7 +197,7 @@ class VideoWriter(FrameWriter):
             if self._timed is not None:
                 self._timed.close()
             self._proc.stdin.close()
-        except OSError as err:
+        except (OSError, RuntimeError) as err:
             self._fail(err)
         rc = self._proc.wait()
         self._stderr_thread.join(timeout=10)
