@@ -101,6 +101,9 @@ QC_UNCHANGED_LEVEL = 1.5
 QC_FPS_TOLERANCE = 0.01
 QC_DURATION_TOLERANCE = 0.1
 QC_AUDIO_TOLERANCE = 0.1
+# Each output frame is shown within half an input frame (of its median
+# interval) of its input frame's time: nearer than any other input frame.
+QC_TIMESTAMP_TOLERANCE = 0.5
 # Worst frames kept per measure for the contact sheet, and its tile side:
 # 4 x 7 measures of 2 x 160 px tiles fit one screen.
 QC_WORST_FRAMES = 4
@@ -176,6 +179,12 @@ WRITER_QUEUE = 8
 # prints rates to 4 significant digits (23.98 for 24000/1001), and the nearest
 # integer rate is 1e-3 away, so 3e-4 tells them apart.
 NTSC_TOLERANCE = 3e-4
+# Variable frame rate: footage whose frame times stray more than this share of
+# a frame from a constant-rate grid is written with each frame's own time.
+# Phones' 1/600 s clocks jitter by 0.05 of a frame at 30 fps; a dropped or cut
+# frame moves the rest by a whole one. Under half a frame, so a constant-rate
+# output always meets qc's timestamps check.
+VFR_TOLERANCE = 0.25
 # Provenance: a folder input larger than this is identified by its file names
 # and sizes instead of its contents: sha256 runs at ~1.7 GB/s on one core
 # here, slower from disk, so 2 GiB costs a second or two per input.

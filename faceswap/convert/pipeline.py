@@ -31,6 +31,7 @@ from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.output_plan import plan_for
 from ..media.source import FrameSource
+from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
 from .faces_in import FaceProvider, TargetSelector
@@ -291,6 +292,7 @@ class Converter:
 
         info = self._sources[0].video.info if self._sources[0].video else None
         fps = info.fps if info else 25.0
+        timeline = variable_timeline(info.path, fps) if info else None  # None: frames at a constant fps
         h, w = first.image.shape[:2]
         inputs = {"input": self.input}
         audio = None
@@ -299,11 +301,11 @@ class Converter:
         wanted = self.options.audio_source
         if wanted != "none" and (info is not None or wanted == "driver"):
             audio_path = Path(self.options.driver) if wanted == "driver" else self.input
-            start_s = 0.0 if wanted == "driver" else self.start / fps
+            start_s = 0.0 if wanted == "driver" else (timeline.seconds(self.start) if timeline else self.start / fps)
             frames = self._expected_frames(info)
             # cut to the picture's length: never -shortest, which drops the last frames
             # when the sound ends a few milliseconds before the picture
-            duration = frames / fps if frames else None
+            duration = (timeline.span(self.start, frames) if timeline else frames / fps) if frames else None
             audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), self.options.mode, self.plan.to_dict())
         tags = container_tags(self.record)
@@ -311,7 +313,7 @@ class Converter:
         return open_writer(self.output, self.plan.codec, width=w, height=h, fps=fps, images=info is None,
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
-                           sar=self.plan.sar)
+                           sar=self.plan.sar, timeline=timeline)
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""

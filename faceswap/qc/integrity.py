@@ -1,4 +1,5 @@
-"""Is the output the same shape of file as its input: frames, rate, size, length and sound.
+"""Is the output the same shape of file as its input: frames, rate, size, length, frame
+times and sound.
 
 Each check compares one field of the output with the input's and passes or
 fails on its own; a check that does not apply (no sound in either file)
@@ -8,17 +9,21 @@ passes with nothing to compare.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .. import defaults
 from ..errors import FaceswapError
 from ..media.audio import pcm_chunks
 from ..media.ffmpeg_bin import complaint, run_ffmpeg
 from ..media.probe import VideoInfo, probe_video
+from ..media.timing import read_timeline
 
-FIELDS = ("frame_count", "fps", "size", "duration", "audio", "audio_duration", "decode")
+FIELDS = ("frame_count", "fps", "size", "duration", "timestamps", "audio", "audio_duration", "decode")
 _FRAME_RE = re.compile(r"^frame=\s*(\d+)", re.MULTILINE)
 # Audio is decoded to 8 kHz mono 16 bit to measure its length: 16 kB a second, read in chunks.
 _AUDIO_RATE = 8000
@@ -29,6 +34,7 @@ class Tolerances:
     fps: float = defaults.QC_FPS_TOLERANCE
     duration: float = defaults.QC_DURATION_TOLERANCE
     audio: float = defaults.QC_AUDIO_TOLERANCE
+    timestamps: float = defaults.QC_TIMESTAMP_TOLERANCE  # of the input's median frame interval
 
 
 @dataclass
@@ -85,6 +91,35 @@ def _close(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol
 
 
+def frame_times(path: str | Path) -> Sequence[float] | None:
+    """Seconds from the first frame of `path` to each frame, in display order, read from
+    the packets (see media/timing.py); None when the file does not say."""
+    timeline = read_timeline(path)
+    if timeline is None:
+        return None
+    return ((timeline.pts - timeline.pts[0]) * float(timeline.time_base)).tolist()
+
+
+def check_timestamps(output: str | Path, original: str | Path, tolerance: float) -> Check:
+    """Output frame i is shown when input frame i was, within `tolerance` of the input's
+    median frame interval, for the frames both files have: a constant-rate copy of a
+    variable-frame-rate shot fails where its frames drift from the sound."""
+    src = frame_times(original)
+    if src is None:
+        return Check("timestamps", None, None, True, "the input has no frame times to compare")
+    out = frame_times(output)
+    if out is None:
+        return Check("timestamps", None, None, False, "the output has no frame times")
+    n = min(len(out), len(src))
+    diff = np.subtract(out[:n], src[:n])
+    worst = int(np.argmax(np.abs(diff)))
+    limit = tolerance * (float(np.median(np.diff(src))) if len(src) > 1 else 0.0)
+    off = float(diff[worst])
+    return Check("timestamps", round(out[worst], 4), round(src[worst], 4), abs(off) <= limit + 1e-9,
+                 f"largest difference {off:+.4f} s at frame {worst}; allowed +-{limit:.4f} s "
+                 f"({tolerance:g} of a frame)")
+
+
 def check_integrity(output: str | Path, original: str | Path, frames: tuple[int, int] | None = None,
                     decode_warning: str | None = None, tolerances: Tolerances | None = None,
                     ignore: tuple[str, ...] = (), infos: tuple[VideoInfo, VideoInfo] | None = None) -> Integrity:
@@ -109,6 +144,7 @@ def check_integrity(output: str | Path, original: str | Path, frames: tuple[int,
               (out.width, out.height) == (src.width, src.height)),
         Check("duration", round(out.duration, 3), round(src.duration, 3),
               _close(out.duration, src.duration, tol.duration)),
+        check_timestamps(output, original, tol.timestamps),
         Check("audio", out.has_audio, src.has_audio, out.has_audio == src.has_audio,
               "" if out.has_audio == src.has_audio else
               ("the output has no sound" if src.has_audio else "the output has sound the input has not")),

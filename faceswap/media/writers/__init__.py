@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..audio import AudioSource
 from ..codecs import check_output, codec_for
+from ..timing import Timeline
 from .base import FrameWriter, Patch
 from .patch import PatchIndex, PatchWriter, load_patches, recomposite
 from .png import ImageSetWriter, PngSequenceWriter
@@ -29,15 +30,16 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                 preset: str | None = None, audio: AudioSource | None = None,
                 metadata: dict[str, str] | None = None, overwrite: bool = False,
                 inputs: Sequence[str | Path] = (), pix_fmt: str | None = None,
-                sar: tuple[int, int] | None = None) -> FrameWriter:
+                sar: tuple[int, int] | None = None, timeline: Timeline | None = None) -> FrameWriter:
     """The writer for `path`: `codec` "patch" a PatchWriter; "png" (or None for a folder
     name) a PngSequenceWriter, or an ImageSetWriter when `images` (the frames come from a
     folder of images, each kept under its own name and size; None then means png); any
     other codec (None: by the suffix, see `codec_for`) a VideoWriter. `width` x `height` in pixels (an image set's
     first image), `fps` in frames a second; `pix_fmt` and `sar` the video's (None: the codec's
-    own, square pixels; see media/output_plan.py); the other options as the writers' constructors,
-    each given only to the writers that use it. Raises FaceswapError (one line) for an
-    unknown codec, a path that cannot hold it, or an output that may not be written."""
+    own, square pixels; see media/output_plan.py); `timeline`, each frame's own time (video files
+    only; frames and patches are numbered, not timed); the other options as the writers'
+    constructors, each given only to the writers that use it. Raises FaceswapError (one line) for
+    an unknown codec, a path that cannot hold it, or an output that may not be written."""
     if codec == "patch":
         return PatchWriter(path, width=width, height=height, fps=fps, overwrite=overwrite, inputs=inputs)
     # Images in, images out: a file name then is refused by check_output, not made a video.
@@ -50,4 +52,5 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
         return PngSequenceWriter(path, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
                                  metadata=metadata, overwrite=overwrite, inputs=inputs)
     return VideoWriter(path, codec=codec, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
-                       metadata=metadata, overwrite=overwrite, inputs=inputs, pix_fmt=pix_fmt, sar=sar)
+                       metadata=metadata, overwrite=overwrite, inputs=inputs, pix_fmt=pix_fmt, sar=sar,
+                       timeline=timeline)

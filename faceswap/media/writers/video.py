@@ -3,7 +3,9 @@
 `write()` copies each frame into one of a few preallocated buffers and returns
 at once (see `Pump`); the file is written under a temporary name and renamed
 by `close()`. Every frame keeps its own timestamp at the exact rational rate
-(`exact_rate`), so the output holds exactly the frames written.
+(`exact_rate`), so the output holds exactly the frames written; given a
+`timeline` (variable-frame-rate footage), each frame instead keeps its input
+frame's own time (see `timed.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from ...log import get_logger
 from ..audio import AudioSource, mux_args, probe_audio
 from ..codecs import CODECS, check_not_input, check_output, chroma_of, codec_for, even_sides, exact_rate, fits
 from ..ffmpeg_bin import complaint, ffmpeg_exe, is_progress
+from ..timing import Timeline
 from .base import FrameWriter, Patch, Pump, check_frame, oserror_line, partial_file, remove
+from .timed import TimedFrames, timed_args
 
 __all__ = ["VideoWriter"]
 
@@ -36,7 +40,9 @@ class VideoWriter(FrameWriter):
     """One ffmpeg process encoding rgb24 frames fed on its stdin by a thread.
 
     `width` x `height` in pixels; `fps` in frames a second (made exact, see `exact_rate`);
-    `codec` None: by the suffix; `audio` muxed beside the frames, cut to its range.
+    `codec` None: by the suffix; `audio` muxed beside the frames, cut to its range;
+    `timeline`: each frame is shown at its input frame's time in it (`write`'s `index`,
+    counted from the first frame written), not at the constant rate `fps`.
     Raises FaceswapError (one line) for a codec the container cannot hold, a size the
     codec's chroma subsampling refuses, an existing output without `overwrite`, or an
     output that would replace an input. `pix_fmt`: the Y'CbCr format to encode (None: the
@@ -48,7 +54,7 @@ class VideoWriter(FrameWriter):
                  audio: AudioSource | None = None, metadata: dict[str, str] | None = None,
                  overwrite: bool = False, inputs: Sequence[str | Path] = (),
                  queue_size: int = defaults.WRITER_QUEUE, pix_fmt: str | None = None,
-                 sar: tuple[int, int] | None = None) -> None:
+                 sar: tuple[int, int] | None = None, timeline: Timeline | None = None) -> None:
         self.path = Path(path)
         self.codec = codec or codec_for(self.path)
         if self.codec == "png":
@@ -90,21 +96,24 @@ class VideoWriter(FrameWriter):
         self.tmp = partial_file(self.path)
         self._closed = False
         self._stderr: collections.deque[str] = collections.deque(maxlen=60)
+        self.timeline = timeline
         cmd = self._command()
         log.debug("ffmpeg: %s", " ".join(cmd))
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE)
         self._stderr_thread = threading.Thread(target=self._drain, name="ffmpeg-stderr", daemon=True)
         self._stderr_thread.start()
+        self._timed = None if timeline is None else TimedFrames(self._proc.stdin, self.width, self.height, timeline)
         self._pump = Pump((self.height, self.width, 3), queue_size, self._feed, "ffmpeg-writer")
 
     def _command(self) -> list[str]:
         spec = CODECS[self.codec]
         suffix = self.path.suffix.lower()
         rate = f"{self.rate.numerator}/{self.rate.denominator}"
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:2",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}", "-framerate", rate,
-               "-i", "pipe:0"]
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:2"]
+        timed_in, timed_out = timed_args(self.timeline) if self.timeline else ([], [])
+        cmd += timed_in or ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}",
+                            "-framerate", rate, "-i", "pipe:0"]
         audio_args: list[str] = []
         if self.audio is not None:
             probe = probe_audio(self.audio.path)
@@ -134,7 +143,7 @@ class VideoWriter(FrameWriter):
         if self.codec == "h265" and suffix in (".mp4", ".m4v", ".mov"):
             cmd += ["-tag:v", "hvc1"]
         # Every frame keeps its own timestamp: no frame is duplicated or dropped.
-        cmd += ["-fps_mode", "passthrough"]
+        cmd += ["-fps_mode", "passthrough", *timed_out]
         cmd += audio_args
         for key, value in self.metadata.items():
             cmd += ["-metadata", f"{key}={value}"]
@@ -154,19 +163,23 @@ class VideoWriter(FrameWriter):
             elif line and not is_progress(line):
                 self._stderr.append(line)
 
-    def _feed(self, buf: np.ndarray, index: int) -> None:
+    def _feed(self, buf: np.ndarray, index: int | None) -> None:
         assert self._proc.stdin is not None
-        self._proc.stdin.write(memoryview(buf).cast("B"))
+        if self._timed is not None:
+            self._timed.write(buf, index)
+        else:
+            self._proc.stdin.write(memoryview(buf).cast("B"))
 
     def write(self, frame: np.ndarray, index: int | None = None, *, name: str | None = None,
               patches: Sequence[Patch] = ()) -> None:
-        """Queue one HxWx3 uint8 RGB frame; returns once it is copied. `index`, `name` and
-        `patches` are ignored: a video holds frames in the order written. Raises ValueError
-        for a frame of another size or type, FaceswapError when ffmpeg has failed."""
+        """Queue one HxWx3 uint8 RGB frame; returns once it is copied. A video holds frames in
+        the order written; `index` (the input frame number) gives its time when the writer has
+        a timeline; `name` and `patches` are ignored. Raises ValueError for a frame of another
+        size or type, FaceswapError when ffmpeg has failed."""
         self._check_open()
         check_frame(frame, (self.height, self.width, 3))
         try:
-            self._pump.put(frame, self.frames_written)
+            self._pump.put(frame, self.frames_written if self._timed is None else index)
         except (OSError, RuntimeError) as err:
             self._fail(err)
         self.frames_written += 1
@@ -192,8 +205,10 @@ class VideoWriter(FrameWriter):
             self._fail(self._pump.error)
         try:
             assert self._proc.stdin is not None
+            if self._timed is not None:
+                self._timed.close()
             self._proc.stdin.close()
-        except OSError as err:
+        except (OSError, RuntimeError) as err:
             self._fail(err)
         rc = self._proc.wait()
         self._stderr_thread.join(timeout=10)
