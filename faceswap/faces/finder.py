@@ -83,6 +83,10 @@ class FaceFinder:
             self.turned_runs += 1
             self._last_turned = frame
             faces = [f for f in _dedupe(turned_faces(self.backend, image)) if f.size >= self.min_size]
+            # a turned animal can look human to the mesh, and a face found here may
+            # continue a confirmed track, which is never checked again: check it now
+            if self.verifier:
+                faces = [f for f in faces if self.verifier.check(image, f)]
         self._last_frame = frame
         faces = self.tracker.update(frame, faces)
         return self._verified(image, faces, frame) if self.verifier else faces

@@ -36,8 +36,11 @@ from .types import Face
 # (MediaPipe's mesh followed a roll clip to about 75 degrees before it flipped).
 UPRIGHT = math.radians(30)
 # The view around a face is this many face widths wide (MediaPipe's mesh
-# crops 2x the face box) and at most VIEW_MAX pixels (the mesh sees 256).
+# crops 2x the face box), VIEW_MIN to VIEW_MAX pixels: a small face is
+# enlarged here, in the one resampling that turns it, so the backend's own
+# crop of the view is about 1:1 (the mesh sees 256 pixels).
 VIEW_CONTEXT = 2.5
+VIEW_MIN = 320
 VIEW_MAX = 512
 # Quarter turns tried, upside down first: the likeliest after upright.
 TURNS = (2, 1, 3)
@@ -71,7 +74,7 @@ def faces_upright(backend: Backend, image: np.ndarray, landmarks: np.ndarray, ro
     centre = (lo + hi) / 2
     side = float(max(hi - lo))
     span = VIEW_CONTEXT * side * (1.5 if detect else 1.0)
-    size = int(min(VIEW_MAX, max(round(span), 32)))
+    size = int(min(VIEW_MAX, max(round(span), VIEW_MIN)))
     mat = upright_matrix(centre, roll, span, size)
     view = warp(image, mat, size, border=cv2.BORDER_CONSTANT, interpolation=cv2.INTER_LINEAR)
     if detect:
