@@ -79,6 +79,7 @@ class FaceFinder:
         else:
             self._since_detect += 1
         faces = [f for f in _dedupe(faces) if f.size >= self.min_size]
+        checked: list[Face] = []
         if not faces and self._turn_due(frame, active):
             self.turned_runs += 1
             self._last_turned = frame
@@ -87,8 +88,10 @@ class FaceFinder:
             # continue a confirmed track, which is never checked again: check it now
             if self.verifier:
                 faces = [f for f in faces if self.verifier.check(image, f)]
+                checked = faces
         self._last_frame = frame
         faces = self.tracker.update(frame, faces)
+        self._confirmed.update(f.track for f in checked)
         return self._verified(image, faces, frame) if self.verifier else faces
 
     def _turn_due(self, frame: int, active: list) -> bool:
