@@ -104,9 +104,10 @@ def test_upright_footage_never_searches_turned(backend, d18_frames, monkeypatch)
 
 
 def test_faceless_video_searches_turned_only_now_and_then(data, backend, tmp_path):
-    """Cost on faceless frames: a turned search once every TURN_EVERY frames, and still no face
-    (an animal turned upside down is no more human)."""
-    from faceswap.faces.finder import TURN_EVERY
+    """Cost on faceless frames: a turned search on the first frame, then after TURN_EVERY frames, the
+    wait doubling up to TURN_MAX while nothing is found; and still no face (an animal turned upside
+    down is no more human)."""
+    from faceswap.faces.finder import TURN_EVERY, TURN_MAX
     clip = ffmpeg(data / "negatives" / "s23.jpg", tmp_path / "animal.mp4", "-t", "2", "-r", "15",
                   "-vf", "scale=320:-2", before=("-loop", "1"))
     finder = FaceFinder(backend)
@@ -115,7 +116,11 @@ def test_faceless_video_searches_turned_only_now_and_then(data, backend, tmp_pat
         frames += 1
         faces += len(finder.find(image, index))
     assert frames == 30 and faces == 0
-    assert finder.turned_runs == math.ceil(frames / TURN_EVERY)
+    starts, wait = [0], TURN_EVERY
+    while starts[-1] + wait < frames:
+        starts.append(starts[-1] + wait)
+        wait = min(2 * wait, TURN_MAX)
+    assert finder.turned_runs == len(starts) == 3  # frames 0, 8 and 24
 
 
 def test_upside_down_swap_is_the_upright_swap_turned(swap_model, data, tmp_path):

@@ -10,10 +10,11 @@ extract would have stored.
 Faces at any roll (see roll.py): a tracked face rolled past roll.UPRIGHT is
 meshed in a view turned upright by its last roll; a new face the human check
 rejects is tried again turned by 90/180/270 degrees; and a frame where
-nothing is found is searched again turned, at most once every TURN_EVERY
-frames while nothing is tracked and at once when a confirmed face is lost,
-so faceless footage pays for three more detector runs every TURN_EVERY
-frames and upright footage with faces pays nothing.
+nothing is found is searched again turned: at once when a confirmed face
+is lost, else TURN_EVERY frames after the last search, that wait doubling
+(up to TURN_MAX) while the searches find nothing. Faceless footage pays for
+three more detector runs now and then; upright footage with faces pays
+nothing.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ RECHECK = 15
 # A detector box sharing this much of a rolled face's box is that face seen
 # upright (on a head upside down it covers hair, brow and eyes: 0.44 of it).
 PART_OF_FACE = 0.25
-# Frames between two searches of a faceless frame turned by 90/180/270 degrees.
+# Frames between two searches of a faceless frame turned by 90/180/270 degrees:
+# TURN_EVERY after a face was last seen, doubling after each search that keeps
+# nothing, up to TURN_MAX (a long faceless shot pays less and less).
 TURN_EVERY = 8
+TURN_MAX = 32
 
 
 class FaceFinder:
@@ -58,6 +62,7 @@ class FaceFinder:
         self._last_check: dict[int, int] = {}
         self.rejected = 0
         self._last_turned: int | None = None
+        self._fruitless = 0  # turned searches since a face was last kept
         self._reoriented: list[Face] = []
         self.turned_runs = 0
 
@@ -89,17 +94,22 @@ class FaceFinder:
             if self.verifier:
                 faces = [f for f in faces if self.verifier.check(image, f)]
                 checked = faces
+            self._fruitless += not faces
         self._last_frame = frame
         faces = self.tracker.update(frame, faces)
         self._confirmed.update(f.track for f in checked)
-        return self._verified(image, faces, frame) if self.verifier else faces
+        faces = self._verified(image, faces, frame) if self.verifier else faces
+        if faces:
+            self._fruitless = 0
+        return faces
 
     def _turn_due(self, frame: int, active: list) -> bool:
         """Whether a faceless frame is searched turned: every still; in video when a
-        confirmed face was just lost, else once every TURN_EVERY frames."""
+        confirmed face was just lost, else after TURN_EVERY to TURN_MAX frames."""
         if not self.sequence or self._last_turned is None:
             return True
-        return any(t.id in self._confirmed for t in active) or frame - self._last_turned >= TURN_EVERY
+        wait = min(TURN_EVERY << max(self._fruitless - 1, 0), TURN_MAX)
+        return any(t.id in self._confirmed for t in active) or frame - self._last_turned >= wait
 
     def _human(self, image: np.ndarray, face: Face) -> bool:
         """The human check; a face that fails it is meshed again turned by 90/180/270

@@ -42,6 +42,8 @@ UPRIGHT = math.radians(30)
 VIEW_CONTEXT = 2.5
 VIEW_MIN = 320
 VIEW_MAX = 512
+# Two results rolled less than this apart are the same orientation of a face.
+SAME_ROLL = math.radians(45)
 # Quarter turns tried, upside down first: the likeliest after upright.
 TURNS = (2, 1, 3)
 
@@ -105,11 +107,24 @@ def track_faces(backend: Backend, image: np.ndarray, landmarks: np.ndarray, box:
 def reoriented(backend: Backend, image: np.ndarray, face: Face) -> Iterator[Face]:
     """The face found again in views turned 180, 90 and 270 degrees from its roll, for a
     face whose landmarks may be upright on an upside-down or sideways head: up to three
-    candidates (frame pixels), in that order, each computed when asked for."""
+    candidates (frame pixels), in that order, each computed when asked for. A candidate
+    is given only if it is rolled unlike the face and every earlier candidate (by more
+    than SAME_ROLL): an upright face found upright again in a turned view is no news,
+    and each check of a candidate costs a human-check call."""
     roll = face_roll(face.landmarks)
+    seen = [roll]
     for turns in TURNS:
-        yield from faces_upright(backend, image, face.landmarks, roll + turns * math.pi / 2, face.score,
-                                 detect=True)
+        for found in faces_upright(backend, image, face.landmarks, roll + turns * math.pi / 2, face.score,
+                                   detect=True):
+            angle = face_roll(found.landmarks)
+            if all(abs(_wrapped(angle - r)) > SAME_ROLL for r in seen):
+                seen.append(angle)
+                yield found
+
+
+def _wrapped(angle: float) -> float:
+    """`angle` radians brought into [-pi, pi)."""
+    return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
 def turned_faces(backend: Backend, image: np.ndarray) -> list[Face]:
