@@ -245,3 +245,29 @@ def test_warp_back_is_the_full_inverse_warp_cut_to_the_region():
     np.testing.assert_allclose(part, whole[120:300, 250:420], atol=0.01)
     expected = G.transform_points([[40.0, 70.0]], G.invert(mat))[0] - region[:2]
     assert np.linalg.norm(_dot_centre(part) - expected) < 0.25
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, -1, 5])
+def test_quarter_turn_moves_pixels_where_its_matrix_says(turns):
+    image = np.random.default_rng(3).integers(0, 255, (7, 11, 3), np.uint8)
+    turned, mat = G.quarter_turn(image, turns)
+    assert turned.flags["C_CONTIGUOUS"]
+    assert turned.shape == ((7, 11, 3) if turns % 2 == 0 else (11, 7, 3))
+    for x, y in [(0, 0), (10, 0), (3, 6), (10, 6)]:
+        tx, ty = np.rint(G.transform_points(np.array([[x, y]], float), mat)[0]).astype(int)
+        assert (turned[ty, tx] == image[y, x]).all()
+    # clockwise, as `similarity` turns: the top-left pixel of one clockwise turn ends top-right
+    if turns % 4 == 1:
+        assert (turned[0, -1] == image[0, 0]).all()
+
+
+@pytest.mark.parametrize("degrees", [0, 35, 90, 179, -120])
+def test_face_roll_and_upright_matrix_undo_each_other(degrees):
+    roll = np.radians(degrees)
+    lm = G.transform_points(G.MEAN_FACE, _similarity(150.0, roll, 300.0, 200.0))
+    assert np.isclose(G.face_roll(lm), roll, atol=1e-9) or np.isclose(abs(G.face_roll(lm)), np.pi)
+    mat = G.upright_matrix(lm.mean(axis=0), roll, 400.0, 200)
+    upright = G.transform_points(lm, mat)
+    # upright, half the size, centred on the view's middle pixel
+    np.testing.assert_allclose(upright, G.MEAN_FACE * 75.0 + (99.5 - G.MEAN_FACE.mean(axis=0) * 75.0), atol=1e-6)
+    assert abs(G.face_roll(upright)) < 1e-9

@@ -207,6 +207,37 @@ def align_matrix(landmarks: np.ndarray) -> np.ndarray:
     return umeyama(np.asarray(landmarks)[STABLE], MEAN_FACE[STABLE])[:2]
 
 
+def face_roll(landmarks: np.ndarray) -> float:
+    """In-plane rotation of the face with these 68-point landmarks (N >= 68, x, y in
+    pixels), in radians in (-pi, pi], clockwise on screen as in `similarity`: 0 for an
+    upright face, pi for one upside down. It is the angle of `align_matrix`, negated."""
+    m = align_matrix(landmarks)
+    return float(np.arctan2(-m[1, 0], m[0, 0]))
+
+
+def upright_matrix(centre: tuple[float, float] | np.ndarray, roll: float, span: float, size: int) -> np.ndarray:
+    """2x3 frame -> view pixels of a square view `size` pixels wide showing `span` frame
+    pixels around `centre`, turned by -`roll` radians: a face rolled by `roll` sits
+    upright in it, `centre` on the view's middle pixel ((size - 1) / 2). How a face
+    lying on its side or upside down is shown to a backend made for upright faces."""
+    cx, cy = (float(v) for v in centre[:2])
+    mid = (size - 1) / 2
+    return similarity(-roll, size / max(span, 1e-6), (cx, cy), shift=(mid - cx, mid - cy))
+
+
+def quarter_turn(image: np.ndarray, turns: int) -> tuple[np.ndarray, np.ndarray]:
+    """`image` (H, W, ...) turned clockwise by `turns` quarter turns, exactly (np.rot90, a
+    contiguous copy, no resampling), and the 2x3 frame -> turned-image pixels that maps
+    points the same way."""
+    turns %= 4
+    h, w = image.shape[:2]
+    turned = np.ascontiguousarray(np.rot90(image, -turns))
+    mat = np.rint(similarity(turns * np.pi / 2, 1.0, 0.0))
+    corners = transform_points(np.array([[0.0, 0.0], [w - 1.0, h - 1.0]]), mat)
+    mat[:, 2] = -corners.min(axis=0)
+    return turned, mat
+
+
 def face_to_crop(size: int, centering: str = "face", coverage: float = 1.0) -> np.ndarray:
     """2x3 face space -> crop pixels for a square crop of `size` pixels."""
     if centering not in CENTERINGS:
