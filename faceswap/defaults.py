@@ -35,6 +35,9 @@ TRACK_MAX_GAP = 10
 # dlib face-descriptor distance under which a face is the reference person
 # (dlib's own guidance: same person < 0.6; we are a little stricter).
 REFERENCE_THRESHOLD = 0.55
+# Crops of each faceset whose mean descriptor train stores in the model folder
+# (identity.json), for convert to pick the model's own person: ~25 ms a crop.
+MODEL_IDENTITY_SAMPLES = 24
 # Contact sheet: how many crops, at what tile size.
 PREVIEW_TILES = 48
 PREVIEW_TILE_SIZE = 128

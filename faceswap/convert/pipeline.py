@@ -31,6 +31,7 @@ from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.source import FrameSource
 from ..media.writers import FrameWriter, Patch, open_writer
+from .changed import ChangedTracks
 from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
 from .faces_in import FaceProvider, TargetSelector
 from .options import ConvertOptions, parse_frames
@@ -62,6 +63,7 @@ class ConvertSummary:
     sidecar: str | None = None
     preview: list[str] = field(default_factory=list)
     interrupted: bool = False
+    changed: ChangedTracks = field(default_factory=ChangedTracks)  # per frame, the tracks changed
 
     @property
     def fps(self) -> float:
@@ -77,7 +79,8 @@ class ConvertSummary:
                 "faces": self.faces, "bridged": self.bridged, "tracks": sorted(self.tracks), "no_face": len(self.no_face),
                 "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
                 "fps": round(self.fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
-                "preview": self.preview, "interrupted": self.interrupted}
+                "preview": self.preview, "interrupted": self.interrupted,
+                "changed_tracks": self.changed.runs}
 
 
 def _threaded(items: Iterator, maxsize: int) -> Iterator:
@@ -183,7 +186,8 @@ class Converter:
                 continue
             if end is not None and frame.index >= end:
                 break
-            faces = provider(frame.image, frame.index, frame.name)
+            shot = cuts(frame.image)
+            faces = provider(frame.image, frame.index, frame.name, shot)
             if selector is not None and faces:
                 if self.footage_side is None:
                     self._decide_footage_side(frame.image, faces)
@@ -191,7 +195,7 @@ class Converter:
                 faces = selector(frame.image, faces)
             elif faces:
                 faces = [max(faces, key=lambda f: f.size)]  # the driver: its main face
-            item = FrameItem(frame.index, frame.image, frame.name, faces, shot=cuts(frame.image))
+            item = FrameItem(frame.index, frame.image, frame.name, faces, shot=shot)
             yield from stabilizer.push(item)
         yield from stabilizer.flush()
         if select:
@@ -350,7 +354,7 @@ class Converter:
                 raise NoFaceError(f"no face to change was found in {self.input}; nothing written")
             writer.close()
             from ..provenance import write_sidecar
-            summary.sidecar = str(write_sidecar(self.output, self.record))
+            summary.sidecar = str(write_sidecar(self.output, {**self.record, "changed_tracks": summary.changed.runs}))
         except BaseException as err:
             if writer is not None:
                 writer.abort()
@@ -382,6 +386,7 @@ class Converter:
                 summary.tracks.update(f.track for f, _ in done)
             else:
                 summary.no_face.append(item.name)
+            summary.changed.add(item.index, [f.track for f, _ in done])
             # RGBA layers cost a copy of every face region: only for a writer that keeps them
             patches = [_patch(f, p) for f, p in done] if writer.keeps_patches else ()
             writer.write(item.image, item.index, name=item.name, patches=patches)

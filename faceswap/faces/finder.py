@@ -102,6 +102,10 @@ class FaceFinder:
         boxes = [(b, s) for b, s in boxes if not any(box_iou(f.bbox, b) > SAME_FACE_IOU for f in found)]
         return found + self.backend.faces_in_boxes(image, boxes)
 
+    def cut(self) -> None:
+        """A shot cut before the next frame: its faces start new tracks (found by the detector)."""
+        self.tracker.end_all()
+
     def seed(self, frame: int, faces: list[Face]) -> None:
         """Continue the tracks of an earlier run (resume)."""
         self.tracker.seed(frame, faces)
