@@ -163,3 +163,20 @@ def test_changed_tracks_are_runs_of_frames():
                            {"frames": [12, 12], "output_frames": [2, 2], "tracks": []},
                            {"frames": [13, 14], "output_frames": [3, 4], "tracks": [1, 2]},
                            {"frames": [20, 20], "output_frames": [5, 5], "tracks": [1, 2]}]
+
+
+def test_tracks_of_an_alignments_file_get_new_ids_after_a_cut(tmp_path):
+    """Extract's tracker does not know about cuts: convert numbers a file's tracks anew in every
+    shot after the first, above every id the file uses."""
+    from faceswap.convert.faces_in import FaceProvider
+    from faceswap.data.faceset import AlignmentsFile
+    file = AlignmentsFile(tmp_path / "clip.alignments.jsonl")
+    file.open({"source": "clip.mp4"})
+    face = {"landmarks": (np.random.default_rng(0).random((68, 2)) * 100).tolist(), "score": 0.9}
+    for i in range(4):
+        file.append({"name": f"{i}", "faces": [{**face, "track": 0}, {**face, "track": 5}]})
+    file.close()
+    provider = FaceProvider(Path("clip.mp4"), ConvertOptions(alignments=str(file.path)), lambda: None, True)
+    ids = [[f.track for f in provider(np.zeros((8, 8, 3), np.uint8), i, f"{i}", shot)]
+           for i, shot in enumerate([0, 0, 1, 1])]
+    assert ids == [[0, 5], [0, 5], [6, 7], [6, 7]]
