@@ -120,6 +120,7 @@ class TargetSelector:
         self.scores: dict[int, list[float]] = {}
         self._seen: dict[int, int] = {}
         self._told: set[int] = set()
+        self._fallback = False
         self.likeness: IdentityFilter | None = None
         self._model_person = not (options.all_faces or options.track is not None or options.reference)
         if options.reference and not options.all_faces and options.track is None:
@@ -135,11 +136,15 @@ class TargetSelector:
             self._model_person = False
             descriptor = model_identity(self.swapper.model_dir, self.side)
             if descriptor is not None:
-                self.likeness = IdentityFilter(descriptor, self.options.reference_threshold, closest_if_none=True)
+                self.likeness = IdentityFilter(descriptor, self.options.reference_threshold)
+                self._fallback = True
         if self.likeness is not None:
             kept = self.likeness.keep(image, faces)
             self._tell(faces, kept)
-            return kept
+            # footage where the model's person has not appeared (a model used on someone else on
+            # purpose): the face its footage decoder rebuilds best, as without identity.json
+            if kept or not self._fallback or self.likeness.seen_person:
+                return kept
         self._score(image, faces)
         best = min(self.score(t) for t in self.scores)
         return [f for f in faces if self.score(f.track) <= best * SCORE_MARGIN]

@@ -26,17 +26,14 @@ class IdentityFilter:
     `descriptor`: (128,) dlib descriptor of the wanted person. A track's distance is the mean over
     up to SAMPLES_PER_TRACK of its faces, one every SAMPLE_EVERY frames from its first, so it
     is known from the track's first frame and neither position, size nor track number counts.
-    With `closest_if_none`, while no track so far has been the person, a frame whose faces
-    are all strangers keeps its closest face (footage of someone else entirely, converted on
-    purpose); once the person has been seen, strangers are never kept.
+    `seen_person` says whether any track so far has been the person.
     """
 
     def __init__(self, descriptor: np.ndarray, threshold: float = defaults.REFERENCE_THRESHOLD,
-                 encoder: IdentityEncoder | None = None, closest_if_none: bool = False) -> None:
+                 encoder: IdentityEncoder | None = None) -> None:
         self.encoder = encoder or IdentityEncoder()
         self.descriptor = np.asarray(descriptor, np.float32)
         self.threshold = threshold
-        self.closest_if_none = closest_if_none
         self.seen_person = False
         self._samples: dict[int, list[float]] = {}
         self._seen: dict[int, int] = {}
@@ -60,8 +57,6 @@ class IdentityFilter:
             self._seen[face.track] = seen + 1
         kept = [f for f in faces if self.track_distance(f.track) < self.threshold]
         self.seen_person = self.seen_person or bool(kept)
-        if not kept and faces and self.closest_if_none and not self.seen_person:
-            kept = [min(faces, key=lambda f: self.track_distance(f.track))]
         return kept
 
 
