@@ -294,11 +294,9 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="Change only the person in this photo (dlib face descriptor, decided per track).")
 @click.option("--reference-threshold", default=_convert_default("reference_threshold"), type=float,
-              help="Descriptor distance under which a track is the --reference person (or, by default, the "
-                   "model's own).")
+              help="Descriptor distance under which a face is the --reference person.")
 @click.option("--all-faces", is_flag=True, default=_convert_default("all_faces"),
-              help="Change every face [default: only the tracks that look like the model's footage faceset, "
-                   "in every shot].")
+              help="Change every face [default: only the track(s) the model's footage identity matches best].")
 @click.option("--detector", default=_convert_default("detector"), type=click.Choice(list(defaults.DETECTORS)),
               help="Landmark backend for on-the-fly detection (see faceswap extract --help).")
 @click.option("--confidence", default=_convert_default("confidence"), type=float, help="Face detector threshold.")

@@ -63,7 +63,7 @@ class ConvertSummary:
     sidecar: str | None = None
     preview: list[str] = field(default_factory=list)
     interrupted: bool = False
-    changed: ChangedTracks = field(default_factory=ChangedTracks)  # per frame, the tracks changed
+    changed: ChangedTracks = field(default_factory=ChangedTracks)  # per frame, the tracks changed (sidecar)
 
     @property
     def fps(self) -> float:
@@ -79,8 +79,7 @@ class ConvertSummary:
                 "faces": self.faces, "bridged": self.bridged, "tracks": sorted(self.tracks), "no_face": len(self.no_face),
                 "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
                 "fps": round(self.fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
-                "preview": self.preview, "interrupted": self.interrupted,
-                "changed_tracks": self.changed.runs}
+                "preview": self.preview, "interrupted": self.interrupted}
 
 
 def _threaded(items: Iterator, maxsize: int) -> Iterator:
