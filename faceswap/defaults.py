@@ -35,6 +35,9 @@ TRACK_MAX_GAP = 10
 # dlib face-descriptor distance under which a face is the reference person
 # (dlib's own guidance: same person < 0.6; we are a little stricter).
 REFERENCE_THRESHOLD = 0.55
+# Crops of each faceset whose mean descriptor train stores in the model folder
+# (identity.json), for convert to pick the model's own person: ~25 ms a crop.
+MODEL_IDENTITY_SAMPLES = 24
 # Contact sheet: how many crops, at what tile size.
 PREVIEW_TILES = 48
 PREVIEW_TILE_SIZE = 128
@@ -74,6 +77,10 @@ CONVERT_BATCH = 8
 # (see convert/stabilize.py); motion within a shot stays under ~0.3, cuts score
 # 0.5 and more. Smoothing and gap bridging never cross a cut.
 CUT_THRESHOLD = 0.45
+# ... or the colour histograms of the frame's quarters differ by this much (mean
+# L1 distance, 0-2): a cut that only rearranges the same colours, such as a
+# two-shot whose people change sides (1.6); a hand across a face scores 0.45.
+CUT_QUARTERS_THRESHOLD = 0.9
 # Reenact: the region of the footage's face replaced by the driven one
 # (mouth for dubbing), and what happens when the driver is shorter.
 REENACT_REGION = "mouth"

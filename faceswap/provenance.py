@@ -53,6 +53,9 @@ log = get_logger(__name__)
 RECORD_FORMAT = "faceswap-provenance"
 # Keys a sidecar adds to the record after the output exists; the digest excludes them.
 _UNSIGNED = ("output", "record_sha256")
+# Keys of the record known only once the run ends (convert's per-frame record of the tracks it
+# changed): kept in the sidecar, left out of the digest the container tags carry.
+_AFTER_RUN = ("changed_tracks",)
 _CHUNK = 1 << 20
 
 
@@ -230,7 +233,8 @@ def _canonical(obj: Any) -> bytes:
 def record_digest(record: Mapping[str, Any]) -> str:
     """sha256 of the record's canonical JSON (sorted keys, no spaces), without the
     keys a sidecar adds once the output exists."""
-    return hashlib.sha256(_canonical({k: v for k, v in record.items() if k not in _UNSIGNED})).hexdigest()
+    return hashlib.sha256(_canonical({k: v for k, v in record.items()
+                                      if k not in _UNSIGNED + _AFTER_RUN})).hexdigest()
 
 
 def container_tags(record: Mapping[str, Any]) -> dict[str, str]:

@@ -14,9 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -37,6 +35,7 @@ from .composite import CompositeSettings, Placed, color_weights, composite, crop
 from .faces_in import FaceProvider, TargetSelector
 from .options import ConvertOptions, parse_frames
 from .stabilize import CutDetector, FrameItem, Stabilizer
+from .summary import ConvertSummary
 from .swapper import Swapper
 
 log = get_logger(__name__)
@@ -44,43 +43,6 @@ log = get_logger(__name__)
 # Frames waiting between the face thread and the model: enough to keep both busy.
 QUEUE_FRAMES = 8
 _END = object()
-
-
-@dataclass
-class ConvertSummary:
-    """What one convert run did, for the console and for scripts."""
-
-    input: str
-    output: str
-    frames: int = 0
-    swapped: int = 0                                      # frames with at least one face changed
-    faces: int = 0
-    bridged: int = 0                                      # faces filled in across detection gaps
-    tracks: set[int] = field(default_factory=set)         # face tracks changed
-    no_face: list[str] = field(default_factory=list)     # frames passed through untouched
-    shots: int = 1
-    seconds: float = 0.0
-    decode_warning: str | None = None
-    sidecar: str | None = None
-    preview: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-    @property
-    def speed_fps(self) -> float:
-        """Processing speed: frames converted per second of wall time (not the footage's rate)."""
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def status(self) -> str:
-        """"interrupted" or "done" (a run that found no face raises NoFaceError instead)."""
-        return "interrupted" if self.interrupted else "done"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "output": self.output, "frames": self.frames, "swapped": self.swapped,
-                "faces": self.faces, "bridged": self.bridged, "tracks": sorted(self.tracks), "no_face": len(self.no_face),
-                "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
-                "speed_fps": round(self.speed_fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
-                "preview": self.preview, "interrupted": self.interrupted}
 
 
 def _threaded(items: Iterator, maxsize: int) -> Iterator:
@@ -188,7 +150,8 @@ class Converter:
                 continue
             if end is not None and frame.index >= end:
                 break
-            faces = provider(frame.image, frame.index, frame.name)
+            shot = cuts(frame.image)
+            faces = provider(frame.image, frame.index, frame.name, shot)
             if selector is not None and faces:
                 if self.footage_side is None:
                     self._decide_footage_side(frame.image, faces)
@@ -196,7 +159,7 @@ class Converter:
                 faces = selector(frame.image, faces)
             elif faces:
                 faces = [max(faces, key=lambda f: f.size)]  # the driver: its main face
-            item = FrameItem(frame.index, frame.image, frame.name, faces, shot=cuts(frame.image))
+            item = FrameItem(frame.index, frame.image, frame.name, faces, shot=shot)
             yield from stabilizer.push(item)
         yield from stabilizer.flush()
         if select:
@@ -357,7 +320,7 @@ class Converter:
                 raise NoFaceError(f"no face to change was found in {self.input}; nothing written")
             writer.close()
             from ..provenance import write_sidecar
-            summary.sidecar = str(write_sidecar(self.output, self.record))
+            summary.sidecar = str(write_sidecar(self.output, {**self.record, "changed_tracks": summary.changed.runs}))
         except BaseException as err:
             if writer is not None:
                 writer.abort()
@@ -389,6 +352,7 @@ class Converter:
                 summary.tracks.update(f.track for f, _ in done)
             else:
                 summary.no_face.append(item.name)
+            summary.changed.add(item.index, [f.track for f, _ in done])
             # RGBA layers cost a copy of every face region: only for a writer that keeps them
             patches = [_patch(f, p) for f, p in done] if writer.keeps_patches else ()
             writer.write(item.image, item.index, name=item.name, patches=patches)

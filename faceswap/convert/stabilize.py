@@ -43,26 +43,40 @@ class CutDetector:
     between two shots of similar colour (two talking heads on plain walls),
     the grey difference alone fires on a hand crossing the face. On the
     sample footage, motion within a shot scores up to 0.31 and cuts 0.51-0.95.
+    Both miss a cut that rearranges the same colours (a two-shot whose people
+    change sides: 0.31), so the histograms of the frame's four quarters are
+    compared too: their mean L1 distance is up to 0.45 within a shot (a hand
+    across the face), 1.6 at such a cut.
     """
 
-    def __init__(self, threshold: float = defaults.CUT_THRESHOLD) -> None:
+    def __init__(self, threshold: float = defaults.CUT_THRESHOLD,
+                 quarters: float = defaults.CUT_QUARTERS_THRESHOLD) -> None:
         self.threshold = threshold
-        self._previous: tuple[np.ndarray, np.ndarray] | None = None
+        self.quarters = quarters
+        self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.shot = 0
 
     def __call__(self, image: np.ndarray) -> int:
         """The shot number of this frame (it goes up by one at every cut)."""
         thumb = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
-        hist = cv2.calcHist([thumb], [0, 1, 2], None, [8, 8, 8], [0, 256] * 3).ravel()
-        hist /= max(hist.sum(), 1.0)
+        hist = _histogram(thumb)
+        quarters = np.stack([_histogram(np.ascontiguousarray(thumb[y:y + 18, x:x + 32]))
+                             for y in (0, 18) for x in (0, 32)])
         grey = cv2.cvtColor(cv2.resize(thumb, (16, 16), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
         grey = grey.astype(np.float32) / 255.0
         if self._previous is not None:
             score = np.abs(hist - self._previous[0]).sum() + 2 * np.abs(grey - self._previous[1]).mean()
-            if score > self.threshold:
+            moved = np.abs(quarters - self._previous[2]).sum(axis=1).mean()
+            if score > self.threshold or moved > self.quarters:
                 self.shot += 1
-        self._previous = (hist, grey)
+        self._previous = (hist, grey, quarters)
         return self.shot
+
+
+def _histogram(thumb: np.ndarray) -> np.ndarray:
+    """(512,) colour histogram (8 bins a channel) of an RGB image, summing to 1."""
+    hist = cv2.calcHist([thumb], [0, 1, 2], None, [8, 8, 8], [0, 256] * 3).ravel()
+    return hist / max(hist.sum(), 1.0)
 
 
 @dataclass

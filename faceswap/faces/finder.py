@@ -179,6 +179,10 @@ class FaceFinder:
                 faces += track_faces(self.backend, image, track.landmarks, track.box, track.score)
         return faces
 
+    def cut(self) -> None:
+        """A shot cut before the next frame: its faces start new tracks (found by the detector)."""
+        self.tracker.end_all()
+
     def seed(self, frame: int, faces: list[Face]) -> None:
         """Continue the tracks of an earlier run (resume)."""
         self.tracker.seed(frame, faces)

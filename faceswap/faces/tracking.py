@@ -62,6 +62,11 @@ class Tracker:
         already gave out, so a new face never takes an old face's number."""
         self.next_id = max(self.next_id, max(used, default=-1) + 1)
 
+    def end_all(self) -> None:
+        """Close every track (a shot cut): box overlap links whoever stands in the same place after
+        the cut, often another person, so no track may continue across one."""
+        self.tracks.clear()
+
     def update(self, frame: int, faces: list[Face]) -> list[Face]:
         """Give each face a track id (existing or new); returns `faces`."""
         for tid in [t.id for t in self.tracks.values() if frame - t.last_frame > self.max_gap]:

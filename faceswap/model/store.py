@@ -5,6 +5,8 @@
       checkpoint/model.safetensors   the weights convert loads
       checkpoint.bak/            the checkpoint before it (train/checkpoint.py keeps the training
                                  state beside the weights and does the renames)
+      identity.json              who each side is: the mean dlib descriptor of each faceset (written
+                                 by train; convert picks the model's own person with it)
 
 Nothing here knows about optimizers or training state, so converting a
 shot never imports the trainer. Weights are safetensors and the config is
@@ -32,9 +34,11 @@ from .config import ModelConfig, from_dict, to_dict
 MODEL_FORMAT = "faceswap-model"
 CURRENT, BACKUP, SAVING = "checkpoint", "checkpoint.bak", "checkpoint.tmp"
 WEIGHTS = "model.safetensors"
+IDENTITY = "identity.json"
+IDENTITY_FORMAT = "faceswap-identity"
 
 __all__ = ["BACKUP", "CURRENT", "MODEL_FORMAT", "SAVING", "StoredModel", "WEIGHTS", "checkpoint_dir", "fit_weights",
-           "load_model", "load_model_config", "pick_device", "read_weights", "save_model_config", "save_weights",
+           "load_identity", "load_model", "load_model_config", "save_identity", "pick_device", "read_weights", "save_model_config", "save_weights",
            "weights_file", "write_json"]
 
 
@@ -68,6 +72,28 @@ def load_model_config(model_dir: str | Path) -> tuple[ModelConfig, dict[str, Any
     cfg = from_dict(ModelConfig, data["model"])
     cfg.validate()
     return cfg, data
+
+
+def save_identity(model_dir: Path, sides: dict[str, dict[str, Any]]) -> None:
+    """Write MODEL_DIR/identity.json (atomically): per side ("a", "b") a dict with at least
+    "descriptor" (128 floats, the mean dlib descriptor of that side's faceset)."""
+    write_json(Path(model_dir) / IDENTITY, {"format": IDENTITY_FORMAT, "version": 1, "sides": sides})
+
+
+def load_identity(model_dir: str | Path) -> dict[str, dict[str, Any]] | None:
+    """The sides of MODEL_DIR/identity.json ({"a": {"descriptor": [...], ...}, "b": ...}), or None
+    when the model has none (trained before it was written). FaceswapError when it is corrupt."""
+    path = Path(model_dir) / IDENTITY
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        sides = data["sides"] if data.get("format") == IDENTITY_FORMAT else None
+        if not isinstance(sides, dict) or any(len(v["descriptor"]) != 128 for v in sides.values()):
+            raise ValueError("not a faceswap identity file")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise FaceswapError(f"{path} is unreadable or corrupt: {err}") from err
+    return sides
 
 
 def checkpoint_dir(model_dir: str | Path, from_backup: bool = False) -> Path | None:

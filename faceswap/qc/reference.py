@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.faceset import iter_faceset, read_crop
+from ..data.faceset import iter_faceset
+from ..data.identity import evenly, faceset_descriptors
 from ..errors import FaceswapError
 from ..faces.backends import Backend
-from ..faces.geometry import transform_points
 from ..faces.identity import IdentityEncoder
-from ..faces.types import Face
 from ..media.source import FrameSource
 from .measures import largest
 
@@ -30,23 +29,8 @@ class IdentityReference:
         return {"path": self.path, "kind": self.kind, "faces": self.faces}
 
 
-def _evenly(n: int, k: int) -> np.ndarray:
-    return np.unique(np.linspace(0, n - 1, min(k, n)).round().astype(int)) if n > 0 else np.array([], int)
-
-
-def _from_faceset(folder: Path, encoder: IdentityEncoder, samples: int) -> list[np.ndarray]:
-    records = list(iter_faceset(folder))
-    descriptors = []
-    for i in _evenly(len(records), samples):
-        crop, meta = read_crop(records[i].path)
-        # Landmarks are stored in frame pixels; the crop matrix brings them onto the crop.
-        lm = transform_points(np.asarray(meta["landmarks"]), np.asarray(meta["crop"]["matrix"]))
-        descriptors.append(encoder.describe(crop, Face(np.asarray(lm, np.float32), 1.0)))
-    return descriptors
-
-
 def _from_frames(source: FrameSource, encoder: IdentityEncoder, backend: Backend, samples: int) -> list[np.ndarray]:
-    wanted = set(_evenly(len(source), samples).tolist())
+    wanted = set(evenly(len(source), samples).tolist())
     descriptors = []
     for frame in source:
         if frame.index not in wanted:
@@ -66,7 +50,7 @@ def load_identity(path: str | Path, encoder: IdentityEncoder, backend: Backend, 
         raise FaceswapError(f"no such file or folder: {path}")
     kind = "faceset" if path.is_dir() and next(iter_faceset(path), None) is not None else None
     if kind == "faceset":
-        descriptors = _from_faceset(path, encoder, samples)
+        descriptors = faceset_descriptors(path, encoder, samples)
     else:
         source = FrameSource(path)  # an image, a folder of images or a video; raises otherwise
         kind = source.kind

@@ -32,6 +32,7 @@ from .measures import FrameMeasures, flicker, jitter, landmark_motion, measure_p
 from .options import QcOptions
 from .reference import IdentityReference, load_identity
 from .report import write_json, write_report
+from .tracks import changed_tracks
 from .worst import WorstFrames, thumbnail_pair
 
 log = get_logger(__name__)
@@ -261,6 +262,7 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
         "frames": {"measured": frames, "output": integrity.checks[0].output, "original": integrity.checks[0].original},
         "seconds": round(seconds, 3), "speed_fps": round(frames / seconds, 2) if seconds > 0 else None,
         **measurer.sections(),
+        "changed_tracks": changed_tracks(output),
         "integrity": integrity.to_dict(),
         "options": options.to_dict(),
         "warnings": [w for w in (orig_reader.warning,) if w],

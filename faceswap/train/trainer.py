@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.dataset import load_faceset, make_loader
+from ..data.identity import faceset_identity
 from ..errors import FaceswapError
 from ..log import get_logger
 from ..media.images import write_png
@@ -31,7 +32,16 @@ from ..model.autoencoder import FaceSwapModel
 from ..model.config import ModelConfig, to_dict
 from ..model.discriminator import PatchDiscriminator
 from ..model.prior import apply_prior, resolve_init
-from ..model.store import WEIGHTS, checkpoint_dir, fit_weights, load_model_config, pick_device, save_model_config
+from ..model.store import (
+    WEIGHTS,
+    checkpoint_dir,
+    fit_weights,
+    load_identity,
+    load_model_config,
+    pick_device,
+    save_identity,
+    save_model_config,
+)
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import LossHistory
@@ -78,7 +88,9 @@ class Trainer:
         self.prior = resolve_init(train_cfg.init, self.model_cfg) if fresh else None
         # only now, with both facesets read: a mistyped faceset must not leave a new, empty model behind
         # that a later run would take for one to resume
-        self._create_model_folder()
+        facesets = {"a": Path(faceset_a), "b": Path(faceset_b)}
+        self._create_model_folder(facesets)
+        self._record_identity(facesets)
         # B's faces again at the detail stage's size: its targets come from the stored crops, not enlarged 64s
         self.detail_faces = load_faceset(faceset_b, replace(
             self.model_cfg, resolution=self.model_cfg.resolution * self.model_cfg.detail_scale)) \
@@ -127,7 +139,7 @@ class Trainer:
         cfg.validate()
         return cfg
 
-    def _create_model_folder(self) -> None:
+    def _create_model_folder(self, facesets: dict[str, Path]) -> None:
         if (self.model_dir / "config.json").is_file():
             return
         try:
@@ -135,7 +147,18 @@ class Trainer:
         except OSError as err:
             raise FaceswapError(f"cannot create model folder {self.model_dir}: {err.strerror or err}") from err
         init = {"prior": str(self.prior.path), "sha256": self.prior.sha256} if self.prior is not None else None
-        save_model_config(self.model_dir, self.model_cfg, {"init": init})
+        save_model_config(self.model_dir, self.model_cfg,
+                          {"init": init, "facesets": {side: str(path.resolve()) for side, path in facesets.items()}})
+
+    def _record_identity(self, facesets: dict[str, Path]) -> None:
+        """identity.json: who each side is, so convert changes only the person the model was
+        trained to replace (kept when the folder already has one)."""
+        if load_identity(self.model_dir) is not None:
+            return
+        try:
+            save_identity(self.model_dir, {side: faceset_identity(path) for side, path in facesets.items()})
+        except FaceswapError as err:  # dlib missing: convert falls back to reconstruction error
+            log.warning("no identity.json written (convert will pick faces by reconstruction error): %s", err)
 
     def _resume(self, from_backup: bool) -> None:
         folder = checkpoint_dir(self.model_dir, from_backup)
