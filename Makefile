@@ -44,7 +44,7 @@ quality: install
 # d10 and d14, the pair it was checked on (docs/train.md); 30 minutes reached PRIOR_ITERATIONS here.
 SHARED ?= ../shared/data
 PRIOR_WORK ?= prior-work
-PRIOR_ITERATIONS ?= 2300
+PRIOR_ITERATIONS ?= 3359
 prior: install
 	for c in d18 d19 s18 s32 hamilton_stage; do \
 	  $(VENV)/bin/faceswap extract $(SHARED)/video/$$c.mp4 -o $(PRIOR_WORK)/$$c --every 2 --no-progress || exit 1; done
