@@ -289,6 +289,8 @@ def test_faces_from_extract_alignments(model, data, tmp_path, monkeypatch):
     s = convert(data / "video" / "d19.mp4", model, tmp_path / "al.mp4",
                 ConvertOptions(alignments=str(faceset), frames="0:40"), progress=False)
     assert s.frames == 40 and s.swapped == 40
+    # a face found between the file's frames continues the file's track: one face changed per frame
+    assert s.tracks == {0} and s.faces == 40, (s.tracks, s.faces)
     looked_at = {frames[h] for h in seen}
     assert looked_at == set(range(40)) - covered, sorted(looked_at)
     with pytest.raises(FaceswapError, match="no alignments file"):

@@ -64,6 +64,23 @@ def test_timeline_finds_the_hole(vfr, data):
         assert variable_timeline(data / "video" / clip, VideoReader(data / "video" / clip).info.fps) is None, clip
 
 
+def test_png_sequence_lists_each_frames_time(vfr, tmp_path):
+    """PNG frames carry no time: sequence.json says where each frame of a VFR range belongs."""
+    import json
+    reader = VideoReader(vfr)
+    timeline = variable_timeline(vfr, reader.info.fps)
+    with open_writer(tmp_path / "frames", "png", width=reader.info.width, height=reader.info.height,
+                     fps=reader.info.fps, timeline=timeline) as writer:
+        for index, frame in reader:
+            if 20 <= index < 40:
+                writer.write(frame, index)
+    info = json.loads((tmp_path / "frames" / "sequence.json").read_text())
+    times = np.asarray(info["times"])
+    assert info["variable_rate"] and len(times) == 20 and times[0] == 0
+    # frames 20-29 a 30th of a second apart, then the 1 s hole before frame 30
+    assert np.allclose(np.diff(times[:10]), 1 / 30, atol=1e-4) and abs(times[10] - (40 / 30)) < 1e-4, times
+
+
 @pytest.mark.parametrize("suffix, codec", [(".mp4", "h264"), (".mov", "prores"), (".mkv", "ffv1")])
 def test_writer_keeps_each_frames_time_and_the_sound(vfr, tmp_path, suffix, codec):
     reader = VideoReader(vfr)

@@ -63,6 +63,7 @@ class FaceProvider:
         self._shot = 0
         self._renumbered: dict[int, int] = {}  # the file's track -> its id in this shot (after a cut)
         self._next_id = 0
+        self._last_file: tuple[int, list[Face]] | None = None  # the latest frame the file held
         if options.alignments:
             path = _alignments_file(options.alignments, source_path)
             self.alignments = AlignmentsFile(path)
@@ -89,11 +90,18 @@ class FaceProvider:
                 self.finder = self._new_finder()
                 # its tracks must not take the numbers of the file's tracks
                 self.finder.reserve_track_ids([*self.alignments.track_ids(), self._next_id - 1])
+            if self._last_file is not None:
+                # a face found here continues the file's track of the same face (not a second
+                # track on it, which the stabiliser would also bridge: the face changed twice)
+                self.finder.seed(*self._last_file)
+                self._last_file = None
             if self.alignments is not None:
                 self.detected += 1
             return self.finder.find(image, index)
-        return [Face(np.asarray(f["landmarks"], np.float32), float(f.get("score", 1.0)), None,
-                     self._file_track(int(f["track"]))) for f in record["faces"]]
+        faces = [Face(np.asarray(f["landmarks"], np.float32), float(f.get("score", 1.0)), None,
+                      self._file_track(int(f["track"]))) for f in record["faces"]]
+        self._last_file = (index, faces)
+        return faces
 
     def _file_track(self, track: int) -> int:
         """The id of a track of the alignments file: its own in the first shot, a new one per later
@@ -121,6 +129,7 @@ class TargetSelector:
         self._seen: dict[int, int] = {}
         self._told: set[int] = set()
         self._fallback = False
+        self._told_fallback = False
         self.likeness: IdentityFilter | None = None
         self._model_person = not (options.all_faces or options.track is not None or options.reference)
         if options.reference and not options.all_faces and options.track is None:
@@ -140,11 +149,16 @@ class TargetSelector:
                 self._fallback = True
         if self.likeness is not None:
             kept = self.likeness.keep(image, faces)
-            self._tell(faces, kept)
             # footage where the model's person has not appeared (a model used on someone else on
             # purpose): the face its footage decoder rebuilds best, as without identity.json
             if kept or not self._fallback or self.likeness.seen_person:
+                self._tell(faces, kept)
                 return kept
+            if not self._told_fallback:
+                self._told_fallback = True
+                log.info("no face here is the model's person yet (identity distance over %.2f): changing the "
+                         "one its footage decoder rebuilds best, until that person appears",
+                         self.likeness.threshold)
         self._score(image, faces)
         best = min(self.score(t) for t in self.scores)
         return [f for f in faces if self.score(f.track) <= best * SCORE_MARGIN]

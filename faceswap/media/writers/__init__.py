@@ -36,8 +36,8 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
     folder of images, each kept under its own name and size; None then means png); any
     other codec (None: by the suffix, see `codec_for`) a VideoWriter. `width` x `height` in pixels (an image set's
     first image), `fps` in frames a second; `pix_fmt` and `sar` the video's (None: the codec's
-    own, square pixels; see media/output_plan.py); `timeline`, each frame's own time (video files
-    only; frames and patches are numbered, not timed); the other options as the writers'
+    own, square pixels; see media/output_plan.py); `timeline`, each frame's own time (a video file
+    shows each frame at it; a PNG sequence lists it in sequence.json; patches are numbered only); the other options as the writers'
     constructors, each given only to the writers that use it. Raises FaceswapError (one line) for
     an unknown codec, a path that cannot hold it, or an output that may not be written."""
     if codec == "patch":
@@ -50,7 +50,7 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                               inputs=inputs)
     if codec == "png":
         return PngSequenceWriter(path, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
-                                 metadata=metadata, overwrite=overwrite, inputs=inputs)
+                                 metadata=metadata, overwrite=overwrite, inputs=inputs, timeline=timeline)
     return VideoWriter(path, codec=codec, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
                        metadata=metadata, overwrite=overwrite, inputs=inputs, pix_fmt=pix_fmt, sar=sar,
                        timeline=timeline)

@@ -20,6 +20,7 @@ from ...log import get_logger
 from ..audio import AudioSource, probe_audio, write_audio_file
 from ..codecs import check_not_input, check_output, exact_rate
 from ..images import encode_png
+from ..timing import Timeline
 from .base import (
     FrameWriter,
     Patch,
@@ -55,7 +56,8 @@ class PngSequenceWriter(FrameWriter):
                  codec: str | None = "png", crf: int | None = None, preset: str | None = None,
                  audio: AudioSource | None = None, metadata: dict[str, str] | None = None,
                  overwrite: bool = False, inputs: Sequence[str | Path] = (), start_number: int = 0,
-                 compression: int = defaults.PNG_COMPRESSION, queue_size: int = defaults.WRITER_QUEUE) -> None:
+                 compression: int = defaults.PNG_COMPRESSION, queue_size: int = defaults.WRITER_QUEUE,
+                 timeline: Timeline | None = None) -> None:
         self.path = Path(folder)
         if codec not in (None, "png"):
             raise FaceswapError(f"PngSequenceWriter writes png, not {codec}")
@@ -70,6 +72,9 @@ class PngSequenceWriter(FrameWriter):
         self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
         self.compression = compression
         self.frames_written = 0
+        # variable-frame-rate footage: PNGs carry no time, so sequence.json lists each frame's
+        self.timeline = timeline
+        self._indices: list[int] = []
         self.first_index: int | None = None
         self.last_index: int | None = None
         self._next = start_number
@@ -103,6 +108,8 @@ class PngSequenceWriter(FrameWriter):
         self.last_index = index if self.last_index is None else max(self.last_index, index)
         self._next = index + 1
         self.frames_written += 1
+        if self.timeline is not None:
+            self._indices.append(index)
 
     def close(self) -> Path:
         """Wait for the frames, add the sound and `sequence.json`, and rename the folder into
@@ -125,6 +132,12 @@ class PngSequenceWriter(FrameWriter):
                     "fps": float(self.rate), "rate": f"{self.rate.numerator}/{self.rate.denominator}",
                     "frames": self.frames_written, "first": self.first_index, "last": self.last_index,
                     "pattern": "%06d.png", "audio": audio_name, "tags": self.metadata}
+            if self.timeline is not None:
+                # seconds from the first frame written, per frame in file order ("fps" is then
+                # only the average): where each frame belongs on a timeline, as the footage shows it
+                first = min(self._indices)
+                info["variable_rate"] = True
+                info["times"] = [round(self.timeline.seconds(i, first), 6) for i in sorted(self._indices)]
             write_file(self.tmp / "sequence.json", (json.dumps(info, indent=2) + "\n").encode())
             publish_folder(self.tmp, self.path)
         except BaseException:
