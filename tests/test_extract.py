@@ -250,7 +250,8 @@ def test_cli_ctrl_c_keeps_work_and_resumes(data, tmp_path, sig):
     out = tmp_path / "out"
     env = {**os.environ, "GLOG_minloglevel": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "faceswap.cli", "extract", str(data / "video" / "d14.mp4"),
-                             "-o", str(out), "--no-progress"], stderr=subprocess.PIPE, text=True, env=env)
+                             "-o", str(out), "--no-progress"], stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_sigint_default)
     path = alignments_path(out, "d14.mp4")
     deadline = time.time() + 120
     while time.time() < deadline and (not path.exists() or path.read_text().count("\n") < 30):
@@ -268,3 +269,11 @@ def test_cli_ctrl_c_keeps_work_and_resumes(data, tmp_path, sig):
     assert again.returncode == 0, again.stderr
     assert f"{len(done)} frames already done" in again.stdout
     assert len(AlignmentsFile(path).frames) == 536
+
+
+def _sigint_default() -> None:
+    """In the child: SIGINT as a terminal's Ctrl-C finds it. A runner started in the background
+    (`cmd &` in a script) hands its children SIGINT ignored, and Python then never raises
+    KeyboardInterrupt; that is the shell's doing, not what these tests are about."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
