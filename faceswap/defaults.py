@@ -128,11 +128,14 @@ MOUTH_WEIGHT = 2.0
 # The repository's weights/ folder (not weights/ under the current directory,
 # which would load whatever file happens to sit where the user runs).
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-# A new model starts from this face prior when it fits the model's config
-# (`train --init auto`): the quick preset's, trained on the sample footage's
-# faces (weights/README.md; `make prior` rebuilds it). "none" starts from random weights.
+# The face prior a new model can start from (`train --init auto`): the quick
+# preset's, trained on the sample footage's faces (weights/README.md; `make
+# prior` rebuilds it). Not the default: measured at 1200 iterations on d19 ->
+# d18 it kept expression and pose far better but the identity worse (qc
+# retrieval 0.54 vs 1.0; docs/train.md), and identity is what a swap is for.
+# `make demo`, whose 5 minutes leave a random start a smudge, uses it.
 PRIOR_DIR = WEIGHTS_DIR / "prior-quick"
-INIT = "auto"
+INIT = "none"
 
 # --- detectors ---------------------------------------------------------------
 DETECTOR = "mediapipe"

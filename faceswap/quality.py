@@ -2,8 +2,8 @@
 
 For each pair of the sample footage (A = the footage to change, B = the face
 to put in; default d19/d18 and d14/d10) and each variant (default: `before`,
-the quick preset from random weights as it trained until the face prior
-came, and `after`, today's defaults): extract both clips -> train a fresh
+the quick preset from random weights, the default, and `after`, the same
+started from the face prior, `--init auto`, the candidate for the default): extract both clips -> train a fresh
 `quick` model for exactly --minutes -> convert A's clip -> `faceswap qc` of
 the output against it with B's faceset as the wanted identity.
 
@@ -41,7 +41,7 @@ from .train.config import DEFAULT_PRESET, PRESETS
 
 PAIRS = ("d19:d18", "d14:d10")
 # What each variant changes from today's defaults (training settings by field name).
-VARIANTS: dict[str, dict[str, Any]] = {"before": {"init": "none"}, "after": {}}
+VARIANTS: dict[str, dict[str, Any]] = {"before": {"init": "none"}, "after": {"init": "auto"}}
 SHEET_FRAMES = 4
 SHEET_HEIGHT = 240
 
