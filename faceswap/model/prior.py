@@ -20,7 +20,6 @@ Data only: safetensors and JSON, with the weights' hash checked on load.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -73,25 +72,18 @@ def read_prior(path: str | Path) -> Prior:
 
     Raises FaceswapError when the folder or either file is missing, prior.json is not a faceswap
     prior, or the weights' sha256 differs from the one recorded (a damaged or swapped file)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from .store import read_json, read_weights
 
     folder = Path(path)
     meta_path, weights_path = folder / PRIOR_JSON, folder / PRIOR_WEIGHTS
     if not meta_path.is_file() or not weights_path.is_file():
         raise FaceswapError(f"{folder} is not a face prior (needs {PRIOR_JSON} and {PRIOR_WEIGHTS})")
-    try:
-        info = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise FaceswapError(f"{meta_path} is unreadable or corrupt: {err}") from err
+    info = read_json(meta_path)
     if info.get("format") != PRIOR_FORMAT:
         raise FaceswapError(f"{meta_path} is not a faceswap prior")
     if _sha256(weights_path) != info.get("sha256"):
         raise FaceswapError(f"{weights_path} does not match the sha256 in {meta_path} (damaged or replaced)")
-    try:
-        tensors = {k: v.float() for k, v in load_file(weights_path).items()}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise FaceswapError(f"{weights_path} is corrupt or unreadable ({type(err).__name__})") from err
+    tensors = {k: v.float() for k, v in read_weights(weights_path).items()}
     return Prior(folder, from_dict(ModelConfig, info["model"]), tensors, info)
 
 
@@ -143,7 +135,7 @@ def describe(cfg: ModelConfig) -> str:
 def resolve_init(init: str, cfg: ModelConfig) -> Prior | None:
     """The prior a new model of `cfg` starts from, for train's `--init`:
 
-    - "auto": the prior shipped in weights/ (defaults.PRIOR_DIR) when it fits `cfg`, else None
+    - "auto": the prior `make prior` builds in weights/ (defaults.PRIOR_DIR) when it fits `cfg`, else None
       (said in one log line: other presets and architectures start from scratch);
     - "none": None (random start);
     - a folder: that prior, which must fit (FaceswapError otherwise, and for a missing or
@@ -157,7 +149,7 @@ def resolve_init(init: str, cfg: ModelConfig) -> Prior | None:
             return None
         prior = read_prior(folder)
         if not fits(prior.config, cfg):
-            log.info("the shipped face prior fits %s, not this model (%s): starting from random weights",
+            log.info("the face prior in weights/ fits %s, not this model (%s): starting from random weights",
                      describe(prior.config), describe(cfg))
             return None
         return prior

@@ -47,6 +47,14 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in `path`; FaceswapError naming the file when it is unreadable or corrupt."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise FaceswapError(f"{path} is unreadable or corrupt: {err}") from err
+
+
 def save_model_config(model_dir: Path, cfg: ModelConfig, extra: dict[str, Any] | None = None) -> None:
     """Write MODEL_DIR/config.json for `cfg` (atomically), with the tool version and any `extra` keys."""
     write_json(model_dir / "config.json",
@@ -63,10 +71,7 @@ def load_model_config(model_dir: str | Path) -> tuple[ModelConfig, dict[str, Any
     path = Path(model_dir) / "config.json"
     if not path.is_file():
         raise FaceswapError(f"{model_dir} is not a faceswap model folder (no config.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise FaceswapError(f"{path} is unreadable or corrupt: {err}") from err
+    data = read_json(path)
     if data.get("format") != MODEL_FORMAT:
         raise FaceswapError(f"{path} is not a faceswap model config")
     cfg = from_dict(ModelConfig, data["model"])
