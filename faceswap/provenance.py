@@ -44,7 +44,7 @@ from .media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from .media.images import atomic_write_bytes
 
 __all__ = [
-    "ProvenanceRecord", "RECORD_FORMAT", "build_record", "container_tags", "hash_file", "hash_path",
+    "ProvenanceRecord", "RECORD_FORMAT", "build_record", "container_tags", "hash_file", "hash_path", "job_key",
     "read_container_tags", "read_sidecar", "record_digest", "sidecar_path", "write_sidecar",
 ]
 
@@ -228,6 +228,25 @@ def build_record(inputs: Mapping[str, str | Path], model_dir: str | Path | None,
 
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+# Settings that change how a run behaves, not what it writes: left out of a job's key.
+_NOT_IN_KEY = ("overwrite",)
+
+
+def job_key(inputs: Mapping[str, str | Path], model_dir: str | Path | None, settings: Mapping[str, Any]) -> str:
+    """sha256 (hex) that names what a job would write: its inputs' contents (`hash_path`), the
+    model's config and weight hashes, and its settings (without `overwrite`). Equal keys: the same
+    output, so batch skips a shot or segment whose recorded key matches. FaceswapError when an
+    input or the model folder cannot be read."""
+    model = _model_section(Path(model_dir)) if model_dir is not None else None
+    if model is not None:
+        model = {k: model[k] for k in ("config_sha256", "weights")}
+    return hashlib.sha256(_canonical({
+        "inputs": {str(role): hash_path(path)["sha256"] for role, path in inputs.items()},
+        "model": model,
+        "settings": _jsonable({k: v for k, v in settings.items() if k not in _NOT_IN_KEY}),
+    })).hexdigest()
 
 
 def record_digest(record: Mapping[str, Any]) -> str:

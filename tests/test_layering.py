@@ -2,6 +2,7 @@
 
     cli, bench, demo, quality     scripts (samples: their shared first step; cli_base: what cli's commands share)
     api                           wires the stages
+    batch                         many shots: convert + qc each, on workers or a Ray cluster
     extract, train, convert, qc   the stages: none imports another
     data, provenance, plot        built on the base
     faces, model                  built on media
@@ -40,7 +41,8 @@ ALLOWED: dict[str, set[str]] = {
     "plot": LEAVES | {"media"},
     "provenance": LEAVES | {"media", "model"},
     **{stage: LEAVES | BASE for stage in STAGES},
-    "api": LEAVES | BASE | STAGES,
+    "batch": LEAVES | BASE | STAGES,
+    "api": LEAVES | BASE | STAGES | {"batch"},
     "samples": LEAVES | BASE | STAGES | {"api"},
     "cli_base": LEAVES | BASE | STAGES | {"api"},
     **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base"} for script in SCRIPTS},
