@@ -45,6 +45,7 @@ from .media.images import atomic_write_bytes
 
 __all__ = [
     "ProvenanceRecord", "RECORD_FORMAT", "build_record", "container_tags", "hash_file", "hash_path", "job_key",
+    "record_job_key",
     "read_container_tags", "read_sidecar", "record_digest", "sidecar_path", "write_sidecar",
 ]
 
@@ -234,19 +235,31 @@ def _canonical(obj: Any) -> bytes:
 _NOT_IN_KEY = ("overwrite",)
 
 
+def _key(inputs: Mapping[str, str], model: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_canonical({
+        "inputs": dict(inputs),
+        "model": {k: model.get(k) for k in ("config_sha256", "weights")} if model is not None else None,
+        "settings": _jsonable({k: v for k, v in settings.items() if k not in _NOT_IN_KEY}),
+    })).hexdigest()
+
+
 def job_key(inputs: Mapping[str, str | Path], model_dir: str | Path | None, settings: Mapping[str, Any]) -> str:
     """sha256 (hex) that names what a job would write: its inputs' contents (`hash_path`), the
     model's config and weight hashes, and its settings (without `overwrite`). Equal keys: the same
-    output, so batch skips a shot or segment whose recorded key matches. FaceswapError when an
-    input or the model folder cannot be read."""
+    output, so batch skips a shot or segment whose recorded key matches (`record_job_key`).
+    FaceswapError when an input or the model folder cannot be read."""
     model = _model_section(Path(model_dir)) if model_dir is not None else None
-    if model is not None:
-        model = {k: model[k] for k in ("config_sha256", "weights")}
-    return hashlib.sha256(_canonical({
-        "inputs": {str(role): hash_path(path)["sha256"] for role, path in inputs.items()},
-        "model": model,
-        "settings": _jsonable({k: v for k, v in settings.items() if k not in _NOT_IN_KEY}),
-    })).hexdigest()
+    return _key({str(role): hash_path(path)["sha256"] for role, path in inputs.items()}, model, settings)
+
+
+def record_job_key(record: Mapping[str, Any]) -> str | None:
+    """The `job_key` of the job a provenance record (or sidecar) describes; None for a record
+    that lacks a part of it (not written by convert)."""
+    try:
+        inputs = {role: entry["sha256"] for role, entry in record["inputs"].items()}
+        return _key(inputs, record["model"], record["settings"])
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
 def record_digest(record: Mapping[str, Any]) -> str:

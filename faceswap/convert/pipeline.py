@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,10 +90,14 @@ def _threaded(items: Iterator, maxsize: int) -> Iterator:
 
 
 class Converter:
-    """One convert job. `run()` writes the output; `preview(n)` writes one frame as PNG."""
+    """One convert job. `run()` writes the output; `preview(n)` writes one frame as PNG.
+
+    `swapper`: a model already loaded from `model_dir` (batch workers load each model once);
+    `on_frames(n)`: called after each batch of n frames is written (batch's frame progress)."""
 
     def __init__(self, input_path: str | Path, model_dir: str | Path, output: str | Path,
-                 options: ConvertOptions | None = None, progress: bool = True) -> None:
+                 options: ConvertOptions | None = None, progress: bool = True, *, swapper: Swapper | None = None,
+                 on_frames: Callable[[int], None] | None = None) -> None:
         self.options = options or ConvertOptions()
         self.options.validate()
         self.input = Path(input_path)
@@ -109,7 +113,8 @@ class Converter:
             raise FaceswapError(f"{self.output} exists: pass --overwrite to replace it")
         # one probe before the model loads: rotation, codec and chroma, each said in one line
         self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec)
-        self.swapper = Swapper(model_dir, self.options.device)
+        self.swapper = swapper if swapper is not None else Swapper(model_dir, self.options.device)
+        self.on_frames = on_frames
         self.start, self.end = parse_frames(self.options.frames)
         self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,
                                           self.options.blur, self.options.color, self.options.blend,
@@ -357,6 +362,8 @@ class Converter:
             patches = [_patch(f, p) for f, p in done] if writer.keeps_patches else ()
             writer.write(item.image, item.index, name=item.name, patches=patches)
         bar.update(len(batch))
+        if self.on_frames is not None:
+            self.on_frames(len(batch))
 
     def preview(self, frame: int) -> ConvertSummary:
         """Convert one frame (with enough neighbours for smoothing) and write it and a
