@@ -1,0 +1,249 @@
+"""Where batch tasks run: in this process, in local worker processes, or as Ray tasks.
+
+The runner sees one small contract, `Executor`: `submit(fn, *args, resources=...)` gives a
+`concurrent.futures.Future`, `close(cancel=...)` ends the run. A task is a module-level
+function taking picklable arguments (paths, dicts, options records); its exception comes back
+through its Future with its own type and message, whichever executor ran it.
+
+    make_executor(1)                 InlineExecutor: the task runs when submitted, here
+    make_executor(N)                 ProcessExecutor: N spawned worker processes
+    make_executor(N, "ray")          RayExecutor: a local Ray instance of N CPUs, or the cluster
+                                     at RAY_ADDRESS when that is set
+    make_executor(N, "ray://H:P")    RayExecutor: the Ray cluster at H:P (Ray Client)
+
+Frames done inside a task reach the runner through `worker.report_frames` /
+`worker.frames_reported` for the inline and process executors (`live_frames` True); a Ray
+task's frames are counted by the runner when the task completes (`live_frames` False).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import FaceswapError
+from . import worker
+
+log = logging.getLogger(__name__)
+
+RAY_MISSING = "--cluster ray needs Ray: pip install 'faceswap[cluster]'"
+# Seconds a stopped worker gets to clean up (convert: abort its writer, remove the partial
+# file) before it is killed: removing a temp file takes milliseconds, ending an ffmpeg child
+# well under a second.
+STOP_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one task needs: CPU cores and GPUs (fractions allowed, as Ray counts them). Ray
+    schedules by it; a local pool runs one task per worker whatever it asks."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+class Executor(Protocol):
+    """Runs tasks; see the module docstring."""
+
+    workers: int          # tasks that can run at once
+    live_frames: bool     # True: tasks' report_frames reach worker.frames_reported while they run
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any,
+               resources: Resources = Resources()) -> concurrent.futures.Future: ...
+
+    def close(self, cancel: bool = False) -> None: ...
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class InlineExecutor:
+    """`--jobs 1`: each task runs in this process when it is submitted; `submit` returns a
+    finished Future. An exception of the task goes into the Future; KeyboardInterrupt (Ctrl-C,
+    or SIGTERM under api.terminate_as_interrupt) is not caught and stops the runner."""
+
+    workers = 1
+    live_frames = True
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any,
+               resources: Resources = Resources()) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args))
+        except Exception as err:   # noqa: BLE001 - any failure of a task is that task's result
+            future.set_exception(err)
+        return future
+
+    def close(self, cancel: bool = False) -> None:
+        """Nothing to stop: every task finished in `submit`."""
+
+
+class ProcessExecutor:
+    """`--jobs N`: N worker processes on this machine (spawned: torch's threads do not survive
+    a fork), each loading a model once (`worker.cached_swapper`) and using its share of the
+    cores for torch. Tasks queue until a worker is free."""
+
+    live_frames = True
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise FaceswapError(f"--jobs must be at least 1 (got {workers})")
+        self.workers = workers
+        context = multiprocessing.get_context("spawn")
+        self._frames = context.Queue()
+        worker.listen(self._frames)
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=worker.init_pool_worker,
+            initargs=(self._frames, _cores() // workers))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any,
+               resources: Resources = Resources()) -> concurrent.futures.Future:
+        return self._pool.submit(worker.run_task, fn, args)
+
+    def close(self, cancel: bool = False) -> None:
+        """cancel False: wait for every submitted task. cancel True (Ctrl-C): drop the queued
+        tasks, send each worker SIGTERM (its running task raises KeyboardInterrupt and cleans
+        up: convert removes its partial output), wait up to STOP_GRACE_S, then kill."""
+        try:
+            if not cancel:
+                self._pool.shutdown(wait=True)
+                return
+            # the pool's own list of its processes (Python 3.14 adds terminate_workers() for this)
+            procs = dict(getattr(self._pool, "_processes", None) or {})
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for pid in procs:
+                _signal(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_S
+            for proc in procs.values():
+                proc.join(max(0.0, deadline - time.monotonic()))
+            for proc in procs.values():
+                if proc.is_alive():
+                    log.warning("worker %d did not stop in %.0f s: killed", proc.pid, STOP_GRACE_S)
+                    proc.kill()
+                    proc.join(1.0)
+        finally:
+            worker.unlisten(self._frames)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:   # it ended already
+        pass
+
+
+class RayExecutor:
+    """`--cluster ray`: tasks run as Ray tasks with `num_cpus`/`num_gpus` from their Resources.
+
+    address None: a local Ray instance of `cpus` CPUs (started here, shut down by `close`).
+    "ray://HOST:PORT", "HOST:PORT" or "auto": connect to that cluster (Ray Client for ray://);
+    the cluster's nodes must see the same paths (a shared filesystem) and have faceswap
+    installed. A Ray already initialised in this process (a user's script) is used as it is
+    and left running."""
+
+    live_frames = False
+
+    def __init__(self, address: str | None = None, cpus: int | None = None) -> None:
+        ray = _import_ray()
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+            try:
+                if address is None:
+                    ray.init(num_cpus=cpus or _cores(), include_dashboard=False, **quiet)
+                else:
+                    ray.init(address=address, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise FaceswapError(f"cannot start {where}: {reason}") from None
+        self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._remotes: dict[Resources, Any] = {}
+        self._pending: dict[Any, concurrent.futures.Future] = {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any,
+               resources: Resources = Resources()) -> concurrent.futures.Future:
+        remote = self._remotes.get(resources)
+        if remote is None:
+            remote = self._remotes[resources] = self._ray.remote(
+                num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=0)(worker.run_ray_task)
+        ref = remote.remote(fn, args)
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        self._pending[ref] = future
+        ref.future().add_done_callback(lambda done, ref=ref: self._finish(ref, done))
+        return future
+
+    def _finish(self, ref: Any, done: concurrent.futures.Future) -> None:
+        # The task's own exception, not Ray's wrapper (whose text holds the remote traceback):
+        # the report shows the same one-line error as a local run.
+        future = self._pending.pop(ref, None)
+        if future is None:
+            return
+        err = done.exception()
+        if err is None:
+            future.set_result(done.result())
+        else:
+            cause = getattr(err, "cause", None)
+            future.set_exception(cause if isinstance(cause, BaseException) else err)
+
+    def close(self, cancel: bool = False) -> None:
+        """cancel False: wait for the submitted tasks. cancel True: Ray's cancel raises
+        KeyboardInterrupt in each running task (convert removes its partial output); those
+        still running after STOP_GRACE_S are killed. Shuts Ray down when it was started here."""
+        ray, refs = self._ray, list(self._pending)
+        try:
+            if refs and cancel:
+                for ref in refs:
+                    ray.cancel(ref)
+                _, left = ray.wait(refs, num_returns=len(refs), timeout=STOP_GRACE_S)
+                for ref in left:
+                    ray.cancel(ref, force=True)
+            elif refs:
+                ray.wait(refs, num_returns=len(refs))
+        finally:
+            if self._started:
+                ray.shutdown()
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise FaceswapError(RAY_MISSING) from None
+    return ray
+
+
+def make_executor(jobs: int = 1, cluster: str | None = None) -> Executor:
+    """The executor for `--jobs JOBS [--cluster CLUSTER]` (see the module docstring).
+
+    cluster "ray": the cluster at $RAY_ADDRESS when that is set (Ray's own convention),
+    otherwise a local Ray instance of `jobs` CPUs (all the cores when jobs is 1).
+    RAY_ADDRESS alone, without `--cluster`, changes nothing: a local batch stays local.
+    Raises FaceswapError for jobs < 1, an unknown cluster, Ray not installed, or a cluster
+    that cannot be reached.
+    """
+    if jobs < 1:
+        raise FaceswapError(f"--jobs must be at least 1 (got {jobs})")
+    if cluster is None:
+        return InlineExecutor() if jobs == 1 else ProcessExecutor(jobs)
+    if cluster == "ray":
+        address = os.environ.get("RAY_ADDRESS") or None
+        return RayExecutor(address, None if address or jobs == 1 else jobs)
+    if cluster.startswith("ray://"):
+        return RayExecutor(cluster)
+    raise FaceswapError(f"--cluster must be 'ray' or ray://HOST:PORT (got {cluster!r})")
+
+
+__all__ = ["RAY_MISSING", "STOP_GRACE_S", "Executor", "InlineExecutor", "ProcessExecutor", "RayExecutor",
+           "Resources", "make_executor"]

@@ -1,0 +1,159 @@
+"""What runs inside a batch worker: the model cache, frame progress back to the runner, and the
+wrapper every task runs in.
+
+One module for both ends of a worker pool. In a task (a worker process, a Ray worker, or the
+runner itself when `--jobs 1`) `cached_swapper` gives the loaded model and `report_frames`
+counts frames; on the runner `frames_reported` collects those counts. Where the counts travel
+is set by whoever started the process: `init_pool_worker` (a local pool: a multiprocessing
+queue), `run_ray_task` (nowhere: the runner counts a Ray task's frames when it completes), or
+nothing (the runner's own process: a plain counter).
+
+Nothing heavy at module level: a spawned worker imports this module before its first task,
+and torch loads only with the first model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue as queue_module
+import signal
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+
+    from ..convert.swapper import Swapper
+
+# Models a worker keeps loaded: a manifest may give some shots another model, and going back
+# and forth between two should not reload; more would hold memory for models no shot uses.
+MODELS_KEPT = 2
+
+_swappers: OrderedDict[tuple[str, str], Swapper] = OrderedDict()
+_sink: Callable[[int], None] | None = None   # set in pool workers (queue.put) and Ray workers (None)
+_pool_worker = False
+_counted = 0                                 # frames reported in this process with no sink
+_listening: list[Queue] = []                 # runner side: the queues of the pools it runs
+_stopping = False                            # a pool worker told to stop starts no further task
+_threads: int | None = None                  # torch threads of a pool worker (its share of the cores)
+
+
+def cached_swapper(model_dir: str | Path, device: str) -> Swapper:
+    """The `convert.swapper.Swapper` of MODEL_DIR on `device` ("auto", "cpu", "cuda", ...),
+    loaded once per process: later calls with the same folder and device return the same
+    object. Keeps the last MODELS_KEPT models. Raises what `Swapper` raises (FaceswapError for
+    a missing or broken model folder)."""
+    key = (str(Path(model_dir).resolve()), device)
+    swapper = _swappers.get(key)
+    if swapper is not None:
+        _swappers.move_to_end(key)
+        return swapper
+    import torch
+
+    from ..convert.swapper import Swapper
+    if _threads is not None:
+        torch.set_num_threads(_threads)
+    swapper = _swappers[key] = Swapper(model_dir, device)
+    while len(_swappers) > MODELS_KEPT:
+        _swappers.popitem(last=False)
+    return swapper
+
+
+def report_frames(n: int) -> None:
+    """In a task: `n` more frames are done (the runner's frame bar). Cheap enough to call per
+    batch of frames; `Converter(on_frames=report_frames)` does."""
+    global _counted
+    if _sink is not None:
+        _sink(n)
+    elif not _pool_worker:
+        _counted += n
+
+
+def frames_reported() -> int:
+    """On the runner: frames reported since the last call, by tasks run inline and by every
+    worker of the local pools this process has open. Ray tasks report nothing here (see the
+    module docstring)."""
+    global _counted
+    total, _counted = _counted, 0
+    for q in _listening:
+        total += _drain(q)
+    return total
+
+
+def _drain(q: Queue) -> int:
+    total = 0
+    with contextlib.suppress(queue_module.Empty, OSError, ValueError):   # closed: nothing more to read
+        while True:
+            total += q.get_nowait()
+    return total
+
+
+def listen(q: Queue) -> None:
+    """Runner side: count the frames the workers put on `q` in `frames_reported`."""
+    _listening.append(q)
+
+
+def unlisten(q: Queue) -> None:
+    """Runner side: stop reading `q`; frames still on it count in the next `frames_reported`."""
+    global _counted
+    if q in _listening:
+        _listening.remove(q)
+        _counted += _drain(q)
+
+
+def init_pool_worker(frames: Queue, threads: int) -> None:
+    """Initializer of a local pool's worker process: frames go to `frames`, torch uses
+    `threads` threads (the worker's share of the cores: N workers on N cores each with N
+    threads would fight over them), and Ctrl-C is left to the runner, which stops the workers
+    with SIGTERM (`run_task`) so that a terminal's SIGINT to the whole process group does not
+    print a traceback from each idle worker."""
+    global _sink, _threads, _pool_worker
+    _sink, _threads, _pool_worker = frames.put, max(1, threads), True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    # api.terminate_as_interrupt's behaviour, which batch cannot import (api is above it): a
+    # task told to stop cleans up as after Ctrl-C (convert removes its partial output). The
+    # worker then starts nothing more; SIGTERM outside a task ends the worker as usual.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        global _stopping
+        _stopping = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def run_task(fn: Callable[..., Any], args: tuple) -> Any:
+    """What a local pool worker runs: `fn(*args)`, SIGTERM raising KeyboardInterrupt inside it.
+    Raises KeyboardInterrupt at once when the worker was already told to stop (a task queued
+    to it before the stop must not start)."""
+    if _stopping:
+        raise KeyboardInterrupt(f"worker {os.getpid()} is stopping")
+    with _sigterm_as_interrupt():
+        return fn(*args)
+
+
+def run_ray_task(fn: Callable[..., Any], args: tuple) -> Any:
+    """What a Ray task runs: `fn(*args)` with `report_frames` a no-op (the runner counts a Ray
+    task's frames from its result). Ray's own cancel raises KeyboardInterrupt in the task."""
+    global _sink, _pool_worker
+    _sink, _pool_worker = None, True
+    return fn(*args)
+
+
+__all__ = ["MODELS_KEPT", "cached_swapper", "frames_reported", "init_pool_worker", "listen", "report_frames",
+           "run_ray_task", "run_task", "unlisten"]
