@@ -1,6 +1,6 @@
 """`make bench`: how fast the toolkit runs on this machine, against what it could do.
 
-    python -m faceswap.bench [extract|train|convert] [--data DIR] [--frames N]
+    python -m faceswap.bench [extract|train|convert|batch] [--data DIR] [--frames N]
 
 Each benchmark measures the real pipeline and, in the same run on the same
 frames, a floor: the unavoidable work (decoding, the models) done with no
@@ -337,10 +337,76 @@ def bench_convert(data: Path, frames: int | None = None) -> dict[str, Any]:
             "targets": checked}
 
 
+BATCH_CLIPS = ("d18.mp4", "d19.mp4", "d12.mp4", "d14.mp4")
+BATCH_FRAMES = 30  # frames per shot: short shots, so start-up (spawn, model load) shows as a batch pays it
+BATCH_JOBS = (1, 2)
+
+
+def _bench_shot(input_path: Path, model: Path, output: Path, options: Any) -> dict[str, Any]:
+    """One shot as a batch task: the worker's cached model, frames counted through report_frames."""
+    from .batch.worker import cached_swapper, report_frames
+    from .convert.pipeline import Converter
+    summary = Converter(input_path, model, output, options, progress=False,
+                        swapper=cached_swapper(model, options.device), on_frames=report_frames).run()
+    return {"frames": summary.frames, "swapped": summary.swapped}
+
+
+def run_shots(shots: list[tuple[Path, Path]], model: Path, options: Any, jobs: int) -> dict[str, Any]:
+    """Convert each (input, output) of `shots` with `model` and `options` on `jobs` workers, as
+    `faceswap batch --jobs JOBS` does; wall seconds from the first submit to the last result,
+    worker start-up and model loads included. The one place the batch benchmark runs shots:
+    switch it to `run_batch` (a manifest of these shots) when that exists."""
+    from .batch.executors import make_executor
+    from .batch.worker import frames_reported
+    frames_reported()
+    start = time.perf_counter()
+    executor = make_executor(jobs)
+    try:
+        results = [f.result() for f in [executor.submit(_bench_shot, i, model, o, options) for i, o in shots]]
+    finally:
+        executor.close()
+    seconds = time.perf_counter() - start
+    frames = sum(r["frames"] for r in results)
+    return {"jobs": jobs, "shots": len(shots), "frames": frames, "swapped": sum(r["swapped"] for r in results),
+            "frames_reported": frames_reported(), "seconds": round(seconds, 2),
+            "shots_per_hour": round(len(shots) * 3600 / seconds, 1), "fps": round(frames / seconds, 2)}
+
+
+def bench_batch(data: Path, frames: int | None = None) -> dict[str, Any]:
+    """Shots/hour and frames/s of a batch of 4 short shots with `--jobs 1` vs `--jobs 2`, in one run."""
+    from .convert.options import ConvertOptions
+    from .samples import sample_videos
+
+    videos = sample_videos(data, BATCH_CLIPS)
+    count = frames or BATCH_FRAMES
+    options = ConvertOptions(frames=f"0:{count}", overwrite=True)
+    rows = []
+    print(f"{f'batch benchmark ({_cores()} CPU cores, {len(videos)} shots of {count} frames)':<52}"
+          f"{'seconds':>8}{'shots/h':>9}{'frames/s':>10}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        root = Path(tmp)
+        model = _untrained_model(root / "model-quick", "quick")
+        for jobs in BATCH_JOBS:
+            shots = [(v, root / f"jobs{jobs}" / f"{v.stem}.mp4") for v in videos]
+            (root / f"jobs{jobs}").mkdir()
+            r = run_shots(shots, model, options, jobs)
+            rows.append(r)
+            print(f"{f'--jobs {jobs}':<52}{r['seconds']:>8.1f}{r['shots_per_hour']:>9.0f}{r['fps']:>10.1f}",
+                  flush=True)
+            if r["frames_reported"] != r["frames"]:
+                raise FaceswapError(f"--jobs {jobs}: {r['frames_reported']} frames reported, {r['frames']} written")
+    ratio = rows[-1]["fps"] / rows[0]["fps"]
+    print(f"  --jobs {BATCH_JOBS[-1]} / --jobs {BATCH_JOBS[0]}: {ratio:.2f}x  (wall time per batch, worker "
+          "start-up and model loads included; quick model with random weights)")
+    return {"cores": _cores(), "frames_per_shot": count, "clips": list(BATCH_CLIPS), "rows": rows,
+            "ratio": round(ratio, 3)}
+
+
 BENCHMARKS: dict[str, Callable[[Path, int | None], dict[str, Any]]] = {
     "extract": bench_extract,
     "train": bench_train,
     "convert": bench_convert,
+    "batch": bench_batch,
 }
 
 
@@ -351,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=SAMPLE_DATA,
                         help="folder with the sample footage (video/d14.mp4, video/s18.mp4)")
     parser.add_argument("--frames", type=int, default=None,
-                        help="quick run: extract only the first N frames of each clip; train only N steps")
+                        help="quick run: extract only the first N frames of each clip; train only N steps; "
+                             "batch: N frames a shot (default 30)")
     args = parser.parse_args(argv)
     if args.frames is not None and args.frames < 1:
         parser.error("--frames must be at least 1")

@@ -53,7 +53,8 @@ def _partial_file(path: str) -> None:
     out = Path(path)
     out.write_text("partial")
     try:
-        time.sleep(120)
+        for _ in range(1200):   # Python code running, as in convert: Ray's cancel interrupts between bytecodes
+            time.sleep(0.1)
     except KeyboardInterrupt:
         out.unlink()
         raise
@@ -164,7 +165,7 @@ def test_ray_missing_is_one_line(monkeypatch):
         make_executor(2, "slurm")
 
 
-def test_ray_local_instance_gives_the_inline_results(monkeypatch, request, swap_model):
+def test_ray_local_instance_gives_the_inline_results(monkeypatch, request, swap_model, tmp_path):
     ray = pytest.importorskip("ray")   # dev installs ray (setup.cfg): CI runs this
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     # pytest imports this file from tests/, a folder Ray's workers do not have on their path;
@@ -185,9 +186,17 @@ def test_ray_local_instance_gives_the_inline_results(monkeypatch, request, swap_
             assert here.shape == (swap_model_size(swap_model),) * 2 + (3,)
             assert np.array_equal(here, there)
         assert type(failed.exception()) is FaceswapError and str(failed.exception()) == "sh030: the input is gone"
+        running = tmp_path / "ray.partial"
+        stopped = executor.submit(_partial_file, str(running))
+        deadline = time.monotonic() + 120
+        while not running.exists():
+            assert time.monotonic() < deadline and not stopped.done(), "the Ray task did not start"
+            time.sleep(0.05)
     finally:
-        executor.close()
+        executor.close(cancel=True)
     assert not ray.is_initialized()   # started here, so shut down here
+    assert not running.exists(), "the cancelled Ray task's cleanup did not run"
+    assert stopped.exception(timeout=10) is not None
 
 
 def swap_model_size(model_dir: Path) -> int:

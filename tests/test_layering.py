@@ -46,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     "samples": LEAVES | BASE | STAGES | {"api"},
     "cli_base": LEAVES | BASE | STAGES | {"api"},
     **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base"} for script in SCRIPTS},
+    # make bench times batch's executors directly (jobs 1 vs 2 on the same shots)
+    "bench": LEAVES | BASE | STAGES | {"api", "samples", "cli_base", "batch"},
 }
 
 

@@ -23,21 +23,22 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import FaceswapError
+from ..log import LOGGER_NAME
 from . import worker
 
 log = logging.getLogger(__name__)
 
 RAY_MISSING = "--cluster ray needs Ray: pip install 'faceswap[cluster]'"
-# Seconds a stopped worker gets to clean up (convert: abort its writer, remove the partial
-# file) before it is killed: removing a temp file takes milliseconds, ending an ffmpeg child
-# well under a second.
-STOP_GRACE_S = 5.0
+# Seconds a stopped worker gets to clean up (convert: end its reader and ffmpeg writer, remove
+# the partial file) before it is killed: 3 s for two converts on a loaded 2-core machine here.
+STOP_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ class ProcessExecutor:
         worker.listen(self._frames)
         self._pool = concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=context, initializer=worker.init_pool_worker,
-            initargs=(self._frames, _cores() // workers))
+            initargs=(self._frames, _cores() // workers,
+                      logging.getLevelName(logging.getLogger(LOGGER_NAME).getEffectiveLevel())))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                resources: Resources = Resources()) -> concurrent.futures.Future:
@@ -170,6 +172,7 @@ class RayExecutor:
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remotes: dict[Resources, Any] = {}
         self._pending: dict[Any, concurrent.futures.Future] = {}
+        self._lock = threading.Lock()   # Ray completes futures from its own thread
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                resources: Resources = Resources()) -> concurrent.futures.Future:
@@ -180,14 +183,16 @@ class RayExecutor:
         ref = remote.remote(fn, args)
         future: concurrent.futures.Future = concurrent.futures.Future()
         future.set_running_or_notify_cancel()
-        self._pending[ref] = future
+        with self._lock:
+            self._pending[ref] = future
         ref.future().add_done_callback(lambda done, ref=ref: self._finish(ref, done))
         return future
 
     def _finish(self, ref: Any, done: concurrent.futures.Future) -> None:
         # The task's own exception, not Ray's wrapper (whose text holds the remote traceback):
         # the report shows the same one-line error as a local run.
-        future = self._pending.pop(ref, None)
+        with self._lock:
+            future = self._pending.pop(ref, None)
         if future is None:
             return
         err = done.exception()
@@ -201,7 +206,9 @@ class RayExecutor:
         """cancel False: wait for the submitted tasks. cancel True: Ray's cancel raises
         KeyboardInterrupt in each running task (convert removes its partial output); those
         still running after STOP_GRACE_S are killed. Shuts Ray down when it was started here."""
-        ray, refs = self._ray, list(self._pending)
+        with self._lock:
+            refs = list(self._pending)
+        ray = self._ray
         try:
             if refs and cancel:
                 for ref in refs:
@@ -214,6 +221,11 @@ class RayExecutor:
         finally:
             if self._started:
                 ray.shutdown()
+            # Ray says nothing more about tasks cut short by the shutdown
+            with self._lock:
+                cut, self._pending = list(self._pending.values()), {}
+            for future in cut:
+                future.set_exception(KeyboardInterrupt("the Ray run was stopped"))
 
 
 def _import_ray() -> Any:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..log import setup_logging
+
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
 
@@ -105,15 +107,17 @@ def unlisten(q: Queue) -> None:
         _counted += _drain(q)
 
 
-def init_pool_worker(frames: Queue, threads: int) -> None:
+def init_pool_worker(frames: Queue, threads: int, log_level: str) -> None:
     """Initializer of a local pool's worker process: frames go to `frames`, torch uses
     `threads` threads (the worker's share of the cores: N workers on N cores each with N
-    threads would fight over them), and Ctrl-C is left to the runner, which stops the workers
-    with SIGTERM (`run_task`) so that a terminal's SIGINT to the whole process group does not
-    print a traceback from each idle worker."""
+    threads would fight over them), the package logs at the runner's `log_level`, and Ctrl-C
+    is left to the runner, which stops the workers with SIGTERM (`run_task`) so that a
+    terminal's SIGINT to the whole process group does not print a traceback from each idle
+    worker. The worker's fd 2 is the runner's, filter of native chatter included."""
     global _sink, _threads, _pool_worker
     _sink, _threads, _pool_worker = frames.put, max(1, threads), True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup_logging(log_level)
 
 
 @contextlib.contextmanager
