@@ -359,17 +359,24 @@ def run_shots(shots: list[tuple[Path, Path]], model: Path, options: Any, jobs: i
     from .batch.executors import make_executor
     from .batch.worker import frames_reported
     frames_reported()
+    cpu_before = _cpu_seconds()
     start = time.perf_counter()
     executor = make_executor(jobs)
     try:
         results = [f.result() for f in [executor.submit(_bench_shot, i, model, o, options) for i, o in shots]]
     finally:
-        executor.close()
+        executor.close()   # joins the workers, so their CPU time counts as this process's children's
     seconds = time.perf_counter() - start
+    cores_busy = (_cpu_seconds() - cpu_before) / seconds   # how much of the machine the batch used
     frames = sum(r["frames"] for r in results)
     return {"jobs": jobs, "shots": len(shots), "frames": frames, "swapped": sum(r["swapped"] for r in results),
-            "frames_reported": frames_reported(), "seconds": round(seconds, 2),
+            "frames_reported": frames_reported(), "seconds": round(seconds, 2), "cores_busy": round(cores_busy, 2),
             "shots_per_hour": round(len(shots) * 3600 / seconds, 1), "fps": round(frames / seconds, 2)}
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (workers, ffmpeg)."""
+    return sum(sum(resource.getrusage(who)[:2]) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 
 
 def bench_batch(data: Path, frames: int | None = None) -> dict[str, Any]:
@@ -382,17 +389,16 @@ def bench_batch(data: Path, frames: int | None = None) -> dict[str, Any]:
     options = ConvertOptions(frames=f"0:{count}", overwrite=True)
     rows = []
     print(f"{f'batch benchmark ({_cores()} CPU cores, {len(videos)} shots of {count} frames)':<52}"
-          f"{'seconds':>8}{'shots/h':>9}{'frames/s':>10}", flush=True)
+          f"{'seconds':>8}{'shots/h':>9}{'frames/s':>10}{'cores busy':>12}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         root = Path(tmp)
         model = _untrained_model(root / "model-quick", "quick")
         for jobs in BATCH_JOBS:
-            shots = [(v, root / f"jobs{jobs}" / f"{v.stem}.mp4") for v in videos]
             (root / f"jobs{jobs}").mkdir()
-            r = run_shots(shots, model, options, jobs)
+            r = run_shots([(v, root / f"jobs{jobs}" / f"{v.stem}.mp4") for v in videos], model, options, jobs)
             rows.append(r)
-            print(f"{f'--jobs {jobs}':<52}{r['seconds']:>8.1f}{r['shots_per_hour']:>9.0f}{r['fps']:>10.1f}",
-                  flush=True)
+            print(f"{f'--jobs {jobs}':<52}{r['seconds']:>8.1f}{r['shots_per_hour']:>9.0f}{r['fps']:>10.1f}"
+                  f"{r['cores_busy']:>12.2f}", flush=True)
             if r["frames_reported"] != r["frames"]:
                 raise FaceswapError(f"--jobs {jobs}: {r['frames_reported']} frames reported, {r['frames']} written")
     ratio = rows[-1]["fps"] / rows[0]["fps"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -78,6 +79,14 @@ def pool():
     executor = ProcessExecutor(2)
     yield executor
     executor.close()
+
+
+def test_worker_modules_import_nothing_heavy():
+    # a spawned worker imports these before its first task; torch comes with the first model
+    code = ("import sys, faceswap.batch.executors, faceswap.batch.worker; "
+            "print(sorted(m for m in ('torch', 'cv2', 'ray', 'faceswap.convert') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
 
 
 # -- inline --------------------------------------------------------------------------------------

@@ -169,7 +169,9 @@ class RayExecutor:
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
                 reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 raise FaceswapError(f"cannot start {where}: {reason}") from None
-        self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # a local instance's CPUs are known; a cluster's are what its nodes have (at connect time)
+        local = (cpus or _cores()) if address is None and self._started else None
+        self.workers = local or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remotes: dict[Resources, Any] = {}
         self._pending: dict[Any, concurrent.futures.Future] = {}
         self._lock = threading.Lock()   # Ray completes futures from its own thread
