@@ -172,19 +172,26 @@ class RayExecutor:
         # a local instance's CPUs are known; a cluster's are what its nodes have (at connect time)
         local = (cpus or _cores()) if address is None and self._started else None
         self.workers = local or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # Ray would keep a task that asks for more GPUs than the cluster has pending for ever
+        self._gpus = float(ray.cluster_resources().get("GPU", 0))
         self._remotes: dict[Resources, Any] = {}
         self._pending: dict[Any, concurrent.futures.Future] = {}
         self._lock = threading.Lock()   # Ray completes futures from its own thread
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                resources: Resources = Resources()) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        if resources.gpus > self._gpus:
+            future.set_exception(FaceswapError(f"the task asks for {resources.gpus:g} GPU; the Ray cluster has "
+                                               f"{self._gpus:g} (use device cpu, or a cluster with GPUs)"))
+            return future
         remote = self._remotes.get(resources)
         if remote is None:
+            # max_retries 0: a failed shot is retried by the runner (--retries), not twice over
             remote = self._remotes[resources] = self._ray.remote(
                 num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=0)(worker.run_ray_task)
         ref = remote.remote(fn, args)
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        future.set_running_or_notify_cancel()
         with self._lock:
             self._pending[ref] = future
         ref.future().add_done_callback(lambda done, ref=ref: self._finish(ref, done))
