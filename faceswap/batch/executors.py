@@ -166,9 +166,9 @@ class RayExecutor:
                 else:
                     ray.init(address=address, **quiet)
             except (ConnectionError, RuntimeError, ValueError) as err:
-                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                what = f"reach the Ray cluster at {address}" if address else "start a local Ray instance"
                 reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise FaceswapError(f"cannot start {where}: {reason}") from None
+                raise FaceswapError(f"cannot {what}: {reason}") from None
         # a local instance's CPUs are known; a cluster's are what its nodes have (at connect time)
         local = (cpus or _cores()) if address is None and self._started else None
         self.workers = local or max(1, int(ray.cluster_resources().get("CPU", 1)))
