@@ -172,6 +172,14 @@ def test_ray_missing_is_one_line(monkeypatch):
     assert str(err.value) == RAY_MISSING == "--cluster ray needs Ray: pip install 'faceswap[cluster]'"
     with pytest.raises(FaceswapError, match="--cluster must be 'ray' or ray://HOST:PORT"):
         make_executor(2, "slurm")
+    # RAY_ADDRESS matters only with --cluster ray: without it a batch stays on this machine
+    monkeypatch.setenv("RAY_ADDRESS", "ray://farm-head:10001")
+    assert isinstance(make_executor(1), InlineExecutor)
+    local = make_executor(2)   # starts no process until a task is submitted
+    assert isinstance(local, ProcessExecutor) and local.workers == 2
+    local.close()
+    with pytest.raises(FaceswapError, match="--jobs must be at least 1"):
+        make_executor(0)
 
 
 def test_ray_local_instance_gives_the_inline_results(monkeypatch, request, swap_model, tmp_path):

@@ -22,7 +22,6 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -30,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import FaceswapError
-from ..log import LOGGER_NAME
+from ..log import LOGGER_NAME, get_logger
 from . import worker
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 RAY_MISSING = "--cluster ray needs Ray: pip install 'faceswap[cluster]'"
 # Seconds a stopped worker gets to clean up (convert: end its reader and ffmpeg writer, remove
@@ -122,8 +121,8 @@ class ProcessExecutor:
             # the pool's own list of its processes (Python 3.14 adds terminate_workers() for this)
             procs = dict(getattr(self._pool, "_processes", None) or {})
             self._pool.shutdown(wait=False, cancel_futures=True)
-            for pid in procs:
-                _signal(pid, signal.SIGTERM)
+            for proc in procs.values():
+                proc.terminate()   # SIGTERM
             deadline = time.monotonic() + STOP_GRACE_S
             for proc in procs.values():
                 proc.join(max(0.0, deadline - time.monotonic()))
@@ -134,13 +133,6 @@ class ProcessExecutor:
                     proc.join(1.0)
         finally:
             worker.unlisten(self._frames)
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:   # it ended already
-        pass
 
 
 class RayExecutor:
