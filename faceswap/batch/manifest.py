@@ -246,7 +246,7 @@ def load_manifest(path: str | Path, report_dir: str | Path | None = None) -> Man
     if problem:
         raise where.error("", problem)
     common = _mapping(top.get("options"), where, "options")
-    problem = _unknown(common, OPTION_KEYS, "option") or _managed(common)
+    problem = _managed(common) or _unknown(common, OPTION_KEYS, "option")
     if problem:
         raise where.error("options", problem)
     _, problem = _typed(ConvertOptions, common, "options.")
@@ -296,7 +296,7 @@ def _entry_shots(entry: Any, number: int, base: Path, where: _Where, common: dic
         if entry.get(key) is None:
             raise where.error(label, f"{key} is missing")
     own = _mapping(entry.get("options"), where, f"{label}: options")
-    problem = _unknown(own, OPTION_KEYS, "option") or _managed(own)
+    problem = _managed(own) or _unknown(own, OPTION_KEYS, "option")
     if problem:
         raise where.error(label, f"options: {problem}")
     model = _path(base, entry["model"], where, f"{label}: model") if entry.get("model") is not None \
