@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +40,17 @@ def write_manifest(path: Path, text: str) -> Path:
 
 
 def four_shots(data: Path, model: Path, d19_options: str = "{}") -> str:
-    """d18, d19 and d12 (20 frames each) and a glob of two stills, qc against the model's B faceset."""
+    """d18, d19 and d12 (12 frames each) and a glob of two stills, qc against the model's B faceset."""
     video = data / "video"
     return f"""
 model: {model}
 options:
   device: cpu
-  frames: "0:20"
+  frames: "0:12"
 qc:
   identity: {model.parent / 'b'}
   identity_every: 4
+  identity_samples: 8
 shots:
   - input: {video / 'd18.mp4'}
     output: out/d18.mp4
@@ -85,7 +90,7 @@ def test_every_shot_is_converted_checked_and_reported(first_run, frame_count):
     assert result.status == "done" and api.exit_code(result) == 0
     for r in result.results:
         if r.shot in VIDEOS:
-            assert r.frames == 20 and frame_count(Path(r.output)) == 20
+            assert r.frames == 12 and frame_count(Path(r.output)) == 12
             assert r.swapped > 0 and r.speed_fps > 0
             # qc ran on the shot, against B's faceset: every figure of the table is there
             assert {"retrieval", "identity_distance", "landmark_error", "jitter", "seam"} <= set(r.qc), r.qc
@@ -147,10 +152,11 @@ def test_a_failed_gate_marks_the_shot_gated_and_exits_4(first_run, data, swap_mo
     _, root, _ = first_run
     text = f"""
 model: {swap_model}
-options: {{device: cpu, frames: "0:20"}}
+options: {{device: cpu, frames: "0:12"}}
 qc:
   identity: {swap_model.parent / 'b'}
   identity_every: 4
+  identity_samples: 8
   fail_over: {{landmark_error: 0.000001}}
 shots:
   - {{input: {data / 'video' / 'd18.mp4'}, output: {root / 'out' / 'd18.mp4'}}}
@@ -185,6 +191,31 @@ shots:
     assert shot["status"] == "failed" and "did not write it" in shot["error"] and shot["attempts"] == 0
 
 
+def test_sigterm_keeps_the_finished_shots_and_reports_them(data, swap_model, tmp_path):
+    """SIGTERM (a farm's stop) while the second shot converts: exit 130, the first shot's output and
+    its line in the report kept, nothing of the second left behind."""
+    manifest = write_manifest(tmp_path / "m.yaml", f"""
+model: {swap_model}
+options: {{device: cpu}}
+shots:
+  - {{input: {data / 'video' / 'd18.mp4'}, output: out/d18.mp4, options: {{frames: "0:4"}}}}
+  - {{input: {data / 'video' / 'd14.mp4'}, output: out/d14.mp4}}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "faceswap.cli", "batch", str(manifest), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    out = tmp_path / "out"
+    while not list(out.glob(".d14*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)  # some frames of d14 in
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert sorted(p.name for p in out.iterdir()) == ["d18.mp4", "d18.mp4.provenance.json"]
+    shots = report_json(tmp_path / "m-report")
+    assert shots["interrupted"] and [(s["shot"], s["status"]) for s in shots["shots"]] == [("d18", "done")]
+
+
 # --- bad manifests: one line naming the shot and key, exit 1, nothing written -------------------------------
 
 BAD = {
@@ -205,6 +236,7 @@ BAD = {
     "unknown metric": ("qc: {fail_under: {likeness: 0.5}}\n", "qc: --fail-under: unknown metric 'likeness'"),
     "driver missing": ("    options: {mode: reenact, driver: none.mp4}\n", "shot d18: options.driver:"),
     "frames past the end": ("    options: {frames: '0:999'}\n", "shot d18: --frames 0:999 ends past the end"),
+    "codec the output cannot hold": ("    options: {codec: png}\n", "shot d18: png writes a folder of frames"),
     "not yaml": ("  - [unclosed\n", "m.yaml: not valid YAML at line"),
 }
 
@@ -214,7 +246,7 @@ def bad_manifest(root: Path, data: Path, model: Path, case: str) -> Path:
     d18, d19 = data / "video" / "d18.mp4", data / "video" / "d19.mp4"
     shot = f"  - input: {d18}\n    output: out/d18.mp4\n"
     if case in ("unknown shot key", "unknown option", "wrong type", "out of range", "managed option",
-                "missing model", "driver missing", "frames past the end"):
+                "missing model", "driver missing", "frames past the end", "codec the output cannot hold"):
         shot += extra
         extra = ""
     text = f"model: {model}\n" + (extra if extra.startswith(("qc", "shot:")) else "") + "shots:\n" + shot

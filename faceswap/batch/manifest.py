@@ -22,6 +22,7 @@ import dataclasses
 import difflib
 import functools
 import glob
+import logging
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from .. import defaults
 from ..convert.frame_range import check_frame_range
 from ..convert.options import ConvertOptions
 from ..errors import FaceswapError
+from ..log import get_logger
 from ..provenance import hash_path, job_key, read_sidecar, record_job_key, sidecar_path
 from ..qc.options import QcOptions
 from .model_fit import check_model_fits
@@ -121,7 +123,7 @@ def _unknown(keys: Any, allowed: tuple[str, ...], what: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _adapter(cls: type, name: str):
     from pydantic import TypeAdapter
 
@@ -328,8 +330,29 @@ def _entry_shots(entry: Any, number: int, base: Path, where: _Where, common: dic
         except FaceswapError as err:
             raise where.error(place, str(err)) from None
         output = _output(entry["output"], source, base, where, place)
+        _check_codec(source, output, options, where, place)
         shots.append(Shot(name, source, output, model, options))
     return shots
+
+
+def _check_codec(source: Path, output: Path, options: ConvertOptions, where: _Where, place: str) -> None:
+    """The output convert would refuse (a codec its path cannot hold: h264 into a folder), found now
+    rather than when the shot's turn comes; its decisions are logged when the shot runs."""
+    from ..media import output_plan
+
+    logger = get_logger(output_plan.__name__)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    # the runner makes an output's missing folders: judge the name as if they existed
+    folder = output.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        output_plan.plan_for(source, folder / output.name, options.codec)
+    except FaceswapError as err:
+        raise where.error(place, str(err)) from None
+    finally:
+        logger.setLevel(level)
 
 
 def _check_outputs(shots: list[Shot], where: _Where) -> None:

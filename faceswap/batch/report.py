@@ -30,8 +30,8 @@ EXIT_FAILED, EXIT_GATED = 1, 4
 @dataclass
 class ShotResult:
     """How one shot ended. `qc`: gate metric -> value (qc.gates.METRICS; only those measured);
-    `qc_failures`: one line per failed integrity check or gate; `attempts`: convert tries this run
-    (0: skipped); `segments`: pieces it was converted in (1: one piece)."""
+    `qc_failures`: one line per failed integrity check or gate; `attempts`: tasks run for it this
+    run, convert and qc or qc alone (0: nothing run); `segments`: pieces it was converted in."""
 
     shot: str
     input: str

@@ -116,6 +116,7 @@ class _Run:
         self.tries: dict[str, int] = {}
         self.converting: dict[str, bool] = {}
         self.keys: dict[str, str] = {}
+        self.states: dict[str, str] = {}
         self.todo: deque[Shot] = deque()
         self.shot_bar = tqdm(total=len(manifest.shots), unit="shot", desc="shots", position=0,
                              disable=not progress, dynamic_ncols=True)
@@ -126,7 +127,7 @@ class _Run:
         """Each shot's state decides its work: skip, convert, or fail (foreign output)."""
         for shot in self.manifest.shots:
             self.keys[shot.name] = shot.key()
-            state = shot_state(shot, self.keys[shot.name])
+            state = self.states[shot.name] = shot_state(shot, self.keys[shot.name])
             if state == "foreign":
                 self.finish(ShotResult(shot.name, str(shot.input), str(shot.output), "failed", error=(
                     f"{shot.output} exists and faceswap did not write it (no provenance sidecar): move it away or "
@@ -149,7 +150,7 @@ class _Run:
         """The shot's work as a task. Its state is read again on a retry (a try that failed in qc
         left a finished output, which is not converted twice)."""
         self.tries[shot.name] = self.tries.get(shot.name, 0) + 1
-        state = shot_state(shot, self.keys[shot.name])
+        state = self.states[shot.name] if self.tries[shot.name] == 1 else shot_state(shot, self.keys[shot.name])
         self.converting[shot.name] = state != "done"
         self.frame_bar.reset(total=_frame_total(shot) if state != "done" else 0)
         self.frame_bar.set_description(shot.name)
