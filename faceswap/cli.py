@@ -426,7 +426,7 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
 @click.option("--cluster", default=None, metavar="ray|ray://HOST:PORT",
               help="Run the shots as Ray tasks: 'ray' starts a local Ray instance, ray://HOST:PORT (or $RAY_ADDRESS "
                    "with 'ray') joins a cluster, whose nodes must see the manifest's paths (a shared filesystem). "
-                   "Needs pip install 'faceswap[cluster]'. [default: none: this machine]")
+                   "Needs pip install 'faceswap[cluster]'. [default: none, this machine only]")
 @click.option("--check", is_flag=True, default=_batch_default("check"),
               help="Only check the manifest and list each shot with its state (new, done, stale, foreign); exit 0, "
                    f"or 1 for a bad manifest or a foreign output. [default: {shown(_batch_default('check'))}]")
