@@ -9,10 +9,7 @@ training, and that SIGTERM stops a run the way Ctrl-C does
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,24 +22,28 @@ from .extract.contact_sheet import contact_sheet
 from .extract.options import ExtractOptions
 from .extract.pipeline import ExtractSummary, extract_source
 from .faces.backends import make_backend
+from .interrupts import terminate_as_interrupt
 from .model.config import ModelConfig
 from .train.config import DEFAULT_PRESET, TrainConfig, split_settings, with_overrides
 from .train.config import preset as load_preset
 
 if TYPE_CHECKING:  # the stages below load torch / dlib: only when called
+    from .batch.options import BatchOptions
+    from .batch.runner import BatchPlan, BatchResult
     from .convert.pipeline import ConvertSummary
     from .qc.run import QcOptions, QcResult
     from .train.trainer import TrainSummary
 
-__all__ = ["ConvertOptions", "EXIT_CODES", "ExtractOptions", "ExtractResult", "Outcome", "convert", "exit_code",
-           "extract", "qc", "terminate_as_interrupt", "train", "training_configs"]
+__all__ = ["ConvertOptions", "EXIT_CODES", "ExtractOptions", "ExtractResult", "Outcome", "batch", "check_batch",
+           "convert", "exit_code", "extract", "qc", "terminate_as_interrupt", "train", "training_configs"]
 
 # How a run ended -> the process exit code (docs/extract.md, convert.md, qc.md). An error
 # (FaceswapError) is not a status: it carries its own exit_code (1, or 3 for NoFaceError).
 EXIT_CODES: dict[str, int] = {
     "done": 0,
     "no_face": NoFaceError.exit_code,   # the input held no human face
-    "failed": 4,                        # qc: an integrity check or a gate failed
+    "failed": 4,                        # qc: an integrity check or a gate failed (batch: in a shot)
+    "error": 1,                         # batch: a shot failed (each shot's error is in the report)
     "interrupted": 130,                 # Ctrl-C or SIGTERM; 128 + SIGINT, as a shell reports it
 }
 
@@ -57,27 +58,6 @@ class Outcome(Protocol):
 def exit_code(result: Outcome) -> int:
     """The process exit code for a result's `status` (see EXIT_CODES)."""
     return EXIT_CODES[result.status]
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM (a render farm's or a container's stop) raises KeyboardInterrupt
-    as Ctrl-C does, so each stage cleans up its own way: train saves a checkpoint, extract keeps
-    the frames it finished, convert removes its partial output. Restores the previous handler.
-    Does nothing outside the main thread (Python delivers signals only there)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        # None: a handler installed outside Python, which cannot be put back from here
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @dataclass
@@ -223,3 +203,26 @@ def qc(output: str | Path, original: str | Path, identity: str | Path | None = N
     from .qc import run_qc
 
     return run_qc(output, original, identity, options, progress)
+
+
+def batch(manifest: str | Path, options: BatchOptions | None = None, progress: bool = True) -> BatchResult:
+    """Convert and qc every shot of a YAML manifest (docs/batch.md), skipping shots whose output is
+    already done (same inputs, model and options, by provenance.job_key), and write the report
+    (batch-report.json, .csv, a contact sheet) into options.report or <manifest stem>-report/.
+
+    Returns a BatchResult: `.results` (one ShotResult per shot), `.status` ("done"; "failed" when a
+    qc gate failed, exit 4; "error" when a shot failed, exit 1; "interrupted" after Ctrl-C or
+    SIGTERM, with the shots that finished). Raises FaceswapError, one line naming the shot and
+    key, for a bad manifest or options, before any work starts and before anything is written.
+    """
+    from .batch.runner import run_batch
+
+    return run_batch(manifest, options, progress)
+
+
+def check_batch(manifest: str | Path, report: str | Path | None = None) -> BatchPlan:
+    """Check a manifest as `batch` does and say what each shot would do (`.states`: shot name ->
+    "new", "done", "stale" or "foreign"); writes nothing. Raises FaceswapError as `batch` does."""
+    from .batch.runner import check_batch as plan
+
+    return plan(manifest, report)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from . import __version__, defaults
+from .batch.options import BatchOptions
 from .cli_base import (
     Group,
     codec_by_suffix,
@@ -43,6 +44,7 @@ from .train.config import DEFAULT_PRESET, PRESETS, preset
 _extract_default = functools.partial(field_default, ExtractOptions)
 _convert_default = functools.partial(field_default, ConvertOptions)
 _qc_default = functools.partial(field_default, QcOptions)
+_batch_default = functools.partial(field_default, BatchOptions)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -61,6 +63,7 @@ def main(log_level: str, allow_torchscript: bool) -> None:
     train    two facesets -> a swap model
     convert  footage + model -> swapped (or reenacted) video
     qc       converted shot + its footage -> quality figures, report, pass/fail
+    batch    a YAML manifest of shots -> each converted and qc'd, resumable, a report
     """
     if allow_torchscript:
         os.environ[defaults.ALLOW_TORCHSCRIPT_ENV] = "1"  # read where the detector is built, in any stage
@@ -413,6 +416,64 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
     if json_path and not to_stdout:
         click.echo(f"summary: {json_path}")
     finish(result)
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--jobs", default=_batch_default("jobs"), type=int,
+              help="Shots (or segments of a long shot) converted at once, each in a worker process that loads "
+                   "the model once; 1 runs them one after another in this process." + must(BatchOptions, "jobs"))
+@click.option("--cluster", default=None, metavar="ray|ray://HOST:PORT",
+              help="Run the shots as Ray tasks: 'ray' starts a local Ray instance, ray://HOST:PORT (or $RAY_ADDRESS "
+                   "with 'ray') joins a cluster, whose nodes must see the manifest's paths (a shared filesystem). "
+                   "Needs pip install 'faceswap[cluster]'. [default: none, this machine only]")
+@click.option("--check", is_flag=True, default=_batch_default("check"),
+              help="Only check the manifest and list each shot with its state (new, done, stale, foreign); exit 0, "
+                   f"or 1 for a bad manifest or a foreign output. [default: {shown(_batch_default('check'))}]")
+@click.option("--segment-frames", default=_batch_default("segment_frames"), type=int,
+              help="Convert a shot longer than this in pieces of this many frames, joined without re-encoding: a "
+                   "killed run redoes one piece, not the shot." + must(BatchOptions, "segment_frames"))
+@click.option("--retries", default=_batch_default("retries"), type=int,
+              help="Try a failed shot this many more times before reporting it." + must(BatchOptions, "retries"))
+@click.option("--report", type=click.Path(file_okay=False), default=None,
+              help="Folder for batch-report.json, batch-report.csv, contact_sheet.png and each shot's qc report "
+                   f"(created if missing). [default: <manifest stem>{defaults.BATCH_REPORT_SUFFIX}/ beside the "
+                   "manifest, or its report: key]")
+@click.option("--progress/--no-progress", default=True, help="Show a bar for the shots and one for the running "
+              "shot's frames.")
+@user_errors
+def batch(manifest: str, check: bool, progress: bool, **opts: Any) -> None:
+    """Convert every shot of MANIFEST (YAML: model, options, qc, shots; docs/batch.md) and qc each.
+
+    The whole manifest is checked before any work: a problem is one line naming the shot and key,
+    and nothing is written. Shots whose output is done (same inputs, model and options) are skipped,
+    so a rerun continues. Exits 0 when every shot is done or skipped, 4 when a qc gate failed, 1 when
+    a shot failed (its error is in the report), 130 on Ctrl-C or SIGTERM (finished shots are kept
+    and reported).
+    """
+    from .api import batch as run_batch
+    from .api import check_batch
+    from .batch.report import summary_lines
+
+    options = BatchOptions(check=check, **opts)
+    options.validate()
+    if check:
+        plan = check_batch(manifest, options.report)
+        m = plan.manifest
+        click.echo(f"{m.path.name}: {len(m.shots)} shots, report in {m.report_dir}"
+                   + (f", qc against {m.qc_identity}" if m.qc_identity else ", qc " + ("on" if m.qc else "off")))
+        width = max(len(s.name) for s in m.shots)
+        for s in m.shots:
+            click.echo(f"  {s.name.ljust(width)}  {plan.states[s.name]:7}  {s.input} -> {s.output}  (model {s.model.name})")
+        foreign = [name for name, state in plan.states.items() if state == "foreign"]
+        finish(plan, f"{', '.join(foreign)}: the output exists and faceswap did not write it" if foreign else None)
+        return
+    result = run_batch(manifest, options, progress=progress)
+    for line in summary_lines(result.results):
+        click.echo(line)
+    if result.report:
+        click.echo(f"report: {result.report['json'].parent}")
+    finish(result, result.problem)
 
 
 if __name__ == "__main__":  # pragma: no cover

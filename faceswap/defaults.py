@@ -199,3 +199,19 @@ VFR_TOLERANCE = 0.25
 # and sizes instead of its contents: sha256 runs at ~1.7 GB/s on one core
 # here, slower from disk, so 2 GiB costs a second or two per input.
 PROVENANCE_HASH_FOLDER_LIMIT = 2 * 1024**3
+
+# --- batch ---------------------------------------------------------------------------
+# Shots run at once: 1 (in this process) until the user asks for workers; each worker holds
+# a model and a shot's frames, so N jobs use about N times the memory of one convert.
+BATCH_JOBS = 1
+# A failed shot is tried once more: a worker killed for memory or a full scratch disk is often
+# gone on the second try, and a shot that fails twice is reported, not retried all night.
+BATCH_RETRIES = 1
+# Long shots are converted in pieces of this many frames (10 s at 30 fps): a killed run
+# redoes at most one piece, and pieces of one shot can run on several workers.
+BATCH_SEGMENT_FRAMES = 300
+# The report folder beside the manifest when --report is not given: <manifest stem>-report/.
+BATCH_REPORT_SUFFIX = "-report"
+# The contact sheet's tiles: one output frame per shot, scaled to this width, 4 to a row.
+BATCH_SHEET_TILE = 320
+BATCH_SHEET_COLUMNS = 4

@@ -201,7 +201,9 @@ def test_ray_local_instance_gives_the_inline_results(monkeypatch, request, swap_
         assert len(done) == 4
         for here, there in zip(inline, (f.result() for f in futures)):
             assert here.shape == (swap_model_size(swap_model),) * 2 + (3,)
-            assert np.array_equal(here, there)
+            # torch's CPU kernels sum in an order set by their thread count (a 1-CPU Ray task runs on one
+            # thread): the same render to float rounding, far below an 8-bit level
+            assert np.abs(here - there).max() < 1e-5
         assert type(failed.exception()) is FaceswapError and str(failed.exception()) == "sh030: the input is gone"
         have = executor._gpus
         too_many = executor.submit(_pid_span, 0.0, resources=Resources(gpus=have + 1))   # not pending for ever

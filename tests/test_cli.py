@@ -189,7 +189,8 @@ def test_the_api_refuses_with_the_cli_s_line(run_cli, d18_faceset, data, tmp_pat
 
 # the options records behind each command's options, by module and name (qc's record has a light module now)
 _RECORDS = {"extract": ["extract.options.ExtractOptions"], "convert": ["convert.options.ConvertOptions"],
-            "qc": ["qc.options.QcOptions"], "train": ["model.config.ModelConfig", "train.config.TrainConfig"]}
+            "qc": ["qc.options.QcOptions"], "train": ["model.config.ModelConfig", "train.config.TrainConfig"],
+            "batch": ["batch.options.BatchOptions"]}
 
 
 def _record(path: str) -> type:
@@ -257,7 +258,7 @@ def test_usage_errors_are_one_line_with_the_help_hint_and_exit_2(run_cli, args, 
 
 
 def test_every_option_shows_its_default():
-    for command in ([], ["extract"], ["train"], ["convert"], ["qc"]):
+    for command in ([], ["extract"], ["train"], ["convert"], ["qc"], ["batch"]):
         text = CliRunner().invoke(cli.main, [*command, "--help"], terminal_width=1000, max_content_width=1000).output
         group = cli.main.commands[command[0]] if command else cli.main
         for param in group.params:

@@ -7,7 +7,7 @@
     data, provenance, plot        built on the base
     faces, model                  built on media
     media                         files, ffmpeg
-    errors, log, defaults, ranges leaf helpers any module may use (ranges raises errors' type)
+    errors, log, defaults, ranges, interrupts  leaf helpers any module may use (ranges raises errors' type)
 
 Each module is mapped to its unit (its top-level package, or itself for a
 top-level module); an import between two units must be an edge of ALLOWED.
@@ -26,7 +26,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 
-LEAVES = {"faceswap", "errors", "log", "defaults", "ranges"}   # "faceswap": the package root (__version__)
+LEAVES = {"faceswap", "errors", "log", "defaults", "ranges", "interrupts"}   # "faceswap": the package root (__version__)
 BASE = {"media", "faces", "model", "data", "plot", "provenance"}
 STAGES = {"extract", "train", "convert", "qc"}
 SCRIPTS = {"cli", "bench", "demo", "quality"}
@@ -45,9 +45,8 @@ ALLOWED: dict[str, set[str]] = {
     "api": LEAVES | BASE | STAGES | {"batch"},
     "samples": LEAVES | BASE | STAGES | {"api"},
     "cli_base": LEAVES | BASE | STAGES | {"api"},
-    **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base"} for script in SCRIPTS},
-    # make bench times batch's executors directly (jobs 1 vs 2 on the same shots)
-    "bench": LEAVES | BASE | STAGES | {"api", "samples", "cli_base", "batch"},
+    # batch: the scripts read BatchOptions (a light record, as qc/options.py) for --help; runs go through api
+    **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base", "batch"} for script in SCRIPTS},
 }
 
 

@@ -18,12 +18,12 @@ import contextlib
 import os
 import queue as queue_module
 import signal
-import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..interrupts import terminate_as_interrupt
 from ..log import setup_logging
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ _swappers: OrderedDict[tuple[str, str], Swapper] = OrderedDict()
 _sink: Callable[[int], None] | None = None   # set in pool workers (queue.put) and Ray workers (None)
 _pool_worker = False
 _counted = 0                                 # frames reported in this process with no sink
+_listener: Callable[[int], None] | None = None  # runner side: inline tasks' frames, as they come
 _listening: list[Queue] = []                 # runner side: the queues of the pools it runs
 _stopping = False                            # a pool worker told to stop starts no further task
 _threads: int | None = None                  # torch threads of a pool worker (its share of the cores)
@@ -71,8 +72,17 @@ def report_frames(n: int) -> None:
     global _counted
     if _sink is not None:
         _sink(n)
+    elif _listener is not None:
+        _listener(n)
     elif not _pool_worker:
         _counted += n
+
+
+def set_listener(listener: Callable[[int], None] | None) -> None:
+    """Runner side: frames of tasks run in this process (InlineExecutor) go to `listener` as they
+    are written (the frame bar); worker processes' frames still come through `frames_reported`."""
+    global _listener
+    _listener = listener
 
 
 def frames_reported() -> int:
@@ -120,25 +130,9 @@ def init_pool_worker(frames: Queue, threads: int, log_level: str) -> None:
     setup_logging(log_level)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    # api.terminate_as_interrupt's behaviour, which batch cannot import (api is above it): a
-    # task told to stop cleans up as after Ctrl-C (convert removes its partial output). The
-    # worker then starts nothing more; SIGTERM outside a task ends the worker as usual.
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        global _stopping
-        _stopping = True
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+def _stop() -> None:
+    global _stopping
+    _stopping = True
 
 
 def run_task(fn: Callable[..., Any], args: tuple) -> Any:
@@ -147,7 +141,9 @@ def run_task(fn: Callable[..., Any], args: tuple) -> Any:
     to it before the stop must not start)."""
     if _stopping:
         raise KeyboardInterrupt(f"worker {os.getpid()} is stopping")
-    with _sigterm_as_interrupt():
+    # a task told to stop cleans up as after Ctrl-C (convert removes its partial output); the
+    # worker then starts nothing more
+    with terminate_as_interrupt(on_signal=_stop):
         return fn(*args)
 
 
@@ -160,4 +156,4 @@ def run_ray_task(fn: Callable[..., Any], args: tuple) -> Any:
 
 
 __all__ = ["MODELS_KEPT", "cached_swapper", "frames_reported", "init_pool_worker", "listen", "report_frames",
-           "run_ray_task", "run_task", "unlisten"]
+           "run_ray_task", "run_task", "set_listener", "unlisten"]

@@ -1,0 +1,35 @@
+"""SIGTERM as Ctrl-C: how every long run (a CLI command, a batch worker's task) stops cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["terminate_as_interrupt"]
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt(on_signal: Callable[[], None] | None = None) -> Iterator[None]:
+    """Within the block, SIGTERM (a render farm's or a container's stop, a batch runner stopping
+    its workers) raises KeyboardInterrupt as Ctrl-C does, so each stage cleans up its own way:
+    train saves a checkpoint, extract keeps the frames it finished, convert removes its partial
+    output. `on_signal()` runs first (a batch worker marks itself stopping). Restores the previous
+    handler. Does nothing outside the main thread (Python delivers signals only there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if on_signal is not None:
+            on_signal()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        # None: a handler installed outside Python, which cannot be put back from here
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
