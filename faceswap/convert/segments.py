@@ -41,7 +41,8 @@ from ..media.audio import AudioSource
 from ..media.concat import concat_files
 from ..media.images import atomic_write_bytes
 from ..media.output_plan import plan_for
-from ..media.probe import probe_video
+from ..media.probe import VideoInfo, probe_video
+from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
 from ..provenance import build_record, container_tags, hash_file, job_key, write_sidecar
 from .options import ConvertOptions, parse_frames
@@ -159,6 +160,25 @@ def plan_segments(input_path: str | Path, output: str | Path, options: ConvertOp
     return segments
 
 
+class _SegmentConverter(Converter):
+    """A Converter that also notes the shots of the frames it writes: `shots`, how many, and
+    `cut_at_start`, whether the first begins one (a cut between it and the frame before)."""
+
+    def _items(self, start: int, end: int | None):
+        first, last = self.write_range
+        previous = None
+        seen: set[int] = set()
+        self.cut_at_start = first == start
+        for item in super()._items(start, end):
+            if first <= item.index < last:
+                if not seen and previous is not None:
+                    self.cut_at_start = item.shot != previous
+                seen.add(item.shot)
+                self.written_shots = len(seen)
+            previous = item.shot
+            yield item
+
+
 def _model_key(model_dir: str | Path) -> str:
     return job_key({}, model_dir, {})
 
@@ -200,7 +220,7 @@ def convert_segment(input_path: str | Path, model_dir: str | Path, output: str |
     read = f"{segment.read_start}:{'' if segment.read_end is None else segment.read_end}"
     # no sound: join_segments muxes it once over the whole
     seg_options = dataclasses.replace(options, frames=read, audio="none", overwrite=True, preview=None)
-    converter = Converter(input_path, model_dir, segment.path, seg_options, progress, swapper=swapper,
+    converter = _SegmentConverter(input_path, model_dir, segment.path, seg_options, progress, swapper=swapper,
                           on_frames=on_frames,
                           write_range=(segment.start, sys.maxsize if segment.to_end else segment.end))
     summary = converter.run()
@@ -209,20 +229,43 @@ def convert_segment(input_path: str | Path, model_dir: str | Path, output: str |
               "bytes": segment.path.stat().st_size, "sha256": hash_file(segment.path),
               "frames": summary.frames, "swapped": summary.swapped, "faces": summary.faces,
               "tracks": sorted(summary.tracks), "bridged": summary.bridged, "no_face": summary.no_face,
-              "changed": summary.changed.runs, "shots": summary.shots, "seconds": round(summary.seconds, 3)}
+              "changed": summary.changed.runs, "shots": converter.written_shots,
+              "cut_at_start": converter.cut_at_start, "seconds": round(summary.seconds, 3)}
     atomic_write_bytes(segment.record_path, (json.dumps(record, indent=1) + "\n").encode("utf-8"))
     log.info("segment %d (frames %d-%d): %d frames, %d changed, in %.1f s", segment.index, segment.start,
              record["end"], summary.frames, summary.swapped, summary.seconds)
     return {**record, "skipped": False}
 
 
-def _merge_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _track_map(runs: list[dict[str, Any]], first: dict[str, Any] | None) -> dict[int, int]:
+    """Track ids of a segment's first run (numbered by its own face finder) -> ids over the
+    whole: the tracks changed in its first frame continue those changed in the frame before it,
+    paired in order of their ids (the order the tracks began) when both frames have as many."""
+    mapping: dict[int, int] = {}
+    previous = runs[-1] if runs else None
+    if previous is not None and first is not None and first["frames"][0] == previous["frames"][1] + 1 \
+            and len(first["tracks"]) == len(previous["tracks"]):
+        mapping.update(zip(first["tracks"], previous["tracks"]))
+    return mapping
+
+
+def _merge_runs(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[int]]:
     """The segments' changed-track runs as one run list over the joined output (output frame
-    numbers shifted by the frames before each segment; a run continuing across a border joined)."""
+    numbers shifted by the frames before each segment, track ids as `_track_map` carries them
+    over the borders, a run continuing across a border joined), and every track id used."""
     runs: list[dict[str, Any]] = []
+    used: set[int] = set()
     offset = 0
     for record in records:
+        mapping = _track_map(runs, record["changed"][0] if record["changed"] else None)
+        next_id = max(used, default=-1) + 1
+        for track in sorted({t for run in record["changed"] for t in run["tracks"]} | set(record["tracks"])):
+            if track not in mapping:
+                mapping[track] = next_id
+                next_id += 1
+        used.update(mapping.values())
         for run in record["changed"]:
+            run = {**run, "tracks": sorted(mapping[t] for t in run["tracks"])}
             first, last = run["output_frames"][0] + offset, run["output_frames"][1] + offset
             prev = runs[-1] if runs else None
             if prev is not None and prev["tracks"] == run["tracks"] and prev["frames"][1] == run["frames"][0] - 1:
@@ -230,14 +273,13 @@ def _merge_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             else:
                 runs.append({"frames": list(run["frames"]), "output_frames": [first, last], "tracks": run["tracks"]})
         offset += record["frames"]
-    return runs
+    return runs, used
 
 
-def _audio(input_path: Path, options: ConvertOptions) -> AudioSource | None:
+def _audio(input_path: Path, options: ConvertOptions, info: VideoInfo) -> AudioSource | None:
     """The input's sound over the job's frames, cut as the one-piece writer cuts it (pipeline.py)."""
     if options.audio_source == "none":
         return None
-    info = probe_video(input_path)
     start, end = parse_frames(options.frames)
     count = info.frame_count - start
     if end is not None:
@@ -250,7 +292,8 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
                   segments: list[Segment]) -> ConvertSummary:
     """Join finished segments into `output` by stream copy, with the input's sound muxed once
     over the whole and the container tags and provenance sidecar a one-piece run writes (its
-    record's job key is the one-piece job's); then remove the segment folder. Returns the
+    record's job key is the one-piece job's), and the input's start timecode moved to the first
+    frame written (media/timecode.py); then remove the segment folder. Returns the
     summary of the whole. Raises FaceswapError when a segment is not finished or ffmpeg fails
     (the segments are then kept), or when `output` exists without options.overwrite."""
     input_path, output = Path(input_path), Path(output)
@@ -267,10 +310,14 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
         records.append(record)
     plan = plan_for(input_path, output, options.codec)
     record = build_record({"input": input_path}, model_dir, options.to_dict(), options.mode, plan.to_dict())
-    concat_files([s.path for s in segments], output, audio=_audio(input_path, options),
-                 metadata=container_tags(record))
+    info = probe_video(input_path)
+    timecode = read_timecode(input_path)
+    if timecode is not None:
+        timecode = shift_timecode(timecode, segments[0].start, info.fps)
+    concat_files([s.path for s in segments], output, audio=_audio(input_path, options, info),
+                 metadata=container_tags(record), timecode=timecode)
     summary = ConvertSummary(str(input_path), str(output))
-    summary.changed.runs = _merge_runs(records)
+    summary.changed.runs, summary.tracks = _merge_runs(records)
     summary.sidecar = str(write_sidecar(output, {**record, "changed_tracks": summary.changed.runs}))
     for rec in records:
         summary.frames += rec["frames"]
@@ -278,10 +325,9 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
         summary.faces += rec["faces"]
         summary.bridged += rec["bridged"]
         summary.no_face += rec["no_face"]
-        summary.tracks.update(rec["tracks"])
         summary.seconds += rec["seconds"]
-    # a shot running across a border is counted in both segments
-    summary.shots = max(sum(rec["shots"] for rec in records) - (len(records) - 1), 1)
+    # a shot running across a border is in both segments
+    summary.shots = sum(rec["shots"] for rec in records) - sum(not rec["cut_at_start"] for rec in records[1:])
     summary.segments = [{k: rec[k] for k in ("index", "start", "end", "frames", "seconds")} for rec in records]
     shutil.rmtree(work_folder(output), ignore_errors=True)
     summary.seconds += time.perf_counter() - started

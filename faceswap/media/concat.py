@@ -58,10 +58,11 @@ def _cut_audio(audio: AudioSource, path: Path, timeout: float) -> bool:
 
 
 def concat_files(paths: Sequence[Path], output: Path, *, audio: AudioSource | None = None,
-                 metadata: dict[str, str] | None = None, timeout: float = 3600) -> bool:
+                 metadata: dict[str, str] | None = None, timecode: str | None = None, timeout: float = 3600) -> bool:
     """Join the video files `paths` (same codec, size and settings; no sound) into `output` by
     stream copy, adding every audio track of `audio` (cut to its range; see `mux_args`) and the
-    container tags `metadata` (nothing else of the segments' own tags). Written as `.NAME.partial`
+    container tags `metadata` (nothing else of the segments' own tags) and the start `timecode`
+    (HH:MM:SS:FF; a tmcd track in .mp4/.mov, a tag in .mkv), if given. Written as `.NAME.partial`
     beside `output`, then renamed over it. Returns whether sound was added (`audio` may have
     none). Raises FaceswapError (ffmpeg's complaint, one line) when ffmpeg fails; nothing is
     left under either name then."""
@@ -84,6 +85,7 @@ def concat_files(paths: Sequence[Path], output: Path, *, audio: AudioSource | No
                  "-map_metadata", "-1"]
         for key, value in (metadata or {}).items():
             args += ["-metadata", f"{key}={value}"]
+        args += ["-timecode", timecode] if timecode else []
         if suffix in (".mp4", ".m4v", ".mov"):
             # as the video writer: keep every tag; faststart puts the index first for streaming
             args += ["-movflags", "+use_metadata_tags" + ("+faststart" if suffix in (".mp4", ".m4v") else "")]
