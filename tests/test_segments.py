@@ -19,6 +19,7 @@ from faceswap.convert import segments
 from faceswap.convert.options import ConvertOptions
 from faceswap.convert.pipeline import Converter
 from faceswap.convert.segments import context_frames, convert_in_segments, plan_segments, work_folder
+from faceswap.errors import FaceswapError
 from faceswap.media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from faceswap.media.timecode import read_timecode, shift_timecode
 from faceswap.media.video_reader import VideoReader
@@ -95,6 +96,15 @@ def test_plan_covers_the_range_with_context_and_keeps_whole_what_it_cannot_join(
                     "select='not(between(n,20,40))',scale=128:128", "-fps_mode", "vfr", "-c:v", "libx264",
                     "-preset", "ultrafast", "-an", str(vfr)], check=True)
     assert plan_segments(vfr, tmp_path / "out.mp4", ConvertOptions(), SEGMENT) == []
+    # refused before any work: an existing output, a range past the end
+    taken = tmp_path / "taken.mp4"
+    taken.write_bytes(b"someone's")
+    with pytest.raises(FaceswapError, match="exists: pass --overwrite"):
+        convert_in_segments(src, tmp_path / "no-model", taken, ConvertOptions(), SEGMENT, progress=False)
+    with pytest.raises(FaceswapError, match="ends past the end of d14.mp4"):
+        convert_in_segments(src, tmp_path / "no-model", tmp_path / "new.mp4", ConvertOptions(frames="0:9999"),
+                            SEGMENT, progress=False)
+    assert taken.read_bytes() == b"someone's" and not (tmp_path / "new.mp4").exists()
 
 
 def test_timecode_moves_with_the_first_frame():

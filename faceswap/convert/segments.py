@@ -45,6 +45,7 @@ from ..media.probe import VideoInfo, probe_video
 from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
 from ..provenance import build_record, container_tags, hash_file, job_key, write_sidecar
+from .frame_range import check_frame_range
 from .options import ConvertOptions, parse_frames
 from .pipeline import Converter
 from .stabilize import Stabilizer
@@ -346,8 +347,13 @@ def convert_in_segments(input_path: str | Path, model_dir: str | Path, output: s
     options = options or ConvertOptions()
     options.validate()
     output = Path(output)
+    if not Path(input_path).exists():
+        raise FaceswapError(f"no such file or folder: {input_path}")
+    if output.resolve() == Path(input_path).resolve():
+        raise FaceswapError("the output must not be the input")
     if output.exists() and not options.overwrite:
         raise FaceswapError(f"{output} exists: pass --overwrite to replace it")
+    check_frame_range(input_path, options)
     started = time.perf_counter()
     segments = plan_segments(input_path, output, options, segment_frames, model_dir)
     if not segments:
