@@ -6,10 +6,11 @@ Gaussian window of radius ceil(3 sigma) and gap bridging up to `bridge_gap` fram
 within a shot) sees the same neighbours on either side of a border as a one-piece run.
 `back` is longer than the stabiliser needs: the face finder's state (its tracks, which the
 mesh follows from frame to frame, and its detector, run every `detect_every` frames) is
-rebuilt from the first frame read, and a context that starts on the one-piece run's
-detection phase and spans a few detections gives it time to settle into the same faces
-(TRACK_WARMUP). What still depends on the whole history (a track's identity samples, its
-number) is said in docs/convert.md, with the difference it made on real footage.
+rebuilt from the first frame read, so the context spans a few detections
+(defaults.SEGMENT_TRACK_WARMUP) and starts on the detection phase a one-piece run has
+when nothing has moved it since the job's start. What still depends on the whole history
+(that phase after a lost track, a track's identity samples, its number) is said in
+docs/convert.md, with the difference it made on real footage.
 
 Each segment is written in the final codec, without sound, as `<output>.segments/NNNN.<suffix>`
 (by the writer, under a temporary name then renamed), then its record `NNNN.json` (key, file
@@ -94,15 +95,16 @@ def work_folder(output: str | Path) -> Path:
 
 def context_frames(options: ConvertOptions) -> tuple[int, int]:
     """(back, ahead): frames read before and after a segment. `ahead` is the stabiliser's
-    look-ahead; `back` its look-back plus TRACK_WARMUP, rounded up to whole `detect_every`
-    periods so the segment's face finder detects on the same frames as a one-piece run's."""
+    look-ahead; `back` its look-back plus defaults.SEGMENT_TRACK_WARMUP, rounded up to whole
+    `detect_every` periods from the job's start (the face finder's detection phase in one
+    piece, until a cut or a lost track moves it)."""
     stabilizer = Stabilizer(options.smooth, options.bridge_gap)
     back = max(stabilizer.radius, stabilizer.bridge_gap) + defaults.SEGMENT_TRACK_WARMUP
     every = max(int(options.detect_every), 1)
     return math.ceil(back / every) * every, stabilizer.ahead
 
 
-def _one_piece_reason(input_path: Path, output: Path, options: ConvertOptions, codec: str | None) -> str | None:
+def _one_piece_reason(input_path: Path, options: ConvertOptions, codec: str | None) -> str | None:
     """Why this job is written in one piece (None: it may be segmented)."""
     if input_path.is_dir() or input_path.suffix.lower() in defaults.IMAGE_EXTENSIONS:
         return "images are converted one by one, not as a shot"
@@ -130,7 +132,7 @@ def plan_segments(input_path: str | Path, output: str | Path, options: ConvertOp
     if not input_path.exists():
         raise FaceswapError(f"no such file or folder: {input_path}")
     plan = plan_for(input_path, output, options.codec) if options.preview is None else None
-    reason = _one_piece_reason(input_path, output, options, plan.codec if plan else None)
+    reason = _one_piece_reason(input_path, options, plan.codec if plan else None)
     info = probe_video(input_path) if reason is None else None
     if info is not None and variable_timeline(input_path, info.fps) is not None:
         reason = "variable frame rate: each frame keeps its own time"
@@ -162,8 +164,9 @@ def plan_segments(input_path: str | Path, output: str | Path, options: ConvertOp
 
 
 class _SegmentConverter(Converter):
-    """A Converter that also notes the shots of the frames it writes: `shots`, how many, and
-    `cut_at_start`, whether the first begins one (a cut between it and the frame before)."""
+    """A Converter that also notes the shots of the frames it writes: `written_shots`, how
+    many, and `cut_at_start`, whether the first begins one (a cut between it and the frame
+    before)."""
 
     def _items(self, start: int, end: int | None):
         first, last = self.write_range
@@ -203,8 +206,8 @@ def _finished(segment: Segment, model_key: str) -> dict[str, Any] | None:
 def convert_segment(input_path: str | Path, model_dir: str | Path, output: str | Path, options: ConvertOptions,
                     segment: Segment, *, swapper: Swapper | None = None,
                     on_frames: Callable[[int], None] | None = None, progress: bool = False) -> dict[str, Any]:
-    """Convert one segment of `output` (see plan_segments) into `segment.path`, then write its
-    record; every argument pickles, so a worker process can run it. A segment whose file and
+    """Convert one segment of `output` (see plan_segments) into `segment.path` (in the folder
+    beside `output`), then write its record; every argument pickles, so a worker process can run it. A segment whose file and
     record already match its key is skipped. Returns the record (JSON-ready): index, start, end,
     frames, swapped, faces, tracks, bridged, no_face, changed (runs, see ChangedTracks),
     seconds, file, bytes, sha256, and "skipped": whether it was already done. Raises
