@@ -25,9 +25,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +47,8 @@ from ..media.output_plan import plan_for
 from ..media.probe import VideoInfo, probe_video
 from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
-from ..provenance import build_record, container_tags, hash_file, job_key, write_sidecar
+from ..media.writers.base import remove
+from ..provenance import build_record, container_tags, hash_file, job_key, sidecar_path, write_sidecar
 from .frame_range import check_frame_range
 from .options import ConvertOptions, parse_frames
 from .pipeline import Converter
@@ -224,10 +227,17 @@ def convert_segment(input_path: str | Path, model_dir: str | Path, output: str |
     read = f"{segment.read_start}:{'' if segment.read_end is None else segment.read_end}"
     # no sound: join_segments muxes it once over the whole
     seg_options = dataclasses.replace(options, frames=read, audio="none", overwrite=True, preview=None)
-    converter = _SegmentConverter(input_path, model_dir, segment.path, seg_options, progress, swapper=swapper,
-                          on_frames=on_frames,
-                          write_range=(segment.start, sys.maxsize if segment.to_end else segment.end))
-    summary = converter.run()
+    # a name of this run's own: a killed run's ffmpeg may still be finishing its partial file
+    own = segment.path.with_name(f".{segment.path.stem}.{uuid.uuid4().hex[:12]}{segment.path.suffix}")
+    converter = _SegmentConverter(input_path, model_dir, own, seg_options, progress, swapper=swapper,
+                                  on_frames=on_frames,
+                                  write_range=(segment.start, sys.maxsize if segment.to_end else segment.end))
+    try:
+        summary = converter.run()
+        os.replace(own, segment.path)
+    finally:
+        remove(own)
+        remove(sidecar_path(own))  # the whole shot's record is join_segments'
     record = {"format": SEGMENT_FORMAT, "key": segment.key, "model_key": model_key, "index": segment.index,
               "start": segment.start, "end": segment.start + summary.frames, "file": segment.path.name,
               "bytes": segment.path.stat().st_size, "sha256": hash_file(segment.path),
