@@ -52,6 +52,14 @@ SMOOTH = 2.0
 # Detection gaps up to this many frames are bridged by interpolating the
 # landmarks on either side, so the swap does not blink off for a missed frame.
 BRIDGE_GAP = 8
+# Long shots in segments (convert/segments.py): frames a segment writes. 300 (10-12 s) keeps
+# the frames a kill loses and a batch worker's share small, against a context read twice
+# at each border (about 30 frames at the defaults).
+SEGMENT_FRAMES = 300
+# Frames a segment reads before its start beyond what the stabiliser needs, so the face
+# finder's tracks settle into the ones a one-piece run has there (rounded up to whole
+# DETECT_EVERY periods).
+SEGMENT_TRACK_WARMUP = 16
 # Mask: the model's predicted mask times a landmark mask; the landmark mask
 # stops the predicted one from bleeding into hair or background.
 MASK = "both"

@@ -78,7 +78,15 @@ class ProvenanceRecord(TypedDict):
 # --- hashing -----------------------------------------------------------------------------
 
 def hash_file(path: str | Path) -> str:
-    """sha256 of a file, read in 1 MiB chunks."""
+    """sha256 of a file, read in 1 MiB chunks. Kept per (path, inode, size, mtime) for this
+    process: a segmented convert names the same plate in every segment's key and record, and
+    a plate can be tens of GB."""
+    st = os.stat(path)
+    return _hash_file(os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _hash_file(path: str, inode: int, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):

@@ -93,11 +93,13 @@ class Converter:
     """One convert job. `run()` writes the output; `preview(n)` writes one frame as PNG.
 
     `swapper`: a model already loaded from `model_dir` (batch workers load each model once);
-    `on_frames(n)`: called after each batch of n frames is written (batch's frame progress)."""
+    `on_frames(n)`: called after each batch of n frames is written (batch's frame progress);
+    `write_range` (START, END): write only those frames of the ones read (options.frames),
+    the rest being the stabiliser's context; no face in them is no error (convert/segments.py)."""
 
     def __init__(self, input_path: str | Path, model_dir: str | Path, output: str | Path,
                  options: ConvertOptions | None = None, progress: bool = True, *, swapper: Swapper | None = None,
-                 on_frames: Callable[[int], None] | None = None) -> None:
+                 on_frames: Callable[[int], None] | None = None, write_range: tuple[int, int] | None = None) -> None:
         self.options = options or ConvertOptions()
         self.options.validate()
         self.input = Path(input_path)
@@ -115,6 +117,7 @@ class Converter:
         self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec)
         self.swapper = swapper if swapper is not None else Swapper(model_dir, self.options.device)
         self.on_frames = on_frames
+        self.write_range = write_range
         self.start, self.end = parse_frames(self.options.frames)
         self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,
                                           self.options.blur, self.options.color, self.options.blend,
@@ -308,6 +311,8 @@ class Converter:
         try:
             batch: list[FrameItem] = []
             for item in items:
+                if self.write_range and not self.write_range[0] <= item.index < self.write_range[1]:
+                    continue
                 if writer is None:
                     writer = self._open_outputs(item)
                     if bar.total is None and self._sources[0].video:
@@ -321,7 +326,7 @@ class Converter:
             if writer is None:
                 raise FaceswapError(f"no frames to convert in {self.input}"
                                     + (f" within --frames {self.options.frames}" if self.options.frames else ""))
-            if summary.swapped == 0:
+            if summary.swapped == 0 and self.write_range is None:
                 raise NoFaceError(f"no face to change was found in {self.input}; nothing written")
             writer.close()
             from ..provenance import write_sidecar

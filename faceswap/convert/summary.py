@@ -29,6 +29,7 @@ class ConvertSummary:
     preview: list[str] = field(default_factory=list)
     interrupted: bool = False
     changed: ChangedTracks = field(default_factory=ChangedTracks)  # per frame, the tracks changed (sidecar)
+    segments: list[dict[str, Any]] = field(default_factory=list)   # segmented runs: each segment (segments.py)
 
     @property
     def speed_fps(self) -> float:
@@ -45,4 +46,5 @@ class ConvertSummary:
                 "faces": self.faces, "bridged": self.bridged, "tracks": sorted(self.tracks), "no_face": len(self.no_face),
                 "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
                 "speed_fps": round(self.speed_fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
-                "preview": self.preview, "interrupted": self.interrupted}
+                "preview": self.preview, "interrupted": self.interrupted,
+                **({"segments": self.segments} if self.segments else {})}
