@@ -14,10 +14,6 @@ from faceswap.media.video_reader import VideoReader
 from faceswap.media.writers import VideoWriter
 from faceswap.qc.occlusion import occluder_frame, occlusion, summarise, swap_region
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-D19 = DATA / "video" / "d19.mp4"
-needs_footage = pytest.mark.skipif(not D19.is_file(), reason="sample footage ../shared/data not present")
-
 
 def frames_of(path: Path, count: int) -> list[np.ndarray]:
     out = []
@@ -29,18 +25,18 @@ def frames_of(path: Path, count: int) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def d19_frames() -> list[np.ndarray]:
-    return frames_of(D19, 30)
+def d19(data) -> Path:
+    return data / "video" / "d19.mp4"
 
 
 @pytest.fixture(scope="module")
-def d19_landmarks(d19_frames):
-    from faceswap.faces.backends import make_backend
-    backend = make_backend("mediapipe")
-    try:
-        return [max(backend.detect(f), key=lambda x: x.size).landmarks for f in d19_frames[:3]]
-    finally:
-        backend.close()
+def d19_frames(d19) -> list[np.ndarray]:
+    return frames_of(d19, 30)
+
+
+@pytest.fixture(scope="module")
+def d19_landmarks(d19_frames, backend):
+    return [max(backend.detect(f), key=lambda x: x.size).landmarks for f in d19_frames[:3]]
 
 
 # --- the generators ---
@@ -105,20 +101,13 @@ def test_composite_is_exact():
     assert np.array_equal(out[10:12], (frame[10:12].astype(int) * 204 + 200 * 51 + 127) // 255)
 
 
-@needs_footage
-def test_occluded_clips_are_lossless_with_an_exact_matte(tmp_path, d19_frames):
-    from faceswap.occlusion_bench import make_clips
-    paths = make_clips(D19, tmp_path, seconds=0.5, kinds=("box", "hand"))
+def test_occluded_clips_are_lossless_with_an_exact_matte(tmp_path, d19, d19_frames, backend):
+    from faceswap.occlusion_bench import face_box, make_clips
+    paths = make_clips(d19, tmp_path, seconds=0.5, kinds=("box", "hand"), backend=backend)
     clean = frames_of(paths["clean"], 100)
     assert len(clean) == 15
     assert all(np.array_equal(a, b) for a, b in zip(clean, d19_frames))   # FFV1 kept every level
-    from faceswap.faces.backends import make_backend
-    from faceswap.occlusion_bench import face_box
-    backend = make_backend("mediapipe")
-    try:
-        box = face_box(clean, backend)  # the detector is stateless: the box make_clips drew around
-    finally:
-        backend.close()
+    box = face_box(clean, backend)  # the detector is stateless: the box make_clips drew around
     for kind in ("box", "hand"):
         matte = np.load(tmp_path / f"{kind}.matte.npy", allow_pickle=False)
         assert matte.shape == (15, 480, 480) and matte.dtype == np.uint8
@@ -146,7 +135,6 @@ def _case(d19_frames):
     return footage, occluded, clean_output, matte, face
 
 
-@needs_footage
 def test_measure_known_answers(d19_frames):
     footage, occluded, clean_output, matte, face = _case(d19_frames)
     region = swap_region(clean_output, footage)
@@ -174,7 +162,6 @@ def test_measure_known_answers(d19_frames):
 
 # --- qc's occlusion figure ---
 
-@needs_footage
 def test_qc_occlusion_measure(d19_frames, d19_landmarks):
     for frame, lm in zip(d19_frames, d19_landmarks):
         assert occlusion(frame, frame, lm) == 0.0
@@ -188,7 +175,6 @@ def test_qc_occlusion_measure(d19_frames, d19_landmarks):
         assert occlusion(frame, held, lm) > 5 * occlusion(painted, frame, lm)
 
 
-@needs_footage
 def test_qc_reports_and_gates_occlusion(tmp_path, d19_frames):
     from faceswap.qc import QcOptions, run_qc
     frames = d19_frames[:20]
