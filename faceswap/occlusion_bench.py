@@ -175,24 +175,29 @@ def _models(data: Path, out: Path, given: dict[str, str], minutes: float, pairs:
 
 
 def run(data: Path, out: Path, clips: list[str], masks: list[str], models: dict[str, Path],
-        seconds: float) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Every clip x occluder x mask: records of figures, and the contact sheet."""
+        seconds: float, reuse: bool = False) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Every clip x occluder x mask: records of figures, and the contact sheet. `reuse`: keep
+    the clips and conversions already in `out` (to measure them again)."""
     records, rows = [], []
     backend = make_backend("mediapipe")
     try:
         for clip in clips:
             pair, side = CLIPS[clip]
             folder = out / "clips" / clip
-            paths = make_clips(data / "video" / f"{clip}.mp4", folder, seconds, backend=backend)
+            paths = {kind: folder / f"{kind}.mkv" for kind in ("clean", *MOVING_KINDS)}
+            if not (reuse and all(p.is_file() for p in paths.values())):
+                paths = make_clips(data / "video" / f"{clip}.mp4", folder, seconds, backend=backend)
             box = face_box([_frame(paths["clean"], 0)], backend)
             converted = {}
             for mask in masks:
                 for kind, path in paths.items():
                     target = out / "converted" / clip / f"{kind}.{mask}.mkv"
                     target.parent.mkdir(parents=True, exist_ok=True)
+                    converted[kind, mask] = target
+                    if reuse and target.is_file():
+                        continue
                     convert(path, models[pair], target, ConvertOptions(to=side, mask=mask, overwrite=True, codec="ffv1",
                                                                        audio="none"), progress=False)
-                    converted[kind, mask] = target
             for kind in MOVING_KINDS:
                 mattes = np.load(folder / f"{kind}.matte.npy", allow_pickle=False)
                 tiles = []
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="", help="PAIR=MODEL_DIR,... (e.g. d19:d18=model) instead of training")
     parser.add_argument("--minutes", type=float, default=5.0, help="training time of a model not given")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="length of each clip (default 3)")
+    parser.add_argument("--reuse", action="store_true", help="keep the clips and conversions already in --out")
     args = parser.parse_args(argv)
     filter_native_stderr()
     setup_logging("WARNING")
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         models = _models(data, args.out, given, args.minutes, {CLIPS[c][0] for c in clips})
-        records, sheet = run(data, args.out, clips, masks, models, args.seconds)
+        records, sheet = run(data, args.out, clips, masks, models, args.seconds, args.reuse)
     except FaceswapError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
