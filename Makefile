@@ -10,7 +10,7 @@ DATA_ARG := $(if $(DATA),--data $(DATA),)
 TORCH ?= torch==2.13.0
 OPENCV ?= opencv-contrib-python==4.11.0.86
 
-.PHONY: install test lint demo bench quality prior clean
+.PHONY: install test lint demo bench quality occlusion prior clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,12 @@ bench: install
 quality: install
 	$(PY) -m faceswap.quality $(DATA_ARG) --out quality --minutes 30
 
+# Issue 16's measurement: occluders drawn into d18, d19 and d14, converted with each --mask (docs/occlusion.md).
+# OCCLUSION_MODELS: PAIR=MODEL_DIR,... to reuse models (e.g. d19:d18=m1,d14:d10=m2); else trained for 5 minutes each.
+OCCLUSION_MODELS ?=
+occlusion: install
+	$(PY) -m faceswap.occlusion_bench $(DATA_ARG) --out occlusion-out $(if $(OCCLUSION_MODELS),--models $(OCCLUSION_MODELS),)
+
 # The face prior in weights/prior-quick (weights/README.md), as it was built: every clip and still but
 # d10 and d14, the pair it was checked on (docs/train.md); 30 minutes reached PRIOR_ITERATIONS here.
 SHARED ?= ../shared/data
@@ -54,4 +60,4 @@ prior: install
 	  $(addprefix $(PRIOR_WORK)/,d19 d18 d12 s18 s32 hamilton_stage stills)
 
 clean:
-	rm -rf $(VENV) demo bench-out .pytest_cache *.egg-info
+	rm -rf $(VENV) demo bench-out occlusion-out .pytest_cache *.egg-info

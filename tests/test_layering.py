@@ -1,6 +1,7 @@
 """The package's layering, read from the source: every import goes down, never up or sideways.
 
-    cli, bench, demo, quality     scripts (samples: their shared first step; cli_base: what cli's commands share)
+    cli, bench, demo, quality,    scripts (occlusion_bench: `make occlusion`;
+    occlusion_bench               samples: their shared first step; cli_base: what cli's commands share)
     api                           wires the stages
     batch                         many shots: convert + qc each, on workers or a Ray cluster
     extract, train, convert, qc   the stages: none imports another
@@ -29,7 +30,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 LEAVES = {"faceswap", "errors", "log", "defaults", "ranges", "interrupts"}   # "faceswap": the package root (__version__)
 BASE = {"media", "faces", "model", "data", "plot", "provenance"}
 STAGES = {"extract", "train", "convert", "qc"}
-SCRIPTS = {"cli", "bench", "demo", "quality"}
+SCRIPTS = {"cli", "bench", "demo", "quality", "occlusion_bench"}
 
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},

@@ -36,6 +36,9 @@ METRICS: dict[str, tuple[tuple[str, ...], str, str]] = {
                   "mean inner-face detail of the output against the footage's (1 = as sharp)", "higher"),
     "seam": (("appearance", "seam", "mean"),
              "mean colour step across the blend edge beyond the footage's own, 8-bit levels", "lower"),
+    "occlusion": (("appearance", "occlusion", "p95"),
+                  "95th percentile over frames of the share of not-face pixels around the face (hair, "
+                  "background, glasses, hands) the output changed", "lower"),
     "swapped": (("coverage", "swapped_share"), "share of frames with an input face whose face changed", "higher"),
     "unswapped_frames": (("coverage", "unswapped_frames"), "frames with an input face left unchanged", "lower"),
     "no_face_frames": (("coverage", "output_no_face_frames"),

@@ -17,6 +17,7 @@ from ..faces.masks import landmark_mask
 from ..faces.tracking import box_iou
 from ..faces.types import Face
 from .appearance import seam, sharpness
+from .occlusion import occlusion
 from .pose import angle_difference, head_pose
 
 # iBUG outer eye corners: the inter-ocular distance of the 300-W benchmark.
@@ -110,6 +111,7 @@ class FrameMeasures:
     face_change: float | None = None          # mean abs difference output vs original in that region
     sharpness: float | None = None            # inner-face detail of the output / the original's (1 = as sharp)
     seam: float | None = None                 # colour step at the blend edge beyond the original's, 8-bit levels
+    occlusion: float | None = None            # share of the not-face pixels around the face the output changed
 
     @property
     def pose_error(self) -> float | None:
@@ -118,7 +120,7 @@ class FrameMeasures:
 
 def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[Face],
                  output_faces: list[Face]) -> FrameMeasures:
-    """Landmark error, pose difference, face-region colours, sharpness and seam of one frame
+    """Landmark error, pose difference, face-region colours, sharpness, seam and occlusion of one frame
     pair; the regions are placed by the original's face, so both frames are measured on the
     same pixels."""
     face_o = largest(original_faces)
@@ -136,6 +138,7 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
         m.face_change = region.mean_abs_diff(original, output)
     m.sharpness = sharpness(output, original, face_o.landmarks)
     m.seam = seam(output, original, face_o.landmarks, face_o.size)
+    m.occlusion = occlusion(output, original, face_o.landmarks)
     if face_x is not None:
         m.landmark_error = landmark_error(face_x.landmarks, face_o.landmarks, m.iod)
         m.pose_output = head_pose(face_x.landmarks, (w, h))

@@ -28,6 +28,7 @@ WORST_TITLES = {
     "flicker": "flicker: face colour change beyond the original's (8-bit levels)",
     "sharpness": "sharpness: least inner-face detail against the original's (ratio, 1 = as sharp)",
     "seam": "seam: largest colour step at the blend edge beyond the original's (8-bit levels)",
+    "occlusion": "occlusion: most not-face pixels around the face changed (share)",
     "unswapped": "coverage: input face left unchanged (levels under the threshold)",
     "no_face": "coverage: input face, no face found in the output",
 }
@@ -166,7 +167,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")
     lines.append(f"  appearance sharpness {_fmt(mean(look, 'sharpness'))} of the original's detail, seam "
-                 f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge")
+                 f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge, occlusion "
+                 f"{_fmt((look.get('occlusion') or {}).get('p95'))} (p95)")
     lines.append(f"  coverage   {cov.get('swapped_frames', 0)} of {cov.get('input_face_frames', 0)} input faces "
                  f"changed, {cov.get('unswapped_frames', 0)} unchanged, {cov.get('output_no_face_frames', 0)} "
                  f"without a face in the output")

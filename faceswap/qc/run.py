@@ -38,7 +38,7 @@ from .worst import WorstFrames, thumbnail_pair
 log = get_logger(__name__)
 
 COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "yaw_diff", "pitch_diff", "roll_diff",
-           "pose_error", "jitter", "original_motion", "flicker", "sharpness", "seam", "face_change", "unswapped",
+           "pose_error", "jitter", "original_motion", "flicker", "sharpness", "seam", "occlusion", "face_change", "unswapped",
            "output_to_wanted", "output_to_wanted_cosine", "output_to_original", "output_to_original_cosine",
            "input_to_wanted", "input_to_wanted_cosine")
 # Frame numbers listed in the summary per coverage problem (the counts are always complete).
@@ -122,6 +122,7 @@ class _Measurer:
         row["face_change"] = value(m.face_change)
         row["sharpness"] = value(m.sharpness)
         row["seam"] = value(m.seam)
+        row["occlusion"] = value(m.occlusion)
         prev = self.prev
         if prev is not None:
             row["jitter"] = value(jitter(m, prev))
@@ -148,7 +149,7 @@ class _Measurer:
                     self.worst.offer("unswapped", 1.0, index, tile, f"diff {m.face_change:.2f}")
         if index % self.o.identity_every == 0:
             self._identity(len(self.cols["frame"]), index, original, output, m, row, tile)
-        for key in ("landmark_error", "pose_error", "jitter", "flicker", "seam"):
+        for key in ("landmark_error", "pose_error", "jitter", "flicker", "seam", "occlusion"):
             self.worst.offer(key, None if row[key] != row[key] else row[key], index, tile)
         if m.sharpness is not None:  # worst = least detail: ranked by the detail lost
             self.worst.offer("sharpness", 1.0 - m.sharpness, index, tile, f"{m.sharpness:.3g}")
@@ -218,7 +219,8 @@ class _Measurer:
                            "roll_diff_deg": _stats(c["roll_diff"])},
             "temporal": {"jitter": _stats(c["jitter"]), "flicker": _stats(c["flicker"]),
                          "original_motion": _stats(c["original_motion"])},
-            "appearance": {"sharpness": _stats(c["sharpness"]), "seam": _stats(c["seam"])},
+            "appearance": {"sharpness": _stats(c["sharpness"]), "seam": _stats(c["seam"]),
+                           "occlusion": _stats(c["occlusion"])},
             "coverage": {"input_face_frames": n_in, "swapped_frames": self.counts["swapped"],
                          "unswapped_frames": self.counts["unswapped"],
                          "output_no_face_frames": self.counts["output_no_face"],
