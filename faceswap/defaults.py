@@ -215,9 +215,6 @@ BATCH_JOBS = 1
 # A failed shot is tried once more: a worker killed for memory or a full scratch disk is often
 # gone on the second try, and a shot that fails twice is reported, not retried all night.
 BATCH_RETRIES = 1
-# Long shots are converted in pieces of this many frames (10 s at 30 fps): a killed run
-# redoes at most one piece, and pieces of one shot can run on several workers.
-BATCH_SEGMENT_FRAMES = 300
 # The report folder beside the manifest when --report is not given: <manifest stem>-report/.
 BATCH_REPORT_SUFFIX = "-report"
 # The contact sheet's tiles: one output frame per shot, scaled to this width, 4 to a row.

@@ -74,3 +74,19 @@ def swap_model(data, backend, tmp_path_factory) -> Path:
     train = TrainConfig(batch_size=8, lr=1e-3, iterations=40, save_every=10_000, preview_every=10_000, workers=0)
     Trainer(root / "a", root / "b", root / "model", tiny, train, progress=False).run()
     return root / "model"
+
+
+@pytest.fixture(scope="session")
+def one_piece(data, swap_model, tmp_path_factory) -> Path:
+    """d14 frames 0-299 converted with `swap_model` in one piece, lossless (FFV1): what a long
+    shot converted in segments (tests/test_segments.py, tests/test_batch.py) must equal."""
+    import time
+
+    from faceswap.convert.options import ConvertOptions
+    from faceswap.convert.pipeline import Converter
+    out = tmp_path_factory.mktemp("one_piece") / "one.mkv"
+    started = time.perf_counter()
+    summary = Converter(data / "video" / "d14.mp4", swap_model, out, ConvertOptions(codec="ffv1", frames="0:300"),
+                        progress=False).run()
+    print(f"\none piece: {summary.frames} frames in {time.perf_counter() - started:.1f} s")
+    return out

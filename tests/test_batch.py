@@ -205,15 +205,99 @@ shots:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     out = tmp_path / "out"
-    while not list(out.glob(".d14*")) and time.time() < deadline and proc.poll() is None:
+    # d14 is long: its segments are written in out/d14.mp4.segments/, kept for a rerun
+    while not (list(out.glob(".d14*")) or (out / "d14.mp4.segments").exists()) and time.time() < deadline \
+            and proc.poll() is None:
         time.sleep(0.2)
     time.sleep(1.0)  # some frames of d14 in
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert sorted(p.name for p in out.iterdir()) == ["d18.mp4", "d18.mp4.provenance.json"]
+    assert sorted(p.name for p in out.iterdir() if p.name != "d14.mp4.segments") == \
+        ["d18.mp4", "d18.mp4.provenance.json"]
     shots = report_json(tmp_path / "m-report")
     assert shots["interrupted"] and [(s["shot"], s["status"]) for s in shots["shots"]] == [("d18", "done")]
+
+
+# --- long shots in segments, killed and rerun; the same manifest on a local Ray instance -------------------
+
+LONG = """
+model: {model}
+options: {{device: cpu, codec: ffv1}}
+shots:
+  - {{input: {video}/d14.mp4, output: {out}/d14.mkv, options: {{frames: "0:300"}}}}
+  - {{input: {video}/d18.mp4, output: {out}/d18.mkv, options: {{frames: "0:12"}}}}
+"""
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def min_psnr(a: Path, b: Path) -> float:
+    from faceswap.media.video_reader import VideoReader
+    values = [psnr(x.copy(), y) for (_, x), (_, y) in zip(VideoReader(a), VideoReader(b), strict=True)]
+    return min(values)
+
+
+@pytest.fixture(scope="module")
+def killed_and_rerun(data, swap_model, tmp_path_factory):
+    """`faceswap batch --segment-frames 100 --jobs 2` on d14 (300 frames) and d18, killed with SIGKILL once
+    a segment is finished, then run again: (folder, records finished before the kill, BatchResult)."""
+    root = tmp_path_factory.mktemp("long")
+    manifest = write_manifest(root / "long.yaml", LONG.format(model=swap_model, video=data / "video", out="out"))
+    work = root / "out" / "d14.mkv.segments"
+    proc = subprocess.Popen([sys.executable, "-m", "faceswap.cli", "batch", str(manifest), "--segment-frames", "100",
+                             "--jobs", "2", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not list(work.glob("[0-9]*.json")):
+        assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]
+        assert time.time() < deadline, "no segment finished in time"
+        time.sleep(0.05)
+    proc.kill()   # SIGKILL: the runner and (in its process group? no: its children) stop at once
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    time.sleep(2.0)  # the killed runner's workers notice their parent is gone
+    assert not (root / "out" / "d14.mkv").exists()
+    finished = {p.name: p.stat().st_mtime_ns for p in work.glob("[0-9]*.mkv")}
+    assert 1 <= len(finished) < 3
+    result = api.batch(manifest, BatchOptions(jobs=2, segment_frames=100), progress=False)
+    return root, finished, result
+
+
+def test_a_killed_long_shot_reruns_its_missing_segments_and_equals_one_piece(killed_and_rerun, one_piece,
+                                                                              frame_count):
+    from faceswap.provenance import read_sidecar, record_job_key
+    from faceswap.qc.integrity import audio_seconds
+    root, finished, result = killed_and_rerun
+    rows = {r.shot: r for r in result.results}
+    assert result.status == "done" and rows["d14"].status == "done" and rows["d14"].segments == 3, rows
+    out = root / "out" / "d14.mkv"
+    assert frame_count(out) == frame_count(one_piece) == rows["d14"].frames == 300
+    assert abs(audio_seconds(out) - audio_seconds(one_piece)) <= 1 / 30
+    assert min_psnr(out, one_piece) >= 60.0
+    # the joined shot's record names the shot's job, so the next run skips it
+    assert record_job_key(read_sidecar(out)) == result.manifest.shots[0].key()
+    assert not (root / "out" / "d14.mkv.segments").exists()
+
+
+def test_the_same_manifest_on_a_local_ray_instance_gives_the_same_outputs(killed_and_rerun, data, swap_model,
+                                                                          monkeypatch, frame_count):
+    pytest.importorskip("ray")   # dev installs ray (setup.cfg): CI runs this
+    from faceswap.provenance import read_sidecar, record_job_key
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    root, _, local = killed_and_rerun
+    manifest = write_manifest(root / "ray.yaml", LONG.format(model=swap_model, video=data / "video", out="ray"))
+    result = api.batch(manifest, BatchOptions(jobs=2, cluster="ray", segment_frames=100), progress=False)
+    assert [(r.shot, r.status, r.frames, r.segments) for r in result.results] == \
+        [(r.shot, r.status, r.frames, r.segments) for r in local.results]
+    for name in ("d14.mkv", "d18.mkv"):
+        ours, theirs = root / "ray" / name, root / "out" / name
+        assert frame_count(ours) == frame_count(theirs)
+        # FFV1 is lossless: the frames are the local run's, to the rounding of a 1-thread Ray task's floats
+        assert min_psnr(ours, theirs) >= 60.0
+        assert record_job_key(read_sidecar(ours)) == record_job_key(read_sidecar(theirs))
 
 
 # --- bad manifests: one line naming the shot and key, exit 1, nothing written -------------------------------

@@ -17,7 +17,6 @@ import pytest
 import faceswap
 from faceswap.convert import segments
 from faceswap.convert.options import ConvertOptions
-from faceswap.convert.pipeline import Converter
 from faceswap.convert.segments import context_frames, convert_in_segments, plan_segments, work_folder
 from faceswap.errors import FaceswapError
 from faceswap.media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
@@ -41,17 +40,6 @@ from faceswap.convert.segments import convert_in_segments
 convert_in_segments(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]),
                     ConvertOptions(codec="ffv1", frames=sys.argv[4]), int(sys.argv[5]), progress=False)
 """
-
-
-@pytest.fixture(scope="module")
-def one_piece(data, swap_model, tmp_path_factory) -> Path:
-    """d14 frames 0-299 converted in one piece, lossless (FFV1)."""
-    out = tmp_path_factory.mktemp("one_piece") / "one.mkv"
-    started = time.perf_counter()
-    summary = Converter(data / "video" / CLIP, swap_model, out, ConvertOptions(codec="ffv1", frames=FRAMES),
-                        progress=False).run()
-    print(f"\none piece: {summary.frames} frames in {time.perf_counter() - started:.1f} s")
-    return out
 
 
 def frames_of(path: Path) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ class BatchOptions:
 
     jobs: int = bounded(defaults.BATCH_JOBS, 1)                    # shots (or segments) at once
     cluster: str | None = None                                     # "ray", "ray://HOST:PORT"; None: this machine
-    segment_frames: int | None = bounded(defaults.BATCH_SEGMENT_FRAMES, 2)  # None: every shot in one piece
+    segment_frames: int | None = bounded(defaults.SEGMENT_FRAMES, 2)  # None: every shot in one piece
     retries: int = bounded(defaults.BATCH_RETRIES, 0)              # further tries of a failed shot
     report: str | None = None                                      # None: <manifest stem>-report/ beside it
     check: bool = False                                            # validate and list the shots only

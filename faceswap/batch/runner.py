@@ -20,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..convert.options import parse_frames
+from ..convert.segments import Segment, plan_segments
 from ..errors import FaceswapError, NoFaceError
 from ..log import get_logger
 from ..qc.tracks import changed_tracks
@@ -118,6 +119,12 @@ class _Run:
         self.keys: dict[str, str] = {}
         self.states: dict[str, str] = {}
         self.todo: deque[Shot] = deque()
+        # tasks ready to run: (shot, kind, payload), kind "shot" (whole), "segment" or "join"
+        self.ready: deque[tuple[Shot, str, Any]] = deque()
+        self.segments: dict[str, list[Segment]] = {}      # a segmented shot's plan
+        self.pending: dict[str, set[int]] = {}            # its segments not finished yet
+        self.broken: dict[str, str] = {}                  # a segment of it failed: the error
+        self.stale: dict[str, bool] = {}
         self.shot_bar = tqdm(total=len(manifest.shots), unit="shot", desc="shots", position=0,
                              disable=not progress, dynamic_ncols=True)
         self.frame_bar = tqdm(total=None, unit="frame", position=1, leave=False, disable=not progress,
@@ -146,33 +153,66 @@ class _Run:
             return False
         return tasks.stored_qc(shot.to_dict(), self.qc, self.identity, self.report_dir) is None
 
-    def submit(self, executor: Any, shot: Shot) -> concurrent.futures.Future:
-        """The shot's work as a task. Its state is read again on a retry (a try that failed in qc
-        left a finished output, which is not converted twice)."""
+    def start(self, shot: Shot) -> None:
+        """Queue a shot's tasks: the whole shot, or its segments (then a join) when it is long.
+        Its state is read again on a retry (a try that failed in qc left a finished output, which
+        is not converted twice; segments finished by the failed try are not converted again)."""
         self.tries[shot.name] = self.tries.get(shot.name, 0) + 1
+        self.broken.pop(shot.name, None)
         state = self.states[shot.name] if self.tries[shot.name] == 1 else shot_state(shot, self.keys[shot.name])
         self.converting[shot.name] = state != "done"
+        self.stale[shot.name] = state == "stale"   # faceswap's own earlier output: replaced
         if state != "done":
             # one bar over the frames of every shot being converted (several at once with --jobs N)
             self.frame_bar.total = (self.frame_bar.total or 0) + (_frame_total(shot) or 0)
             self.frame_bar.refresh()
-        # TODO(issue 13, part S): when segments.plan_segments(shot.input, shot.output, shot.options,
-        # self.options.segment_frames) gives several pieces, submit one convert_segment task per piece
-        # (swapper from the worker's cache) and, once all are done, join_segments + qc as the shot's task.
-        return executor.submit(tasks.run_shot, shot.to_dict(), self.qc, self.identity, self.report_dir,
-                               state != "done", state == "stale",
-                               resources=Resources(gpus=1.0 if shot.options.device == "cuda" else 0.0))
+        segments = []
+        if state != "done" and self.options.segment_frames:
+            try:
+                shot.output.parent.mkdir(parents=True, exist_ok=True)
+                segments = plan_segments(shot.input, shot.output, shot.options, self.options.segment_frames,
+                                         shot.model)
+            except FaceswapError as err:
+                self.failed(shot, str(err), retry=False)
+                return
+        if segments:
+            self.segments[shot.name] = segments
+            self.pending[shot.name] = {s.index for s in segments}
+            self.ready.extend((shot, "segment", s) for s in segments)
+        else:
+            self.ready.append((shot, "shot", state))
 
-    def collect(self, shot: Shot, future: concurrent.futures.Future) -> None:
-        """A finished task: its result, or its failure (queued again while tries are left)."""
+    def submit(self, executor: Any, shot: Shot, kind: str, payload: Any) -> concurrent.futures.Future:
+        """One task of a shot on the executor (a GPU for it when the shot runs on CUDA)."""
+        resources = Resources(gpus=1.0 if shot.options.device == "cuda" else 0.0)
+        if kind == "segment":
+            return executor.submit(tasks.run_segment, shot.to_dict(), payload, resources=resources)
+        if kind == "join":
+            return executor.submit(tasks.join_shot, shot.to_dict(), self.segments[shot.name], self.qc,
+                                   self.identity, self.report_dir, self.stale[shot.name], resources=resources)
+        return executor.submit(tasks.run_shot, shot.to_dict(), self.qc, self.identity, self.report_dir,
+                               payload != "done", payload == "stale", resources=resources)
+
+    def collect(self, shot: Shot, kind: str, payload: Any, future: concurrent.futures.Future,
+                still_running: bool) -> None:
+        """A finished task: its result, or its failure (the shot queued again while tries are left).
+        `still_running`: other tasks of the same shot have not finished yet."""
         try:
             out = future.result()
         except FaceswapError as err:
-            self.failed(shot, str(err), retry=not isinstance(err, NoFaceError))
+            self.task_failed(shot, kind, str(err), not isinstance(err, NoFaceError), still_running)
             return
         except Exception as err:  # noqa: BLE001 - a bug in one shot must not stop the others
             log.error("shot %s: unexpected %s", shot.name, type(err).__name__, exc_info=err)
-            self.failed(shot, f"{type(err).__name__}: {err}", retry=True)
+            self.task_failed(shot, kind, f"{type(err).__name__}: {err}", True, still_running)
+            return
+        if kind == "segment":
+            self.pending[shot.name].discard(payload.index)
+            if shot.name in self.broken:
+                if not still_running:
+                    self.failed(shot, self.broken[shot.name], retry=True)
+            elif not self.pending[shot.name]:
+                self.ready.appendleft((shot, "join", None))   # before other shots: the output is one step away
             return
         status = "gated" if out["qc_failures"] else ("done" if self.converting[shot.name] else "skipped")
         if not self.converting[shot.name]:  # qc only: the frames come from the earlier run's record
@@ -181,7 +221,16 @@ class _Run:
         self.finish(ShotResult(shot.name, str(shot.input), str(shot.output), status, frames=out["frames"],
                                swapped=out["swapped"], speed_fps=out["speed_fps"], seconds=out["seconds"],
                                qc=out["qc"], qc_failures=out["qc_failures"], qc_note=out["qc_note"],
-                               attempts=self.tries[shot.name]))
+                               attempts=self.tries[shot.name], segments=len(self.segments.get(shot.name, ())) or 1))
+
+    def task_failed(self, shot: Shot, kind: str, error: str, retry: bool, still_running: bool) -> None:
+        if kind != "segment":
+            self.failed(shot, error, retry)
+            return
+        # the shot fails once its other segments have stopped; the retry keeps those that finished
+        self.broken.setdefault(shot.name, error)
+        if not still_running:
+            self.failed(shot, self.broken[shot.name], retry)
 
     def failed(self, shot: Shot, error: str, retry: bool) -> None:
         if retry and self.tries[shot.name] <= self.options.retries:
@@ -190,7 +239,7 @@ class _Run:
             self.todo.append(shot)
             return
         self.finish(ShotResult(shot.name, str(shot.input), str(shot.output), "failed", error=error,
-                               attempts=self.tries[shot.name]))
+                               attempts=self.tries.get(shot.name, 1)))
 
     def finish(self, result: ShotResult) -> None:
         self.results[result.shot] = result
@@ -198,19 +247,26 @@ class _Run:
         self.shot_bar.update(1)
 
     def run(self, executor: Any) -> None:
-        running: dict[concurrent.futures.Future, Shot] = {}
-        while self.todo or running:
-            while self.todo and len(running) < max(1, executor.workers):
-                shot = self.todo.popleft()
-                running[self.submit(executor, shot)] = shot
+        running: dict[concurrent.futures.Future, tuple[Shot, str, Any]] = {}
+        while self.todo or self.ready or running:
+            while len(running) < max(1, executor.workers) and (self.ready or self.todo):
+                if not self.ready:
+                    self.start(self.todo.popleft())
+                    continue
+                shot, kind, payload = self.ready.popleft()
+                if shot.name in self.broken:
+                    continue  # a segment of this shot failed: its other segments are not started
+                running[self.submit(executor, shot, kind, payload)] = (shot, kind, payload)
+            if not running:
+                continue
             # a short timeout: the frame bar follows the workers' frames between completions
             done, _ = concurrent.futures.wait(running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
             self.frame_bar.update(worker.frames_reported())
             for future in done:
-                shot = running.pop(future)
-                self.collect(shot, future)
-                if not executor.live_frames and shot.name in self.results:
-                    self.frame_bar.update(self.results[shot.name].frames)  # Ray: counted when done
+                shot, kind, payload = running.pop(future)
+                self.collect(shot, kind, payload, future, any(s.name == shot.name for s, _, _ in running.values()))
+                if not executor.live_frames and kind != "join" and future.exception() is None:
+                    self.frame_bar.update(future.result()["frames"])  # Ray: a task's frames when it is done
 
     def close(self) -> None:
         self.frame_bar.close()

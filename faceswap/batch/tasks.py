@@ -110,7 +110,6 @@ def run_shot(shot: dict[str, Any], qc: dict[str, Any] | None, identity: str | No
         options.overwrite = overwrite
         Path(shot["output"]).parent.mkdir(parents=True, exist_ok=True)
         swapper = cached_swapper(shot["model"], options.device)
-        # TODO(issue 13, part S): a shot longer than segment_frames arrives here as segment tasks + a join
         summary = Converter(shot["input"], shot["model"], shot["output"], options, progress=False,
                             swapper=swapper, on_frames=report_frames).run()
         out.update(frames=summary.frames, swapped=summary.swapped, speed_fps=round(summary.speed_fps, 3))
@@ -119,4 +118,32 @@ def run_shot(shot: dict[str, Any], qc: dict[str, Any] | None, identity: str | No
     return out
 
 
-__all__ = ["figures", "is_video", "qc_options", "run_qc_of_shot", "run_shot", "stored_qc"]
+def run_segment(shot: dict[str, Any], segment: Any) -> dict[str, Any]:
+    """Convert one segment of a long shot (convert.segments.convert_segment) with this worker's
+    model; a segment finished by an earlier run is skipped. Returns its record (frames, ...)."""
+    from ..convert.segments import convert_segment
+
+    options = ConvertOptions(**shot["options"])
+    return convert_segment(shot["input"], shot["model"], shot["output"], options, segment,
+                           swapper=cached_swapper(shot["model"], options.device), on_frames=report_frames)
+
+
+def join_shot(shot: dict[str, Any], segments: list[Any], qc: dict[str, Any] | None, identity: str | None,
+              report_dir: str, overwrite: bool = False) -> dict[str, Any]:
+    """Join a long shot's finished segments into its output (convert.segments.join_segments: stream
+    copy, the sound once, the provenance of a one-piece run), then qc it as `run_shot` does."""
+    from ..convert.segments import join_segments
+
+    started = time.perf_counter()
+    options = ConvertOptions(**shot["options"])
+    options.overwrite = overwrite
+    summary = join_segments(shot["input"], shot["model"], shot["output"], options, segments)
+    out: dict[str, Any] = {"frames": summary.frames, "swapped": summary.swapped,
+                           "speed_fps": round(summary.speed_fps, 3)}
+    out.update(run_qc_of_shot(shot, qc, identity, report_dir))
+    out["seconds"] = round(summary.seconds + time.perf_counter() - started, 3)
+    return out
+
+
+__all__ = ["figures", "is_video", "join_shot", "qc_options", "run_qc_of_shot", "run_segment", "run_shot",
+           "stored_qc"]

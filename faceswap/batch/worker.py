@@ -15,9 +15,11 @@ and torch loads only with the first model.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import queue as queue_module
 import signal
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -123,11 +125,25 @@ def init_pool_worker(frames: Queue, threads: int, log_level: str) -> None:
     threads would fight over them), the package logs at the runner's `log_level`, and Ctrl-C
     is left to the runner, which stops the workers with SIGTERM (`run_task`) so that a
     terminal's SIGINT to the whole process group does not print a traceback from each idle
-    worker. The worker's fd 2 is the runner's, filter of native chatter included."""
+    worker. The worker's fd 2 is the runner's, filter of native chatter included. On Linux
+    the worker also gets SIGTERM when the runner dies (kill -9 of a batch on a farm), so it
+    removes its partial segment and exits instead of converting on as an orphan."""
     global _sink, _threads, _pool_worker
     _sink, _threads, _pool_worker = frames.put, max(1, threads), True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     setup_logging(log_level)
+
+
+def _die_with_parent() -> None:
+    # prctl(PR_SET_PDEATHSIG, SIGTERM): Linux only; elsewhere an orphan finishes its task and the
+    # pool's broken pipe ends it
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() == 1:   # the runner died before the call
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _stop() -> None:
