@@ -338,39 +338,33 @@ def bench_convert(data: Path, frames: int | None = None) -> dict[str, Any]:
 
 
 BATCH_CLIPS = ("d18.mp4", "d19.mp4", "d12.mp4", "d14.mp4")
-BATCH_FRAMES = 30  # frames per shot: short shots, so start-up (spawn, model load) shows as a batch pays it
+BATCH_FRAMES = 90  # frames per shot: short, so start-up (spawn, model load) shows as a batch of short shots pays it
 BATCH_JOBS = (1, 2)
 
 
-def _bench_shot(input_path: Path, model: Path, output: Path, options: Any) -> dict[str, Any]:
-    """One shot as a batch task: the worker's cached model, frames counted through report_frames."""
-    from .batch.worker import cached_swapper, report_frames
-    from .convert.pipeline import Converter
-    summary = Converter(input_path, model, output, options, progress=False,
-                        swapper=cached_swapper(model, options.device), on_frames=report_frames).run()
-    return {"frames": summary.frames, "swapped": summary.swapped}
+def run_shots(shots: list[tuple[Path, Path]], model: Path, options: dict[str, Any], jobs: int,
+              folder: Path) -> dict[str, Any]:
+    """Run `faceswap batch --jobs JOBS` on a manifest (written in `folder`) of each (input,
+    output) of `shots` with `model` and the ConvertOptions fields `options`; wall seconds of
+    the whole batch, worker start-up and model loads included."""
+    import yaml
 
-
-def run_shots(shots: list[tuple[Path, Path]], model: Path, options: Any, jobs: int) -> dict[str, Any]:
-    """Convert each (input, output) of `shots` with `model` and `options` on `jobs` workers, as
-    `faceswap batch --jobs JOBS` does; wall seconds from the first submit to the last result,
-    worker start-up and model loads included. The one place the batch benchmark runs shots:
-    switch it to `run_batch` (a manifest of these shots) when that exists."""
-    from .batch.executors import make_executor
-    from .batch.worker import frames_reported
-    frames_reported()
+    from .api import batch
+    from .batch.options import BatchOptions
+    manifest = folder / "bench.yaml"
+    manifest.write_text(yaml.safe_dump({"model": str(model), "options": options, "shots": [
+        {"input": str(i), "output": str(o)} for i, o in shots]}), encoding="utf-8")
     cpu_before = _cpu_seconds()
     start = time.perf_counter()
-    executor = make_executor(jobs)
-    try:
-        results = [f.result() for f in [executor.submit(_bench_shot, i, model, o, options) for i, o in shots]]
-    finally:
-        executor.close()   # joins the workers, so their CPU time counts as this process's children's
+    result = batch(manifest, BatchOptions(jobs=jobs, retries=0), progress=False)
     seconds = time.perf_counter() - start
+    failed = [f"{r.shot}: {r.error}" for r in result.results if r.status != "done"]
+    if failed:
+        raise FaceswapError(f"--jobs {jobs}: {failed[0]}")
     cores_busy = (_cpu_seconds() - cpu_before) / seconds   # how much of the machine the batch used
-    frames = sum(r["frames"] for r in results)
-    return {"jobs": jobs, "shots": len(shots), "frames": frames, "swapped": sum(r["swapped"] for r in results),
-            "frames_reported": frames_reported(), "seconds": round(seconds, 2), "cores_busy": round(cores_busy, 2),
+    frames = sum(r.frames for r in result.results)
+    return {"jobs": jobs, "shots": len(shots), "frames": frames, "swapped": sum(r.swapped for r in result.results),
+            "seconds": round(seconds, 2), "cores_busy": round(cores_busy, 2),
             "shots_per_hour": round(len(shots) * 3600 / seconds, 1), "fps": round(frames / seconds, 2)}
 
 
@@ -381,12 +375,11 @@ def _cpu_seconds() -> float:
 
 def bench_batch(data: Path, frames: int | None = None) -> dict[str, Any]:
     """Shots/hour and frames/s of a batch of 4 short shots with `--jobs 1` vs `--jobs 2`, in one run."""
-    from .convert.options import ConvertOptions
     from .samples import sample_videos
 
     videos = sample_videos(data, BATCH_CLIPS)
     count = frames or BATCH_FRAMES
-    options = ConvertOptions(frames=f"0:{count}", overwrite=True)
+    options = {"frames": f"0:{count}", "device": "cpu"}
     rows = []
     print(f"{f'batch benchmark ({_cores()} CPU cores, {len(videos)} shots of {count} frames)':<52}"
           f"{'seconds':>8}{'shots/h':>9}{'frames/s':>10}{'cores busy':>12}", flush=True)
@@ -395,12 +388,11 @@ def bench_batch(data: Path, frames: int | None = None) -> dict[str, Any]:
         model = _untrained_model(root / "model-quick", "quick")
         for jobs in BATCH_JOBS:
             (root / f"jobs{jobs}").mkdir()
-            r = run_shots([(v, root / f"jobs{jobs}" / f"{v.stem}.mp4") for v in videos], model, options, jobs)
+            r = run_shots([(v, root / f"jobs{jobs}" / f"{v.stem}.mp4") for v in videos], model, options, jobs,
+                          root / f"jobs{jobs}")
             rows.append(r)
             print(f"{f'--jobs {jobs}':<52}{r['seconds']:>8.1f}{r['shots_per_hour']:>9.0f}{r['fps']:>10.1f}"
                   f"{r['cores_busy']:>12.2f}", flush=True)
-            if r["frames_reported"] != r["frames"]:
-                raise FaceswapError(f"--jobs {jobs}: {r['frames_reported']} frames reported, {r['frames']} written")
     ratio = rows[-1]["fps"] / rows[0]["fps"]
     print(f"  --jobs {BATCH_JOBS[-1]} / --jobs {BATCH_JOBS[0]}: {ratio:.2f}x  (wall time per batch, worker "
           "start-up and model loads included; quick model with random weights)")
