@@ -1,5 +1,6 @@
 """The package's layering, read from the source: every import goes down, never up or sideways.
 
+    __main__                      `python -m faceswap`: runs cli
     cli, bench, demo, quality     scripts (samples: their shared first step; cli_base: what cli's commands share)
     api                           wires the stages
     batch                         many shots: convert + qc each, on workers or a Ray cluster
@@ -46,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
     "samples": LEAVES | BASE | STAGES | {"api"},
     "cli_base": LEAVES | BASE | STAGES | {"api"},
     **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base"} for script in SCRIPTS},
+    "__main__": {"cli"},    # `python -m faceswap` (and torchrun's -m faceswap): the command and nothing else
 }
 
 
