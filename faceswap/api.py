@@ -192,7 +192,7 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, p
     model_cfg, train_cfg = training_configs(model_dir, preset, overrides)
     if ddp is not None and ddp < 1:
         raise FaceswapError(f"--ddp must be 1 or more (got {ddp})")
-    if (ddp or 1) > 1 or distributed.torchrun_rank() is not None:
+    if (ddp or 1) > 1 or distributed.torchrun_rank(train_cfg.device) is not None:
         return distributed.train(faceset_a, faceset_b, model_dir, model_cfg, train_cfg, ddp, from_backup, progress)
     trainer = Trainer(faceset_a, faceset_b, model_dir, model_cfg, train_cfg, from_backup=from_backup,
                       progress=progress)

@@ -78,15 +78,19 @@ class RankResult:
     weights_sha256: str
 
 
-def torchrun_rank() -> Rank | None:
+def torchrun_rank(device: str = "auto") -> Rank | None:
     """This process's Rank when torchrun (or another launcher setting RANK and WORLD_SIZE > 1) started it;
-    None otherwise. The backend is NCCL when CUDA has a device for LOCAL_RANK, else gloo."""
+    None otherwise. The backend is NCCL when `device` (TrainConfig.device) allows CUDA and CUDA has a
+    device for LOCAL_RANK, else gloo. FaceswapError for --device cuda without one, and for mps."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1 or "RANK" not in os.environ:
         return None
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    backend = "nccl" if torch.cuda.is_available() and torch.cuda.device_count() > local else "gloo"
-    return Rank(int(os.environ["RANK"]), world, local, backend)
+    gpu = torch.cuda.is_available() and torch.cuda.device_count() > local
+    if device == "mps" or (device == "cuda" and not gpu):
+        raise FaceswapError(f"--device {device}: this torchrun process (LOCAL_RANK {local}) has no such device; "
+                            f"DDP runs on CUDA GPUs (one per process) or the CPU")
+    return Rank(int(os.environ["RANK"]), world, local, "nccl" if gpu and device != "cpu" else "gloo")
 
 
 def plan(processes: int, device: str) -> str:
@@ -159,7 +163,7 @@ class DistributedTrainer(Trainer):
         super().__init__(*args, progress=progress and self.writes, **kwargs)
         for faces in self.faces.values():    # a faceset too small for the shards: say so before any step
             shard(faces, rank.rank, rank.world_size)
-        ids = [self.device.index or 0] if self.device.type == "cuda" else None
+        ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None   # run_rank set it
         self._both = _DDP(BothSides(self.forward), device_ids=ids, gradient_as_bucket_view=True)
         if self.disc is not None:
             self.disc = _DDP(self.disc, device_ids=ids, gradient_as_bucket_view=True)
@@ -267,6 +271,7 @@ def launch(processes: int, faceset_a: str | Path, faceset_b: str | Path, model_d
     message: a FaceswapError's own line, else the traceback of the first rank that crashed.
     """
     backend = plan(processes, train_cfg.device)
+    log.info("starting %d training processes", processes)
     ctx = mp.get_context("spawn")
     results = ctx.SimpleQueue()
     args = (faceset_a, faceset_b, model_dir, model_cfg, train_cfg)
@@ -336,14 +341,13 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, m
     """Train with DDP: as this torchrun rank when torchrun started the process, else on `processes` ranks
     spawned here (`launch`). The summary of this rank (torchrun) or of rank 0 (launch), whose
     samples_per_second counts the samples of all ranks. FaceswapError for --ddp under torchrun."""
-    rank = torchrun_rank()
+    rank = torchrun_rank(train_cfg.device)
     if rank is not None:
         if processes and processes > 1:
             raise FaceswapError("--ddp under torchrun: torchrun already starts the processes; drop --ddp")
         return run_rank(rank, faceset_a, faceset_b, model_dir, model_cfg, train_cfg, from_backup, progress).summary
     if processes is None or processes < 1:
         raise FaceswapError(f"--ddp must be 1 or more (got {processes})")
-    log.info("--ddp %d: starting %d training processes", processes, processes)
     return launch(processes, faceset_a, faceset_b, model_dir, model_cfg, train_cfg, from_backup, progress)[0].summary
 
 
