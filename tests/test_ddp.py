@@ -11,14 +11,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torch.multiprocessing as mp
 
 from faceswap.model.config import ModelConfig
 from faceswap.model.store import load_model
 from faceswap.train.config import TrainConfig
-from faceswap.train.distributed import launch, weights_sha256
+from faceswap.train.distributed import DistributedTrainer, free_port, launch, weights_sha256
 
 pytestmark = pytest.mark.slow
 
@@ -118,3 +121,25 @@ def test_ctrl_c_stops_every_rank_and_rank_0_saves(swap_model, tmp_path):
     assert state_iteration(model_dir) >= 5
     assert sorted(p.name for p in model_dir.iterdir() if p.name.startswith("checkpoint")) == ["checkpoint"]
     assert "iterations 0 ->" in out
+
+
+def _decide(index: int, port: int, out: str) -> None:
+    """A rank of test_ranks_agree_on_nan_and_stop: only the trainer's collective decisions, no model."""
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=index, world_size=2)
+    trainer = DistributedTrainer.__new__(DistributedTrainer)
+    trainer.cfg, trainer._flag = TrainConfig(), torch.zeros(1, dtype=torch.int64)
+    seen = []
+    for nan_on, stop_on in ((1, 1), (None, None), (0, None)):
+        trainer._stop_reason = "interrupt" if index == stop_on else ""
+        loss = torch.tensor(float("nan") if index == nan_on else 0.5)
+        seen.append([trainer._finite(loss), trainer._should_stop(time.monotonic())])
+    (Path(out) / f"rank{index}.json").write_text(json.dumps(seen))
+    dist.destroy_process_group()
+
+
+def test_ranks_agree_on_nan_and_stop(tmp_path):
+    """A NaN loss or a Ctrl-C seen by one rank is acted on by all (else one would wait for the other forever)."""
+    mp.spawn(_decide, args=(free_port(), str(tmp_path)), nprocs=2)
+    expected = [[False, "interrupt"], [True, ""], [False, ""]]
+    assert [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)] == [expected, expected]
