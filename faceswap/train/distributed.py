@@ -106,6 +106,9 @@ def plan(processes: int, device: str) -> str:
         raise FaceswapError(f"--ddp {processes} --device cuda needs {processes} CUDA GPUs, this machine has {gpus}")
     if device == "auto" and gpus:
         log.warning("%d CUDA GPU(s) for %d processes: training on the CPU with gloo", gpus, processes)
+    if processes > (os.cpu_count() or 1):
+        log.warning("%d processes on %d CPU cores: they will take turns, slower than fewer", processes,
+                    os.cpu_count() or 1)
     return "gloo"
 
 
