@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .convert.frame_range import check_frame_range
 from .convert.options import ConvertOptions
 from .data.faceset import iter_faceset
-from .errors import NoFaceError
+from .errors import FaceswapError, NoFaceError
 from .extract.contact_sheet import contact_sheet
 from .extract.options import ExtractOptions
 from .extract.pipeline import ExtractSummary, extract_source
@@ -153,7 +153,7 @@ def training_configs(model_dir: str | Path, preset: str = DEFAULT_PRESET,
 
 def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, preset: str = DEFAULT_PRESET,
           overrides: Mapping[str, Any] | None = None, from_backup: bool = False,
-          progress: bool = True) -> TrainSummary:
+          progress: bool = True, ddp: int | None = None) -> TrainSummary:
     """Train (or resume training) the swap model in `model_dir` on A (footage to change) and B
     (the face to put in), with `preset` and `overrides` as in `training_configs`.
 
@@ -161,10 +161,19 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, p
     "interrupted"), and saves a checkpoint first in every case. Raises
     FaceswapError for facesets that are missing or too small, a model folder
     that holds another model, or a damaged checkpoint.
+
+    `ddp` N > 1 trains on N processes of this machine with DistributedDataParallel
+    (train/distributed.py; the batch size is per process); a process that
+    torchrun started trains as its rank without it.
     """
+    from .train import distributed
     from .train.trainer import Trainer
 
     model_cfg, train_cfg = training_configs(model_dir, preset, overrides)
+    if ddp is not None and ddp < 1:
+        raise FaceswapError(f"--ddp must be 1 or more (got {ddp})")
+    if (ddp or 1) > 1 or distributed.torchrun_rank(train_cfg.device) is not None:
+        return distributed.train(faceset_a, faceset_b, model_dir, model_cfg, train_cfg, ddp, from_backup, progress)
     trainer = Trainer(faceset_a, faceset_b, model_dir, model_cfg, train_cfg, from_backup=from_backup,
                       progress=progress)
     return trainer.run()

@@ -208,10 +208,14 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
                    "(docs/train.md); or a prior folder (make prior). Ignored when resuming." + train_default("init"))
 @click.option("--from-backup", is_flag=True, default=False,
               help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged). [default: off]")
+@click.option("--ddp", type=int, default=None, metavar="N",
+              help="Train on N processes of this machine with DistributedDataParallel: one per GPU (NCCL) "
+                   "when CUDA has N, else on the CPU (gloo). --batch-size is per process. Several machines: "
+                   "torchrun ... -m faceswap train (docs/train.md). [default: one process]")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
 def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_backup: bool, progress: bool,
-          **opts: Any) -> None:
+          ddp: int | None, **opts: Any) -> None:
     """Train a swap model: FACESET_A is the footage to change, FACESET_B the face to put in.
 
     Stops at --iterations or --minutes, or on Ctrl-C / SIGTERM, and always
@@ -219,7 +223,9 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
     """
     from .api import train as run_train
 
-    s = run_train(faceset_a, faceset_b, model_dir, preset, opts, from_backup=from_backup, progress=progress)
+    s = run_train(faceset_a, faceset_b, model_dir, preset, opts, from_backup=from_backup, progress=progress, ddp=ddp)
+    if s.rank:   # a torchrun process other than rank 0: rank 0 reports
+        return finish(s)
     losses = ", ".join(f"{k} {v:.4f}" for k, v in s.last_losses.items())
     click.echo(f"trained {s.model_dir}: iterations {s.start_iteration} -> {s.iteration} in {s.seconds:.0f} s "
                f"({s.samples_per_second:.0f} samples/s){', ' + losses if losses else ''}"

@@ -1,5 +1,6 @@
 """The package's layering, read from the source: every import goes down, never up or sideways.
 
+    __main__                      `python -m faceswap`: runs cli
     cli, bench, demo, quality,    scripts (occlusion_bench: `make occlusion`;
     occlusion_bench               samples: their shared first step; cli_base: what cli's commands share)
     api                           wires the stages
@@ -48,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli_base": LEAVES | BASE | STAGES | {"api"},
     # batch: the scripts read BatchOptions (a light record, as qc/options.py) for --help; runs go through api
     **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base", "batch"} for script in SCRIPTS},
+    "__main__": {"cli"},    # `python -m faceswap` (and torchrun's -m faceswap): the command and nothing else
 }
 
 

@@ -16,10 +16,13 @@ COLOURS = {"loss_a": (66, 133, 244), "loss_b": (219, 68, 55), "gen_adv": (15, 15
 
 
 class LossHistory:
-    def __init__(self, path: Path) -> None:
+    """The rows of loss.csv at `path`; with no path, in memory only (a distributed run's ranks
+    other than 0, which write nothing)."""
+
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self.rows: list[dict[str, float]] = []
-        if path.is_file():
+        if path is not None and path.is_file():
             with open(path, newline="") as fh:
                 reader = csv.DictReader(fh)
                 for row in reader:
@@ -36,6 +39,8 @@ class LossHistory:
         self._rewrite()
 
     def _rewrite(self) -> None:
+        if self.path is None:
+            return
         tmp = self.path.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, COLUMNS)
@@ -44,6 +49,9 @@ class LossHistory:
         tmp.replace(self.path)
 
     def append(self, row: dict[str, float]) -> None:
+        if self.path is None:
+            self.rows.append(row)
+            return
         new = not self.path.is_file()
         with open(self.path, "a", newline="") as fh:
             writer = csv.DictWriter(fh, COLUMNS)

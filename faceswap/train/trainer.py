@@ -64,6 +64,7 @@ class TrainSummary:
     last_losses: dict[str, float] = field(default_factory=dict)
     rollbacks: int = 0
     stopped_by: str = ""     # iterations | minutes | interrupt (Ctrl-C) | terminated (SIGTERM)
+    rank: int = 0            # the process of a distributed run that made it (only rank 0 reports)
 
     @property
     def status(self) -> str:
@@ -72,6 +73,10 @@ class TrainSummary:
 
 
 class Trainer:
+    # A distributed run (train/distributed.py) has `world` processes, and only one of them writes the folder.
+    world = 1
+    writes = True
+
     def __init__(self, faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path,
                  model_cfg: ModelConfig | None, train_cfg: TrainConfig, from_backup: bool = False,
                  progress: bool = True) -> None:
@@ -111,7 +116,7 @@ class Trainer:
             self.disc_optimizer = torch.optim.Adam(self.disc.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
         self.iteration = 0
         self.rollbacks = 0
-        self.history = LossHistory(self.model_dir / "loss.csv")
+        self.history = LossHistory(self.model_dir / "loss.csv" if self.writes else None)
         self._resume(from_backup)
         self.forward = torch.compile(self.model) if train_cfg.compile else self.model
         self._amp_dtype = None
@@ -121,7 +126,7 @@ class Trainer:
         self._good = self._snapshot()
         self._stop_reason = ""
         self.preview_faces = {k: v.preview_batch(PREVIEW_FACES) for k, v in self.faces.items()}
-        self._board = _tensorboard(self.model_dir)
+        self._board = _tensorboard(self.model_dir) if self.writes else None
 
     # -- set-up ---------------------------------------------------------------------
     def _resolve_model_config(self, requested: ModelConfig | None) -> ModelConfig:
@@ -140,7 +145,7 @@ class Trainer:
         return cfg
 
     def _create_model_folder(self, facesets: dict[str, Path]) -> None:
-        if (self.model_dir / "config.json").is_file():
+        if (self.model_dir / "config.json").is_file() or not self.writes:
             return
         try:
             self.model_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +158,7 @@ class Trainer:
     def _record_identity(self, facesets: dict[str, Path]) -> None:
         """identity.json: who each side is, so convert changes only the person the model was
         trained to replace (kept when the folder already has one)."""
-        if load_identity(self.model_dir) is not None:
+        if not self.writes or load_identity(self.model_dir) is not None:
             return
         try:
             save_identity(self.model_dir, {side: faceset_identity(path) for side, path in facesets.items()})
@@ -214,14 +219,18 @@ class Trainer:
             return
         state = {"iteration": self.iteration, "lr": self.optimizer.param_groups[0]["lr"],
                  "rollbacks": self.rollbacks, "train": to_dict(self.cfg), "time": time.time()}
-        save_checkpoint(self.model_dir, Checkpoint(
-            self.model.state_dict(), self.optimizer.state_dict(), state,
-            self.disc.state_dict() if self.disc is not None else None,
-            self.disc_optimizer.state_dict() if self.disc is not None else None))
+        if self.writes:
+            save_checkpoint(self.model_dir, Checkpoint(
+                self.model.state_dict(), self.optimizer.state_dict(), state,
+                self.disc.state_dict() if self.disc is not None else None,
+                self.disc_optimizer.state_dict() if self.disc is not None else None))
         self._good = self._snapshot()
-        self.history.plot(self.model_dir / "loss.png")
+        if self.writes:
+            self.history.plot(self.model_dir / "loss.png")
 
-    def write_preview(self) -> Path:
+    def write_preview(self) -> Path | None:
+        if not self.writes:
+            return None
         grid = preview_grid(self.model, self.preview_faces["a"], self.preview_faces["b"],
                             title=f"iteration {self.iteration}")
         folder = self.model_dir / "previews"
@@ -238,10 +247,18 @@ class Trainer:
                     memory_format=torch.channels_last if v.dim() == 4 else torch.contiguous_format)
                 for k, v in batch.items()}
 
-    def _side_loss(self, batch: dict[str, torch.Tensor], side: str) -> tuple[torch.Tensor, dict[str, float],
-                                                                               torch.Tensor]:
+    def _render(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor | None], ...]:
+        """Each side's (rgb, mask) of its own inputs (one module call per side here; one in all under DDP)."""
+        return self.forward(x_a, "a"), self.forward(x_b, "b")
+
+    def _finite(self, loss: torch.Tensor) -> bool:
+        """Whether this step's loss is finite (on every process of a distributed run)."""
+        return bool(torch.isfinite(loss))
+
+    def _side_loss(self, batch: dict[str, torch.Tensor], side: str,
+                   out: tuple[torch.Tensor, torch.Tensor | None]) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         cfg = self.cfg
-        rgb, mask = self.forward(batch["input"], side)
+        rgb, mask = out
         # Loss where the face is (with a little background so it is not garbage), eyes and mouth up-weighted.
         weight = batch["weight"] * (0.1 + 0.9 * batch["mask"])
         rec = cfg.ssim_weight * losses.dssim_loss(rgb.float(), batch["target"], weight) + \
@@ -263,8 +280,9 @@ class Trainer:
         use_gan = self.disc is not None and self.iteration >= cfg.gan_start
         stats: dict[str, float] = {}
         with autocast:
-            loss_a, stats_a, fake_a = self._side_loss(batch_a, "a")
-            loss_b, stats_b, fake_b = self._side_loss(batch_b, "b")
+            out_a, out_b = self._render(batch_a["input"], batch_b["input"])
+            loss_a, stats_a, fake_a = self._side_loss(batch_a, "a", out_a)
+            loss_b, stats_b, fake_b = self._side_loss(batch_b, "b", out_b)
             loss = loss_a + loss_b
             stats.update(stats_a, **stats_b)
             if "detail" in batch_b:
@@ -276,7 +294,7 @@ class Trainer:
                 adv = losses.generator_adv_loss(cfg.gan_loss, self.disc(fake))
                 loss = loss + cfg.gan_weight * adv
                 stats["gen_adv"] = float(adv.detach())
-        if not torch.isfinite(loss):
+        if not self._finite(loss):
             self._rollback("NaN/inf loss")
             return {}
         self.optimizer.zero_grad(set_to_none=True)
@@ -346,7 +364,7 @@ class Trainer:
                     t0 = time.perf_counter()
                     stats = self.step(next(loader_a), next(loader_b)) or stats
                     dt = time.perf_counter() - t0
-                    samples += 2 * self.cfg.batch_size
+                    samples += 2 * self.cfg.batch_size * self.world
                     rate = samples / max(time.monotonic() - start, 1e-9)
                     bar.n = self.iteration
                     bar.set_postfix({k: f"{v:.4f}" for k, v in stats.items() if k.startswith("loss")} |
