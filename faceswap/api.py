@@ -162,14 +162,15 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, p
     FaceswapError for facesets that are missing or too small, a model folder
     that holds another model, or a damaged checkpoint.
 
-    `ddp` N > 1 trains on N processes of this machine with DistributedDataParallel
-    (train/distributed.py; the batch size is per process); a process that
-    torchrun started trains as its rank without it.
+    `ddp` (or the `ddp` setting) N > 1 trains on N processes of this machine with
+    DistributedDataParallel (train/distributed.py; the batch size is per process);
+    a process that torchrun started trains as its rank without it.
     """
     from .train import distributed
     from .train.trainer import Trainer
 
     model_cfg, train_cfg = training_configs(model_dir, preset, overrides)
+    ddp = train_cfg.ddp if ddp is None else ddp
     if ddp is not None and ddp < 1:
         raise FaceswapError(f"--ddp must be 1 or more (got {ddp})")
     if (ddp or 1) > 1 or distributed.torchrun_rank(train_cfg.device) is not None:

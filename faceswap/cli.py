@@ -211,11 +211,11 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--ddp", type=int, default=None, metavar="N",
               help="Train on N processes of this machine with DistributedDataParallel: one per GPU (NCCL) "
                    "when CUDA has N, else on the CPU (gloo). --batch-size is per process. Several machines: "
-                   "torchrun ... -m faceswap train (docs/train.md). [default: one process]")
+                   "torchrun ... -m faceswap train (docs/train.md)." + train_must("ddp") + train_default("ddp", "one process"))
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
 def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_backup: bool, progress: bool,
-          ddp: int | None, **opts: Any) -> None:
+          **opts: Any) -> None:
     """Train a swap model: FACESET_A is the footage to change, FACESET_B the face to put in.
 
     Stops at --iterations or --minutes, or on Ctrl-C / SIGTERM, and always
@@ -223,7 +223,7 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
     """
     from .api import train as run_train
 
-    s = run_train(faceset_a, faceset_b, model_dir, preset, opts, from_backup=from_backup, progress=progress, ddp=ddp)
+    s = run_train(faceset_a, faceset_b, model_dir, preset, opts, from_backup=from_backup, progress=progress)
     if s.rank:   # a torchrun process other than rank 0: rank 0 reports
         return finish(s)
     losses = ", ".join(f"{k} {v:.4f}" for k, v in s.last_losses.items())

@@ -44,6 +44,7 @@ class TrainConfig:
     amp: bool = True                   # mixed precision on GPU (never on CPU: slower there)
     compile: bool = False              # torch.compile the model
     workers: int | None = bounded(None, 0)         # data loader worker processes (None: by CPU count)
+    ddp: int | None = bounded(None, 1)  # processes of this machine with DistributedDataParallel (None: one)
     warp: bool = True                  # random grid warp of the inputs
     seed: int = bounded(0, *defaults.SEED_RANGE)
     init: str = defaults.INIT          # a new model's start: "auto" (the shipped prior if it fits), "none", a prior folder
