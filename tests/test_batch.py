@@ -4,6 +4,7 @@ gated, and bad manifests refused in one line before anything is written."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from faceswap import api, cli
 from faceswap.batch.options import BatchOptions
 from faceswap.media.images import read_image
+from faceswap.media.video_reader import VideoReader
 
 pytestmark = pytest.mark.slow
 
@@ -236,7 +238,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def min_psnr(a: Path, b: Path) -> float:
-    from faceswap.media.video_reader import VideoReader
     values = [psnr(x.copy(), y) for (_, x), (_, y) in zip(VideoReader(a), VideoReader(b), strict=True)]
     return min(values)
 
@@ -295,7 +296,12 @@ def test_the_same_manifest_on_a_local_ray_instance_gives_the_same_outputs(killed
     for name in ("d14.mkv", "d18.mkv"):
         ours, theirs = root / "ray" / name, root / "out" / name
         assert frame_count(ours) == frame_count(theirs)
-        # FFV1 is lossless: the frames are the local run's, to the rounding of a 1-thread Ray task's floats
+        # FFV1 is lossless and each side ran torch on one thread (a 1-CPU Ray task; 2 local workers on 2
+        # cores): the frames are bit-identical. On more cores the local workers use more threads and
+        # their sums round differently (docs/batch.md: PSNR >= 60 dB then).
+        if (os.cpu_count() or 1) <= 2:
+            assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(VideoReader(ours), VideoReader(theirs),
+                                                                       strict=True))
         assert min_psnr(ours, theirs) >= 60.0
         assert record_job_key(read_sidecar(ours)) == record_job_key(read_sidecar(theirs))
 
