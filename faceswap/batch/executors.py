@@ -98,6 +98,7 @@ class ProcessExecutor:
         if workers < 1:
             raise FaceswapError(f"--jobs must be at least 1 (got {workers})")
         self.workers = workers
+        self._futures: list[concurrent.futures.Future] = []
         context = multiprocessing.get_context("spawn")
         self._frames = context.Queue()
         worker.listen(self._frames)
@@ -108,7 +109,10 @@ class ProcessExecutor:
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                resources: Resources = Resources()) -> concurrent.futures.Future:
-        return self._pool.submit(worker.run_task, fn, args)
+        self._futures = [f for f in self._futures if not f.done()]
+        future = self._pool.submit(worker.run_task, fn, args)
+        self._futures.append(future)
+        return future
 
     def close(self, cancel: bool = False) -> None:
         """cancel False: wait for every submitted task. cancel True (Ctrl-C): drop the queued
@@ -124,6 +128,12 @@ class ProcessExecutor:
             for proc in procs.values():
                 proc.terminate()   # SIGTERM
             deadline = time.monotonic() + STOP_GRACE_S
+            # the running tasks clean up and end; then a worker waits for the pool's stop message,
+            # which a busy machine can hold back: a second SIGTERM, outside any task, ends it at once
+            concurrent.futures.wait(self._futures, timeout=STOP_GRACE_S)
+            for proc in procs.values():
+                if proc.is_alive():
+                    proc.terminate()
             for proc in procs.values():
                 proc.join(max(0.0, deadline - time.monotonic()))
             for proc in procs.values():
