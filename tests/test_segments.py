@@ -17,6 +17,7 @@ import pytest
 import faceswap
 from faceswap.convert import segments
 from faceswap.convert.options import ConvertOptions
+from faceswap.convert.pipeline import Converter
 from faceswap.convert.segments import context_frames, convert_in_segments, plan_segments, work_folder
 from faceswap.errors import FaceswapError
 from faceswap.media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
@@ -36,6 +37,7 @@ FRAME_S = 1 / 30
 KILLED_RUN = """import sys
 from pathlib import Path
 from faceswap.convert.options import ConvertOptions
+from faceswap.convert.pipeline import Converter
 from faceswap.convert.segments import convert_in_segments
 convert_in_segments(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]),
                     ConvertOptions(codec="ffv1", frames=sys.argv[4]), int(sys.argv[5]), progress=False)
@@ -190,3 +192,7 @@ def test_h264_segments_keep_count_sound_timecode_colour_and_provenance(data, swa
     assert "yuv420p(tv, bt709" in run_ffmpeg(["-i", str(out)], "probe").stderr
     assert read_timecode(out) == "01:00:03:10"
     assert not work_folder(out).exists()
+    # a one-piece conversion keeps the footage's timecode the same way
+    piece = tmp_path / "piece.mov"
+    Converter(src, swap_model, piece, ConvertOptions(frames="100:104"), progress=False).run()
+    assert read_timecode(piece) == "01:00:03:10"

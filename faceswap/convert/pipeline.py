@@ -29,6 +29,7 @@ from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.output_plan import plan_for
 from ..media.source import FrameSource
+from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
@@ -278,13 +279,16 @@ class Converter:
             # when the sound ends a few milliseconds before the picture
             duration = (timeline.span(self.start, frames) if timeline else frames / fps) if frames else None
             audio = AudioSource(audio_path, start_s=start_s, duration_s=duration)
+        timecode = read_timecode(self.input) if info is not None else None
+        if timecode is not None:   # the footage's timecode, at the first frame written
+            timecode = shift_timecode(timecode, self.start, fps)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), self.options.mode, self.plan.to_dict())
         tags = container_tags(self.record)
         # images in (no video info): images out, each under its own name and size
         return open_writer(self.output, self.plan.codec, width=w, height=h, fps=fps, images=info is None,
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
-                           sar=self.plan.sar, timeline=timeline)
+                           sar=self.plan.sar, timeline=timeline, timecode=timecode)
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""

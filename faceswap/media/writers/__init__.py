@@ -30,7 +30,8 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                 preset: str | None = None, audio: AudioSource | None = None,
                 metadata: dict[str, str] | None = None, overwrite: bool = False,
                 inputs: Sequence[str | Path] = (), pix_fmt: str | None = None,
-                sar: tuple[int, int] | None = None, timeline: Timeline | None = None) -> FrameWriter:
+                sar: tuple[int, int] | None = None, timeline: Timeline | None = None,
+                timecode: str | None = None) -> FrameWriter:
     """The writer for `path`: `codec` "patch" a PatchWriter; "png" (or None for a folder
     name) a PngSequenceWriter, or an ImageSetWriter when `images` (the frames come from a
     folder of images, each kept under its own name and size; None then means png); any
@@ -53,4 +54,4 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                                  metadata=metadata, overwrite=overwrite, inputs=inputs, timeline=timeline)
     return VideoWriter(path, codec=codec, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
                        metadata=metadata, overwrite=overwrite, inputs=inputs, pix_fmt=pix_fmt, sar=sar,
-                       timeline=timeline)
+                       timeline=timeline, timecode=timecode)

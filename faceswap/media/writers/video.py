@@ -47,15 +47,18 @@ class VideoWriter(FrameWriter):
     codec's chroma subsampling refuses, an existing output without `overwrite`, or an
     output that would replace an input. `pix_fmt`: the Y'CbCr format to encode (None: the
     codec's own, see CODECS), e.g. yuv444p to keep a 4:4:4 input (see media/output_plan.py);
-    `sar`: the pixel aspect ratio (width, height) to tag, for anamorphic footage (None: square)."""
+    `sar`: the pixel aspect ratio (width, height) to tag, for anamorphic footage (None: square).
+    `timecode`: the SMPTE timecode of the first frame written ("HH:MM:SS:FF"; None: none)."""
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: float | Fraction | str,
                  codec: str | None = None, crf: int | None = None, preset: str | None = None,
                  audio: AudioSource | None = None, metadata: dict[str, str] | None = None,
                  overwrite: bool = False, inputs: Sequence[str | Path] = (),
                  queue_size: int = defaults.WRITER_QUEUE, pix_fmt: str | None = None,
-                 sar: tuple[int, int] | None = None, timeline: Timeline | None = None) -> None:
+                 sar: tuple[int, int] | None = None, timeline: Timeline | None = None,
+                 timecode: str | None = None) -> None:
         self.path = Path(path)
+        self.timecode = timecode
         self.codec = codec or codec_for(self.path)
         if self.codec == "png":
             raise FaceswapError("png writes a folder of frames: use PngSequenceWriter or open_writer")
@@ -147,6 +150,7 @@ class VideoWriter(FrameWriter):
         cmd += audio_args
         for key, value in self.metadata.items():
             cmd += ["-metadata", f"{key}={value}"]
+        cmd += ["-timecode", self.timecode] if self.timecode else []
         if suffix in (".mp4", ".m4v", ".mov"):
             # use_metadata_tags: without it the mov muxer drops every key it has no atom for.
             flags = "+use_metadata_tags" + ("+faststart" if suffix in (".mp4", ".m4v") else "")
