@@ -219,6 +219,7 @@ shots:
         ["d18.mp4", "d18.mp4.provenance.json"]
     shots = report_json(tmp_path / "m-report")
     assert shots["interrupted"] and [(s["shot"], s["status"]) for s in shots["shots"]] == [("d18", "done")]
+    assert shots["exit_code"] == 130
 
 
 # --- long shots in segments, killed and rerun; the same manifest on a local Ray instance -------------------
@@ -242,6 +243,27 @@ def min_psnr(a: Path, b: Path) -> float:
     return min(values)
 
 
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def killed_and_rerun(data, swap_model, tmp_path_factory):
     """`faceswap batch --segment-frames 100 --jobs 2` on d14 (300 frames) and d18, killed with SIGKILL once
@@ -256,10 +278,15 @@ def killed_and_rerun(data, swap_model, tmp_path_factory):
         assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]
         assert time.time() < deadline, "no segment finished in time"
         time.sleep(0.05)
-    proc.kill()   # SIGKILL: the runner and (in its process group? no: its children) stop at once
+    workers = children(proc.pid)
+    assert workers, "no worker processes under --jobs 2"
+    proc.kill()   # SIGKILL: the runner only; its workers must not go on as orphans
     proc.wait(timeout=30)
     proc.stderr.close()
-    time.sleep(2.0)  # the killed runner's workers notice their parent is gone
+    deadline = time.time() + 30
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers), "workers left running after the runner was killed"
     assert not (root / "out" / "d14.mkv").exists()
     finished = {p.name: p.stat().st_mtime_ns for p in work.glob("[0-9]*.mkv")}
     assert 1 <= len(finished) < 3

@@ -52,6 +52,10 @@ class ShotResult:
         return asdict(self)
 
 
+# An interrupted batch's exit code, as api.EXIT_CODES["interrupted"] (128 + SIGINT)
+INTERRUPTED_EXIT = 130
+
+
 def batch_exit_code(results: Sequence[ShotResult]) -> int:
     """0 when every shot is done or skipped, 4 when a qc gate (or integrity check) failed,
     1 when a shot failed (1 wins over 4)."""
@@ -165,7 +169,7 @@ def write_report(report_dir: str | Path, results: Sequence[ShotResult], manifest
         data = {
             "format": "faceswap-batch-report", "version": 1, "manifest": str(manifest_path),
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "interrupted": interrupted, "exit_code": batch_exit_code(results),
+            "interrupted": interrupted, "exit_code": INTERRUPTED_EXIT if interrupted else batch_exit_code(results),
             "counts": {s: sum(r.status == s for r in results) for s in STATUSES},
             "shots": [r.to_dict() for r in results],
         }

@@ -248,6 +248,7 @@ class _Run:
 
     def run(self, executor: Any) -> None:
         running: dict[concurrent.futures.Future, tuple[Shot, str, Any]] = {}
+        self.running = running
         while self.todo or self.ready or running:
             while len(running) < max(1, executor.workers) and (self.ready or self.todo):
                 if not self.ready:
@@ -267,6 +268,13 @@ class _Run:
                 self.collect(shot, kind, payload, future, any(s.name == shot.name for s, _, _ in running.values()))
                 if not executor.live_frames and kind != "join" and future.exception() is None:
                     self.frame_bar.update(future.result()["frames"])  # Ray: a task's frames when it is done
+
+    def collect_finished(self) -> None:
+        """After Ctrl-C: the shots whose last task had finished (their outputs are whole) go into
+        the report; a stopped task is not a failure."""
+        for future, (shot, kind, payload) in list(getattr(self, "running", {}).items()):
+            if kind != "segment" and future.done() and not future.cancelled() and future.exception() is None:
+                self.collect(shot, kind, payload, future, False)
 
     def close(self) -> None:
         self.frame_bar.close()
@@ -295,6 +303,7 @@ def run_batch(manifest_path: str | Path, options: BatchOptions | None = None, pr
         state.run(executor)
     except KeyboardInterrupt:
         interrupted = True
+        state.collect_finished()
         log.warning("interrupted: %d of %d shots finished; the report covers them", len(state.results),
                     len(manifest.shots))
     finally:

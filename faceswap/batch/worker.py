@@ -43,6 +43,7 @@ _pool_worker = False
 _counted = 0                                 # frames reported in this process with no sink
 _listener: Callable[[int], None] | None = None  # runner side: inline tasks' frames, as they come
 _listening: list[Queue] = []                 # runner side: the queues of the pools it runs
+_runner: int | None = None                   # a pool worker: its runner's pid
 _stopping = False                            # a pool worker told to stop starts no further task
 _threads: int | None = None                  # torch threads of a pool worker (its share of the cores)
 
@@ -128,8 +129,8 @@ def init_pool_worker(frames: Queue, threads: int, log_level: str) -> None:
     worker. The worker's fd 2 is the runner's, filter of native chatter included. On Linux
     the worker also gets SIGTERM when the runner dies (kill -9 of a batch on a farm), so it
     removes its partial segment and exits instead of converting on as an orphan."""
-    global _sink, _threads, _pool_worker
-    _sink, _threads, _pool_worker = frames.put, max(1, threads), True
+    global _sink, _threads, _pool_worker, _runner
+    _sink, _threads, _pool_worker, _runner = frames.put, max(1, threads), True, os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     setup_logging(log_level)
@@ -159,8 +160,14 @@ def run_task(fn: Callable[..., Any], args: tuple) -> Any:
         raise KeyboardInterrupt(f"worker {os.getpid()} is stopping")
     # a task told to stop cleans up as after Ctrl-C (convert removes its partial output); the
     # worker then starts nothing more
-    with terminate_as_interrupt(on_signal=_stop):
-        return fn(*args)
+    try:
+        with terminate_as_interrupt(on_signal=_stop):
+            return fn(*args)
+    finally:
+        if _stopping and _runner is not None and os.getppid() != _runner:
+            # the runner died (kill -9; PDEATHSIG sent the SIGTERM): no one will read a result or
+            # send the pool's stop message, so the worker ends here rather than wait as an orphan
+            os._exit(1)
 
 
 def run_ray_task(fn: Callable[..., Any], args: tuple) -> Any:
