@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["terminate_as_interrupt"]
+__all__ = ["handling", "terminate_as_interrupt"]
 
 
 @contextlib.contextmanager
@@ -27,9 +27,18 @@ def terminate_as_interrupt(on_signal: Callable[[], None] | None = None) -> Itera
             on_signal()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    with handling((signal.SIGTERM,), interrupt):
+        yield
+
+
+@contextlib.contextmanager
+def handling(signals: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """Within the block, `handler(signum, frame)` handles each of `signals`; the previous
+    handlers are put back after it. Main thread only (where Python delivers signals)."""
+    old = {s: signal.signal(s, handler) for s in signals}
     try:
         yield
     finally:
-        # None: a handler installed outside Python, which cannot be put back from here
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for s, h in old.items():
+            # None: a handler installed outside Python, which cannot be put back from here
+            signal.signal(s, signal.SIG_DFL if h is None else h)

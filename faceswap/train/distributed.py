@@ -45,6 +45,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..data.dataset import FacesetArrays, make_loader
 from ..errors import FaceswapError
+from ..interrupts import handling
 from ..log import LOGGER_NAME, get_logger, setup_logging
 from ..model.config import ModelConfig
 from .config import TrainConfig
@@ -330,12 +331,8 @@ def _forward_signals(procs: list):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signum)
 
-    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling((signal.SIGINT, signal.SIGTERM), forward):
         yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, model_cfg: ModelConfig | None,

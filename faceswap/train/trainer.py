@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..data.dataset import load_faceset, make_loader
 from ..data.identity import faceset_identity
 from ..errors import FaceswapError
+from ..interrupts import handling
 from ..log import get_logger
 from ..media.images import write_png
 from ..model import losses
@@ -407,12 +408,8 @@ class Trainer:
         def handler(signum, _frame):
             self._stop_reason = "interrupt" if signum == signal.SIGINT else "terminated"
 
-        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with handling((signal.SIGINT, signal.SIGTERM), handler):
             yield
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
 
 
 
