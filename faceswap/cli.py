@@ -164,6 +164,10 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
               help="Train B's detail stage, which convert uses to render the swap at this many times the "
                    "model's resolution from B's own stored crops; 0 = none (docs/train.md)."
                    + preset_default("detail_scale"))
+@click.option("--occlusion/--no-occlusion", default=None,
+              help="Train the occlusion net beside the swap: it learns from synthetic occluders laid into both "
+                   "facesets what covers a face (hands, microphones, cups), and convert's --mask occlusion keeps "
+                   "the footage's pixels there (docs/occlusion.md)." + preset_default("occlusion"))
 @click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + train_must("batch_size") + preset_default("batch_size"))
 @click.option("--lr", type=float, default=None, help="Adam learning rate." + train_must("lr") + preset_default("lr"))
 @click.option("--iterations", type=int, default=None,

@@ -60,10 +60,15 @@ SEGMENT_FRAMES = 300
 # finder's tracks settle into the ones a one-piece run has there (rounded up to whole
 # DETECT_EVERY periods).
 SEGMENT_TRACK_WARMUP = 16
-# Mask: the model's predicted mask times a landmark mask; the landmark mask
-# stops the predicted one from bleeding into hair or background.
-MASK = "both"
-MASKS = ("predicted", "landmarks", "both")
+# Mask: "both" is the model's predicted mask times a landmark mask (the landmark mask stops the
+# predicted one from bleeding into hair or background); "occlusion" is the landmark mask times the
+# occlusion net's view of the footage face (what covers it keeps the footage's pixels), and falls
+# back to "both" for a model without the net.
+MASK = "occlusion"
+MASKS = ("predicted", "landmarks", "both", "occlusion")
+# The region the occlusion net says is covered is grown by this share of the crop's side before the
+# blend (the occluder's anti-aliased edge, the net's uncertainty at a 64 px crop's edges).
+OCCLUSION_GROW = 0.02
 LANDMARK_MASK = "extended"
 LANDMARK_MASKS = ("components", "extended")
 # Mask refinement in % of the face's width: no erosion, a feather wide

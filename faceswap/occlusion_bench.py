@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     add_data_argument(parser)
     parser.add_argument("--out", type=Path, default=Path("occlusion-out"), help="where results go")
     parser.add_argument("--clips", default=",".join(CLIPS), help=f"clips of {', '.join(CLIPS)} (default all)")
-    parser.add_argument("--masks", default="landmarks,predicted,both", help="convert --mask values to compare")
+    parser.add_argument("--masks", default="landmarks,both,occlusion", help="convert --mask values to compare")
     parser.add_argument("--models", default="", help="PAIR=MODEL_DIR,... (e.g. d19:d18=model) instead of training")
     parser.add_argument("--minutes", type=float, default=5.0, help="training time of a model not given")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="length of each clip (default 3)")

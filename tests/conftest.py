@@ -60,7 +60,9 @@ def d18_faceset(data, backend, tmp_path_factory):
 @pytest.fixture(scope="session")
 def swap_model(data, backend, tmp_path_factory) -> Path:
     """A tiny d19 (A, footage) -> d18 (B, face) model, trained for a few dozen iterations; its
-    facesets (every 5th frame) are beside it as a/ and b/."""
+    facesets (every 5th frame) are beside it as a/ and b/. It has no occlusion net (as a model
+    trained before the net existed): a few dozen iterations teach the net nothing, and the tests
+    that use this model convert other people's footage too (d14), which the net would not know."""
     from faceswap.extract.options import ExtractOptions
     from faceswap.extract.pipeline import extract_source
     from faceswap.model.config import ModelConfig
@@ -70,10 +72,32 @@ def swap_model(data, backend, tmp_path_factory) -> Path:
     for side, clip in (("a", "d19.mp4"), ("b", "d18.mp4")):
         extract_source(data / "video" / clip, root / side, ExtractOptions(every=5, size=128), backend=backend,
                        progress=False)
-    tiny = ModelConfig(resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16)
+    tiny = ModelConfig(resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16, occlusion=False)
     train = TrainConfig(batch_size=8, lr=1e-3, iterations=40, save_every=10_000, preview_every=10_000, workers=0)
     Trainer(root / "a", root / "b", root / "model", tiny, train, progress=False).run()
     return root / "model"
+
+
+@pytest.fixture(scope="session")
+def occlusion_model(swap_model, tmp_path_factory) -> Path:
+    """A tiny d19 -> d18 model with an occlusion net, on swap_model's facesets, trained long enough
+    (OCCLUSION_ITERATIONS) for the net to know d19's face from a hand or a box in front of it."""
+    import time
+
+    from faceswap.model.config import ModelConfig
+    from faceswap.train.config import TrainConfig
+    from faceswap.train.trainer import Trainer
+    out = tmp_path_factory.mktemp("occlusion_model") / "model"
+    tiny = ModelConfig(resolution=64, encoder_dims=16, latent_dims=64, decoder_dims=16, occlusion=True)
+    train = TrainConfig(batch_size=8, lr=1e-3, iterations=OCCLUSION_ITERATIONS, save_every=10_000,
+                        preview_every=10_000, workers=0)
+    started = time.perf_counter()
+    Trainer(swap_model.parent / "a", swap_model.parent / "b", out, tiny, train, progress=False).run()
+    print(f"\nocclusion model: {OCCLUSION_ITERATIONS} iterations in {time.perf_counter() - started:.0f} s")
+    return out
+
+
+OCCLUSION_ITERATIONS = 800
 
 
 @pytest.fixture(scope="session")

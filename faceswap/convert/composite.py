@@ -36,7 +36,7 @@ _MIN_SKIN = 0.01
 
 @dataclass
 class CompositeSettings:
-    mask: str = defaults.MASK                    # predicted | landmarks | both
+    mask: str = defaults.MASK                    # predicted | landmarks | both | occlusion
     landmark_mask: str = defaults.LANDMARK_MASK  # components | extended (or a reenact region: mouth | lower)
     erode: float = defaults.ERODE                # % of face width
     blur: float = defaults.BLUR                  # % of face width
@@ -70,10 +70,14 @@ def crop_taper(size: int) -> np.ndarray:
 
 
 def crop_mask(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], size: int,
-              settings: CompositeSettings) -> np.ndarray:
+              settings: CompositeSettings, occlusion: np.ndarray | None = None) -> np.ndarray:
     """The float mask (size, size) in crop space: predicted, landmark (union over the given
-    landmark sets) or their product, times crop_taper: it is 0 at and near the crop's edge
-    whatever the face's shape, centering or coverage."""
+    landmark sets), their product ("both"), or for "occlusion" the landmark mask times `occlusion`
+    (the factor of convert/occlusion.blend_occlusion, (size, size); "both" when it is None);
+    times crop_taper: it is 0 at and near the crop's edge whatever the face's shape, centering
+    or coverage."""
+    if settings.mask == "occlusion" and occlusion is not None:
+        return _untapered(None, landmarks_in_crop, size, settings) * occlusion * crop_taper(size)
     return _untapered(pred, landmarks_in_crop, size, settings) * crop_taper(size)
 
 
@@ -99,7 +103,7 @@ def _untapered(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], siz
         return drawn
     if settings.mask == "predicted":
         return pred
-    return pred * drawn
+    return pred * drawn   # both (and occlusion without the occlusion net's mask)
 
 
 def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,

@@ -34,6 +34,8 @@ from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
 from .faces_in import FaceProvider, TargetSelector
+from .occlusion import KEY as OCCLUSION
+from .occlusion import REACH, blend_occlusion, face_key, smooth_occlusion
 from .options import ConvertOptions, parse_frames
 from .stabilize import CutDetector, FrameItem, Stabilizer
 from .summary import ConvertSummary
@@ -125,6 +127,10 @@ class Converter:
                                           self.options.color_from)
         if self.options.mode == "reenact" and self.options.region != "face":
             self.settings.landmark_mask = self.options.region
+        if self.settings.mask == "occlusion" and not self.swapper.has_occlusion:
+            log.warning("model %s has no occlusion net (trained before it existed): --mask both instead of "
+                        "occlusion, so whatever covers a face is swapped with it", self.model_dir.name)
+            self.settings.mask = "both"
         self._backends: list = []
         self.footage_side: str | None = None
         self.render_side: str | None = None
@@ -142,8 +148,8 @@ class Converter:
         return backend
 
     def _hold(self, stabilizer: Stabilizer) -> int:
-        # frames alive at once: the look-ahead, the queue to the model, a batch, the driver pairing
-        return stabilizer.ahead + QUEUE_FRAMES + self.options.batch_size + 4
+        # frames alive at once: the look-aheads, the queue to the model, a batch, the driver pairing
+        return stabilizer.ahead + 2 * REACH + QUEUE_FRAMES + self.options.batch_size + 4
 
     def _stabilised(self, path: Path, start: int, end: int | None, select: bool) -> Iterator[FrameItem]:
         """Frames of `path` from `start` to `end`, with their stabilised faces to change."""
@@ -203,6 +209,8 @@ class Converter:
 
     def _items(self, start: int, end: int | None) -> Iterator[FrameItem]:
         footage = self._stabilised(self.input, start, end, select=True)
+        if self.settings.mask == "occlusion":
+            footage = smooth_occlusion(footage, self._occlusion_masks)
         if self.options.mode == "swap":
             yield from footage
             return
@@ -222,10 +230,16 @@ class Converter:
 
     # -- the model and the blend ------------------------------------------------------------
 
+    def _occlusion_masks(self, item: FrameItem) -> dict[int, np.ndarray]:
+        """The occlusion net's view of each footage face of a frame, by face_key."""
+        visible = self.swapper.occlusion(self.swapper.face_crops(item.image, item.faces))
+        return {face_key(i, face.track): visible[i] for i, face in enumerate(item.faces)}
+
     def _render_batch(self, batch: list[FrameItem]) -> list[list[tuple[Face, Placed | None]]]:
-        jobs = []  # (item number, face, matrix, footage crop, model input crop, extra landmarks in crop)
+        # (item number, face, matrix, footage crop, model input crop, landmarks in crop, occlusion mask or None)
+        jobs = []
         for n, item in enumerate(batch):
-            for face in item.faces:
+            for i, face in enumerate(item.faces):
                 matrix = self.swapper.matrix(face.landmarks)
                 crop = self.swapper.crop(item.image, matrix)
                 lm = [transform_points(face.landmarks, matrix)]
@@ -236,13 +250,13 @@ class Converter:
                         continue  # no driver face this frame: the footage passes through
                     model_in = driver[0]
                     lm.append(driver[1])
-                jobs.append((n, face, matrix, crop, model_in, lm))
+                jobs.append((n, face, matrix, crop, model_in, lm, item.extra.get(OCCLUSION, {}).get(face_key(i, face.track))))
         placed: list[list[tuple[Face, Placed | None]]] = [[] for _ in batch]
         if not jobs:
             return placed
         rgb, pred = self.swapper.render_output(np.stack([j[4] for j in jobs]), self.render_side)
         size = rgb.shape[1]
-        for k, (n, face, matrix, crop, _, lm) in enumerate(jobs):
+        for k, (n, face, matrix, crop, _, lm, occluded) in enumerate(jobs):
             if size != self.swapper.size:
                 # the detail stage drew the face larger: blend its pixels, with colour stats from
                 # the footage at the same size, so composite works at the size the face is shown at
@@ -250,7 +264,8 @@ class Converter:
                 matrix = compose(enlarge, matrix)
                 crop = warp(batch[n].image, matrix, size)
                 lm = [transform_points(points, enlarge) for points in lm]
-            mask = crop_mask(pred[k] if pred is not None else None, lm, size, self.settings)
+            mask = crop_mask(pred[k] if pred is not None else None, lm, size, self.settings,
+                             blend_occlusion(occluded, size) if occluded is not None else None)
             # skin: colour from the footage face's skin (lm[0]); the render is drawn at the same place
             weights = color_weights(mask, lm[0]) if self.settings.color_from == "skin" else None
             placed[n].append((face, composite(batch[n].image, matrix, crop, rgb[k], mask, face.size,
@@ -381,7 +396,7 @@ class Converter:
         self._sources = []
         self.shots = 1
         started = time.perf_counter()
-        margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead
+        margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead + 2 * REACH
         stem = self.output.with_suffix("") if self.output.suffix else self.output
         found = None
         items = _threaded(self._items(max(0, frame - margin), frame + margin + 1), QUEUE_FRAMES)

@@ -50,6 +50,7 @@ from ..media.timing import variable_timeline
 from ..media.writers.base import remove
 from ..provenance import build_record, container_tags, hash_file, job_key, sidecar_path, write_sidecar
 from .frame_range import check_frame_range
+from .occlusion import REACH
 from .options import ConvertOptions, parse_frames
 from .pipeline import Converter
 from .stabilize import Stabilizer
@@ -62,7 +63,7 @@ __all__ = ["Segment", "convert_in_segments", "convert_segment", "join_segments",
 log = get_logger(__name__)
 
 # Bumped when what a segment file holds changes: older segments are then converted again.
-SEGMENT_FORMAT = 1
+SEGMENT_FORMAT = 2
 # Codecs whose segments can be joined by stream copy (every one of convert's video codecs);
 # PNG sequences and patch folders are written in one piece.
 JOINABLE = ("h264", "h265", "prores", "prores4444", "ffv1")
@@ -104,7 +105,8 @@ def context_frames(options: ConvertOptions) -> tuple[int, int]:
     stabilizer = Stabilizer(options.smooth, options.bridge_gap)
     back = max(stabilizer.radius, stabilizer.bridge_gap) + defaults.SEGMENT_TRACK_WARMUP
     every = max(int(options.detect_every), 1)
-    return math.ceil(back / every) * every, stabilizer.ahead
+    # ahead: the occlusion masks' look-ahead too, with full landmark look-ahead for each of its frames
+    return math.ceil(back / every) * every, stabilizer.ahead + 2 * REACH
 
 
 def _one_piece_reason(input_path: Path, options: ConvertOptions, codec: str | None) -> str | None:

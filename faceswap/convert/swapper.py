@@ -77,6 +77,20 @@ class Swapper:
         mask_np = upscale_mask(mask.float(), self.scale(side))[:, 0].cpu().numpy() if mask is not None else None
         return rgb.float().permute(0, 2, 3, 1).cpu().numpy(), mask_np
 
+    @property
+    def has_occlusion(self) -> bool:
+        """Whether the model has an occlusion net (models trained before it existed have none)."""
+        return bool(self.cfg.occlusion)
+
+    @torch.inference_mode()
+    def occlusion(self, crops: np.ndarray) -> np.ndarray:
+        """The occlusion net's view of footage crops (N,R,R,3) uint8: the share of each pixel that shows
+        the face (not something in front of it), (N,R,R) float32 in [0,1]. ValueError without a net."""
+        if not self.has_occlusion:
+            raise ValueError(f"model {self.model_dir} has no occlusion net")
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        return self.model.occlusion.visible(x)[:, 0].float().cpu().numpy()
+
     def reconstruction_error(self, crops: np.ndarray, side: str) -> np.ndarray:
         """Mean absolute error of rebuilding each crop as `side`, inside the predicted mask: how much
         a face looks like the identity that decoder was trained on (lower = more alike)."""

@@ -36,6 +36,7 @@ from ..media.images import read_image
 from ..model.config import ModelConfig
 from . import augment
 from .faceset import FaceRecord, iter_faceset
+from .occlusion_samples import occluded_samples
 
 log = get_logger(__name__)
 
@@ -230,8 +231,9 @@ class FaceDataset(Dataset):
                  mouth_weight: float = defaults.MOUTH_WEIGHT, warp: bool = True, colour: bool = True,
                  rotation: float = 10.0, scale: float = 0.05, shift: float = 0.05, flip: float = 0.5,
                  seed: int | tuple[int, ...] = 0, detail: FacesetArrays | None = None,
-                 detail_patch: int = DETAIL_PATCH) -> None:
+                 detail_patch: int = DETAIL_PATCH, occlusion: bool = False) -> None:
         self.faces = faces
+        self.occlusion = occlusion
         self.detail, self.detail_patch = detail, min(detail_patch, faces.resolution)
         if detail is not None and (detail.paths != faces.paths or detail.resolution % faces.resolution):
             raise ValueError("detail arrays must hold the same faces at a whole multiple of the resolution")
@@ -286,9 +288,19 @@ class FaceDataset(Dataset):
         if self.use_colour:
             for img in inp:
                 img[...] = augment.colour(self.colour, img)
-        if self.detail is None:
-            return RawBatch(inp, target, regions), mats, mirrored
-        return RawBatch(inp, target, regions, *self._detail_patches(indices, mats)), mats, mirrored
+        detail = self._detail_patches(indices, mats) if self.detail is not None else (None, None)
+        occlusion = self._occluded(target, regions) if self.occlusion else (None, None)
+        return RawBatch(inp, target, regions, *detail, *occlusion), mats, mirrored
+
+    def _occluded(self, target: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The occlusion net's samples (data/occlusion_samples.py) for the first half of the batch
+        (half its cost; it learns fast): cut-outs come from other faces' margin-space images."""
+        m = (len(target) + 1) // 2
+        faces = self.faces
+        others = self.rng.integers(0, len(faces), m)
+        boxes = [(*faces.landmarks[j].min(0), *faces.landmarks[j].max(0)) for j in others]
+        return occluded_samples(self.rng, target[:m], regions[:m, ..., 0], [faces.images[j] for j in others],
+                                boxes, (lambda img: augment.colour(self.colour, img)) if self.use_colour else None)
 
     def _detail_patches(self, indices: list[int], mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The detail stage's targets: for each sample a random `detail_patch` px square of the
@@ -330,6 +342,11 @@ class FaceDataset(Dataset):
         if raw.detail is not None:
             out["detail"] = torch.empty(raw.detail.shape, dtype=torch.float32, pin_memory=pin)
             np.multiply(raw.detail, scale, out=out["detail"].numpy())
+        if raw.occluded is not None:
+            out["occluded"] = torch.empty(raw.occluded.shape, dtype=torch.float32, pin_memory=pin)
+            np.multiply(raw.occluded, scale, out=out["occluded"].numpy())
+            out["visible"] = torch.empty((*raw.visible.shape, 1), dtype=torch.float32, pin_memory=pin)
+            np.multiply(raw.visible[..., None], scale, out=out["visible"].numpy())
         batch = {k: v.permute(0, 3, 1, 2) for k, v in out.items()}
         if raw.corners is not None:
             batch["corner"] = torch.from_numpy(raw.corners)
@@ -359,13 +376,16 @@ class RawBatch(NamedTuple):
     """A batch as it leaves augmentation: (B,R,R,3) uint8 each; ``regions`` are
     the warped mask, eyes and mouth channels of `region_maps`; with a detail
     stage, ``detail`` (B,s*p,s*p,3) uint8 patches at s times the size and their
-    ``corners`` (B,2) in the target (`FaceDataset._detail_patches`)."""
+    ``corners`` (B,2) in the target (`FaceDataset._detail_patches`); with an occlusion
+    net, ``occluded`` (M,R,R,3) and ``visible`` (M,R,R) uint8 for the first M = ceil(B/2)."""
 
     input: np.ndarray
     target: np.ndarray
     regions: np.ndarray
     detail: np.ndarray | None = None
     corners: np.ndarray | None = None
+    occluded: np.ndarray | None = None
+    visible: np.ndarray | None = None
 
 
 
@@ -413,8 +433,8 @@ def default_workers() -> int:
 def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch_size: int, *,
                 device: torch.device | str | None = None, seed: int = 0, seed_offset: int = 0,
                 eyes_weight: float = defaults.EYES_WEIGHT, mouth_weight: float = defaults.MOUTH_WEIGHT,
-                warp: bool = True, workers: int | None = None,
-                detail: FacesetArrays | None = None) -> Iterator[dict[str, torch.Tensor]]:
+                warp: bool = True, workers: int | None = None, detail: FacesetArrays | None = None,
+                occlusion: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """An endless iterator of training batches of one identity: dicts of
     ``input``/``target`` (B,3,R,R), ``mask``/``weight`` (B,1,R,R), float32.
 
@@ -423,13 +443,14 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch
     `default_workers()`). `warp` turns the random grid warp of the inputs
     on; `eyes_weight`/`mouth_weight` multiply the loss weight map there.
     With `detail` (the same faceset loaded at a multiple of the resolution)
-    batches also hold ``detail`` patches and their ``corner`` (see RawBatch).
+    batches also hold ``detail`` patches and their ``corner``; with `occlusion`, the occlusion
+    net's ``occluded`` (M,3,R,R) crops and ``visible`` (M,1,R,R) labels, M = ceil(B/2) (see RawBatch).
     """
     if not isinstance(faces, FacesetArrays):
         faces = load_faceset(faces, model_cfg)
     workers = default_workers() if workers is None else workers
     dataset = FaceDataset(faces, eyes_weight=eyes_weight, mouth_weight=mouth_weight, warp=warp,
-                          seed=(seed, seed_offset), detail=detail)
+                          seed=(seed, seed_offset), detail=detail, occlusion=occlusion)
     order_seed = np.random.SeedSequence([seed, seed_offset]).generate_state(1, np.uint64)[0]
     generator = torch.Generator().manual_seed(int(order_seed) >> 1)
     device = torch.device(device) if isinstance(device, str) else device

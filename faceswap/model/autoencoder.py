@@ -16,6 +16,8 @@ Sizes, for a crop of side R, b = bottleneck and `stages` = log2(R / b):
              at every scale but the last, then one 3x3 conv to RGB + mask (sigmoid)
     detail   (detail_scale > 0) B's upscaler, R -> detail_scale * R (model/detail.py): trained
              on B's renders against B's own larger crops, applied by convert to the B render
+    occlusion (cfg.occlusion) a small U-Net, crop -> the face's visible pixels (model/occlusion.py):
+             trained on both facesets with synthetic occluders, run by convert on the footage crop
 
 Plain conv + LeakyReLU, no normalisation layers (batches are small); every
 op runs channels-last. On the `quick` preset most of the cost is spread
@@ -189,10 +191,14 @@ class FaceSwapModel(nn.Module):
             # imported here: detail.py builds on this module's blocks
             from .detail import DetailNet
             self.detail = DetailNet(cfg.detail_scale)
+        if cfg.occlusion:
+            from .occlusion import OcclusionNet
+            self.occlusion = OcclusionNet()
 
     def swap_parameters(self) -> list[nn.Parameter]:
-        """The parameters of the swap itself (all but the detail stage's, which has a loss of its own)."""
-        return [p for name, p in self.named_parameters() if not name.startswith("detail.")]
+        """The parameters of the swap itself (all but the detail stage's and the occlusion net's,
+        which have losses of their own)."""
+        return [p for name, p in self.named_parameters() if not name.startswith(("detail.", "occlusion."))]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Shared encoder features (N, F) of face crops (N,3,R,R) in [0,1]."""

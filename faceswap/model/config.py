@@ -38,6 +38,7 @@ class ModelConfig:
     bottleneck: int = bounded(4, 2)     # spatial side of the bottleneck feature map
     mask: bool = True           # decoders also predict a face mask
     detail_scale: int = 0       # 0: none; 2 or 4: B's detail stage renders the swap at this many times resolution
+    occlusion: bool = True      # an occlusion net learns what covers the face (model/occlusion.py); convert keeps it
 
     def validate(self) -> None:
         """FaceswapError for a number out of its range, an unknown choice or a resolution the

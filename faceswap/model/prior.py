@@ -63,8 +63,9 @@ def _sha256(path: Path) -> str:
 
 def fits(prior_cfg: ModelConfig, cfg: ModelConfig) -> bool:
     """Whether a prior trained as `prior_cfg` can start a model of `cfg`: the same network up to
-    the detail stage (which a prior does not hold; it starts fresh)."""
-    return cfg.arch == "df" and replace(prior_cfg, detail_scale=0) == replace(cfg, detail_scale=0)
+    the detail stage and the occlusion net (which a prior does not hold; they start fresh)."""
+    return cfg.arch == "df" and replace(prior_cfg, detail_scale=0, occlusion=False) == \
+        replace(cfg, detail_scale=0, occlusion=False)
 
 
 def read_prior(path: str | Path) -> Prior:
@@ -88,7 +89,7 @@ def read_prior(path: str | Path) -> Prior:
 
 
 def export_prior(model: FaceSwapModel, out_dir: str | Path, record: dict[str, Any]) -> Path:
-    """Write `model`'s encoder, inter and decoder "a" as a prior folder (float16 safetensors +
+    """Write `model`'s encoder, inter, decoder "a" and occlusion net (if any) as a prior folder (float16 safetensors +
     prior.json with the hash and `record`: the faces it saw, its iterations, the rebuild command).
     Returns the folder. Raises FaceswapError for a non-`df` model or an unwritable folder."""
     from .store import save_weights, write_json
@@ -99,7 +100,7 @@ def export_prior(model: FaceSwapModel, out_dir: str | Path, record: dict[str, An
     out.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
     # float16 halves the file; the weights of a trained quick model sit far inside its range
-    tensors = {k: v.half() for k, v in state.items() if k.startswith(("encoder.", "inter."))}
+    tensors = {k: v.half() for k, v in state.items() if k.startswith(("encoder.", "inter.", "occlusion."))}
     tensors.update({"decoder." + k[len("decoders.a."):]: v.half() for k, v in state.items()
                     if k.startswith("decoders.a.")})
     save_weights(out / PRIOR_WEIGHTS, tensors, metadata={"format": PRIOR_FORMAT})
@@ -111,17 +112,20 @@ def export_prior(model: FaceSwapModel, out_dir: str | Path, record: dict[str, An
 
 def apply_prior(model: FaceSwapModel, prior: Prior) -> None:
     """Load `prior` into a fresh `model`: encoder and inter as stored, the stored decoder into the
-    decoder of each side. The detail stage (if any) keeps its own start.
+    decoder of each side, and the prior's occlusion net when both have one. The detail stage (and an
+    occlusion net the prior lacks) keep their own start.
     Raises FaceswapError when the prior does not fit the model's config."""
     if not fits(prior.config, model.cfg):
         raise FaceswapError(f"the prior in {prior.path} was trained for another model "
                             f"({describe(prior.config)}; this one is {describe(model.cfg)})")
-    state = {k: v for k, v in prior.tensors.items() if k.startswith(("encoder.", "inter."))}
+    # a prior's occlusion net (one that has it) has seen many people's faces: a better start than none
+    shared = ("encoder.", "inter.", "occlusion.") if model.cfg.occlusion else ("encoder.", "inter.")
+    state = {k: v for k, v in prior.tensors.items() if k.startswith(shared)}
     for side in SIDES:
         state.update({f"decoders.{side}.{k[len('decoder.'):]}": v for k, v in prior.tensors.items()
                       if k.startswith("decoder.")})
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("detail.")]
+    missing = [k for k in missing if not k.startswith(("detail.", "occlusion."))]
     if missing or unexpected:
         raise FaceswapError(f"the prior in {prior.path} does not fit this model "
                             f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")

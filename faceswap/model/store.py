@@ -74,7 +74,8 @@ def load_model_config(model_dir: str | Path) -> tuple[ModelConfig, dict[str, Any
     data = read_json(path)
     if data.get("format") != MODEL_FORMAT:
         raise FaceswapError(f"{path} is not a faceswap model config")
-    cfg = from_dict(ModelConfig, data["model"])
+    # a model saved before the occlusion net existed has none
+    cfg = from_dict(ModelConfig, {"occlusion": False, **data["model"]})
     cfg.validate()
     return cfg, data
 

@@ -192,7 +192,7 @@ class DistributedTrainer(Trainer):
     def loaders(self):
         cfg, r, n = self.cfg, self.rank.rank, self.rank.world_size
         settings = dict(device=self.device, seed=cfg.seed, eyes_weight=cfg.eyes_weight, mouth_weight=cfg.mouth_weight,
-                        warp=cfg.warp, workers=cfg.workers)
+                        warp=cfg.warp, workers=cfg.workers, occlusion=self.model_cfg.occlusion)
         detail = shard(self.detail_faces, r, n) if self.detail_faces is not None else None
         # rank 0 draws the streams of a single-process run; rank r its own pair
         return (make_loader(shard(self.faces["a"], r, n), self.model_cfg, cfg.batch_size, seed_offset=2 * r,

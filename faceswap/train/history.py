@@ -9,10 +9,11 @@ import numpy as np
 
 from ..plot import line_plot
 
-COLUMNS = ("iteration", "seconds", "loss_a", "loss_b", "mask_a", "mask_b", "gen_adv", "disc", "detail", "lr",
-           "samples_s")
+COLUMNS = ("iteration", "seconds", "loss_a", "loss_b", "mask_a", "mask_b", "gen_adv", "disc", "detail", "occlusion",
+           "lr", "samples_s")
 COLOURS = {"loss_a": (66, 133, 244), "loss_b": (219, 68, 55), "gen_adv": (15, 157, 88), "disc": (244, 180, 0),
-           "detail": (120, 60, 170)}
+           "detail": (120, 60, 170),
+           "occlusion": (90, 90, 90)}
 
 
 class LossHistory:

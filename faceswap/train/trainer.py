@@ -3,7 +3,9 @@
 One iteration trains both identities: A faces through the shared encoder and
 decoder A, B faces through decoder B, each scored against its unwarped crop
 (masked DSSIM + pixel loss, eyes and mouth weighted up) plus a mask loss; an
-optional patch discriminator joins from `gan_start`. Checkpoints are saved
+optional patch discriminator joins from `gan_start`. Beside the swap, with losses of their own and
+gradients clipped apart: B's detail stage, and the occlusion net on both sides' crops with
+synthetic occluders laid in. Checkpoints are saved
 every `save_every` iterations and when the run stops for any reason.
 """
 
@@ -32,6 +34,8 @@ from ..model import losses
 from ..model.autoencoder import FaceSwapModel
 from ..model.config import ModelConfig, to_dict
 from ..model.discriminator import PatchDiscriminator
+from ..model.occlusion import LEARNING_RATE as OCCLUSION_LR
+from ..model.occlusion import occlusion_loss
 from ..model.prior import apply_prior, resolve_init
 from ..model.store import (
     WEIGHTS,
@@ -106,11 +110,13 @@ class Trainer:
             apply_prior(self.model, self.prior)
             log.info("starting from the face prior in %s (%s)", self.prior.path, self.prior.sha256[:12])
         self.model = self.model.to(self.device).to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
+        self.optimizer = torch.optim.Adam(self._param_groups(), lr=train_cfg.lr, betas=(0.5, 0.999))
         # clipped apart: the detail stage's gradients must not shrink the swap's steps
         self._clip_groups = [self.model.swap_parameters()]
         if self.model_cfg.detail_scale:
             self._clip_groups.append(list(self.model.detail.parameters()))
+        if self.model_cfg.occlusion:
+            self._clip_groups.append(list(self.model.occlusion.parameters()))
         self.disc = self.disc_optimizer = None
         if train_cfg.gan_weight > 0:
             self.disc = PatchDiscriminator(self.model_cfg).to(self.device).to(memory_format=torch.channels_last)
@@ -130,6 +136,13 @@ class Trainer:
         self._board = _tensorboard(self.model_dir) if self.writes else None
 
     # -- set-up ---------------------------------------------------------------------
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """The optimiser's groups: everything at --lr, the occlusion net (if any) at its own rate."""
+        if not self.model_cfg.occlusion:
+            return [{"params": list(self.model.parameters())}]
+        others = [p for name, p in self.model.named_parameters() if not name.startswith("occlusion.")]
+        return [{"params": others}, {"params": list(self.model.occlusion.parameters()), "lr": OCCLUSION_LR}]
+
     def _resolve_model_config(self, requested: ModelConfig | None) -> ModelConfig:
         """The saved config of an existing model folder (FaceswapError when `requested` differs),
         else `requested` (or the default), validated; a new folder is written by _create_model_folder."""
@@ -290,6 +303,10 @@ class Trainer:
                 detail = self._detail_loss(fake_b.detach(), batch_b)
                 loss = loss + detail
                 stats["detail"] = float(detail.detach())
+            if "occluded" in batch_a:
+                occlusion = self._occlusion_loss(batch_a, batch_b)
+                loss = loss + occlusion
+                stats["occlusion"] = float(occlusion.detach())
             if use_gan:
                 fake = torch.cat([fake_a, fake_b])
                 adv = losses.generator_adv_loss(cfg.gan_loss, self.disc(fake))
@@ -322,6 +339,13 @@ class Trainer:
                                   batch["detail"], self.cfg.detail_highpass,
                                   self.cfg.detail_energy)
 
+    def _occlusion_loss(self, batch_a: dict[str, torch.Tensor], batch_b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The occlusion net's loss on both sides' occluded crops (data/occlusion_samples.py)."""
+        x = torch.cat([batch_a["occluded"], batch_b["occluded"]]).contiguous(memory_format=torch.channels_last)
+        m_a, m_b = len(batch_a["occluded"]), len(batch_b["occluded"])  # its samples are each batch's first
+        return occlusion_loss(self.model.occlusion(x), torch.cat([batch_a["visible"], batch_b["visible"]]),
+                              torch.cat([batch_a["mask"][:m_a], batch_b["mask"][:m_b]]))
+
     def _disc_step(self, real: torch.Tensor, fake: torch.Tensor, autocast) -> float:
         with autocast:
             loss = losses.discriminator_loss(self.cfg.gan_loss, self.disc(real), self.disc(fake))
@@ -337,7 +361,7 @@ class Trainer:
     def loaders(self) -> tuple[Iterator, Iterator]:
         cfg = self.cfg
         settings = dict(device=self.device, seed=cfg.seed, eyes_weight=cfg.eyes_weight, mouth_weight=cfg.mouth_weight,
-                        warp=cfg.warp, workers=cfg.workers)
+                        warp=cfg.warp, workers=cfg.workers, occlusion=self.model_cfg.occlusion)
         return (make_loader(self.faces["a"], self.model_cfg, cfg.batch_size, **settings),
                 make_loader(self.faces["b"], self.model_cfg, cfg.batch_size, seed_offset=1,
                             detail=self.detail_faces, **settings))

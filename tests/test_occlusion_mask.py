@@ -1,0 +1,200 @@
+"""Issue 16: the occlusion net, its training samples, and how convert uses its masks (steadied over
+time within a shot, grown at the edge, multiplied into the blend mask)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from faceswap.convert.composite import CompositeSettings, crop_mask
+from faceswap.convert.occlusion import REACH, OcclusionSmoother, blend_occlusion, face_key
+from faceswap.convert.stabilize import FrameItem
+from faceswap.data.dataset import FaceDataset, load_faceset
+from faceswap.data.occlusion_samples import occluded_samples
+from faceswap.faces.geometry import MEAN_FACE, face_to_crop, transform_points
+from faceswap.faces.types import Face
+from faceswap.model.autoencoder import FaceSwapModel
+from faceswap.model.config import ModelConfig
+from faceswap.model.occlusion import OcclusionNet
+from faceswap.model.prior import fits
+from faceswap.model.store import load_model_config
+
+TINY = dict(resolution=64, encoder_dims=8, latent_dims=32, decoder_dims=8)
+
+
+# --- the net and the model ---
+
+def test_net_shapes_and_the_model_keeps_it_apart_from_the_swap():
+    net = OcclusionNet()
+    x = torch.rand(2, 3, 64, 64)
+    assert net(x).shape == (2, 1, 64, 64)
+    v = net.visible(x)
+    assert float(v.detach().min()) >= 0 and float(v.detach().max()) <= 1
+    model = FaceSwapModel(ModelConfig(**TINY))
+    names = {name for name, _ in model.named_parameters() if name.startswith("occlusion.")}
+    assert names
+    swap = {id(p) for p in model.swap_parameters()}
+    assert not any(id(p) in swap for p in model.occlusion.parameters())
+    assert not hasattr(FaceSwapModel(ModelConfig(**TINY, occlusion=False)), "occlusion")
+
+
+def test_a_model_saved_before_the_net_loads_without_it(tmp_path):
+    cfg = {k: v for k, v in ModelConfig(**TINY).__dict__.items() if k != "occlusion"}
+    (tmp_path / "config.json").write_text(json.dumps({"format": "faceswap-model", "model": cfg}))
+    loaded, _ = load_model_config(tmp_path)
+    assert loaded.occlusion is False
+    # and a prior fits a model whether or not either has the net
+    assert fits(ModelConfig(**TINY, occlusion=False), ModelConfig(**TINY))
+
+
+# --- training samples ---
+
+def test_occluded_samples_label_the_face_minus_the_occluder():
+    rng = np.random.default_rng(3)
+    n, r = 40, 64
+    targets = rng.integers(0, 255, (n, r, r, 3), dtype=np.uint8)
+    masks = np.zeros((n, r, r), np.uint8)
+    masks[:, 8:56, 10:54] = 255
+    sources = [rng.integers(0, 255, (80, 80, 3), dtype=np.uint8) for _ in range(n)]
+    occluded, visible = occluded_samples(rng, targets, masks, sources, [(20, 20, 60, 60)] * n)
+    assert occluded.shape == targets.shape and visible.shape == masks.shape
+    changed = (occluded != targets).any(axis=-1)
+    clear = ~changed.any(axis=(1, 2))
+    assert 0 < clear.sum() < n // 2                 # some left clear (about CLEAR_SHARE), most occluded
+    assert np.array_equal(visible[clear], masks[clear])
+    on_face = 0
+    for k in np.flatnonzero(~clear):
+        inside = masks[k] == 255
+        # inside the face the label is 255 - alpha: a pixel changes at most by alpha, and one the
+        # label calls fully visible does not change; outside the face it stays 0
+        alpha = 255 - visible[k].astype(int)
+        step = np.abs(occluded[k].astype(int) - targets[k].astype(int)).max(axis=-1)
+        assert (step[inside] <= alpha[inside] + 1).all()
+        assert not changed[k][inside & (alpha == 0)].any()
+        on_face += int((alpha[inside] > 128).sum() > 20)
+        assert (visible[k][~inside] == 0).all()
+        assert (visible[k] <= masks[k]).all()
+    assert on_face > n // 2
+
+
+def test_the_dataset_gives_occluded_crops_of_its_own_faces(data, tmp_path_factory, swap_model):
+    faces = load_faceset(swap_model.parent / "a", ModelConfig(**TINY))
+    ds = FaceDataset(faces, occlusion=True, colour=False)
+    raw, _, _ = ds.augment_batch(list(range(5)))
+    assert raw.occluded.shape == (3, 64, 64, 3) and raw.visible.shape == (3, 64, 64)
+    batch = ds.tensors(raw)
+    assert batch["occluded"].shape == (3, 3, 64, 64) and batch["visible"].shape == (3, 1, 64, 64)
+    # labels are the target's own landmark mask, less the occluder where one was laid
+    face = raw.regions[:3, ..., 0].astype(int)
+    assert (raw.visible <= face + 1).all()
+    assert (raw.visible < face - 64).any() or (raw.occluded == raw.target[:3]).all()
+    assert "occluded" not in FaceDataset(faces).tensors(FaceDataset(faces).augment_batch([0, 1])[0])
+
+
+# --- convert: steadied over time, grown, multiplied in ---
+
+def _items(masks: list[float | np.ndarray], shots: list[int] | None = None) -> list[tuple[FrameItem, np.ndarray]]:
+    face = Face(np.zeros((68, 2), np.float32), 1.0, track=0)
+    out = []
+    for i, m in enumerate(masks):
+        item = FrameItem(i, np.zeros((4, 4, 3), np.uint8), str(i), [face] if m is not None else [],
+                         shot=(shots or [0] * len(masks))[i])
+        out.append((item, np.full((8, 8), m, np.float32) if np.isscalar(m) else m))
+    return out
+
+
+def _smooth(pairs):
+    raw = {item.index: m for item, m in pairs}
+    smoother = OcclusionSmoother(lambda item: {face_key(0, 0): raw[item.index]})
+    out = []
+    for item, _ in pairs:
+        out.extend(smoother.push(item))
+    out.extend(smoother.flush())
+    return out
+
+
+def test_the_smoother_hands_every_frame_on_in_order_and_waits_only_its_reach():
+    pairs = _items([1.0] * 7 + [None] + [1.0] * 2)
+    smoother = OcclusionSmoother(lambda item: {0: np.ones((8, 8), np.float32)})
+    first = list(smoother.push(pairs[0][0]))
+    assert first == []
+    seen = []
+    for item, _ in pairs[1:]:
+        seen.extend(smoother.push(item))
+    assert [i.index for i in seen] == list(range(len(pairs) - 2 * REACH))
+    seen.extend(smoother.flush())
+    assert [i.index for i in seen] == list(range(len(pairs)))
+    assert seen[7].extra["occlusion"] == {}      # a frame without faces
+
+
+def test_a_flickering_pixel_holds_still_and_an_occluder_is_never_let_through():
+    rng = np.random.default_rng(0)
+    raw = [rng.uniform(0, 1, (8, 8)).astype(np.float32) for _ in range(12)]
+    for t, m in enumerate(raw):
+        m[0, 0] = t % 2                   # toggles every frame
+        m[1, 1] = 1.0                     # always visible
+    out = _smooth(_items(raw))
+    for t, item in enumerate(out):
+        steady = item.extra["occlusion"][0]
+        assert (steady <= raw[t] + 1e-6).all()   # never more visible than the frame's own mask
+        assert steady[1, 1] == pytest.approx(1.0)
+        if 2 <= t <= 9:
+            assert steady[0, 0] == 0.0            # covered in a neighbour: held covered, no flicker
+
+
+def test_the_smoother_never_reaches_across_a_cut():
+    out = _smooth(_items([0.0] * 5 + [1.0] * 5, shots=[0] * 5 + [1] * 5))
+    assert out[5].extra["occlusion"][0].min() == 1.0   # the new shot's first frame: its own masks only
+    assert out[4].extra["occlusion"][0].max() == 0.0
+
+
+def test_blend_occlusion_grows_the_covered_region_and_multiplies_into_the_blend_mask():
+    visible = np.ones((64, 64), np.float32)
+    visible[20:40, 20:40] = 0.0
+    factor = blend_occlusion(visible, 128, grow=0.02)
+    assert factor.shape == (128, 128) and factor.dtype == np.float32
+    assert factor.min() == 0.0 and factor.max() == 1.0
+    # the covered square, 40:80 at 128 px (its resized edge soft over a pixel), grown past it
+    assert (factor[39:81, 39:81] == 0).all() and factor[38, 60] < 0.5
+    assert factor[20, 60] == 1.0
+    assert (blend_occlusion(visible, 128, grow=0.0)[39, 41:79] > 0).all()   # not grown: not zero there
+    settings = CompositeSettings(mask="occlusion")
+    pred = np.ones((128, 128), np.float32)
+    face = transform_points(MEAN_FACE, face_to_crop(128, "face", 0.9))  # a face as the model's crop holds it
+    with_net = crop_mask(pred, [face], 128, settings, factor)
+    without = crop_mask(pred, [face], 128, settings, None)     # no net: "both"
+    assert (with_net[40:80, 40:80] == 0).all() and without[40:80, 40:80].min() > 0.9
+    assert np.allclose(with_net[25:35, 25:35], without[25:35, 25:35])
+
+
+# --- end to end: an occluder on real footage stays in front ---
+
+def test_convert_keeps_what_covers_the_face(tmp_path, data, occlusion_model, backend):
+    """d19 with a hand and the issue's box crossing the face (exact mattes): with --mask occlusion
+    far more of the occluder keeps the footage's pixels than with the landmark mask, and the rest of
+    the face is still swapped."""
+    from faceswap.api import convert
+    from faceswap.convert.options import ConvertOptions
+    from faceswap.occlusion_bench import make_clips, measure
+
+    kinds = ("hand", "box")
+    clips = make_clips(data / "video" / "d19.mp4", tmp_path / "clips", seconds=1.5, kinds=kinds, backend=backend)
+    out = {}
+    for mask in ("landmarks", "occlusion"):
+        for kind, path in clips.items():
+            out[kind, mask] = tmp_path / f"{kind}.{mask}.mkv"
+            convert(path, occlusion_model, out[kind, mask],
+                    ConvertOptions(mask=mask, codec="ffv1", audio="none"), progress=False)
+    for kind in kinds:
+        mattes = np.load(tmp_path / "clips" / f"{kind}.matte.npy")
+        fig = {mask: measure(clips[kind], out[kind, mask], clips["clean"], out["clean", mask], mattes)[0]
+               for mask in ("landmarks", "occlusion")}
+        print(kind, fig)
+        assert fig["landmarks"]["overlap_frames"] >= 10
+        assert fig["landmarks"]["kept_mean"] < 0.3                      # today: painted over
+        assert fig["occlusion"]["kept_mean"] >= fig["landmarks"]["kept_mean"] + 0.4
+        assert fig["occlusion"]["occluder_change"] < fig["landmarks"]["occluder_change"] / 2
+        assert fig["occlusion"]["swapped_mean"] >= 0.8                  # the rest of the face: still swapped
