@@ -66,9 +66,9 @@ SEGMENT_TRACK_WARMUP = 16
 # back to "both" for a model without the net.
 MASK = "occlusion"
 MASKS = ("predicted", "landmarks", "both", "occlusion")
-# The region the occlusion net says is covered is grown by this share of the crop's side before the
-# blend (the occluder's anti-aliased edge, the net's uncertainty at a 64 px crop's edges).
-OCCLUSION_GROW = 0.02
+# The region the occlusion net says is covered is grown by this % of the face width before the blend
+# (the occluder's anti-aliased rim, what is left of the net's uncertainty after the guided filter).
+OCCLUSION_GROW = 1.0
 LANDMARK_MASK = "extended"
 LANDMARK_MASKS = ("components", "extended")
 # Mask refinement in % of the face's width: no erosion, a feather wide

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from faceswap.convert.composite import CompositeSettings, crop_mask
-from faceswap.convert.occlusion import REACH, OcclusionSmoother, blend_occlusion, face_key
+from faceswap.convert.composite import CompositeSettings, composite, crop_mask
+from faceswap.convert.occlusion import REACH, OcclusionSmoother, blend_occlusion, face_key, frame_occlusion
 from faceswap.convert.stabilize import FrameItem
 from faceswap.data.dataset import FaceDataset, load_faceset
 from faceswap.data.occlusion_samples import occluded_samples
@@ -151,23 +152,49 @@ def test_the_smoother_never_reaches_across_a_cut():
     assert out[4].extra["occlusion"][0].max() == 0.0
 
 
-def test_blend_occlusion_grows_the_covered_region_and_multiplies_into_the_blend_mask():
+def test_the_cut_snaps_to_the_footage_edges_grows_and_multiplies_into_the_blend():
+    # the footage: a bright square (the occluder) on skin; the net's view: the square, coarse and 3 px off
+    guide = np.full((120, 120, 3), 100, np.uint8)
+    guide[40:80, 40:80] = 200
+    coarse = np.ones((120, 120), np.float32)
+    coarse[37:77, 37:77] = 0.0
+    coarse = cv2.GaussianBlur(coarse, (0, 0), 3)
+    truth = np.ones((120, 120), np.float32)
+    truth[40:80, 40:80] = 0.0
+    cut = frame_occlusion(coarse, guide, face_width=200.0, grow=0.0)
+    assert cut.shape == (120, 120) and cut.dtype == np.float32
+    flat = frame_occlusion(coarse, np.full_like(guide, 100), face_width=200.0, grow=0.0)  # no edges to snap to
+    # the footage's edge pulls the cut onto the occluder: half the error of the same cut without it
+    assert np.abs(cut - truth).mean() < 0.5 * np.abs(flat - truth).mean()
+    assert (cut[:30] == 1).all() and (cut[90:] == 1).all()  # the face away from it untouched
+    grown = frame_occlusion(coarse, guide, face_width=200.0, grow=2.0)   # 4 px
+    assert (grown <= cut + 1e-6).all() and (grown < 0.5).sum() > (cut < 0.5).sum() + 4 * 4 * 30
+    # in crop space, the firm factor for colour statistics
     visible = np.ones((64, 64), np.float32)
     visible[20:40, 20:40] = 0.0
-    factor = blend_occlusion(visible, 128, grow=0.02)
-    assert factor.shape == (128, 128) and factor.dtype == np.float32
-    assert factor.min() == 0.0 and factor.max() == 1.0
-    # the covered square, 40:80 at 128 px (its resized edge soft over a pixel), grown past it
-    assert (factor[39:81, 39:81] == 0).all() and factor[38, 60] < 0.5
-    assert factor[20, 60] == 1.0
-    assert (blend_occlusion(visible, 128, grow=0.0)[39, 41:79] > 0).all()   # not grown: not zero there
-    settings = CompositeSettings(mask="occlusion")
-    pred = np.ones((128, 128), np.float32)
+    factor = blend_occlusion(visible, 128)
+    assert factor.shape == (128, 128) and (factor[41:79, 41:79] == 0).all() and factor[10, 10] == 1.0
+
+    # composite: the cut goes into the alpha after the feather; outside it the result is the plain blend's
+    settings = CompositeSettings(mask="occlusion", color="none")
     face = transform_points(MEAN_FACE, face_to_crop(128, "face", 0.9))  # a face as the model's crop holds it
-    with_net = crop_mask(pred, [face], 128, settings, factor)
-    without = crop_mask(pred, [face], 128, settings, None)     # no net: "both"
-    assert (with_net[40:80, 40:80] == 0).all() and without[40:80, 40:80].min() > 0.9
-    assert np.allclose(with_net[25:35, 25:35], without[25:35, 25:35])
+    frame = np.full((200, 200, 3), 100, np.uint8)
+    frame[36 + 40:36 + 80, 36 + 40:36 + 80] = 200                         # the occluder, in the footage
+    matrix = np.array([[1.0, 0, -36], [0, 1.0, -36]])                   # frame -> crop: the crop at (36, 36)
+    crop = frame[36:164, 36:164].copy()
+    rgb = np.full((128, 128, 3), 0.9, np.float32)
+    mask = crop_mask(None, [face], 128, settings)
+    plain, cut = frame.copy(), frame.copy()
+    composite(plain, matrix, crop, rgb, mask, 100.0, settings)
+    seen = cv2.resize(visible, (128, 128), interpolation=cv2.INTER_NEAREST)
+    composite(cut, matrix, crop, rgb, mask, 100.0, settings, occlusion=seen)
+    covered = np.zeros((200, 200), bool)
+    covered[36 + 40:36 + 80, 36 + 40:36 + 80] = True
+    assert (plain[covered] != 200).all()           # the plain blend paints over the square
+    assert (cut[covered] == 200).all()             # the cut keeps the footage there
+    far = np.zeros((200, 200), bool)
+    far[36:164, 36:164] = cv2.erode(seen, np.ones((15, 15), np.uint8)) == 1.0
+    assert np.array_equal(cut[far], plain[far])    # and is the plain blend away from what covers the face
 
 
 # --- end to end: an occluder on real footage stays in front ---
@@ -198,3 +225,72 @@ def test_convert_keeps_what_covers_the_face(tmp_path, data, occlusion_model, bac
         assert fig["occlusion"]["kept_mean"] >= fig["landmarks"]["kept_mean"] + 0.4
         assert fig["occlusion"]["occluder_change"] < fig["landmarks"]["occluder_change"] / 2
         assert fig["occlusion"]["swapped_mean"] >= 0.8                  # the rest of the face: still swapped
+
+
+def test_training_down_weights_what_the_net_calls_covered(swap_model, tmp_path, monkeypatch):
+    from faceswap.model.occlusion import COVERED_LOSS_SHARE, TRUSTED_FROM, covered_weight
+    from faceswap.train.config import TrainConfig
+    from faceswap.train.trainer import Trainer
+
+    face = torch.tensor([[[[1.0, 1.0, 0.0, 0.5]]]])
+    visible = torch.tensor([[[[1.0, 0.0, 0.0, 0.0]]]])
+    assert torch.allclose(covered_weight(face, visible), torch.tensor([[[[1.0, COVERED_LOSS_SHARE, 1.0, 0.55]]]]))
+
+    trainer = Trainer(swap_model.parent / "a", swap_model.parent / "b", tmp_path / "m", ModelConfig(**TINY),
+                      TrainConfig(batch_size=4, iterations=1, workers=0), progress=False)
+    batch = trainer._to_device(next(trainer.loaders()[0]))
+    with torch.no_grad():
+        out = trainer.model(batch["input"], "a")
+
+    def loss(iteration: int, covered_half: bool) -> float:
+        trainer.iteration = iteration
+
+        def visible(x):
+            v = torch.ones(x.shape[0], 1, *x.shape[2:])
+            if covered_half:
+                v[..., : x.shape[-1] // 2] = 0.0   # the left half of every face "covered"
+            return v
+        monkeypatch.setattr(trainer.model.occlusion, "visible", visible)
+        with torch.no_grad():
+            return trainer._side_loss(batch, "a", out)[1]["loss_a"]
+
+    assert loss(TRUSTED_FROM - 1, True) == loss(TRUSTED_FROM - 1, False)   # the net is not trusted yet
+    assert loss(TRUSTED_FROM, False) == loss(TRUSTED_FROM - 1, False)      # nothing covered: as before
+    assert loss(TRUSTED_FROM, True) != pytest.approx(loss(TRUSTED_FROM, False), rel=1e-3)
+
+
+def test_segments_with_occlusion_masks_equal_one_piece(tmp_path, data, occlusion_model):
+    """The masks' look-ahead (REACH frames each way) is read past each segment's end: a segmented
+    run writes the frames a one-piece run does."""
+    from faceswap.convert.options import ConvertOptions
+    from faceswap.convert.pipeline import Converter
+    from faceswap.convert.segments import convert_in_segments
+    from faceswap.media.video_reader import VideoReader
+
+    src = data / "video" / "d19.mp4"
+    options = dict(codec="ffv1", frames="0:75", audio="none")
+    whole = tmp_path / "whole.mkv"
+    Converter(src, occlusion_model, whole, ConvertOptions(**options), progress=False).run()
+    seg = tmp_path / "seg.mkv"
+    summary = convert_in_segments(src, occlusion_model, seg, ConvertOptions(**options), 25, progress=False)
+    assert len(summary.segments) == 3
+    pairs = list(zip((f.copy() for _, f in VideoReader(whole)), (f.copy() for _, f in VideoReader(seg))))
+    assert len(pairs) == 75
+    assert all(np.array_equal(a, b) for a, b in pairs)
+
+
+def test_a_face_the_net_does_not_know_is_said(tmp_path, data, occlusion_model, caplog):
+    """d14 is neither of the model's people: its net calls most of the face covered, and convert says so."""
+    from faceswap.convert.options import ConvertOptions
+    from faceswap.convert.pipeline import Converter
+
+    with caplog.at_level("WARNING"):
+        summary = Converter(data / "video" / "d14.mp4", occlusion_model, tmp_path / "d14.mkv",
+                            ConvertOptions(codec="ffv1", frames="0:20", audio="none"), progress=False).run()
+    assert summary.mostly_covered > summary.faces / 2
+    assert "occlusion net called more than half of the face covered" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        summary = Converter(data / "video" / "d19.mp4", occlusion_model, tmp_path / "d19.mkv",
+                            ConvertOptions(codec="ffv1", frames="0:20", audio="none"), progress=False).run()
+    assert summary.mostly_covered == 0 and "occlusion net" not in caplog.text

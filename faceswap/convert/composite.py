@@ -17,6 +17,7 @@ from ..faces.geometry import covering_box, invert, warp_back, zoom
 from ..faces.masks import landmark_mask
 from .blend import CLEAN, SPILL, blend, refine_mask
 from .color import match_color
+from .occlusion import frame_occlusion
 
 # Reenact regions drawn from landmarks; "face" uses the swap's landmark mask.
 REGION_MASKS = {"mouth": "mouth", "lower": "lower"}
@@ -70,14 +71,11 @@ def crop_taper(size: int) -> np.ndarray:
 
 
 def crop_mask(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], size: int,
-              settings: CompositeSettings, occlusion: np.ndarray | None = None) -> np.ndarray:
+              settings: CompositeSettings) -> np.ndarray:
     """The float mask (size, size) in crop space: predicted, landmark (union over the given
-    landmark sets), their product ("both"), or for "occlusion" the landmark mask times `occlusion`
-    (the factor of convert/occlusion.blend_occlusion, (size, size); "both" when it is None);
-    times crop_taper: it is 0 at and near the crop's edge whatever the face's shape, centering
-    or coverage."""
-    if settings.mask == "occlusion" and occlusion is not None:
-        return _untapered(None, landmarks_in_crop, size, settings) * occlusion * crop_taper(size)
+    landmark sets) or their product ("both"; "occlusion" is the landmark mask here, given no
+    `pred`: the occlusion net's cut is applied by `composite`), times crop_taper: it is 0 at and
+    near the crop's edge whatever the face's shape, centering or coverage."""
     return _untapered(pred, landmarks_in_crop, size, settings) * crop_taper(size)
 
 
@@ -103,18 +101,22 @@ def _untapered(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], siz
         return drawn
     if settings.mask == "predicted":
         return pred
-    return pred * drawn   # both (and occlusion without the occlusion net's mask)
+    return pred * drawn   # both
 
 
 def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
               mask: np.ndarray, face_width: float, settings: CompositeSettings,
-              weights: np.ndarray | None = None) -> Placed | None:
+              weights: np.ndarray | None = None, occlusion: np.ndarray | None = None) -> Placed | None:
     """Blend one rendered face into `frame` in place.
 
     frame: (H, W, 3) uint8; matrix: 2x3 frame -> crop; crop: the model's input crop (R, R, 3)
     uint8; rgb: the rendered face (R, R, 3) float32; mask: (R, R) float32 crop-space mask (from
     crop_mask); face_width: in frame pixels, the unit of the erode and blur settings; weights:
-    (R, R) where the colour statistics come from (color_weights), default `mask`.
+    (R, R) where the colour statistics come from (color_weights), default `mask`; occlusion:
+    (R, R) in [0, 1], the steadied share of each pixel the occlusion net sees as face; its cut is
+    made at the frame's resolution (convert/occlusion.frame_occlusion) and multiplied into the
+    alpha after erode and feather: the face-outline feather is not taken out of the face again
+    along an occluder's edge, which keeps an edge of its own, snapped to the footage's.
     The alpha never reaches past the model's crop: it is capped by the crop's taper warped into
     the frame, after erode/grow and feather. Returns the region written, or None when the face
     lies outside the frame.
@@ -142,6 +144,9 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     footprint = warp_back(crop_taper(mask.shape[0]), matrix, region, border=cv2.BORDER_CONSTANT,
                           interpolation=cv2.INTER_LINEAR)
     np.minimum(alpha, footprint, out=alpha)
+    if occlusion is not None:
+        visible = warp_back(occlusion, matrix, region, border=cv2.BORDER_REPLICATE, interpolation=cv2.INTER_LINEAR)
+        alpha *= frame_occlusion(visible, frame[y0:y1, x0:x1], face_width)
     alpha[alpha < CLEAN] = 0.0
     background = frame[y0:y1, x0:x1]
     result = blend(background, face_region, alpha, settings.blend)

@@ -23,7 +23,11 @@ import cv2
 import numpy as np
 
 from .. import defaults
+from ..faces.masks import landmark_mask
+from ..log import get_logger
 from .stabilize import FrameItem
+
+log = get_logger(__name__)
 
 # Frames either side of the time erosion and of the average: each frame's mask waits for 2 x REACH
 # frames after it.
@@ -91,20 +95,83 @@ def smooth_occlusion(items: Iterator[FrameItem], masks: Callable[[FrameItem], di
     yield from smoother.flush()
 
 
-def blend_occlusion(visible: np.ndarray, size: int, grow: float = defaults.OCCLUSION_GROW) -> np.ndarray:
-    """The factor (size, size) float32 in [0, 1] the blend mask is multiplied by, from a steadied
-    visible mask (R, R) in [0, 1] of the net's crop: a firm edge (a smoothstep from 0.3 to 0.7, the
-    net's uncertain middle), resized to the blended crop's `size`, with the covered region grown by
-    `grow` (share of the crop side) so that the occluder's edge keeps the footage's pixels."""
+class CoveredFaces:
+    """How many faces the occlusion net cut the blend mask of by more than half: a few are a hand
+    over a face; most of a run's faces, a net that does not know the face (it learnt the model's own
+    people), which `warn` says."""
+
+    def __init__(self) -> None:
+        self.seen = self.mostly = 0
+
+    def add(self, mask: np.ndarray, uncovered: np.ndarray) -> None:
+        """One face's blend mask with the net's cut, and without it (same shape)."""
+        self.seen += 1
+        self.mostly += int(mask.sum() < 0.5 * uncovered.sum())
+
+    def warn(self, footage_side: str | None, model: str) -> None:
+        if self.seen and self.mostly > 0.5 * self.seen:
+            log.warning("the occlusion net called more than half of the face covered in %d of %d faces: it knows "
+                        "the model's own people; is this footage's face identity %s of %s? (--mask both ignores "
+                        "the net)", self.mostly, self.seen, footage_side or "a", model)
+
+
+# Swap: the model's input crop has what covers the face filled in from the face around it first.
+FILL_COVERED = True
+
+
+def fill_covered(crop: np.ndarray, visible: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The model's input crop (R, R, 3) uint8 with the face pixels the net calls covered (`visible`
+    (R, R) < 0.5 inside the face's landmark mask; `landmarks` (68, 2) in crop pixels) filled in from
+    the face around them (OpenCV's inpainting, Telea 2004, "An Image Inpainting Technique Based on
+    the Fast Marching Method"). The encoder never saw a hand in training: given one, the decoder
+    draws what it can of it and the rest of the face shifts with it; given the filled face, it
+    renders the face it knows. Returns `crop` itself when nothing is covered."""
+    holes = (visible < 0.5) & (landmark_mask(landmarks, visible.shape, "extended") > 127)
+    if not holes.any():
+        return crop
+    holes = cv2.dilate(holes.astype(np.uint8), np.ones((3, 3), np.uint8))
+    return cv2.inpaint(np.ascontiguousarray(crop), holes, 3, cv2.INPAINT_TELEA)
+
+
+def blend_occlusion(visible: np.ndarray, size: int) -> np.ndarray:
+    """The net's cut in crop space, (size, size) float32 in [0, 1], from a steadied visible mask
+    (R, R) in [0, 1]: a firm edge (a smoothstep from 0.3 to 0.7, the net's uncertain middle),
+    resized to the blended crop's `size`. For the colour statistics and the covered count; the
+    blend's own cut is made at the frame's resolution (frame_occlusion)."""
     t = np.clip((visible.astype(np.float32) - 0.3) / 0.4, 0.0, 1.0)
     firm = t * t * (3 - 2 * t)
     if firm.shape[0] != size:
         firm = cv2.resize(firm, (size, size), interpolation=cv2.INTER_LINEAR)
-    radius = int(round(grow * size))
-    if radius > 0:
-        firm = cv2.erode(firm, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)),
+    return firm
+
+
+# The frame-space edge (frame_occlusion): the guided filter's window, in % of the face width, and its
+# regularisation, in the guide's 8-bit levels (squared by the filter): smaller follows the footage's
+# edges more closely.
+GUIDE_RADIUS = 3.0
+GUIDE_EPS = 12.0
+
+
+def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
+                    grow: float = defaults.OCCLUSION_GROW) -> np.ndarray:
+    """The occlusion net's cut at the frame's resolution: (H, W) float32 in [0, 1] to multiply the
+    blend alpha by, from the steadied visible share warped into a frame region (H, W) and that
+    region of the footage, `guide` (H, W, 3) uint8.
+
+    The net sees a 64 px crop, so its edge is 4-5 frame pixels wide and off by as much; the guided
+    filter (He, Sun & Tang 2010, "Guided Image Filtering", as in OpenCV's ximgproc) moves it onto
+    the footage's own edges (an occluder's outline is one), then a smoothstep from 0.3 to 0.7 firms
+    it and the covered region is grown by `grow` % of `face_width` (pixels), so the occluder's
+    anti-aliased rim keeps the footage's pixels too."""
+    radius = max(1, int(round(GUIDE_RADIUS * face_width / 100)))
+    v = cv2.ximgproc.guidedFilter(guide, visible.astype(np.float32), radius, GUIDE_EPS ** 2)
+    t = np.clip((v - 0.3) / 0.4, 0.0, 1.0)
+    firm = t * t * (3 - 2 * t)
+    px = int(round(grow * face_width / 100))
+    if px > 0:
+        firm = cv2.erode(firm, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1)),
                          borderType=cv2.BORDER_REPLICATE)
     return firm
 
 
-__all__ = ["KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
+__all__ = ["CoveredFaces", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -32,10 +33,11 @@ from ..media.source import FrameSource
 from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
+from . import occlusion
 from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
 from .faces_in import FaceProvider, TargetSelector
 from .occlusion import KEY as OCCLUSION
-from .occlusion import REACH, blend_occlusion, face_key, smooth_occlusion
+from .occlusion import REACH, CoveredFaces, blend_occlusion, face_key, smooth_occlusion
 from .options import ConvertOptions, parse_frames
 from .stabilize import CutDetector, FrameItem, Stabilizer
 from .summary import ConvertSummary
@@ -132,6 +134,7 @@ class Converter:
                         "occlusion, so whatever covers a face is swapped with it", self.model_dir.name)
             self.settings.mask = "both"
         self._backends: list = []
+        self.covered = CoveredFaces()
         self.footage_side: str | None = None
         self.render_side: str | None = None
         if self.options.mode == "swap":
@@ -243,14 +246,17 @@ class Converter:
                 matrix = self.swapper.matrix(face.landmarks)
                 crop = self.swapper.crop(item.image, matrix)
                 lm = [transform_points(face.landmarks, matrix)]
+                visible = item.extra.get(OCCLUSION, {}).get(face_key(i, face.track))
                 model_in = crop
+                if visible is not None and occlusion.FILL_COVERED:
+                    model_in = occlusion.fill_covered(crop, visible, lm[0])
                 if self.options.mode == "reenact":
                     driver = item.extra.get("driver")
                     if driver is None:
                         continue  # no driver face this frame: the footage passes through
                     model_in = driver[0]
                     lm.append(driver[1])
-                jobs.append((n, face, matrix, crop, model_in, lm, item.extra.get(OCCLUSION, {}).get(face_key(i, face.track))))
+                jobs.append((n, face, matrix, crop, model_in, lm, visible))
         placed: list[list[tuple[Face, Placed | None]]] = [[] for _ in batch]
         if not jobs:
             return placed
@@ -264,12 +270,18 @@ class Converter:
                 matrix = compose(enlarge, matrix)
                 crop = warp(batch[n].image, matrix, size)
                 lm = [transform_points(points, enlarge) for points in lm]
-            mask = crop_mask(pred[k] if pred is not None else None, lm, size, self.settings,
-                             blend_occlusion(occluded, size) if occluded is not None else None)
+            # --mask occlusion: the landmark outline here, the net's cut after the feather (composite)
+            mask = crop_mask(pred[k] if pred is not None and occluded is None else None, lm, size, self.settings)
+            factor = blend_occlusion(occluded, size) if occluded is not None else None
+            seen = mask if factor is None else mask * factor    # colour statistics: never from an occluder
+            if factor is not None:
+                self.covered.add(seen, mask)
             # skin: colour from the footage face's skin (lm[0]); the render is drawn at the same place
-            weights = color_weights(mask, lm[0]) if self.settings.color_from == "skin" else None
+            weights = color_weights(seen, lm[0]) if self.settings.color_from == "skin" else seen
+            if occluded is not None and len(occluded) != size:
+                occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
             placed[n].append((face, composite(batch[n].image, matrix, crop, rgb[k], mask, face.size,
-                                              self.settings, weights)))
+                                              self.settings, weights, occluded)))
         return placed
 
     # -- running --------------------------------------------------------------------------
@@ -363,6 +375,9 @@ class Converter:
                 backend.close()
         summary.seconds = time.perf_counter() - started
         summary.shots = self.shots
+        summary.mostly_covered = self.covered.mostly
+        if self.write_range is None:
+            self.covered.warn(self.footage_side, self.model_dir.name)
         video = self._sources[0].video if self._sources else None
         summary.decode_warning = video.warning if video else None
         return summary

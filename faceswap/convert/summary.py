@@ -30,6 +30,7 @@ class ConvertSummary:
     interrupted: bool = False
     changed: ChangedTracks = field(default_factory=ChangedTracks)  # per frame, the tracks changed (sidecar)
     segments: list[dict[str, Any]] = field(default_factory=list)   # segmented runs: each segment (segments.py)
+    mostly_covered: int = 0                               # faces the occlusion net cut by more than half
 
     @property
     def speed_fps(self) -> float:
@@ -46,5 +47,5 @@ class ConvertSummary:
                 "faces": self.faces, "bridged": self.bridged, "tracks": sorted(self.tracks), "no_face": len(self.no_face),
                 "no_face_frames": self.no_face[:50], "shots": self.shots, "seconds": round(self.seconds, 3),
                 "speed_fps": round(self.speed_fps, 2), "decode_warning": self.decode_warning, "sidecar": self.sidecar,
-                "preview": self.preview, "interrupted": self.interrupted,
+                "preview": self.preview, "interrupted": self.interrupted, "mostly_covered": self.mostly_covered,
                 **({"segments": self.segments} if self.segments else {})}

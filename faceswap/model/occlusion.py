@@ -38,6 +38,11 @@ LEARNING_RATE = 2e-3
 # Occluded face pixels are a few % of a crop: weighted up this much more in the loss, the net stops
 # calling a hand on the chin "face" because most of the crop is face.
 OCCLUDED_WEIGHT = 4.0
+# From this iteration on the swap's loss trusts the net: face pixels it calls covered in a training crop
+# (a real hand in the faceset) count COVERED_LOSS_SHARE as much, so the decoder does not learn the hand
+# as the face. Before it, the net has not learnt enough (600 steps catch 0.8-1.0 of the test occluders).
+TRUSTED_FROM = 600
+COVERED_LOSS_SHARE = 0.1
 
 
 class _Merge(nn.Module):
@@ -84,4 +89,12 @@ def occlusion_loss(logits: torch.Tensor, visible: torch.Tensor, face: torch.Tens
     return F.binary_cross_entropy_with_logits(logits.float(), visible, weight=weight)
 
 
-__all__ = ["LEARNING_RATE", "OCCLUDED_WEIGHT", "OcclusionNet", "WIDTHS", "occlusion_loss"]
+def covered_weight(face: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """The swap loss's weight factor (N,1,R,R) for training crops: 1 where the `face` mask (N,1,R,R)
+    in [0,1] is seen or there is no face, down to COVERED_LOSS_SHARE where the net's `visible`
+    (N,1,R,R) says the face is covered."""
+    covered = (face - visible).clamp(0, 1)
+    return 1 - (1 - COVERED_LOSS_SHARE) * covered
+
+
+__all__ = ["COVERED_LOSS_SHARE", "TRUSTED_FROM", "covered_weight", "LEARNING_RATE", "OCCLUDED_WEIGHT", "OcclusionNet", "WIDTHS", "occlusion_loss"]

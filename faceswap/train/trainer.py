@@ -35,7 +35,7 @@ from ..model.autoencoder import FaceSwapModel
 from ..model.config import ModelConfig, to_dict
 from ..model.discriminator import PatchDiscriminator
 from ..model.occlusion import LEARNING_RATE as OCCLUSION_LR
-from ..model.occlusion import occlusion_loss
+from ..model.occlusion import TRUSTED_FROM, covered_weight, occlusion_loss
 from ..model.prior import apply_prior, resolve_init
 from ..model.store import (
     WEIGHTS,
@@ -275,6 +275,11 @@ class Trainer:
         rgb, mask = out
         # Loss where the face is (with a little background so it is not garbage), eyes and mouth up-weighted.
         weight = batch["weight"] * (0.1 + 0.9 * batch["mask"])
+        if self.model_cfg.occlusion and self.iteration >= TRUSTED_FROM:
+            # what covers a training face (a hand in the faceset) is not learnt as the face
+            with torch.no_grad():
+                visible = self.model.occlusion.visible(batch["target"]).float()
+            weight = weight * covered_weight(batch["mask"], visible)
         rec = cfg.ssim_weight * losses.dssim_loss(rgb.float(), batch["target"], weight) + \
             cfg.pixel_weight * losses.pixel_loss(rgb.float(), batch["target"], cfg.pixel_loss, weight)
         total = rec
