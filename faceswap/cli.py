@@ -296,6 +296,10 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="components follows the face outline; extended also covers the forehead.")
 @click.option("--erode", default=_convert_default("erode"), type=float,
               help="Shrink (or, negative, grow) the mask by this % of the face width." + must(ConvertOptions, "erode"))
+@click.option("--occlusion-grow", default=_convert_default("occlusion_grow"), type=float,
+              help="--mask occlusion: grow what covers the face by this % of the face width, so its edge keeps "
+                   "the footage's pixels; more keeps fingertips and thin edges, less swaps more of the face "
+                   "beside them (docs/occlusion.md)." + must(ConvertOptions, "occlusion_grow"))
 @click.option("--blur", default=_convert_default("blur"), type=float,
               help="Feather the mask edge over this % of the face width." + must(ConvertOptions, "blur"))
 @click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),

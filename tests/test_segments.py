@@ -16,6 +16,7 @@ import pytest
 
 import faceswap
 from faceswap.convert import segments
+from faceswap.convert.occlusion import REACH
 from faceswap.convert.options import ConvertOptions
 from faceswap.convert.pipeline import Converter
 from faceswap.convert.segments import context_frames, convert_in_segments, plan_segments, work_folder
@@ -66,9 +67,14 @@ def test_plan_covers_the_range_with_context_and_keeps_whole_what_it_cannot_join(
     back, ahead = context_frames(options)
     assert [(s.start, s.end) for s in plan] == [(10, 110), (110, 210), (210, 310), (310, 335)]
     # the stabiliser's window and bridge reach, plus the face finder's warm-up, on its detection phase
-    assert back >= max(6, options.bridge_gap) and back % options.detect_every == 0 and ahead == 9
+    # ahead: the stabiliser's look-ahead (9) and the occlusion masks' (2 x REACH)
+    assert back >= max(6, options.bridge_gap) and back % options.detect_every == 0 and ahead == 9 + 2 * REACH
     assert [(s.read_start, s.read_end) for s in plan] == [(10, 110 + ahead), (110 - back, 210 + ahead),
                                                           (210 - back, 310 + ahead), (310 - back, 335)]
+    # a segment length off the detection period still starts each read on the job's phase
+    odd = plan_segments(src, tmp_path / "out.mp4", options, 101)
+    assert [s.read_start for s in odd][0] == 10 and len(odd) == 4
+    assert all((s.read_start - 10) % options.detect_every == 0 and s.start - s.read_start >= back for s in odd[1:])
     assert len({s.key for s in plan}) == 4 and all(s.path.parent == work_folder(tmp_path / "out.mp4") for s in plan)
     # the key follows the options; nothing is written by planning
     assert plan_segments(src, tmp_path / "out.mp4", ConvertOptions(frames="10:335", blur=3), SEGMENT)[0].key \

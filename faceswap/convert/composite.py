@@ -44,6 +44,7 @@ class CompositeSettings:
     color: str = defaults.COLOR
     blend: str = defaults.BLEND
     color_from: str = defaults.COLOR_FROM        # face | skin: where colour statistics come from
+    occlusion_grow: float = defaults.OCCLUSION_GROW  # % of face width the occlusion net's cut is grown by
 
 
 @dataclass
@@ -146,7 +147,7 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     np.minimum(alpha, footprint, out=alpha)
     if occlusion is not None:
         visible = warp_back(occlusion, matrix, region, border=cv2.BORDER_REPLICATE, interpolation=cv2.INTER_LINEAR)
-        alpha *= frame_occlusion(visible, frame[y0:y1, x0:x1], face_width)
+        alpha *= frame_occlusion(visible, frame[y0:y1, x0:x1], face_width, settings.occlusion_grow)
     alpha[alpha < CLEAN] = 0.0
     background = frame[y0:y1, x0:x1]
     result = blend(background, face_region, alpha, settings.blend)

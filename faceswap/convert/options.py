@@ -56,6 +56,7 @@ class ConvertOptions:
     landmark_mask: str = defaults.LANDMARK_MASK
     erode: float = bounded(defaults.ERODE, -50, 50)  # % of the face width
     blur: float = bounded(defaults.BLUR, 0, 50)      # % of the face width
+    occlusion_grow: float = bounded(defaults.OCCLUSION_GROW, 0, 20)  # % of the face width
     color: str = defaults.COLOR
     color_from: str = defaults.COLOR_FROM   # face | skin: where the colour statistics come from
     blend: str = defaults.BLEND

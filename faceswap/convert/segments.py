@@ -151,6 +151,7 @@ def plan_segments(input_path: str | Path, output: str | Path, options: ConvertOp
         return []
     job = job_key({"input": input_path}, model_dir, options.to_dict())
     back, ahead = context_frames(options)
+    every = max(int(options.detect_every), 1)
     folder = work_folder(output)
     segments = []
     for index, first in enumerate(range(start, last, segment_frames)):
@@ -158,7 +159,9 @@ def plan_segments(input_path: str | Path, output: str | Path, options: ConvertOp
         to_end = stop == last and end is None
         read_end = None if to_end else min(stop + ahead, last if end is not None else sys.maxsize)
         read_end = None if read_end == sys.maxsize else read_end
-        read_start = max(start, first - back)
+        # whole detect_every periods from the job's start, whatever the segment length: the face
+        # finder then detects on the frames the one-piece run detects on
+        read_start = max(start, first - back - (first - back - start) % every)
         key = job_key({}, None, {"job": job, "write": [first, None if to_end else stop],
                                  "read": [read_start, read_end], "format": SEGMENT_FORMAT})
         segments.append(Segment(index, first, stop, folder / f"{index:04d}{output.suffix}", key, read_start,
