@@ -47,6 +47,26 @@ _qc_default = functools.partial(field_default, QcOptions)
 _batch_default = functools.partial(field_default, BatchOptions)
 
 
+def colour_options(func: Any) -> Any:
+    """--ocio, --input-space and --working-space (media/colour.py), the same for extract and convert."""
+    options = [
+        click.option("--ocio", default=None, metavar="CONFIG",
+                     help="OpenColorIO config (a .ocio file or an ocio:// URI) for plates: EXR, DPX, 16-bit images. "
+                          f"[default: {defaults.OCIO_CONFIG}, the ACES studio config built into OpenColorIO]"),
+        click.option("--input-space", default=None, metavar="NAME",
+                     help="Colour space of the input plates, as the OCIO config names it (ACEScg, ACES2065-1, "
+                          "ADX10, 'ARRI LogC4', ...). Only the face goes back to it; the rest of the plate is "
+                          f"never transformed. [default: {defaults.FLOAT_PLATE_SPACE} for float plates (EXR); "
+                          "integer plates and video are taken as in --working-space]"),
+        click.option("--working-space", default=defaults.WORKING_SPACE, metavar="NAME",
+                     help="The display-referred space the model sees faces in (what its facesets were "
+                          "extracted in)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="faceswap")
 @click.option("--log-level", type=click.Choice(list(LEVELS), case_sensitive=False),
@@ -108,6 +128,7 @@ def main(log_level: str, allow_torchscript: bool) -> None:
                    + must(ExtractOptions, "reference_threshold"))
 @click.option("--preview/--no-preview", default=_extract_default("preview"),
               help="Write FACESET/contact_sheet.png: sampled crops with their landmarks drawn.")
+@colour_options
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
 def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) -> None:
@@ -336,6 +357,7 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="Faces per model call." + must(ConvertOptions, "batch_size"))
 @click.option("--device", default=_convert_default("device"), type=click.Choice(list(defaults.DEVICES)),
               help="auto picks CUDA, then MPS, then the CPU.")
+@colour_options
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
 def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None, progress: bool,

@@ -156,7 +156,8 @@ DETECTORS = ("mediapipe", "fan")
 # Set to 1 to let the fan detector load TorchScript weights (code, not data); `faceswap --allow-torchscript`.
 ALLOW_TORCHSCRIPT_ENV = "FACESWAP_ALLOW_TORCHSCRIPT"
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# .exr/.dpx/.cin/.hdr (and 16-bit .png/.tif) are read as plates, at their own bit depth (media/plates.py)
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".exr", ".dpx", ".cin", ".hdr")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf", ".mpg", ".mpeg")
 
 # --- ranges shared by options of several commands (faceswap/ranges.py) ----------
@@ -225,3 +226,15 @@ BATCH_REPORT_SUFFIX = "-report"
 # The contact sheet's tiles: one output frame per shot, scaled to this width, 4 to a row.
 BATCH_SHEET_TILE = 320
 BATCH_SHEET_COLUMNS = 4
+
+# --- plates and colour management (media/colour.py) ----------------------------------
+# OpenColorIO's built-in ACES studio config (in the opencolorio wheel: nothing downloaded).
+OCIO_CONFIG = "ocio://studio-config-latest"
+# The display-referred space the model sees faces in: the faces it trained on came from
+# Rec.709/sRGB video, so a scene-linear plate is shown to it as an sRGB display would.
+WORKING_SPACE = "sRGB - Display"
+# The space a float plate (EXR, HDR) is read as when --input-space is not given: the ACES
+# working space VFX facilities render and deliver plates in. Integer plates (DPX, TIFF, PNG)
+# are taken as already in the working space unless --input-space names theirs (e.g. ADX10,
+# ACEScct for log DPX).
+FLOAT_PLATE_SPACE = "ACEScg"

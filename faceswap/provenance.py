@@ -42,6 +42,7 @@ from .errors import FaceswapError
 from .log import get_logger
 from .media.ffmpeg_bin import ffmpeg_exe, run_ffmpeg
 from .media.images import atomic_write_bytes
+from .media.sequence import find_sequence, is_sequence_spec, sequence_stem
 
 __all__ = [
     "ProvenanceRecord", "RECORD_FORMAT", "build_record", "container_tags", "hash_file", "hash_path", "job_key",
@@ -111,37 +112,41 @@ def _folder_files(folder: Path, exclude: Iterable[str]) -> list[tuple[str, Path,
 
 def hash_path(path: str | Path, folder_limit: int = defaults.PROVENANCE_HASH_FOLDER_LIMIT,
               exclude: Iterable[str] = ()) -> dict[str, Any]:
-    """Identify a file or folder by sha256, saying how (`method`):
+    """Identify a file, folder or image sequence (plate.####.exr) by sha256, saying how (`method`):
 
     - "file": the file's bytes;
-    - "folder-contents": for each non-hidden file, sorted by relative path,
-      `path NUL size NUL bytes`;
-    - "folder-names-sizes" (folders over `folder_limit` bytes): `path NUL size LF`
-      per file only, which detects added, removed and resized files, not edits.
+    - "folder-contents" / "sequence-contents": for each non-hidden file (each frame's file),
+      sorted by relative path, `path NUL size NUL bytes`;
+    - "folder-names-sizes" / "sequence-names-sizes" (over `folder_limit` bytes): `path NUL size
+      LF` per file only, which detects added, removed and resized files, not edits.
     """
     path = Path(path)
     try:
         if path.is_file():
             return {"sha256": hash_file(path), "method": "file", "bytes": path.stat().st_size}
         if path.is_dir():
-            files = _folder_files(path, exclude)
-            total = sum(size for _, _, size in files)
-            h = hashlib.sha256()
-            if total <= folder_limit:
-                method = "folder-contents"
-                for rel, p, size in files:
-                    h.update(f"{rel}\0{size}\0".encode())
-                    with open(p, "rb") as fh:
-                        for chunk in iter(lambda fh=fh: fh.read(_CHUNK), b""):
-                            h.update(chunk)
-            else:
-                method = "folder-names-sizes"
-                for rel, _, size in files:
-                    h.update(f"{rel}\0{size}\n".encode())
-            return {"sha256": h.hexdigest(), "method": method, "files": len(files), "bytes": total}
+            files, kind = _folder_files(path, exclude), "folder"
+        elif is_sequence_spec(path):
+            seq = find_sequence(path)
+            files, kind = [(seq.path(f).name, seq.path(f), seq.path(f).stat().st_size) for f in seq.frames], "sequence"
+        else:
+            raise FaceswapError(f"cannot hash {path}: no such file or folder")
+        total = sum(size for _, _, size in files)
+        h = hashlib.sha256()
+        if total <= folder_limit:
+            method = f"{kind}-contents"
+            for rel, p, size in files:
+                h.update(f"{rel}\0{size}\0".encode())
+                with open(p, "rb") as fh:
+                    for chunk in iter(lambda fh=fh: fh.read(_CHUNK), b""):
+                        h.update(chunk)
+        else:
+            method = f"{kind}-names-sizes"
+            for rel, _, size in files:
+                h.update(f"{rel}\0{size}\n".encode())
+        return {"sha256": h.hexdigest(), "method": method, "files": len(files), "bytes": total}
     except OSError as err:
         raise FaceswapError(f"cannot read {path} to hash it: {err.strerror or err}") from err
-    raise FaceswapError(f"cannot hash {path}: no such file or folder")
 
 
 # --- the record ------------------------------------------------------------------------------
@@ -293,8 +298,11 @@ def container_tags(record: Mapping[str, Any]) -> dict[str, str]:
 # --- the sidecar -------------------------------------------------------------------------------
 
 def sidecar_path(output: str | Path) -> Path:
-    """`<output>.provenance.json` beside a file; `<folder>/provenance.json` for a folder output."""
+    """`<output>.provenance.json` beside a file; `<folder>/provenance.json` for a folder output;
+    `<folder>/<name>.provenance.json` for an image sequence `<folder>/<name>.####.exr`."""
     output = Path(output)
+    if is_sequence_spec(output):
+        return output.parent / f"{sequence_stem(output)}.provenance.json"
     if output.is_dir() or not output.suffix:
         return output / "provenance.json"
     return output.with_name(output.name + ".provenance.json")
@@ -307,7 +315,7 @@ def write_sidecar(output: str | Path, record: Mapping[str, Any], hash_output: bo
     path = sidecar_path(output)
     data = {k: v for k, v in record.items() if k not in _UNSIGNED}
     data["record_sha256"] = record_digest(record)
-    if hash_output and output.exists():
+    if hash_output and (output.exists() or is_sequence_spec(output)):
         data["output"] = {"name": output.name, **hash_path(output, exclude=[path.name])}
     atomic_write_bytes(path, (json.dumps(_jsonable(data), indent=2, allow_nan=False) + "\n").encode("utf-8"))
     return path

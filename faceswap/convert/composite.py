@@ -15,6 +15,8 @@ import numpy as np
 from .. import defaults
 from ..faces.geometry import covering_box, invert, warp_back, zoom
 from ..faces.masks import landmark_mask
+from ..media.colour import PlateColour
+from ..media.plates import Plate
 from .blend import CLEAN, SPILL, blend, refine_mask
 from .color import match_color
 from .occlusion import frame_occlusion
@@ -165,5 +167,24 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     return Placed(int(x0), int(y0), layer, alpha, matrix)
 
 
-__all__ = ["CompositeSettings", "Placed", "TAPER_GAP", "TAPER_RAMP", "color_weights", "composite", "crop_mask",
-           "crop_taper"]
+def composite_plate(plate: Plate, placed: Placed, colour: PlateColour) -> None:
+    """Lay a face, as `composite` put it into the working-space frame, over the plate it came
+    from, in place and in the plate's own colour space and type: the layer's colour goes back
+    through `colour` (OCIO working space -> the plate's space) and is mixed with the plate by the
+    same alpha. Pixels where the alpha is 0 are not touched: they stay bit-identical to the
+    input plate whatever its format (8/10/16-bit integer, half or full float)."""
+    h, w = placed.alpha.shape
+    region = plate.pixels[placed.y:placed.y + h, placed.x:placed.x + w]
+    inside = placed.alpha > 0
+    if not inside.any():
+        return
+    face = colour.to_plate(placed.rgb[inside].astype(np.float32) / 255.0, plate)
+    a = placed.alpha[inside][:, None]
+    mixed = region[inside].astype(np.float32) * (1.0 - a) + face * a
+    if not plate.is_float:
+        mixed = np.clip(np.rint(mixed), 0, plate.code_max)
+    region[inside] = mixed.astype(plate.pixels.dtype)
+
+
+__all__ = ["CompositeSettings", "Placed", "TAPER_GAP", "TAPER_RAMP", "color_weights", "composite",
+           "composite_plate", "crop_mask", "crop_taper"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import defaults
 from ..errors import FaceswapError
+from ..media.colour import ColourOptions, check_colour
 from ..ranges import bounded, check_ranges
 
 MODES = ("swap", "reenact")
@@ -32,7 +33,7 @@ def parse_frames(text: str | None) -> tuple[int, int | None]:
 
 
 @dataclass
-class ConvertOptions:
+class ConvertOptions(ColourOptions):
     """How convert runs. Numeric fields carry their range (faceswap/ranges.py), checked by `validate`;
     where --frames and --preview fall in the footage is checked against it (convert/frame_range.py)."""
 
@@ -105,6 +106,7 @@ class ConvertOptions:
         if self.track is not None and self.reference:
             raise FaceswapError("give --track or --reference, not both")
         parse_frames(self.frames)
+        check_colour(self)
 
     @property
     def audio_source(self) -> str:

@@ -29,12 +29,13 @@ from ..log import get_logger
 from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.output_plan import plan_for
-from ..media.source import FrameSource
+from ..media.sequence import output_pattern
+from ..media.source import FrameSource, check_source
 from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from . import occlusion
-from .composite import CompositeSettings, Placed, color_weights, composite, crop_mask
+from .composite import CompositeSettings, Placed, color_weights, composite, composite_plate, crop_mask
 from .faces_in import FaceProvider, TargetSelector
 from .occlusion import KEY as OCCLUSION
 from .occlusion import REACH, CoveredFaces, blend_occlusion, face_key, smooth_occlusion
@@ -47,6 +48,8 @@ log = get_logger(__name__)
 
 # Frames waiting between the face thread and the model: enough to keep both busy.
 QUEUE_FRAMES = 8
+# FrameItem.extra key of a frame's plate (its own pixels, when they are not 8-bit working-space RGB)
+PLATE = "plate"
 _END = object()
 
 
@@ -111,12 +114,12 @@ class Converter:
         self.output = Path(output)
         self.model_dir = Path(model_dir)
         self.progress = progress
-        if not self.input.exists():
-            raise FaceswapError(f"no such file or folder: {self.input}")
+        sequence = check_source(self.input) == "sequence"
         if self.output.resolve() == self.input.resolve():
             raise FaceswapError("the output must not be the input")
-        if self.output.exists() and not self.options.overwrite and self.options.preview is None:
-            # before loading anything: the writer checks again, this saves the wait
+        if self.output.exists() and not self.options.overwrite and self.options.preview is None and not sequence:
+            # before loading anything: the writer checks again, this saves the wait (a sequence's
+            # writer checks each of its frames: a folder of plates may hold other shots)
             raise FaceswapError(f"{self.output} exists: pass --overwrite to replace it")
         # one probe before the model loads: rotation, codec and chroma, each said in one line
         self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec)
@@ -157,9 +160,9 @@ class Converter:
     def _stabilised(self, path: Path, start: int, end: int | None, select: bool) -> Iterator[FrameItem]:
         """Frames of `path` from `start` to `end`, with their stabilised faces to change."""
         stabilizer = Stabilizer(self.options.smooth, self.options.bridge_gap)
-        source = FrameSource(path, start=start, hold=self._hold(stabilizer))
+        source = FrameSource(path, start=start, hold=self._hold(stabilizer), colour=self.options)
         self._sources.append(source)
-        provider = FaceProvider(path, self.options, self._backend, sequence=source.is_video)
+        provider = FaceProvider(path, self.options, self._backend, sequence=source.is_sequence)
         selector = TargetSelector(self.options, self.swapper, self.footage_side or "a", self._backend) \
             if select else None
         cuts = CutDetector()
@@ -178,6 +181,8 @@ class Converter:
             elif faces:
                 faces = [max(faces, key=lambda f: f.size)]  # the driver: its main face
             item = FrameItem(frame.index, frame.image, frame.name, faces, shot=shot)
+            if frame.plate is not None:
+                item.extra[PLATE] = frame.plate
             yield from stabilizer.push(item)
         yield from stabilizer.flush()
         if select:
@@ -311,11 +316,13 @@ class Converter:
             timecode = shift_timecode(timecode, self.start, fps)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), self.options.mode, self.plan.to_dict())
         tags = container_tags(self.record)
+        sequence = self._sources[0].sequence
         # images in (no video info): images out, each under its own name and size
         return open_writer(self.output, self.plan.codec, width=w, height=h, fps=fps, images=info is None,
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
-                           sar=self.plan.sar, timeline=timeline, timecode=timecode)
+                           sar=self.plan.sar, timeline=timeline, timecode=timecode,
+                           sequence=output_pattern(self.output, sequence) if sequence else None)
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""
@@ -359,9 +366,9 @@ class Converter:
                                     + (f" within --frames {self.options.frames}" if self.options.frames else ""))
             if summary.swapped == 0 and self.write_range is None:
                 raise NoFaceError(f"no face to change was found in {self.input}; nothing written")
-            writer.close()
+            published = writer.close()  # a sequence's pattern when the output was a folder
             from ..provenance import write_sidecar
-            summary.sidecar = str(write_sidecar(self.output, {**self.record, "changed_tracks": summary.changed.runs}))
+            summary.sidecar = str(write_sidecar(published, {**self.record, "changed_tracks": summary.changed.runs}))
         except BaseException as err:
             if writer is not None:
                 writer.abort()
@@ -399,7 +406,10 @@ class Converter:
             summary.changed.add(item.index, [f.track for f, _ in done])
             # RGBA layers cost a copy of every face region: only for a writer that keeps them
             patches = [_patch(f, p) for f, p in done] if writer.keeps_patches else ()
-            writer.write(item.image, item.index, name=item.name, patches=patches)
+            plate = item.extra.get(PLATE)
+            for _, p in done if plate is not None else ():
+                composite_plate(plate, p, self._sources[0].colour)
+            writer.write(item.image, item.index, name=item.name, patches=patches, plate=plate)
         bar.update(len(batch))
         if self.on_frames is not None:
             self.on_frames(len(batch))

@@ -45,6 +45,7 @@ from ..media.concat import concat_files
 from ..media.images import atomic_write_bytes
 from ..media.output_plan import plan_for
 from ..media.probe import VideoInfo, probe_video
+from ..media.source import check_source, source_kind
 from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
 from ..media.writers.base import remove
@@ -111,8 +112,8 @@ def context_frames(options: ConvertOptions) -> tuple[int, int]:
 
 def _one_piece_reason(input_path: Path, options: ConvertOptions, codec: str | None) -> str | None:
     """Why this job is written in one piece (None: it may be segmented)."""
-    if input_path.is_dir() or input_path.suffix.lower() in defaults.IMAGE_EXTENSIONS:
-        return "images are converted one by one, not as a shot"
+    if source_kind(input_path) != "video":
+        return "images and image sequences are converted frame by frame, in one piece"
     if options.mode == "reenact":
         return "reenact pairs every frame with the driver's from the first"
     if options.preview is not None:
@@ -134,8 +135,7 @@ def plan_segments(input_path: str | Path, output: str | Path, options: ConvertOp
         raise FaceswapError(f"--segment-frames must be 1 or more, not {segment_frames}")
     options.validate()
     input_path, output = Path(input_path), Path(output)
-    if not input_path.exists():
-        raise FaceswapError(f"no such file or folder: {input_path}")
+    check_source(input_path)
     plan = plan_for(input_path, output, options.codec) if options.preview is None else None
     reason = _one_piece_reason(input_path, options, plan.codec if plan else None)
     info = probe_video(input_path) if reason is None else None
@@ -365,8 +365,7 @@ def convert_in_segments(input_path: str | Path, model_dir: str | Path, output: s
     options = options or ConvertOptions()
     options.validate()
     output = Path(output)
-    if not Path(input_path).exists():
-        raise FaceswapError(f"no such file or folder: {input_path}")
+    check_source(input_path)
     if output.resolve() == Path(input_path).resolve():
         raise FaceswapError("the output must not be the input")
     if output.exists() and not options.overwrite:

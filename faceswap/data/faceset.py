@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import FaceswapError, os_reason
 from ..media.images import atomic_write_bytes, encode_png, read_image
+from ..media.sequence import sequence_stem
 from .png_meta import add_metadata, read_metadata
 
 FORMAT = "faceswap-alignments"
@@ -34,11 +35,13 @@ CROP_FORMAT = "faceswap-face"
 
 
 def alignments_path(faceset: str | Path, source: str | Path) -> Path:
-    return Path(faceset) / f"{Path(source).stem}.alignments.jsonl"
+    """`<faceset>/<source stem>.alignments.jsonl` (a sequence plate.####.exr: plate.alignments.jsonl)."""
+    return Path(faceset) / f"{sequence_stem(source)}.alignments.jsonl"
 
 
 def crop_filename(source: str | Path, frame_name: str, face_index: int) -> str:
-    return f"{Path(source).stem}_{Path(frame_name).stem}_{face_index}.png"
+    """The crop's file name: `<source stem>_<frame name stem>_<face index>.png`."""
+    return f"{sequence_stem(source)}_{Path(frame_name).stem}_{face_index}.png"
 
 
 def round_array(arr: np.ndarray, decimals: int = 2) -> list:

@@ -8,11 +8,12 @@ from typing import Any
 from .. import defaults
 from ..errors import FaceswapError
 from ..faces.geometry import CENTERINGS
+from ..media.colour import ColourOptions, check_colour
 from ..ranges import bounded, check_ranges
 
 
 @dataclass
-class ExtractOptions:
+class ExtractOptions(ColourOptions):
     """How extract runs. Numeric fields carry their range (faceswap/ranges.py), checked by `validate`."""
 
     size: int = bounded(defaults.EXTRACT_SIZE, 16, 2048)            # crop side, pixels
@@ -36,6 +37,7 @@ class ExtractOptions:
             raise FaceswapError(f"--centering must be one of {', '.join(CENTERINGS)}")
         if self.detector not in defaults.DETECTORS:
             raise FaceswapError(f"--detector must be one of {', '.join(defaults.DETECTORS)}")
+        check_colour(self)
 
     def crop_settings(self) -> dict[str, Any]:
         return {"size": self.size, "centering": self.centering, "coverage": self.coverage}

@@ -87,7 +87,7 @@ def extract_source(input_path: str | Path, faceset: str | Path, options: Extract
     """Extract the faces of one video, image folder or image into `faceset`."""
     options.validate()
     input_path, faceset = Path(input_path), Path(faceset)
-    source = FrameSource(input_path)
+    source = FrameSource(input_path, colour=options)
     if source.video is not None and (note := rotation_note(source.video.info)):
         log.info("%s", note)
     _prepare_output(faceset)
@@ -110,7 +110,7 @@ def _run(source: FrameSource, faceset: Path, options: ExtractOptions, backend: B
         raise FaceswapError(
             f"{faceset} already holds crops of {source.path.name} made with {old}; "
             f"use the same --size/--centering/--coverage or another output folder")
-    finder = FaceFinder(backend, sequence=source.is_video, detect_every=options.detect_every,
+    finder = FaceFinder(backend, sequence=source.is_sequence, detect_every=options.detect_every,
                         min_size=options.min_size)
     reference = (ReferenceFilter(options.reference, backend, options.reference_threshold)
                  if options.reference else None)
@@ -118,6 +118,8 @@ def _run(source: FrameSource, faceset: Path, options: ExtractOptions, backend: B
     alignments.open({
         "source": str(source.path.resolve()), "kind": source.kind, "fps": source.fps,
         "frame_count": len(source), "detector": options.detector, "crop": crop,
+        # what the crops' pixels are: train refuses to mix working spaces (data/faceset.py)
+        "working_space": options.working_space,
         "faceswap": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceset-writer")

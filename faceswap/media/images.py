@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -111,8 +110,8 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
 
 
 class ImageFolderReader:
-    """Iterate `(index, frame, name)` over the images of a folder; unreadable
-    files are skipped with a warning and listed in `skipped`."""
+    """The image files of a folder (`images`, naturally sorted); other files are listed in
+    `skipped` with a warning (FrameSource adds the ones it cannot decode)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -125,12 +124,3 @@ class ImageFolderReader:
 
     def __len__(self) -> int:
         return len(self.images)
-
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray, str]]:
-        for index, path in enumerate(self.images):
-            img = read_image(path)
-            if img is None:
-                log.warning("skipping %s: not a readable image", path.name)
-                self.skipped.append(path.name)
-                continue
-            yield index, img, path.name

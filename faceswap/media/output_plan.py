@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..defaults import IMAGE_EXTENSIONS
+from ..errors import FaceswapError
 from ..log import get_logger
 from .codecs import CODECS, check_output, chroma_of, codec_for, even_sides, fits
 from .probe import VideoInfo, probe_video
@@ -107,11 +107,19 @@ def plan_output(info: VideoInfo | None, output: str | Path | None, codec: str | 
 
 
 def plan_for(input_path: str | Path, output: str | Path | None, codec: str | None = None) -> OutputPlan:
-    """`plan_output` from one probe of `input_path`: a video file is probed, an image or a
-    folder of images is not (images in, images out). Raises FaceswapError (one line) for
-    a video ffmpeg cannot read, or an output `plan_output` refuses."""
+    """`plan_output` from one probe of `input_path`: a video file is probed, an image, a folder
+    of images or an image sequence is not (images in, images out; a sequence goes to a sequence
+    pattern or a folder). Raises FaceswapError (one line) for a video ffmpeg cannot read, or an
+    output `plan_output` refuses."""
+    from .sequence import is_sequence_spec
+    from .source import source_kind
+
     path = Path(input_path)
-    video = not path.is_dir() and path.suffix.lower() not in IMAGE_EXTENSIONS
+    kind = source_kind(path)
+    if kind == "sequence" and output is not None and Path(output).suffix and not is_sequence_spec(output):
+        raise FaceswapError(f"{path.name} is an image sequence: write it as one, to a pattern such as "
+                            f"{Path(output).stem}.####{path.suffix} or to a folder, not to {Path(output).name}")
+    video = kind == "video"
     return plan_output(probe_video(path) if video else None, output, codec, images=not video)
 
 

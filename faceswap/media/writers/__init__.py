@@ -15,13 +15,15 @@ from pathlib import Path
 
 from ..audio import AudioSource
 from ..codecs import check_output, codec_for
+from ..sequence import PlateSequence
 from ..timing import Timeline
 from .base import FrameWriter, Patch
 from .patch import PatchIndex, PatchWriter, load_patches, recomposite
+from .plates import PlateSequenceWriter
 from .png import ImageSetWriter, PngSequenceWriter
 from .video import VideoWriter
 
-__all__ = ["FrameWriter", "ImageSetWriter", "Patch", "PatchIndex", "PatchWriter", "PngSequenceWriter",
+__all__ = ["FrameWriter", "ImageSetWriter", "Patch", "PatchIndex", "PatchWriter", "PlateSequenceWriter", "PngSequenceWriter",
            "VideoWriter", "load_patches", "open_writer", "recomposite"]
 
 
@@ -31,7 +33,7 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                 metadata: dict[str, str] | None = None, overwrite: bool = False,
                 inputs: Sequence[str | Path] = (), pix_fmt: str | None = None,
                 sar: tuple[int, int] | None = None, timeline: Timeline | None = None,
-                timecode: str | None = None) -> FrameWriter:
+                timecode: str | None = None, sequence: PlateSequence | None = None) -> FrameWriter:
     """The writer for `path`: `codec` "patch" a PatchWriter; "png" (or None for a folder
     name) a PngSequenceWriter, or an ImageSetWriter when `images` (the frames come from a
     folder of images, each kept under its own name and size; None then means png); any
@@ -40,7 +42,10 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
     own, square pixels; see media/output_plan.py); `timeline`, each frame's own time (a video file
     shows each frame at it; a PNG sequence lists it in sequence.json; patches are numbered only); the other options as the writers'
     constructors, each given only to the writers that use it. Raises FaceswapError (one line) for
-    an unknown codec, a path that cannot hold it, or an output that may not be written."""
+    an unknown codec, a path that cannot hold it, or an output that may not be written.
+    `sequence`: write a plate sequence there instead (PlateSequenceWriter; `path` is then unused)."""
+    if sequence is not None:
+        return PlateSequenceWriter(sequence, fps=fps, metadata=metadata, overwrite=overwrite, inputs=inputs)
     if codec == "patch":
         return PatchWriter(path, width=width, height=height, fps=fps, overwrite=overwrite, inputs=inputs)
     # Images in, images out: a file name then is refused by check_output, not made a video.

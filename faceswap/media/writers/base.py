@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ...errors import FaceswapError, os_reason
+from ..plates import Plate
 
 
 @dataclass
@@ -64,7 +65,7 @@ class FrameWriter:
     _aborted = False
 
     def write(self, frame: np.ndarray, index: int | None = None, *, name: str | None = None,
-              patches: Sequence[Patch] = ()) -> None:  # pragma: no cover - interface
+              patches: Sequence[Patch] = (), plate: Plate | None = None) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def close(self) -> Path:  # pragma: no cover - interface

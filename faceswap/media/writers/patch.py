@@ -24,6 +24,7 @@ from ... import defaults
 from ...errors import FaceswapError
 from ..codecs import check_not_input, exact_rate
 from ..images import encode_png
+from ..plates import Plate
 from .base import (
     FrameWriter,
     Patch,
@@ -83,7 +84,7 @@ class PatchWriter(FrameWriter):
             raise FaceswapError(f"cannot write {self.path}: {oserror_line(err)}") from err
 
     def write(self, frame: np.ndarray, index: int | None = None, *, name: str | None = None,
-              patches: Sequence[Patch] = ()) -> None:
+              patches: Sequence[Patch] = (), plate: Plate | None = None) -> None:
         """Store frame `index`'s patches (index None: one after the last). `frame` (HxWx3 uint8,
         the composited frame) is checked, not stored; `name` is ignored. Raises ValueError for
         a frame of another size or a patch that is not HxWx4 uint8, FaceswapError (after

@@ -20,6 +20,7 @@ from ...log import get_logger
 from ..audio import AudioSource, probe_audio, write_audio_file
 from ..codecs import check_not_input, check_output, exact_rate
 from ..images import encode_png
+from ..plates import Plate, write_plate
 from ..timing import Timeline
 from .base import (
     FrameWriter,
@@ -86,7 +87,7 @@ class PngSequenceWriter(FrameWriter):
         write_file(self.tmp / f"{index:06d}.png", encode_png(buf, self.compression))
 
     def write(self, frame: np.ndarray, index: int | None = None, *, name: str | None = None,
-              patches: Sequence[Patch] = ()) -> None:
+              patches: Sequence[Patch] = (), plate: Plate | None = None) -> None:
         """Queue a frame as `{index:06d}.png` (index: as given, else counted on); `name` and
         `patches` are ignored. Raises ValueError for a frame of another size or type,
         FaceswapError (after aborting) when a frame could not be written."""
@@ -168,24 +169,30 @@ class PngSequenceWriter(FrameWriter):
 
 
 class ImageSetWriter(PngSequenceWriter):
-    """PNGs named after the input images (`shot.0101.exr` -> `shot.0101.png`, `photo.jpg` ->
-    `photo.png`), each of its own size: what converting a folder of images gives. Written
+    """Images named after the input images, each of its own size: what converting a folder of
+    images gives. 8-bit images become PNGs (`photo.jpg` -> `photo.png`); plates (EXR, DPX,
+    16-bit PNG/TIFF) keep their format and depth (`shot.0101.exr` -> `shot.0101.exr`). Written
     into `.name.partial/` and renamed into place by `close()`, as a PNG sequence."""
 
-    PATTERNS = (r".+\.png", r"sequence\.json", r"provenance\.json")
+    PATTERNS = (r".+\.(png|exr|dpx|cin|hdr|tiff?)", r"sequence\.json", r"provenance\.json")
 
     def write(self, frame: np.ndarray, index: int | None = None, *, name: str | None = None,
-              patches: Sequence[Patch] = ()) -> None:
-        """Write an HxWx3 uint8 RGB frame of any size as `{stem of name}.png` (no name:
-        `{index:06d}.png`); `patches` are ignored. Raises ValueError for a frame that is not
-        HxWx3 uint8, FaceswapError (after aborting) when it could not be written."""
+              patches: Sequence[Patch] = (), plate: Plate | None = None) -> None:
+        """Write `plate` as `name` in its own format when given, else an HxWx3 uint8 RGB frame of
+        any size as `{stem of name}.png` (no name: `{index:06d}.png`); `patches` are ignored.
+        Raises ValueError for a frame that is not HxWx3 uint8, FaceswapError (after aborting)
+        when it could not be written."""
         self._check_open()
         check_frame(frame, None)
         index = self._next if index is None else int(index)
         stem = Path(name).stem if name else f"{index:06d}"
         try:
-            write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression))
-        except FaceswapError:
+            if plate is not None:
+                write_plate(self.tmp / f"{stem}{Path(name or '.png').suffix.lower()}", plate,
+                            {f"faceswap:{k}": v for k, v in self.metadata.items()})
+            else:
+                write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression))
+        except BaseException:
             self.abort()
             raise
         self._written(index)

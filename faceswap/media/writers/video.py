@@ -27,6 +27,7 @@ from ...log import get_logger
 from ..audio import AudioSource, mux_args, probe_audio
 from ..codecs import CODECS, check_not_input, check_output, chroma_of, codec_for, even_sides, exact_rate, fits
 from ..ffmpeg_bin import complaint, ffmpeg_exe, is_progress
+from ..plates import Plate
 from ..timing import Timeline
 from .base import FrameWriter, Patch, Pump, check_frame, oserror_line, partial_file, remove
 from .timed import TimedFrames, timed_args
@@ -175,7 +176,7 @@ class VideoWriter(FrameWriter):
             self._proc.stdin.write(memoryview(buf).cast("B"))
 
     def write(self, frame: np.ndarray, index: int | None = None, *, name: str | None = None,
-              patches: Sequence[Patch] = ()) -> None:
+              patches: Sequence[Patch] = (), plate: Plate | None = None) -> None:
         """Queue one HxWx3 uint8 RGB frame; returns once it is copied. A video holds frames in
         the order written; `index` (the input frame number) gives its time when the writer has
         a timeline; `name` and `patches` are ignored. Raises ValueError for a frame of another
