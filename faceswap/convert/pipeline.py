@@ -10,6 +10,7 @@ frames, so memory does not grow with the video's length.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -29,7 +30,7 @@ from ..log import get_logger
 from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.output_plan import plan_for
-from ..media.sequence import output_pattern
+from ..media.sequence import PlateSequence, output_pattern
 from ..media.source import FrameSource, check_source
 from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
@@ -322,7 +323,13 @@ class Converter:
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
                            sar=self.plan.sar, timeline=timeline, timecode=timecode,
-                           sequence=output_pattern(self.output, sequence) if sequence else None)
+                           sequence=self._output_sequence(sequence) if sequence else None)
+
+    def _output_sequence(self, source: PlateSequence) -> PlateSequence:
+        """Where each plate frame of the --frames range goes (media/sequence.output_pattern)."""
+        target = output_pattern(self.output, source)
+        end = self.end if self.end is not None else target.frames[-1] + 1
+        return dataclasses.replace(target, frames=tuple(f for f in target.frames if self.start <= f < end))
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""

@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import FaceswapError
 from ..codecs import exact_rate
 from ..plates import Plate, write_plate
-from ..sequence import PlateSequence
+from ..sequence import PlateSequence, find_sequence, is_sequence_spec
 from .base import FrameWriter, Patch, check_frame, oserror_line, partial_folder, remove
 
 __all__ = ["PlateSequenceWriter"]
@@ -48,7 +48,10 @@ class PlateSequenceWriter(FrameWriter):
                 folder.mkdir()
             except OSError as err:
                 raise FaceswapError(f"cannot create {folder}: {oserror_line(err)}") from err
-        sources = {Path(p).resolve() for p in inputs}
+        sources = set()
+        for given in map(Path, inputs):  # a sequence input: each of its frames' files
+            seq = find_sequence(given) if is_sequence_spec(given) and not given.exists() else None
+            sources.update(seq.path(f).resolve() for f in seq.frames) if seq else sources.add(given.resolve())
         existing = [target.path(f) for f in target.frames if target.path(f).exists()]
         for path in existing:
             if path.resolve() in sources:
