@@ -292,3 +292,32 @@ def test_a_sequence_to_a_video_file_or_a_bad_colour_space_is_refused_before_work
     assert result.stderr == ("error: --frames 2000:2010 starts past the end of sh010_plate.####.exr "
                              "(216 frames, 1001-1216)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_batch_converts_a_plate_shot_checks_it_with_qc_and_skips_it_on_a_rerun(exr_plate, swap_model, run_cli,
+                                                                               tmp_path):
+    manifest = tmp_path / "shots.yaml"
+    manifest.write_text(f"""
+model: {swap_model}
+options: {{device: cpu, all_faces: true, frames: "1001:1013"}}
+qc: {{identity: {swap_model.parent / 'b'}, identity_every: 4, identity_samples: 4}}
+shots:
+  - input: "{exr_plate}"
+    output: "comp/{{stem}}_comp.####.exr"
+""", encoding="utf-8")
+    (tmp_path / "comp").mkdir()
+    result = run_cli("batch", manifest, "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    shot = json.loads((tmp_path / "shots-report" / "batch-report.json").read_text())["shots"][0]
+    assert shot["shot"] == "sh010_plate" and shot["status"] == "done" and shot["frames"] == 12
+    assert shot["qc_note"] is None and shot["qc"]["swapped"] > 0.9, shot
+    assert not [f for f in shot["qc_failures"] if f.startswith("integrity")], shot  # frame numbers, size, depth
+    assert sorted(p.name for p in (tmp_path / "comp").glob("*.exr")) == [
+        f"sh010_plate_comp.{f}.exr" for f in range(1001, 1013)]
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "comp").iterdir()}
+    result = run_cli("batch", manifest, "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    again = json.loads((tmp_path / "shots-report" / "batch-report.json").read_text())["shots"][0]
+    assert again["status"] == "skipped"
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "comp").iterdir()} == before

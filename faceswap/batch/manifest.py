@@ -35,6 +35,8 @@ from ..convert.frame_range import check_frame_range
 from ..convert.options import ConvertOptions
 from ..errors import FaceswapError
 from ..log import get_logger
+from ..media.sequence import find_sequence, is_sequence_spec, sequence_stem
+from ..media.source import source_kind
 from ..provenance import hash_path, job_key, read_sidecar, record_job_key, sidecar_path
 from ..qc.options import QcOptions
 from .model_fit import check_model_fits
@@ -169,7 +171,7 @@ def _output(template: Any, source: Path, base: Path, where: _Where, place: str) 
     if not isinstance(template, str) or not template.strip():
         raise where.error(place, f"output must be a path (text), not {template!r}")
     try:
-        text = template.format(stem=source.stem, name=source.name, parent=source.parent.name)
+        text = template.format(stem=sequence_stem(source), name=source.name, parent=source.parent.name)
     except (KeyError, IndexError, ValueError) as err:
         raise where.error(place, f"output {template!r}: unknown placeholder {err} (use "
                           + ", ".join("{" + p + "}" for p in PLACEHOLDERS) + ")") from None
@@ -314,14 +316,20 @@ def _entry_shots(entry: Any, number: int, base: Path, where: _Where, common: dic
             raise where.error(label, f"input {pattern!r} matches no file (relative to {base})")
     else:
         inputs = [_path(base, pattern, where, label)]
-        if not inputs[0].exists():
+        if source_kind(inputs[0]) == "sequence":
+            try:
+                find_sequence(inputs[0])
+            except FaceswapError as err:
+                raise where.error(label, f"input: {err}") from None
+        elif not inputs[0].exists():
             raise where.error(label, f"input {inputs[0]} does not exist")
     shots = []
     for source in inputs:
-        name = source.stem
+        stem = sequence_stem(source)  # sh010_plate for sh010_plate.####.exr
+        name = stem
         n = 2
         while name in taken:
-            name, n = f"{source.stem}-{n}", n + 1
+            name, n = f"{stem}-{n}", n + 1
         taken.add(name)
         place = f"shot {name}"
         options = _options({**common, **own}, base, where, place)
@@ -374,7 +382,7 @@ def shot_state(shot: Shot, key: str | None = None) -> str:
     replaced). `key`: the shot's key when already computed.
     """
     out = shot.output
-    if not out.exists():
+    if not out.exists() and not (is_sequence_spec(out) and sidecar_path(out).exists()):
         return "new"
     try:
         record = read_sidecar(out)

@@ -99,9 +99,13 @@ def _csv(results: Sequence[ShotResult]) -> bytes:
 def _output_frame(output: Path, frames: int) -> np.ndarray | None:
     """An RGB frame of an output: the middle frame of a video, the first image of a folder."""
     from ..media.images import read_image
+    from ..media.sequence import is_sequence_spec
+    from ..media.source import FrameSource
     from ..media.video_reader import VideoReader
 
     try:
+        if is_sequence_spec(output):
+            return next(iter(FrameSource(output)), None).image
         if output.is_dir():
             images = sorted(p for p in output.iterdir()
                             if p.suffix.lower() in defaults.IMAGE_EXTENSIONS and not p.name.startswith("."))

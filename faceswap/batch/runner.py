@@ -149,7 +149,7 @@ class _Run:
         if self.qc is None or not tasks.is_video(shot.input):
             return False
         folder = Path(self.report_dir) / shot.name
-        if tasks.qc_options(shot.options, self.qc, folder)[0] is None:
+        if tasks.qc_options(shot.options, self.qc, folder, shot.input)[0] is None:
             return False
         return tasks.stored_qc(shot.to_dict(), self.qc, self.identity, self.report_dir) is None
 

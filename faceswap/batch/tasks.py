@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import defaults
 from ..convert.options import ConvertOptions, parse_frames
 from ..log import get_logger
+from ..media.source import source_kind
 from ..qc.gates import METRICS, metric_value
 from ..qc.options import QcOptions
 from .worker import cached_swapper, report_frames
@@ -25,20 +25,23 @@ log = get_logger(__name__)
 # footage by design, so they are reported, not gated (the frames it has are still measured).
 LENGTH_CHECKS = ("frame_count", "duration", "audio_duration")
 
-NOT_MEASURED = "qc measures videos: not run on a still or image folder"
+NOT_MEASURED = "qc measures shots: not run on a still or image folder"
 
 def is_video(path: Path) -> bool:
-    """A video file (qc measures videos only; stills and image folders are converted, not measured)."""
-    return path.is_file() and path.suffix.lower() not in defaults.IMAGE_EXTENSIONS
+    """A shot qc measures: a video file or an image sequence (stills and image folders are
+    converted, not measured)."""
+    return source_kind(path) in ("video", "sequence")
 
 
-def qc_options(options: ConvertOptions, qc: dict[str, Any], folder: Path) -> tuple[QcOptions | None, str | None]:
+def qc_options(options: ConvertOptions, qc: dict[str, Any], folder: Path,
+               shot_input: str | Path = "") -> tuple[QcOptions | None, str | None]:
     """The QcOptions of one shot (its report in `folder`), or (None, why qc does not apply)."""
     start, _ = parse_frames(options.frames)
-    if start > 0:
+    sequence = bool(shot_input) and source_kind(Path(shot_input)) == "sequence"  # qc pairs its plate frame numbers
+    if start > 0 and not sequence:
         return None, f"qc skipped: frames {options.frames} does not start at frame 0 (qc pairs frames from the start)"
     ignore = list(qc.get("ignore_integrity") or ())
-    if options.frames:
+    if options.frames and not sequence:
         ignore += [c for c in LENGTH_CHECKS if c not in ignore]
     return QcOptions(**{**qc, "ignore_integrity": ignore, "report": str(folder), "json": None}), None
 
@@ -62,7 +65,7 @@ def stored_qc(shot: dict[str, Any], qc: dict[str, Any] | None, identity: str | N
         return None
     if not is_video(Path(shot["input"])):
         return {"qc": {}, "qc_failures": [], "qc_note": NOT_MEASURED}
-    wanted, _ = qc_options(ConvertOptions(**shot["options"]), qc, folder)
+    wanted, _ = qc_options(ConvertOptions(**shot["options"]), qc, folder, shot["input"])
     try:
         if path.stat().st_mtime < sidecar_path(output).stat().st_mtime:
             return None
@@ -85,7 +88,7 @@ def run_qc_of_shot(shot: dict[str, Any], qc: dict[str, Any] | None, identity: st
         return {"qc": {}, "qc_failures": [], "qc_note": None}
     if not is_video(Path(shot["input"])):
         return {"qc": {}, "qc_failures": [], "qc_note": NOT_MEASURED}
-    options, note = qc_options(ConvertOptions(**shot["options"]), qc, Path(report_dir) / shot["name"])
+    options, note = qc_options(ConvertOptions(**shot["options"]), qc, Path(report_dir) / shot["name"], shot["input"])
     if options is None:
         return {"qc": {}, "qc_failures": [], "qc_note": note}
     result = run_qc(shot["output"], shot["input"], identity, options, progress=False)

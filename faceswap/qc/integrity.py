@@ -23,7 +23,8 @@ from ..media.ffmpeg_bin import complaint, run_ffmpeg
 from ..media.probe import VideoInfo, probe_video
 from ..media.timing import read_timeline
 
-FIELDS = ("frame_count", "fps", "size", "duration", "timestamps", "audio", "audio_duration", "decode")
+# depth: image sequences only (qc/plates.py)
+FIELDS = ("frame_count", "fps", "size", "duration", "timestamps", "audio", "audio_duration", "decode", "depth")
 _FRAME_RE = re.compile(r"^frame=\s*(\d+)", re.MULTILINE)
 # Audio is decoded to 8 kHz mono 16 bit to measure its length: 16 kB a second, read in chunks.
 _AUDIO_RATE = 8000

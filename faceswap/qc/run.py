@@ -25,11 +25,13 @@ from ..faces.backends import make_backend
 from ..faces.identity import IdentityEncoder, distance
 from ..log import get_logger
 from ..media.probe import probe_video
+from ..media.source import check_source
 from ..media.video_reader import VideoReader
 from .gates import evaluate
 from .integrity import Tolerances, check_integrity
 from .measures import FrameMeasures, flicker, jitter, landmark_motion, measure_pair
 from .options import QcOptions
+from .plates import SequenceReader, check_sequence_integrity, sequence_readers
 from .reference import IdentityReference, load_identity
 from .report import write_json, write_report
 from .tracks import changed_tracks
@@ -240,24 +242,34 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
     options = options or QcOptions()
     options.validate()
     gates = options.gates()
-    _check_video(output, "output")
-    _check_video(original, "original")
-    infos = (probe_video(output), probe_video(original))
+    plates = [check_source(p) == "sequence" for p in (output, original)]
+    if any(plates) and not all(plates):
+        raise FaceswapError("qc compares a sequence with a sequence and a video with a video: "
+                            f"{Path(output).name} and {Path(original).name} are one of each")
+    if not plates[0]:
+        _check_video(output, "output")
+        _check_video(original, "original")
+        infos = (probe_video(output), probe_video(original))
     started = time.monotonic()
     backend = make_backend(options.detector, options.confidence)
     try:
         encoder = IdentityEncoder()
         wanted = load_identity(identity, encoder, backend, options.identity_samples) if identity else None
         measurer = _Measurer(options, encoder, wanted)
-        out_reader, orig_reader = VideoReader(output), VideoReader(original)
+        readers = sequence_readers(output, original) if plates[0] else (
+            VideoReader(output), VideoReader(original))
+        out_reader, orig_reader = readers
         frames, complete = _stream(out_reader, orig_reader, backend, measurer, options.max_frames, progress)
     finally:
         backend.close()
-    integrity = check_integrity(
-        output, original, frames=(out_reader.frames_read, orig_reader.frames_read) if complete else None,
-        decode_warning=out_reader.warning if complete else None,
-        tolerances=Tolerances(options.fps_tolerance, options.duration_tolerance, options.audio_tolerance),
-        ignore=tuple(options.ignore_integrity), infos=infos)
+    if plates[0]:
+        integrity = check_sequence_integrity(out_reader, orig_reader, tuple(options.ignore_integrity))
+    else:
+        integrity = check_integrity(
+            output, original, frames=(out_reader.frames_read, orig_reader.frames_read) if complete else None,
+            decode_warning=out_reader.warning if complete else None,
+            tolerances=Tolerances(options.fps_tolerance, options.duration_tolerance, options.audio_tolerance),
+            ignore=tuple(options.ignore_integrity), infos=infos)
     seconds = time.monotonic() - started
     summary: dict[str, Any] = {
         "output": str(output), "original": str(original), "identity_reference": str(identity) if identity else None,
@@ -285,7 +297,7 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
     return result
 
 
-def _stream(out_reader: VideoReader, orig_reader: VideoReader, backend, measurer: _Measurer,
+def _stream(out_reader: VideoReader | SequenceReader, orig_reader: VideoReader | SequenceReader, backend, measurer: _Measurer,
             limit: int | None, progress: bool) -> tuple[int, bool]:
     """Decode both videos in step and measure each frame pair. Returns (frames measured,
     whether both videos were decoded to their end, so their frame counts are known)."""
