@@ -233,6 +233,9 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
                    "(docs/train.md); or a prior folder (make prior). Ignored when resuming." + train_default("init"))
 @click.option("--from-backup", is_flag=True, default=False,
               help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged). [default: off]")
+@click.option("--force", is_flag=True, default=None,
+              help="Train even when the two facesets were extracted in different --working-space settings. "
+                   "[default: off: refused, as the model would learn two colour renderings of faces]")
 @click.option("--ddp", type=int, default=None, metavar="N",
               help="Train on N processes of this machine with DistributedDataParallel: one per GPU (NCCL) "
                    "when CUDA has N, else on the CPU (gloo). --batch-size is per process. Several machines: "

@@ -321,3 +321,26 @@ shots:
     again = json.loads((tmp_path / "shots-report" / "batch-report.json").read_text())["shots"][0]
     assert again["status"] == "skipped"
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "comp").iterdir()} == before
+
+
+def test_train_refuses_facesets_from_two_working_spaces_unless_forced(swap_model, run_cli, tmp_path):
+    import shutil
+
+    other = tmp_path / "b_rec1886"
+    shutil.copytree(swap_model.parent / "b", other)
+    for path in other.glob("*.alignments.jsonl"):
+        lines = path.read_text().splitlines()
+        header = json.loads(lines[0])
+        assert header.get("working_space", defaults.WORKING_SPACE) == defaults.WORKING_SPACE
+        header["working_space"] = "Rec.1886 Rec.709 - Display"
+        path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    model = tmp_path / "model"
+    result = run_cli("train", swap_model.parent / "a", other, "-m", model, "--iterations", "1", "--no-progress")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: the facesets were extracted in different working spaces (A: sRGB - Display; "
+                             "B: Rec.1886 Rec.709 - Display): extract again with one --working-space, or pass "
+                             "--force to train on them as they are\n")
+    assert not model.exists()
+    result = run_cli("train", swap_model.parent / "a", other, "-m", model, "--iterations", "1", "--force",
+                     "--no-progress", "--preset", "quick")
+    assert result.exit_code == 0, result.stderr

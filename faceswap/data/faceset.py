@@ -93,6 +93,22 @@ def iter_faceset(folder: str | Path) -> Iterator[FaceRecord]:
             yield FaceRecord(path, meta)
 
 
+def working_spaces(folder: str | Path) -> set[str]:
+    """The working spaces a faceset's crops were extracted in, from its alignments files' headers
+    (files written before extract recorded it: defaults.WORKING_SPACE, the only one there was)."""
+    from .. import defaults
+
+    spaces = set()
+    for path in sorted(Path(folder).glob("*.alignments.jsonl")):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                header = json.loads(fh.readline() or "{}")
+        except (OSError, json.JSONDecodeError):
+            continue  # loading the faceset says what is wrong with it
+        spaces.add(str(header.get("working_space", defaults.WORKING_SPACE)))
+    return spaces
+
+
 class AlignmentsFile:
     """Append-only JSON Lines record of one source's processed frames."""
 

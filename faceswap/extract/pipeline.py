@@ -191,6 +191,7 @@ def _write_frame(source: FrameSource, index: int, name: str, jobs: list, alignme
         record = _face_record(face, matrix, filename, options.keep_mesh)
         meta = {"source": str(source.path.resolve()), "frame": index, "frame_name": name,
                 "face_index": k, "crop": {**options.crop_settings(), "matrix": record["matrix"]},
+                "working_space": options.working_space,
                 **{key: record[key] for key in ("track", "score", "landmarks") if key in record},
                 "faceswap": __version__}
         if "mesh" in record:

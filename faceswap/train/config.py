@@ -47,6 +47,7 @@ class TrainConfig:
     ddp: int | None = bounded(None, 1)  # processes of this machine with DistributedDataParallel (None: one)
     warp: bool = True                  # random grid warp of the inputs
     seed: int = bounded(0, *defaults.SEED_RANGE)
+    force: bool = False                # train on facesets extracted in different working spaces
     init: str = defaults.INIT          # a new model's start: "auto" (the shipped prior if it fits), "none", a prior folder
 
     def validate(self) -> None:

@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.dataset import load_faceset, make_loader
+from ..data.faceset import working_spaces
 from ..data.identity import faceset_identity
 from ..errors import FaceswapError
 from ..interrupts import handling
@@ -77,6 +78,17 @@ class TrainSummary:
         return "interrupted" if self.stopped_by in ("interrupt", "terminated") else "done"
 
 
+def _check_working_spaces(facesets: dict[str, str | Path], force: bool) -> None:
+    """FaceswapError (one line) when the facesets' crops come from different working spaces (a
+    plate seen as sRGB and one seen as Rec.1886 differ in every face's colour), unless `force`."""
+    spaces = {side: working_spaces(folder) for side, folder in facesets.items()}
+    every = set().union(*spaces.values())
+    if len(every) > 1 and not force:
+        said = "; ".join(f"{side}: {', '.join(sorted(found))}" for side, found in spaces.items())
+        raise FaceswapError(f"the facesets were extracted in different working spaces ({said}): extract again "
+                            "with one --working-space, or pass --force to train on them as they are")
+
+
 class Trainer:
     # A distributed run (train/distributed.py) has `world` processes, and only one of them writes the folder.
     world = 1
@@ -93,6 +105,7 @@ class Trainer:
         self.device = pick_device(train_cfg.device)
         torch.manual_seed(train_cfg.seed)
         self.faces = {"a": load_faceset(faceset_a, self.model_cfg), "b": load_faceset(faceset_b, self.model_cfg)}
+        _check_working_spaces({"A": faceset_a, "B": faceset_b}, train_cfg.force)
         # a new model's start is read before its folder exists, so a bad --init leaves nothing behind
         fresh = checkpoint_dir(self.model_dir) is None and not from_backup
         self.prior = resolve_init(train_cfg.init, self.model_cfg) if fresh else None
