@@ -360,6 +360,9 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="Faces per model call." + must(ConvertOptions, "batch_size"))
 @click.option("--device", default=_convert_default("device"), type=click.Choice(list(defaults.DEVICES)),
               help="auto picks CUDA, then MPS, then the CPU.")
+@click.option("--tonemap", type=click.Choice(list(defaults.TONEMAPS)), default=None,
+              help="Tone map HLG or PQ video to BT.709 SDR in the output (zscale + Hable), tagged so and recorded "
+                   "in the provenance. [default: none: HDR stays HDR, its transfer and tags kept]")
 @colour_options
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors

@@ -227,6 +227,9 @@ BATCH_REPORT_SUFFIX = "-report"
 BATCH_SHEET_TILE = 320
 BATCH_SHEET_COLUMNS = 4
 
+# --tonemap: what HLG/PQ video may be tone mapped to (only when asked: HDR is kept by default)
+TONEMAPS = ("bt709",)
+
 # --- plates and colour management (media/colour.py) ----------------------------------
 # OpenColorIO's built-in ACES studio config (in the opencolorio wheel: nothing downloaded).
 OCIO_CONFIG = "ocio://studio-config-latest"

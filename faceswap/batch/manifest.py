@@ -356,7 +356,7 @@ def _check_codec(source: Path, output: Path, options: ConvertOptions, where: _Wh
     while not folder.is_dir() and folder != folder.parent:
         folder = folder.parent
     try:
-        output_plan.plan_for(source, folder / output.name, options.codec)
+        output_plan.plan_for(source, folder / output.name, options.codec, options.tonemap)
     except FaceswapError as err:
         raise where.error(place, str(err)) from None
     finally:

@@ -62,6 +62,7 @@ class ConvertOptions(ColourOptions):
     color_from: str = defaults.COLOR_FROM   # face | skin: where the colour statistics come from
     blend: str = defaults.BLEND
     codec: str | None = None                # None: from the output's suffix
+    tonemap: str | None = None              # HLG/PQ video to BT.709 SDR ("bt709"); None: the transfer is kept
     crf: int | None = bounded(None, *defaults.CRF_RANGE)  # None: the codec's default
     preset: str | None = None               # the H.264/H.265 encoder's speed preset
     frames: str | None = None               # START:END
@@ -97,6 +98,8 @@ class ConvertOptions(ColourOptions):
         choice("device", self.device, defaults.DEVICES)
         if self.preset is not None:
             choice("preset", self.preset, defaults.ENCODER_PRESETS)
+        if self.tonemap is not None:
+            choice("tonemap", self.tonemap, defaults.TONEMAPS)
         if self.mode == "reenact" and not self.driver:
             raise FaceswapError("--mode reenact needs --driver DRIVER_VIDEO")
         if self.mode == "swap" and self.driver:

@@ -123,7 +123,8 @@ class Converter:
             # writer checks each of its frames: a folder of plates may hold other shots)
             raise FaceswapError(f"{self.output} exists: pass --overwrite to replace it")
         # one probe before the model loads: rotation, codec and chroma, each said in one line
-        self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec)
+        self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec,
+                             self.options.tonemap)
         self.swapper = swapper if swapper is not None else Swapper(model_dir, self.options.device)
         self.on_frames = on_frames
         self.write_range = write_range
@@ -323,7 +324,8 @@ class Converter:
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
                            sar=self.plan.sar, timeline=timeline, timecode=timecode,
-                           sequence=self._output_sequence(sequence) if sequence else None)
+                           sequence=self._output_sequence(sequence) if sequence else None,
+                           deep=self.plan.deep, colour=self.plan.colour, tonemap_from=self.plan.tonemap_from)
 
     def _output_sequence(self, source: PlateSequence) -> PlateSequence:
         """Where each plate frame of the --frames range goes (media/sequence.output_pattern)."""

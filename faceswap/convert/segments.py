@@ -136,7 +136,7 @@ def plan_segments(input_path: str | Path, output: str | Path, options: ConvertOp
     options.validate()
     input_path, output = Path(input_path), Path(output)
     check_source(input_path)
-    plan = plan_for(input_path, output, options.codec) if options.preview is None else None
+    plan = plan_for(input_path, output, options.codec, options.tonemap) if options.preview is None else None
     reason = _one_piece_reason(input_path, options, plan.codec if plan else None)
     info = probe_video(input_path) if reason is None else None
     if info is not None and variable_timeline(input_path, info.fps) is not None:
@@ -327,7 +327,7 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
             raise FaceswapError(f"segment {segment.index} (frames {segment.start}-{segment.end}) of {output.name} "
                                 f"is not finished: convert it first")
         records.append(record)
-    plan = plan_for(input_path, output, options.codec)
+    plan = plan_for(input_path, output, options.codec, options.tonemap)
     record = build_record({"input": input_path}, model_dir, options.to_dict(), options.mode, plan.to_dict())
     info = probe_video(input_path)
     timecode = read_timecode(input_path)

@@ -94,8 +94,11 @@ class PlateColour:
         space = self.space(plate)
         if not self._told:
             self._told = True
-            log.info("plates read as %s, shown to the model as %s", space or self.options.working_space,
-                     self.options.working_space)
+            if space is None:
+                log.info("frames at %d bits shown to the model at 8 bits as they are (no colour transform; "
+                         "--input-space NAME gives one)", plate.bits)
+            else:
+                log.info("plates read as %s, shown to the model as %s", space, self.options.working_space)
         if space is None and plate.pixels.dtype == np.uint8:
             return plate.pixels
         rgb = plate.pixels.astype(np.float32)

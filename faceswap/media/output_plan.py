@@ -63,17 +63,21 @@ class OutputPlan:
     codec: str | None
     pix_fmt: str | None = None
     sar: tuple[int, int] | None = None   # non-square pixels of the input, kept in a video output
+    deep: bool = False                   # frames written from 16-bit RGB at more than 8 bits
+    colour: dict[str, str | None] = field(default_factory=dict)  # the output's colour tags (the input's)
+    tonemap_from: dict[str, str | None] | None = None  # --tonemap: the HDR input's tags, mapped to `colour`
     notes: list[str] = field(default_factory=list)
     input: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for the provenance record."""
         return {"codec": self.codec, "pix_fmt": self.pix_fmt, "sar": list(self.sar) if self.sar else None,
+                "deep": self.deep, "colour": dict(self.colour), "tonemap_from": self.tonemap_from,
                 "input": dict(self.input), "decisions": list(self.notes)}
 
 
 def plan_output(info: VideoInfo | None, output: str | Path | None, codec: str | None = None,
-                images: bool = False) -> OutputPlan:
+                images: bool = False, tonemap: str | None = None) -> OutputPlan:
     """Decide the output's codec and pixel format from the input's probe `info` (None: the
     input is an image or a folder of images) and the output path and `codec` the user gave
     (None: by the output's suffix, see `codec_for`; `images`: a folder of images stays
@@ -95,6 +99,7 @@ def plan_output(info: VideoInfo | None, output: str | Path | None, codec: str | 
     video = plan.codec in CODECS and CODECS[plan.codec].encoder is not None
     if info is not None and video:
         _choose_format(plan, info, plan.codec)
+        _choose_depth(plan, info, tonemap)
     if info is not None and info.sar[0] != info.sar[1]:
         plan.sar = info.sar if video else None
         shown = round(info.width * info.sar[0] / info.sar[1])
@@ -106,7 +111,8 @@ def plan_output(info: VideoInfo | None, output: str | Path | None, codec: str | 
     return plan
 
 
-def plan_for(input_path: str | Path, output: str | Path | None, codec: str | None = None) -> OutputPlan:
+def plan_for(input_path: str | Path, output: str | Path | None, codec: str | None = None,
+             tonemap: str | None = None) -> OutputPlan:
     """`plan_output` from one probe of `input_path`: a video file is probed, an image, a folder
     of images or an image sequence is not (images in, images out; a sequence goes to a sequence
     pattern or a folder). Raises FaceswapError (one line) for a video ffmpeg cannot read, or an
@@ -120,7 +126,48 @@ def plan_for(input_path: str | Path, output: str | Path | None, codec: str | Non
         raise FaceswapError(f"{path.name} is an image sequence: write it as one, to a pattern such as "
                             f"{Path(output).stem}.####{path.suffix} or to a folder, not to {Path(output).name}")
     video = kind == "video"
-    return plan_output(probe_video(path) if video else None, output, codec, images=not video)
+    if tonemap is not None and not video:
+        raise FaceswapError(f"--tonemap is for HLG or PQ video; {path.name} is not a video")
+    return plan_output(probe_video(path) if video else None, output, codec, images=not video, tonemap=tonemap)
+
+
+# Transfer characteristics of HDR video: HLG (ARIB STD-B67) and PQ (SMPTE ST 2084).
+HDR_TRANSFERS = ("arib-std-b67", "smpte2084")
+# The most bits each codec's encoder writes (libx264 10, libx265 12, prores_ks 10, ffv1 16).
+_MAX_BITS = {"h264": 10, "h265": 12, "prores": 10, "prores4444": 10, "ffv1": 16}
+
+
+def _choose_depth(plan: OutputPlan, info: VideoInfo, tonemap: str | None = None) -> None:
+    """Video of more than 8 bits is written at its own depth, as far as the codec goes, with its
+    colour tags; 8-bit video keeps the 8-bit path (and BT.709 tags where it has none). `tonemap`
+    "bt709": HLG or PQ input is tone mapped to BT.709 SDR (and tagged so); else FaceswapError."""
+    codec = plan.codec or ""
+    tags = {k: v for k, v in info.colour.items() if v}
+    plan.colour = dict(tags)
+    if tonemap is not None:
+        if tags.get("transfer") not in HDR_TRANSFERS:
+            raise FaceswapError(f"--tonemap {tonemap} is for HLG or PQ footage; {Path(info.path).name} is "
+                                f"{tags.get('transfer') or 'untagged (taken as BT.709)'}")
+        plan.tonemap_from = dict(tags)
+        plan.colour = {"range": "tv", "space": "bt709", "primaries": "bt709", "transfer": "bt709"}
+        plan.notes.append(f"colour: {tags['transfer']} tone mapped to BT.709 SDR (--tonemap {tonemap}; zscale + "
+                          "tonemap hable), tagged bt709")
+    elif tags:
+        plan.notes.append("colour: " + ", ".join(f"{k} {v}" for k, v in tags.items()) + " read from the input "
+                          "and written unchanged (no tone mapping)")
+    if not info.deep or codec not in _MAX_BITS:
+        return
+    plan.deep = True
+    bits = min(info.bits, _MAX_BITS[codec])
+    if codec in ("h264", "h265"):
+        base = plan.pix_fmt or CODECS[codec].pix_fmt or "yuv420p"
+        plan.pix_fmt = f"{base}{bits}le"
+    elif codec == "ffv1":
+        plan.pix_fmt = "gbrp16le" if info.bits > 12 else f"gbrp{bits}le"
+    line = f"depth: {info.bits}-bit {Path(info.path).name} written at {bits} bits ({plan.pix_fmt or CODECS[codec].pix_fmt})"
+    if bits < info.bits:
+        line += f"; {codec} holds {_MAX_BITS[codec]} at most: ffv1 (.mkv) keeps all {info.bits}"
+    plan.notes.append(line)
 
 
 def _choose_format(plan: OutputPlan, info: VideoInfo, codec: str) -> None:

@@ -8,7 +8,7 @@ container's frame count.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -43,6 +43,15 @@ class VideoInfo:
     rotation: int = 0   # display rotation in degrees (0, 90, 180, 270); width x height are already upright
     pix_fmt: str = ""   # the stream's pixel format as ffmpeg names it (yuv420p, yuv444p, ...); "" if not said
     sar: tuple[int, int] = (1, 1)  # pixel aspect ratio of the upright frames (anamorphic footage: not 1:1)
+    bits: int = 8       # bits per sample of the stream (10 for 10-bit HEVC or ProRes 422, 12 for ProRes 4444)
+    # the stream's colour tags as ffmpeg names them (range tv/pc, space bt709/bt2020nc/smpte170m...,
+    # primaries, transfer bt709/arib-std-b67/smpte2084...); None where the stream does not say
+    colour: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def deep(self) -> bool:
+        """More than 8 bits a sample: decoded to 16-bit RGB and written back at its depth."""
+        return self.bits > 8
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -81,6 +90,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     sar = (int(sar_match["n"]), int(sar_match["d"])) if sar_match and int(sar_match["n"]) > 0 else (1, 1)
     if rotation in (90, 270):  # turned upright, a pixel's width becomes its height
         sar = (sar[1], sar[0])
+    bits, colour = _depth_and_colour(path)
     cap = cv2.VideoCapture(path)
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
     cap.release()
@@ -89,6 +99,38 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(
         path=path, width=width, height=height, fps=fps, duration=duration,
         frame_count=max(count, 0), codec=video["codec"], has_audio=bool(audio_codecs(text)),
-        rotation=rotation, pix_fmt=pix["pix"] if pix else "", sar=sar,
+        rotation=rotation, pix_fmt=pix["pix"] if pix else "", sar=sar, bits=bits, colour=colour,
     )
+
+
+# A colorspace (matrix) tag -> swscale's name for that matrix (scale's in/out_color_matrix).
+SWS_MATRIX = {"bt709": "bt709", "bt2020nc": "bt2020", "bt2020c": "bt2020", "smpte170m": "bt601", "bt470bg": "bt601",
+              "fcc": "fcc", "smpte240m": "smpte240m"}
+
+# libavutil's enum values (pixfmt.h) -> the names ffmpeg's options and filters take.
+_RANGES = {1: "tv", 2: "pc"}
+_SPACES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",
+           9: "bt2020nc", 10: "bt2020c"}
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+              10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "jedec-p22"}
+_TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+              10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1", 14: "bt2020-10",
+              15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
+
+
+def _depth_and_colour(path: str) -> tuple[int, dict[str, str | None]]:
+    """(bits per sample, colour tags) of the first video stream, read with PyAV; (8, {}) when
+    PyAV cannot open it (ffmpeg's own probe has already said whether the file is a video)."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            cc = stream.codec_context
+            bits = max((c.bits for c in stream.format.components), default=8) if stream.format else 8
+            return bits, {"range": _RANGES.get(int(cc.color_range)), "space": _SPACES.get(int(cc.colorspace)),
+                          "primaries": _PRIMARIES.get(int(cc.color_primaries)),
+                          "transfer": _TRANSFERS.get(int(cc.color_trc))}
+    except (av.FFmpegError, IndexError, ValueError, TypeError, AttributeError):
+        return 8, {}
 

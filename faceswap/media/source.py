@@ -148,7 +148,11 @@ class FrameSource:
     def __iter__(self) -> Iterator[Frame]:
         if self.video is not None:
             for index, img in self.video:
-                yield Frame(index, img, f"{index:06d}")
+                if img.dtype == np.uint16:  # more than 8 bits: the model sees it in 8, the output keeps it
+                    plate = Plate(img, None, ("R", "G", "B"), "uint16", 16)
+                    yield Frame(index, self.colour.to_working(plate), f"{index:06d}", plate)
+                else:
+                    yield Frame(index, img, f"{index:06d}")
         elif self.sequence is not None:
             for number in self.sequence.frames:
                 if number >= self.start:

@@ -21,14 +21,15 @@ import numpy as np
 from ..errors import FaceswapError
 from ..log import get_logger
 from .ffmpeg_bin import complaint, ffmpeg_exe
-from .probe import VideoInfo, probe_video
+from .probe import SWS_MATRIX, VideoInfo, probe_video
 
 log = get_logger(__name__)
 _END = object()
 
 
 class VideoReader:
-    """Iterate `(index, frame)` over a video; frames are HxWx3 uint8 RGB."""
+    """Iterate `(index, frame)` over a video; frames are HxWx3 RGB, uint8 for 8-bit video and
+    uint16 (full 16-bit range) for video of more than 8 bits (`info.deep`)."""
 
     def __init__(self, path: str | Path, start: int = 0, hold: int = 1, prefetch: int = 6) -> None:
         self.info: VideoInfo = probe_video(path)
@@ -46,18 +47,25 @@ class VideoReader:
         # would darken the whole plate, untouched pixels included. The accurate path costs
         # ~5 ms more per 720p frame, in ffmpeg's own process.
         sws = "accurate_rnd+full_chroma_int"
+        pix = "rgb48le" if self.info.deep else "rgb24"
         if self.start > 0:
             # Frame-accurate: decode from the start and drop frames by number (decoding
             # runs at hundreds of frames/s; a keyframe seek would make frame numbers guesses).
-            # The trim makes a filter graph, whose own scaler ignores -sws_flags: convert in it.
-            stream = stream.trim(start_frame=self.start).filter("scale", flags=sws).filter("format", "rgb24")
-        out = stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", sws_flags=sws)
+            stream = stream.trim(start_frame=self.start)
+        tagged = {k: v for k, v in (("in_color_matrix", SWS_MATRIX.get(self.info.colour.get("space") or "")),
+                                    ("in_range", self.info.colour.get("range"))) if v}
+        if self.start > 0 or (self.info.deep and tagged):
+            # A filter graph's own scaler ignores -sws_flags: convert in it. Deep video converts
+            # with the matrix and range its tags say (BT.2020 for HLG/PQ), not swscale's guess.
+            stream = stream.filter("scale", flags=sws, **(tagged if self.info.deep else {})).filter("format", pix)
+        out = stream.output("pipe:", format="rawvideo", pix_fmt=pix, fps_mode="passthrough", sws_flags=sws)
         return out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(cmd=ffmpeg_exe())
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         h, w = self.info.height, self.info.width
-        frame_bytes = h * w * 3
-        buffers = [np.empty((h, w, 3), np.uint8) for _ in range(self.ring)]
+        dtype = np.uint16 if self.info.deep else np.uint8
+        frame_bytes = h * w * 3 * np.dtype(dtype).itemsize
+        buffers = [np.empty((h, w, 3), dtype) for _ in range(self.ring)]
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)
         proc = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, bufsize=frame_bytes)

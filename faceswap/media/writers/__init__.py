@@ -33,7 +33,9 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                 metadata: dict[str, str] | None = None, overwrite: bool = False,
                 inputs: Sequence[str | Path] = (), pix_fmt: str | None = None,
                 sar: tuple[int, int] | None = None, timeline: Timeline | None = None,
-                timecode: str | None = None, sequence: PlateSequence | None = None) -> FrameWriter:
+                timecode: str | None = None, sequence: PlateSequence | None = None, deep: bool = False,
+                colour: dict[str, str | None] | None = None,
+                tonemap_from: dict[str, str | None] | None = None) -> FrameWriter:
     """The writer for `path`: `codec` "patch" a PatchWriter; "png" (or None for a folder
     name) a PngSequenceWriter, or an ImageSetWriter when `images` (the frames come from a
     folder of images, each kept under its own name and size; None then means png); any
@@ -43,7 +45,9 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
     shows each frame at it; a PNG sequence lists it in sequence.json; patches are numbered only); the other options as the writers'
     constructors, each given only to the writers that use it. Raises FaceswapError (one line) for
     an unknown codec, a path that cannot hold it, or an output that may not be written.
-    `sequence`: write a plate sequence there instead (PlateSequenceWriter; `path` is then unused)."""
+    `sequence`: write a plate sequence there instead (PlateSequenceWriter; `path` is then unused);
+    `deep`, `colour`, `tonemap_from`: a video's 16-bit frames, its output colour tags, the HDR tags it is
+    tone mapped from (VideoWriter; output_plan decides)."""
     if sequence is not None:
         return PlateSequenceWriter(sequence, fps=fps, metadata=metadata, overwrite=overwrite, inputs=inputs)
     if codec == "patch":
@@ -59,4 +63,5 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                                  metadata=metadata, overwrite=overwrite, inputs=inputs, timeline=timeline)
     return VideoWriter(path, codec=codec, width=width, height=height, fps=fps, crf=crf, preset=preset, audio=audio,
                        metadata=metadata, overwrite=overwrite, inputs=inputs, pix_fmt=pix_fmt, sar=sar,
-                       timeline=timeline, timecode=timecode)
+                       timeline=timeline, timecode=timecode, deep=deep, colour=colour,
+                       tonemap_from=tonemap_from)

@@ -113,11 +113,11 @@ class Pump:
     _STOP = object()
 
     def __init__(self, shape: tuple[int, ...], size: int, consume: Callable[[np.ndarray, int], None],
-                 name: str) -> None:
+                 name: str, dtype: Any = np.uint8) -> None:
         self._consume = consume
         self._free: queue.Queue = queue.Queue()
         for _ in range(max(size, 2)):
-            self._free.put(np.empty(shape, np.uint8))
+            self._free.put(np.empty(shape, dtype))
         self._full: queue.Queue = queue.Queue()
         self.error: BaseException | None = None
         self._cancelled = False

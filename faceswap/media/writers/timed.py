@@ -30,7 +30,8 @@ class TimedFrames:
     time for its input frame number, counted from the first frame written (see `timed_args`
     for the ffmpeg that reads it)."""
 
-    def __init__(self, stream: IO[bytes], width: int, height: int, timeline: Timeline) -> None:
+    def __init__(self, stream: IO[bytes], width: int, height: int, timeline: Timeline, pix_fmt: str = "rgb24") -> None:
+        self.pix_fmt = pix_fmt
         self.timeline = timeline
         self.first: int | None = None
         self.last = -1
@@ -52,7 +53,7 @@ class TimedFrames:
             last = 1 / (self.timeline.last_duration * self.timeline.time_base)
             self._video = self._out.add_stream("rawvideo", rate=last)
             self._video.width, self._video.height = self._size
-            self._video.pix_fmt = "rgb24"
+            self._video.pix_fmt = self.pix_fmt
             self._video.time_base = self.timeline.time_base
         index = self.last + 1 if index is None else index
         if self.first is None:

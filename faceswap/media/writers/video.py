@@ -28,6 +28,7 @@ from ..audio import AudioSource, mux_args, probe_audio
 from ..codecs import CODECS, check_not_input, check_output, chroma_of, codec_for, even_sides, exact_rate, fits
 from ..ffmpeg_bin import complaint, ffmpeg_exe, is_progress
 from ..plates import Plate
+from ..probe import SWS_MATRIX
 from ..timing import Timeline
 from .base import FrameWriter, Patch, Pump, check_frame, oserror_line, partial_file, remove
 from .timed import TimedFrames, timed_args
@@ -57,8 +58,15 @@ class VideoWriter(FrameWriter):
                  overwrite: bool = False, inputs: Sequence[str | Path] = (),
                  queue_size: int = defaults.WRITER_QUEUE, pix_fmt: str | None = None,
                  sar: tuple[int, int] | None = None, timeline: Timeline | None = None,
-                 timecode: str | None = None) -> None:
+                 timecode: str | None = None, deep: bool = False,
+                 colour: dict[str, str | None] | None = None,
+                 tonemap_from: dict[str, str | None] | None = None) -> None:
         self.path = Path(path)
+        # deep: frames arrive as 16-bit RGB (the plates of video of more than 8 bits) and `pix_fmt`
+        # keeps that depth; colour: the input's tags (media/probe.py), written unchanged
+        self.deep = deep
+        self.colour = {k: v for k, v in (colour or {}).items() if v}
+        self.tonemap_from = tonemap_from
         self.timecode = timecode
         self.codec = codec or codec_for(self.path)
         if self.codec == "png":
@@ -107,8 +115,14 @@ class VideoWriter(FrameWriter):
                                       stderr=subprocess.PIPE)
         self._stderr_thread = threading.Thread(target=self._drain, name="ffmpeg-stderr", daemon=True)
         self._stderr_thread.start()
-        self._timed = None if timeline is None else TimedFrames(self._proc.stdin, self.width, self.height, timeline)
-        self._pump = Pump((self.height, self.width, 3), queue_size, self._feed, "ffmpeg-writer")
+        self._timed = None if timeline is None else TimedFrames(self._proc.stdin, self.width, self.height, timeline,
+                                                                self._rgb)
+        self._pump = Pump((self.height, self.width, 3), queue_size, self._feed, "ffmpeg-writer",
+                          np.uint16 if deep else np.uint8)
+
+    @property
+    def _rgb(self) -> str:
+        return "rgb48le" if self.deep else "rgb24"
 
     def _command(self) -> list[str]:
         spec = CODECS[self.codec]
@@ -116,7 +130,7 @@ class VideoWriter(FrameWriter):
         rate = f"{self.rate.numerator}/{self.rate.denominator}"
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:2"]
         timed_in, timed_out = timed_args(self.timeline) if self.timeline else ([], [])
-        cmd += timed_in or ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}",
+        cmd += timed_in or ["-f", "rawvideo", "-pix_fmt", self._rgb, "-s", f"{self.width}x{self.height}",
                             "-framerate", rate, "-i", "pipe:0"]
         audio_args: list[str] = []
         if self.audio is not None:
@@ -128,17 +142,34 @@ class VideoWriter(FrameWriter):
                 cmd += audio_in
                 self.has_audio = True
         cmd += ["-map", "0:v:0"]
-        if spec.yuv:
-            # Convert with BT.709 and say so in the stream: untagged Y'CbCr is read as
-            # BT.601 or 709 depending on the player and the frame size.
-            # (setparams, not -colorspace: ffmpeg 7+ lets the frames' own unset tags win.)
-            cmd += ["-vf", f"scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd,"
-                           f"format={self.pix_fmt},"
-                           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+        tags = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709", "range": "tv"}
+        tags.update({key: self.colour[name] for key, name in (("color_primaries", "primaries"), ("color_trc", "transfer"),
+                                                              ("colorspace", "space"), ("range", "range"))
+                     if name in self.colour})
+        if self.tonemap_from:
+            # --tonemap bt709: the RGB frames (HDR code values, the input's primaries) to linear light,
+            # BT.709 primaries, Hable's curve, then BT.709 (zimg does each step, as ffmpeg documents it)
+            src = self.tonemap_from
+            out = (f"zscale=t=bt709:m=bt709:r=tv,format={self.pix_fmt}" if spec.yuv and self.pix_fmt
+                   else "zscale=t=bt709,format=" + (self.pix_fmt or "gbrp16le"))
+            cmd += ["-vf", f"setparams=color_primaries={src.get('primaries') or 'bt2020'}:color_trc={src['transfer']}:"
+                           "colorspace=gbr:range=pc,zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
+                           f"tonemap=tonemap=hable:desat=0,{out},setparams=" + ":".join(f"{k}={v}" for k, v in tags.items())
+                           + (f",{self.sar}" if self.sar else "")]
+        elif spec.yuv:
+            # Convert with the input's matrix and range (BT.709, limited range when it does not say)
+            # and say so in the stream: untagged Y'CbCr is read as BT.601 or 709 depending on the
+            # player and the frame size. (setparams, not -colorspace: ffmpeg 7+ lets the frames'
+            # own unset tags win.)
+            matrix = SWS_MATRIX.get(tags["colorspace"], "bt709")
+            cmd += ["-vf", f"scale=out_color_matrix={matrix}:out_range={tags['range']}:flags=bicubic+accurate_rnd,"
+                           f"format={self.pix_fmt},setparams=" + ":".join(f"{k}={v}" for k, v in tags.items())
                            + (f",{self.sar}" if self.sar else "")]
         else:
             cmd += ["-pix_fmt", self.pix_fmt] if self.pix_fmt else []
-            cmd += ["-vf", self.sar] if self.sar else []
+            rgb = [f"setparams=color_primaries={tags['color_primaries']}:color_trc={tags['color_trc']}"] \
+                if "primaries" in self.colour or "transfer" in self.colour else []
+            cmd += ["-vf", ",".join(rgb + ([self.sar] if self.sar else []))] if rgb or self.sar else []
         cmd += ["-c:v", spec.encoder, *spec.args]
         if self.crf is not None:
             cmd += ["-crf", str(self.crf)]
@@ -183,6 +214,8 @@ class VideoWriter(FrameWriter):
         size or type, FaceswapError when ffmpeg has failed."""
         self._check_open()
         check_frame(frame, (self.height, self.width, 3))
+        if self.deep:  # the plate at its own depth; a frame without one (a still) widened to 16 bits
+            frame = plate.pixels if plate is not None else frame.astype(np.uint16) * 257
         try:
             self._pump.put(frame, self.frames_written if self._timed is None else index)
         except (OSError, RuntimeError) as err:
