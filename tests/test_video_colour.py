@@ -1,0 +1,144 @@
+"""Video as cameras deliver it beyond 8 bits: 10-bit HLG and PQ HEVC, 12-bit ProRes 4444, full-range
+BT.601. Each converts at its own depth with its colour tags, and outside the face it shows the
+same levels as the input: the mean difference within 1 code value through a lossy codec, and
+every pixel within 1 code value through a lossless one (FFV1).
+
+The inputs are one second of d19.mp4 re-encoded here with the bundled ffmpeg and tagged with
+setparams (ffmpeg 7+ ignores -color_trc for frames that carry their own, unset, tags).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from faceswap import cli
+from faceswap.convert.options import ConvertOptions
+from faceswap.convert.pipeline import convert
+from faceswap.media.ffmpeg_bin import run_ffmpeg
+from faceswap.media.probe import probe_video
+from faceswap.media.video_reader import VideoReader
+
+pytestmark = pytest.mark.slow
+
+FRAMES = 12
+
+# name -> (ffmpeg output options making it from d19, its colour tags as probe_video reads them, bits)
+SOURCES = {
+    "hlg.mov": (["-vf", "scale=out_color_matrix=bt2020:out_range=tv,format=yuv420p10le,setparams=color_primaries="
+                 "bt2020:color_trc=arib-std-b67:colorspace=bt2020nc:range=tv", "-c:v", "libx265", "-crf", "10",
+                 "-x265-params", "log-level=error", "-tag:v", "hvc1"],
+                {"range": "tv", "space": "bt2020nc", "primaries": "bt2020", "transfer": "arib-std-b67"}, 10),
+    "pq.mp4": (["-vf", "scale=out_color_matrix=bt2020:out_range=tv,format=yuv420p10le,setparams=color_primaries="
+                "bt2020:color_trc=smpte2084:colorspace=bt2020nc:range=tv", "-c:v", "libx265", "-crf", "10",
+                "-x265-params", "log-level=error", "-tag:v", "hvc1"],
+               {"range": "tv", "space": "bt2020nc", "primaries": "bt2020", "transfer": "smpte2084"}, 10),
+    "prores12.mov": (["-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv444p12le,setparams=color_primaries="
+                      "bt709:color_trc=bt709:colorspace=bt709:range=tv", "-c:v", "prores_ks", "-profile:v", "4"],
+                     {"range": "tv", "space": "bt709", "primaries": "bt709", "transfer": "bt709"}, 12),
+    "full601.mp4": (["-vf", "scale=out_color_matrix=bt601:out_range=pc,format=yuvj420p,setparams=color_primaries="
+                     "smpte170m:color_trc=smpte170m:colorspace=smpte170m:range=pc", "-c:v", "libx264", "-crf", "10"],
+                    {"range": "pc", "space": "smpte170m", "primaries": "smpte170m", "transfer": "smpte170m"}, 8),
+}
+
+
+@pytest.fixture(scope="module")
+def sources(data, tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("deep_sources")
+    out = {}
+    for name, (args, _, _) in SOURCES.items():
+        out[name] = folder / name
+        run_ffmpeg(["-y", "-i", str(data / "video" / "d19.mp4"), "-frames:v", str(FRAMES), *args, str(out[name])],
+                   f"make {name}")
+    return out
+
+
+def _levels(original: Path, output: Path, backend, bits: int | None = None) -> tuple[np.ndarray, float, float]:
+    """(mean signed difference per channel, largest difference, mean change inside the face) of
+    output against original, outside / inside each frame's face box grown by 60 % of its width,
+    in code values of `bits` (default: the smaller bit depth of the two)."""
+    bits = bits or min(probe_video(original).bits, probe_video(output).bits)
+    bias, worst, inside = [], 0.0, []
+    for (_, a), (_, b) in zip(VideoReader(original), VideoReader(output), strict=True):
+        a, b = a.astype(np.float64), b.astype(np.float64)
+        scale = 65535 / ((1 << bits) - 1) if a.max() > 255 else 1.0
+        shown = (a / (257 if scale != 1 else 1)).astype(np.uint8)
+        lm = backend.detect(shown)[0].landmarks
+        (x0, y0), (x1, y1) = lm.min(0), lm.max(0)
+        grow = 0.6 * (x1 - x0)
+        face = np.zeros(a.shape[:2], bool)
+        face[max(int(y0 - grow), 0):int(y1 + grow) + 1, max(int(x0 - grow), 0):int(x1 + grow) + 1] = True
+        d = (b - a) / scale
+        bias.append(d[~face].mean(axis=0))
+        worst = max(worst, float(np.abs(d[~face]).max()))
+        inside.append(float(np.abs(d[face]).mean()))
+    return np.mean(bias, axis=0), worst, float(np.mean(inside))
+
+
+def _stream_line(path: Path) -> str:
+    return re.search(r"Video: .*", run_ffmpeg(["-i", str(path)], "probe").stderr)[0]
+
+
+@pytest.mark.parametrize("name, output, pix_fmt, out_bits, carried", [
+    ("hlg.mov", "out.mov", "yuv422p10le", 10, 10),       # ProRes 422 HQ, the .mov default
+    ("pq.mp4", "out.mp4", "yuv420p10le", 10, 10),        # H.264 High 10
+    ("prores12.mov", "out.mov", "yuv444p12le", 12, 10),  # ProRes 4444: decoded at 12 bits, prores_ks codes 10
+    ("full601.mp4", "out.mp4", "yuvj420p", 8, 8),
+])
+def test_deep_and_tagged_video_keeps_its_depth_tags_and_levels(sources, swap_model, backend, tmp_path, name, output,
+                                                               pix_fmt, out_bits, carried):
+    _, tags, bits = SOURCES[name]
+    assert probe_video(sources[name]).bits == bits and probe_video(sources[name]).colour == tags
+    out = tmp_path / output
+    summary = convert(sources[name], swap_model, out, ConvertOptions(all_faces=True), progress=False)
+    assert summary.frames == FRAMES and summary.swapped == FRAMES
+    info = probe_video(out)
+    assert (info.pix_fmt, info.bits) == (pix_fmt, out_bits), _stream_line(out)
+    assert info.colour == tags, _stream_line(out)
+    bias, _, inside = _levels(sources[name], out, backend, carried)
+    assert np.abs(bias).max() < 1.0, bias       # no shift of levels outside the face (lossy codec: on average)
+    assert inside > 1.0                          # while the face itself changed
+
+
+@pytest.mark.parametrize("name, pix_fmt", [("hlg.mov", "gbrp10le"), ("prores12.mov", "gbrp12le"),
+                                           ("full601.mp4", "bgr0")])
+def test_through_a_lossless_codec_every_pixel_outside_the_face_is_within_one_code_value(
+        sources, swap_model, backend, tmp_path, name, pix_fmt):
+    out = tmp_path / "out.mkv"
+    convert(sources[name], swap_model, out, ConvertOptions(all_faces=True, codec="ffv1"), progress=False)
+    info = probe_video(out)
+    assert info.pix_fmt == pix_fmt, _stream_line(out)
+    assert {k: v for k, v in info.colour.items() if k in ("primaries", "transfer")} == {
+        k: v for k, v in SOURCES[name][1].items() if k in ("primaries", "transfer")}
+    _, worst, inside = _levels(sources[name], out, backend)
+    assert worst <= 1.0, worst                  # 16-bit RGB rounded to the input's depth, nothing more
+    assert inside > 1.0
+
+
+def test_tonemap_makes_hlg_bt709_sdr_only_when_asked(sources, swap_model, tmp_path, monkeypatch):
+    out = tmp_path / "sdr.mov"
+    convert(sources["hlg.mov"], swap_model, out, ConvertOptions(all_faces=True, tonemap="bt709"), progress=False)
+    info = probe_video(out)
+    assert info.colour == {"range": "tv", "space": "bt709", "primaries": "bt709", "transfer": "bt709"}
+    from faceswap.provenance import read_sidecar
+    record = read_sidecar(out)
+    assert record["settings"]["tonemap"] == "bt709" and record["media"]["tonemap_from"]["transfer"] == "arib-std-b67"
+    monkeypatch.setattr(cli, "filter_native_stderr", lambda: None)
+    monkeypatch.setattr(cli, "setup_logging", lambda level: None)
+    result = CliRunner().invoke(cli.main, ["convert", str(sources["full601.mp4"]), "-m", str(tmp_path / "no-model"),
+                                           "-o", str(tmp_path / "x.mp4"), "--tonemap", "bt709", "--no-progress"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: --tonemap bt709 is for HLG or PQ footage; full601.mp4 is smpte170m\n"
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_an_untagged_8_bit_video_is_still_written_8_bit_bt709(data, swap_model, tmp_path):
+    out = tmp_path / "out.mp4"
+    convert(data / "video" / "d18.mp4", swap_model, out, ConvertOptions(all_faces=True, frames="0:6"), progress=False)
+    info = probe_video(out)
+    assert info.bits == 8 and info.pix_fmt == "yuv420p"
+    assert info.colour == {"range": "tv", "space": "bt709", "primaries": "bt709", "transfer": "bt709"}
