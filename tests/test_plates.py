@@ -344,3 +344,27 @@ def test_train_refuses_facesets_from_two_working_spaces_unless_forced(swap_model
     result = run_cli("train", swap_model.parent / "a", other, "-m", model, "--iterations", "1", "--force",
                      "--no-progress", "--preset", "quick")
     assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_exr_patches_merged_over_the_plate_give_the_converted_plate_within_half_float_precision(
+        exr_plate, swap_model, tmp_path):
+    from faceswap.media.writers import load_patches, recomposite_plate
+
+    options = ConvertOptions(all_faces=True, frames="1001:1006")
+    convert(exr_plate, swap_model, tmp_path / "plates", options, progress=False)
+    convert(exr_plate, swap_model, tmp_path / "patches", ConvertOptions(**{**options.to_dict(), "codec": "patch"}),
+            progress=False)
+    index = load_patches(tmp_path / "patches")
+    assert sorted(index.frames) == list(range(1001, 1006))
+    for frame in range(1001, 1006):
+        entry = index.frames[frame][0]
+        assert entry["file"] == f"{frame:06d}_0.exr" and entry["alpha"] == "premultiplied"
+        layer = read_plate(tmp_path / "patches" / entry["file"])
+        assert layer.format == "half" and layer.channel_names == ("R", "G", "B", "A")
+        plate = read_plate(exr_plate.parent / f"sh010_plate.{frame}.exr")
+        merged = recomposite_plate(index, frame, plate).astype(np.float16)
+        converted = read_plate(tmp_path / "plates" / f"sh010_plate.{frame}.exr").pixels
+        ulp = np.spacing(np.abs(converted)).astype(np.float32)
+        assert (np.abs(merged.astype(np.float32) - converted.astype(np.float32)) <= 2 * ulp).all()
+        assert not np.array_equal(converted, plate.pixels)     # the face is there to merge

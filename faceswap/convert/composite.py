@@ -167,23 +167,31 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     return Placed(int(x0), int(y0), layer, alpha, matrix)
 
 
-def composite_plate(plate: Plate, placed: Placed, colour: PlateColour) -> None:
+def composite_plate(plate: Plate, placed: Placed, colour: PlateColour) -> np.ndarray:
     """Lay a face, as `composite` put it into the working-space frame, over the plate it came
     from, in place and in the plate's own colour space and type: the layer's colour goes back
     through `colour` (OCIO working space -> the plate's space) and is mixed with the plate by the
     same alpha. Pixels where the alpha is 0 are not touched: they stay bit-identical to the
-    input plate whatever its format (8/10/16-bit integer, half or full float)."""
+    input plate whatever its format (8/10/16-bit integer, half or full float).
+
+    Returns the layer as a compositor lays it "over" the plate: (h, w, 4) float32, colour
+    premultiplied by alpha, in the plate's space (its code values divided by code_max for
+    integer plates), so that layer + plate * (1 - alpha) is the result."""
     h, w = placed.alpha.shape
     region = plate.pixels[placed.y:placed.y + h, placed.x:placed.x + w]
-    inside = placed.alpha > 0
+    alpha = placed.alpha[:region.shape[0], :region.shape[1]]
+    layer = np.zeros((*alpha.shape, 4), np.float32)
+    inside = alpha > 0
     if not inside.any():
-        return
-    face = colour.to_plate(placed.rgb[inside].astype(np.float32) / 255.0, plate)
-    a = placed.alpha[inside][:, None]
+        return layer
+    face = colour.to_plate(placed.rgb[:region.shape[0], :region.shape[1]][inside].astype(np.float32) / 255.0, plate)
+    a = alpha[inside][:, None]
     mixed = region[inside].astype(np.float32) * (1.0 - a) + face * a
     if not plate.is_float:
         mixed = np.clip(np.rint(mixed), 0, plate.code_max)
     region[inside] = mixed.astype(plate.pixels.dtype)
+    layer[inside] = np.concatenate([face * a / plate.code_max, a], axis=1)
+    return layer
 
 
 __all__ = ["CompositeSettings", "Placed", "TAPER_GAP", "TAPER_RAMP", "color_weights", "composite",

@@ -413,11 +413,11 @@ class Converter:
             else:
                 summary.no_face.append(item.name)
             summary.changed.add(item.index, [f.track for f, _ in done])
-            # RGBA layers cost a copy of every face region: only for a writer that keeps them
-            patches = [_patch(f, p) for f, p in done] if writer.keeps_patches else ()
             plate = item.extra.get(PLATE)
-            for _, p in done if plate is not None else ():
-                composite_plate(plate, p, self._sources[0].colour)
+            layers = [composite_plate(plate, p, self._sources[0].colour) if plate is not None else None
+                      for _, p in done]
+            # RGBA layers cost a copy of every face region: only for a writer that keeps them
+            patches = [_patch(f, p, layer) for (f, p), layer in zip(done, layers)] if writer.keeps_patches else ()
             writer.write(item.image, item.index, name=item.name, patches=patches, plate=plate)
         bar.update(len(batch))
         if self.on_frames is not None:
@@ -459,10 +459,11 @@ class Converter:
         return summary
 
 
-def _patch(face: Face, placed: Placed) -> Patch:
-    """The face as it was composited, as an RGBA layer for writers that keep faces apart."""
+def _patch(face: Face, placed: Placed, layer: np.ndarray | None = None) -> Patch:
+    """The face as it was composited, as an RGBA layer for writers that keep faces apart; `layer`:
+    the same over a plate, in its own space (composite_plate)."""
     alpha = np.clip(placed.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Patch(np.dstack([placed.rgb, alpha]), placed.x, placed.y, placed.matrix, face.track)
+    return Patch(np.dstack([placed.rgb, alpha]), placed.x, placed.y, placed.matrix, face.track, layer)
 
 
 def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,

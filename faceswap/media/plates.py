@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import FaceswapError
 
-__all__ = ["PLATE_EXTENSIONS", "Plate", "read_plate", "write_plate"]
+__all__ = ["PLATE_EXTENSIONS", "Plate", "oiio_string", "read_plate", "write_plate"]
 
 # Formats read as plates (OpenImageIO); 8-bit PNG/TIFF read as plates too when in a sequence.
 PLATE_EXTENSIONS = (".exr", ".dpx", ".cin", ".hdr", ".tif", ".tiff", ".png")
@@ -48,6 +48,13 @@ class Plate:
     def attribute(self, name: str) -> Any:
         """A header entry's value, or None."""
         return next((value for key, _, value in self.attributes if key == name), None)
+
+
+def oiio_string():
+    """OpenImageIO's string TypeDesc, for header entries of a Plate."""
+    import OpenImageIO as oiio
+
+    return oiio.TypeDesc("string")
 
 
 def read_plate(path: str | Path) -> Plate:

@@ -18,13 +18,13 @@ from ..codecs import check_output, codec_for
 from ..sequence import PlateSequence
 from ..timing import Timeline
 from .base import FrameWriter, Patch
-from .patch import PatchIndex, PatchWriter, load_patches, recomposite
+from .patch import PatchIndex, PatchWriter, load_patches, recomposite, recomposite_plate
 from .plates import PlateSequenceWriter
 from .png import ImageSetWriter, PngSequenceWriter
 from .video import VideoWriter
 
 __all__ = ["FrameWriter", "ImageSetWriter", "Patch", "PatchIndex", "PatchWriter", "PlateSequenceWriter", "PngSequenceWriter",
-           "VideoWriter", "load_patches", "open_writer", "recomposite"]
+           "VideoWriter", "load_patches", "open_writer", "recomposite", "recomposite_plate"]
 
 
 def open_writer(path: str | Path, codec: str | None = None, *, width: int, height: int,
@@ -48,10 +48,10 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
     `sequence`: write a plate sequence there instead (PlateSequenceWriter; `path` is then unused);
     `deep`, `colour`, `tonemap_from`: a video's 16-bit frames, its output colour tags, the HDR tags it is
     tone mapped from (VideoWriter; output_plan decides)."""
-    if sequence is not None:
-        return PlateSequenceWriter(sequence, fps=fps, metadata=metadata, overwrite=overwrite, inputs=inputs)
     if codec == "patch":
         return PatchWriter(path, width=width, height=height, fps=fps, overwrite=overwrite, inputs=inputs)
+    if sequence is not None:
+        return PlateSequenceWriter(sequence, fps=fps, metadata=metadata, overwrite=overwrite, inputs=inputs)
     # Images in, images out: a file name then is refused by check_output, not made a video.
     codec = codec or ("png" if images else codec_for(path))
     check_output(path, codec)

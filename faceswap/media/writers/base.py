@@ -31,13 +31,16 @@ class Patch:
     """A face composited into a frame, as an RGBA layer: `rgba` (HxWx4 uint8, straight
     alpha) goes at (`x`, `y`) in the frame (pixels; it may hang over the edge);
     `face_matrix` (2x3) maps frame coordinates to the aligned crop the model saw;
-    `track` is the face track."""
+    `track` is the face track; `plate_rgba`, for a plate, the same layer in the plate's own
+    colour space, premultiplied, at full precision (written as half-float EXR)."""
 
     rgba: np.ndarray
     x: int
     y: int
     face_matrix: Any
     track: int = 0
+    # over a plate: (h, w, 4) float32, colour premultiplied by alpha, in the plate's own space
+    plate_rgba: np.ndarray | None = None
 
 
 _W = TypeVar("_W", bound="FrameWriter")

@@ -1,6 +1,7 @@
 """Per-face RGBA patches for compositors, and putting them back over the plate.
 
-`folder/{frame:06d}_{n}.png` (RGBA, straight alpha) and an index,
+`folder/{frame:06d}_{n}.png` (RGBA, straight alpha; for plates `.exr`, half float,
+premultiplied, in the plate's own colour space) and an index,
 `patches.json`: the frame size and rate, and for each frame written its
 patches' files, placement and face alignment. The folder is written as
 `.folder.partial/` (the index streamed as JSON Lines, `patches.jsonl`, so
@@ -24,7 +25,7 @@ from ... import defaults
 from ...errors import FaceswapError
 from ..codecs import check_not_input, exact_rate
 from ..images import encode_png
-from ..plates import Plate
+from ..plates import Plate, oiio_string, read_plate, write_plate
 from .base import (
     FrameWriter,
     Patch,
@@ -37,7 +38,7 @@ from .base import (
     write_file,
 )
 
-__all__ = ["PATCHES_FORMAT", "Patch", "PatchIndex", "PatchWriter", "load_patches", "recomposite"]
+__all__ = ["PATCHES_FORMAT", "Patch", "PatchIndex", "PatchWriter", "load_patches", "recomposite", "recomposite_plate"]
 
 PATCHES_FORMAT = "faceswap-patches"
 
@@ -49,7 +50,7 @@ class PatchWriter(FrameWriter):
     without faces) under its `index`; the frame itself is only checked for size.
     """
 
-    PATTERNS = (r"\d+_\d+\.png", r"patches\.jsonl?", r"provenance\.json")
+    PATTERNS = (r"\d+_\d+\.(png|exr)", r"patches\.jsonl?", r"provenance\.json")
     keeps_patches = True
 
     def __init__(self, folder: str | Path, *, width: int, height: int, fps: float | Fraction | str,
@@ -101,14 +102,22 @@ class PatchWriter(FrameWriter):
         entries = []
         for n, (patch, face) in enumerate(zip(patches, faces)):
             rgba = patch.rgba
-            file = f"{index:06d}_{n}.png"
+            # over a plate: half-float EXR in the plate's own space, premultiplied, as Nuke merges it
+            exr = patch.plate_rgba is not None
+            file = f"{index:06d}_{n}.{'exr' if exr else 'png'}"
             try:
-                write_file(self.tmp / file, encode_png(rgba, self.compression))
-            except FaceswapError:
+                if exr:
+                    layer = patch.plate_rgba.astype(np.float16)
+                    write_plate(self.tmp / file, Plate(layer[..., :3], layer[..., 3:], ("R", "G", "B", "A"), "half", 16,
+                                                       [("compression", oiio_string(), "zip")]))
+                else:
+                    write_file(self.tmp / file, encode_png(rgba, self.compression))
+            except BaseException:
                 self.abort()
                 raise
             x, y = int(patch.x), int(patch.y)
             entries.append({"file": file, "x": x, "y": y, "width": int(rgba.shape[1]), "height": int(rgba.shape[0]),
+                            "alpha": "premultiplied" if exr else "straight",
                             "matrix": [[1.0, 0.0, float(x)], [0.0, 1.0, float(y)]],
                             "face_matrix": face.tolist(), "track": int(patch.track)})
         self._line({"frame": index, "patches": entries})
@@ -193,6 +202,29 @@ def load_patches(folder: str | Path) -> PatchIndex:
     w, h = header["frame_size"]
     return PatchIndex(folder, (int(w), int(h)), header.get("fps"),
                       {int(e["frame"]): e["patches"] for e in frames})
+
+
+def recomposite_plate(folder: str | Path | PatchIndex, frame_index: int, plate: Plate) -> np.ndarray:
+    """Merge frame `frame_index`'s EXR patches "over" `plate` (the untouched input plate) as a
+    compositor does with premultiplied layers: layer + plate * (1 - alpha). Returns (H, W, 3)
+    float32 in the plate's own units (its code values for integer plates). Raises FaceswapError
+    for a size that is not the folder's or a missing patch."""
+    index = folder if isinstance(folder, PatchIndex) else load_patches(folder)
+    h, w = plate.pixels.shape[:2]
+    if (w, h) != index.frame_size:
+        raise FaceswapError(f"plate is {w}x{h} but the patches were made for "
+                            f"{index.frame_size[0]}x{index.frame_size[1]} frames")
+    out = plate.pixels.astype(np.float32)
+    for entry in index.frames.get(int(frame_index), []):
+        layer = read_plate(index.folder / entry["file"])
+        rgb = layer.pixels.astype(np.float32) * plate.code_max
+        alpha = layer.extra[..., :1].astype(np.float32)
+        x, y = int(entry["x"]), int(entry["y"])
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + rgb.shape[1], w), min(y + rgb.shape[0], h)
+        if x0 < x1 and y0 < y1:
+            part = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+            out[y0:y1, x0:x1] = rgb[part] + out[y0:y1, x0:x1] * (1.0 - alpha[part])
+    return out
 
 
 def recomposite(folder: str | Path | PatchIndex, frame_index: int, background: np.ndarray) -> np.ndarray:
