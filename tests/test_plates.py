@@ -227,6 +227,7 @@ def test_an_exr_plate_converts_to_half_float_with_frame_numbers_and_everything_o
     assert min(changed) > 0.15, changed    # the face was replaced, not a few pixels nudged
     record = read_sidecar(out / "sh010_comp.####.exr")
     assert record["output"]["method"] == "sequence-contents" and record["output"]["files"] == 216
+    assert record["timecode"] == "01:00:10:00"          # the first plate's, read from its header
     assert (out / "sh010_comp.provenance.json").is_file()
 
 

@@ -32,7 +32,7 @@ from ..media.images import write_png
 from ..media.output_plan import plan_for
 from ..media.sequence import PlateSequence, output_pattern
 from ..media.source import FrameSource, check_source
-from ..media.timecode import read_timecode, shift_timecode
+from ..media.timecode import read_timecode, shift_timecode, smpte_timecode
 from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from . import occlusion
@@ -316,7 +316,10 @@ class Converter:
         timecode = read_timecode(self.input) if info is not None else None
         if timecode is not None:   # the footage's timecode, at the first frame written
             timecode = shift_timecode(timecode, self.start, fps)
+        plate = first.extra.get(PLATE)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), self.options.mode, self.plan.to_dict())
+        # the first written frame's timecode: the video's, or a plate's own header (each plate keeps its own)
+        self.record["timecode"] = timecode or smpte_timecode(plate.attribute("smpte:TimeCode") if plate else None)
         tags = container_tags(self.record)
         sequence = self._sources[0].sequence
         # images in (no video info): images out, each under its own name and size

@@ -333,6 +333,7 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
     timecode = read_timecode(input_path)
     if timecode is not None:
         timecode = shift_timecode(timecode, segments[0].start, info.fps)
+    record["timecode"] = timecode  # as a one-piece run records it
     concat_files([s.path for s in segments], output, audio=_audio(input_path, options, info),
                  metadata=container_tags(record), timecode=timecode)
     summary = ConvertSummary(str(input_path), str(output))

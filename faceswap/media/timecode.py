@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import FaceswapError
 from .ffmpeg_bin import run_ffmpeg
 
-__all__ = ["read_timecode", "shift_timecode"]
+__all__ = ["read_timecode", "shift_timecode", "smpte_timecode"]
 
 _TIMECODE_RE = re.compile(r"^\s+timecode\s*: (\d{1,2}:\d{2}:\d{2}[:;.]\d{2,3})\s*$", re.MULTILINE | re.IGNORECASE)
 _PARTS_RE = re.compile(r"(\d+):(\d+):(\d+)([:;.])(\d+)")
@@ -50,3 +50,18 @@ def shift_timecode(timecode: str, frames: int, fps: float) -> str:
     ff = number % nominal
     ss = number // nominal
     return f"{ss // 3600:02d}:{ss // 60 % 60:02d}:{ss % 60:02d}{sep}{ff:02d}"
+
+
+def smpte_timecode(words: tuple[int, int] | list[int] | None) -> str | None:
+    """"HH:MM:SS:FF" (';' before FF when the drop-frame flag is set) of an SMPTE 12M time address
+    as EXR (smpte:TimeCode) and DPX headers hold it: the first word's BCD digits, frames in
+    bits 0-5, the drop-frame flag bit 6, seconds 8-14, minutes 16-22, hours 24-29. None for none."""
+    if not words:
+        return None
+    word = int(words[0])
+
+    def bcd(shift: int, tens_bits: int) -> int:
+        return ((word >> (shift + 4)) & ((1 << tens_bits) - 1)) * 10 + ((word >> shift) & 0xF)
+
+    sep = ";" if word & (1 << 6) else ":"
+    return f"{bcd(24, 2):02d}:{bcd(16, 3):02d}:{bcd(8, 3):02d}{sep}{bcd(0, 2):02d}"
