@@ -16,10 +16,13 @@ from pathlib import Path
 
 from .. import defaults
 from ..errors import FaceswapError
+from ..log import get_logger
 from .ffmpeg_bin import complaint, ffmpeg_exe, run_ffmpeg
 
 __all__ = ["AudioProbe", "AudioSource", "audio_codecs", "mux_args", "pcm_chunks", "probe_audio",
            "write_audio_file"]
+
+log = get_logger(__name__)
 
 # Audio codecs each container takes as they are; anything else is encoded to AAC.
 _AUDIO_COPY = {
@@ -102,6 +105,8 @@ def _codec_args(codec: str, suffix: str, trimmed: bool, stream: int = 0) -> list
         if trimmed and codec.startswith(_LOSSLESS_AUDIO):
             return [opt, codec]
         return [opt, "copy"]
+    log.info("audio: track %d is %s, which a %s file cannot hold: encoded as AAC %s", stream + 1, codec, suffix,
+             defaults.AUDIO_BITRATE)
     return [opt, "aac", f"-b:a:{stream}", defaults.AUDIO_BITRATE]
 
 
