@@ -32,7 +32,9 @@ def ffmpeg(*args: str) -> None:
 
 
 def frames(path: Path) -> list[np.ndarray]:
-    return [f.copy() for _, f in VideoReader(path)]
+    """8-bit RGB frames (a video of more than 8 bits, as ProRes 4444 decodes, rounded to 8)."""
+    return [f.copy() if f.dtype == np.uint8 else ((f.astype(np.uint32) + 128) // 257).astype(np.uint8)
+            for _, f in VideoReader(path)]
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +160,9 @@ def test_plan_keeps_chroma_and_size(odd444: Path, data: Path, tmp_path: Path, ca
         assert (plan.codec, plan.pix_fmt) == want, (name, codec)
         lines = [r.message for r in caplog.records if r.name == "faceswap.media.output_plan"]
         # scale=721:405 of a 16:9 frame makes 720:721 pixels: kept, so it still plays 16:9
-        assert [line.split(":")[0] for line in lines] == ["output", "aspect"], lines
-        assert "721x405" in lines[0] and "shown 720x405" in lines[1] and plan.sar == (720, 721)
+        # the clip carries BT.709 tags (made by ffmpeg from a tagged encode): said to be kept
+        assert [line.split(":")[0] for line in lines] == ["output", "colour", "aspect"], lines
+        assert "721x405" in lines[0] and "shown 720x405" in lines[2] and plan.sar == (720, 721)
         assert plan.to_dict()["decisions"] == lines
     # 4:2:0 input, even size: as it was
     plan = plan_for(data / "video" / "d18.mp4", tmp_path / "x.mp4")
@@ -211,7 +214,7 @@ def test_odd_444_clip_converts_at_its_own_size(odd444: Path, swap_model, tmp_pat
     assert decided < loaded, messages
     media = json.loads(Path(s.sidecar).read_text())["media"]
     assert media["pix_fmt"] == "yuv444p" and media["input"]["chroma"] == "4:4:4"
-    assert media["decisions"] == messages[decided:decided + 2] and media["sar"] == [720, 721]
+    assert media["decisions"] == messages[decided:decided + 3] and media["sar"] == [720, 721]  # output, colour, aspect
 
 
 # --- disk full -----------------------------------------------------------------------------------
