@@ -400,7 +400,8 @@ _QC_METRICS = ", ".join(QC_METRICS)
 @main.command()
 @click.argument("output", type=click.Path())
 @click.option("-i", "--original", required=True, type=click.Path(),
-              help="The footage OUTPUT was made from (the convert INPUT), a video file.")
+              help="The footage OUTPUT was made from (the convert INPUT): a video file, or an image sequence "
+                   "(plate.####.exr) for a sequence OUTPUT, whose frames are paired by plate number.")
 @click.option("--identity", type=click.Path(), default=None,
               help="The person who should now appear: a faceset folder, a video, an image folder or an image "
                    "(mean dlib descriptor of up to --identity-samples faces). Without it only the distance to "

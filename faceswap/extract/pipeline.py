@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .. import __version__
+from .. import __version__, defaults
 from ..data.faceset import AlignmentsFile, alignments_path, crop_filename, round_array, write_crop
 from ..errors import FaceswapError
 from ..faces.backends import Backend, make_backend
@@ -118,8 +118,10 @@ def _run(source: FrameSource, faceset: Path, options: ExtractOptions, backend: B
     alignments.open({
         "source": str(source.path.resolve()), "kind": source.kind, "fps": source.fps,
         "frame_count": len(source), "detector": options.detector, "crop": crop,
-        # what the crops' pixels are: train refuses to mix working spaces (data/faceset.py)
-        "working_space": options.working_space,
+        # what the crops' pixels are: train refuses to mix working spaces (data/faceset.py); the
+        # plates' own space (None: ACEScg for float plates, the working space for the rest)
+        "working_space": options.working_space, "input_space": options.input_space,
+        "ocio": options.ocio or defaults.OCIO_CONFIG,
         "faceswap": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceset-writer")
