@@ -117,6 +117,23 @@ def test_through_a_lossless_codec_every_pixel_outside_the_face_is_within_one_cod
     _, worst, inside = _levels(sources[name], out, backend)
     assert worst <= 1.0, worst                  # 16-bit RGB rounded to the input's depth, nothing more
     assert inside > 1.0
+    if name == "hlg.mov":
+        _qc_measures_deep_video(out, sources[name], tmp_path)
+
+
+def _qc_measures_deep_video(out: Path, source: Path, tmp_path: Path) -> None:
+    """qc reads 10-bit video as 8-bit for its detector and measures, and its depth check fails
+    an output that lost bits."""
+    from faceswap.qc.options import QcOptions
+    from faceswap.qc.run import run_qc
+    s = run_qc(out, source, options=QcOptions()).summary
+    assert s["frames"]["measured"] == FRAMES and s["coverage"]["input_face_frames"] == FRAMES, s["coverage"]
+    assert s["integrity"]["depth"] == {"output": 10, "original": 10, "ok": True}
+    eight = tmp_path / "eight.mp4"
+    run_ffmpeg(["-y", "-i", str(out), "-pix_fmt", "yuv420p", "-c:v", "libx264", str(eight)], "make 8-bit")
+    s = run_qc(eight, source, options=QcOptions(max_frames=2)).summary
+    assert s["integrity"]["depth"]["ok"] is False
+    assert any(f.startswith("integrity depth: output 8 vs input 10") for f in s["failures"]), s["failures"]
 
 
 def test_tonemap_makes_hlg_bt709_sdr_only_when_asked(sources, swap_model, tmp_path, monkeypatch):

@@ -112,7 +112,7 @@ def _output_frame(output: Path, frames: int) -> np.ndarray | None:
             return read_image(images[0]) if images else None
         if output.is_file():
             wanted = max(frames // 2, 0)
-            for index, image in VideoReader(output):
+            for index, image in VideoReader(output, eight_bit=True):
                 if index >= wanted:
                     return image.copy()
     except (FaceswapError, OSError):

@@ -125,10 +125,23 @@ def plan_for(input_path: str | Path, output: str | Path | None, codec: str | Non
     if kind == "sequence" and output is not None and Path(output).suffix and not is_sequence_spec(output):
         raise FaceswapError(f"{path.name} is an image sequence: write it as one, to a pattern such as "
                             f"{Path(output).stem}.####{path.suffix} or to a folder, not to {Path(output).name}")
+    if kind == "sequence" and output is not None:
+        _check_sequence_output(path, Path(output))
     video = kind == "video"
     if tonemap is not None and not video:
         raise FaceswapError(f"--tonemap is for HLG or PQ video; {path.name} is not a video")
     return plan_output(probe_video(path) if video else None, output, codec, images=not video, tonemap=tonemap)
+
+
+def _check_sequence_output(source: Path, output: Path) -> None:
+    """Refuse, before any work, a sequence output that could not be written: a folder whose
+    parent is missing (the folder itself is made), or a pattern of another file type."""
+    from .sequence import find_sequence, is_sequence_spec, output_pattern
+
+    if is_sequence_spec(output):
+        output_pattern(output, find_sequence(source))
+    elif not output.is_dir() and not output.parent.is_dir():
+        raise FaceswapError(f"cannot write {output}: folder {output.parent} does not exist")
 
 
 # Transfer characteristics of HDR video: HLG (ARIB STD-B67) and PQ (SMPTE ST 2084).

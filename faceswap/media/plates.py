@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import FaceswapError
 
-__all__ = ["PLATE_EXTENSIONS", "Plate", "oiio_string", "read_plate", "write_plate"]
+__all__ = ["PLATE_EXTENSIONS", "Plate", "lossy_compression", "oiio_string", "read_plate", "write_plate"]
 
 # Formats read as plates (OpenImageIO); 8-bit PNG/TIFF read as plates too when in a sequence.
 PLATE_EXTENSIONS = (".exr", ".dpx", ".cin", ".hdr", ".tif", ".tiff", ".png")
@@ -85,9 +85,24 @@ def read_plate(path: str | Path) -> Plate:
                  tuple(spec.channelnames), format_name, int(bits), attributes)
 
 
+# OpenEXR's lossy codecs (pxr24 is lossy on 32-bit float only)
+_LOSSY_EXR = ("dwaa", "dwab", "b44", "b44a")
+
+
+def lossy_compression(plate: Plate) -> str | None:
+    """The plate's EXR compression when it loses detail on writing (e.g. "dwaa:45"), else None.
+    write_plate writes such plates with lossless zip compression instead."""
+    value = str(plate.attribute("compression") or "")
+    codec = value.split(":")[0].lower()
+    if codec in _LOSSY_EXR or (codec == "pxr24" and plate.format == "float"):
+        return value
+    return None
+
+
 def write_plate(path: str | Path, plate: Plate, attributes: dict[str, str] | None = None) -> None:
     """Write `plate` to `path` in the format its suffix names, at the plate's type and bit depth,
-    with its header and the extra string `attributes` (e.g. the synthetic-media tags). Not atomic
+    with its header and the extra string `attributes` (e.g. the synthetic-media tags); a lossy EXR
+    compression (`lossy_compression`) becomes zip, so pixels outside the face stay bit-exact. Not atomic
     by itself: writers put plates into a temporary folder that is renamed when complete. Raises
     FaceswapError (one line) when OpenImageIO cannot write it."""
     import OpenImageIO as oiio
@@ -103,6 +118,9 @@ def write_plate(path: str | Path, plate: Plate, attributes: dict[str, str] | Non
         spec.attribute("oiio:BitsPerSample", plate.bits)
     for name, value in (attributes or {}).items():
         spec.attribute(name, str(value))
+    if lossy_compression(plate) and path.suffix.lower() == ".exr":
+        # a lossy codec would re-encode every pixel, the untouched background included
+        spec.attribute("compression", "zip")
     out = oiio.ImageOutput.create(str(path))
     if out is None:
         raise FaceswapError(f"cannot write {path.name}: {oiio.geterror().strip() or 'no writer for its suffix'}")

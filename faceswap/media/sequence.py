@@ -98,16 +98,24 @@ def find_sequence(spec: str | Path) -> PlateSequence:
 def output_pattern(output: str | Path, source: PlateSequence) -> PlateSequence:
     """Where a converted sequence goes: `output` a pattern (`out/sh010_comp.####.exr`: its name,
     its padding, else the source's) or a folder (the source's own file names inside it). The
-    frames are the source's. Raises FaceswapError for a pattern whose folder does not exist."""
+    frames are the source's. Raises FaceswapError for a pattern whose folder cannot be made
+    (its parent does not exist; the writer makes the folder itself) or whose file type is not
+    the source's."""
     output = Path(output)
     if not is_sequence_spec(output):
         return PlateSequence(output, source.basename, source.pad, source.ext, source.frames)
-    if not output.parent.is_dir():
-        raise FaceswapError(f"cannot write {output}: folder {output.parent} does not exist")
+    if not output.parent.is_dir() and not output.parent.parent.is_dir():
+        raise FaceswapError(f"cannot write {output}: folder {output.parent.parent} does not exist")
     parsed = _parse(output)
+    ext = parsed.extension() or source.ext
+    if ext.lower() != source.ext.lower():
+        # a float EXR written as .dpx would silently become a float DPX few tools read;
+        # converting plate formats (and their colour) is oiiotool's job
+        raise FaceswapError(f"the output keeps the plates' file type: write {parsed.basename()}"
+                            f"{'#' * max(parsed.zfill(), 1)}{source.ext}, not {output.name}")
     # a single # (or %d, $F, @) says "numbered", not "one digit": the source's padding then
     pad = parsed.zfill() if parsed.zfill() > 1 else source.pad
-    return PlateSequence(output.parent, parsed.basename(), pad, parsed.extension() or source.ext, source.frames)
+    return PlateSequence(output.parent, parsed.basename(), pad, ext, source.frames)
 
 
 def sequence_stem(path: str | Path) -> str:

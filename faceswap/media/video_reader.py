@@ -29,10 +29,13 @@ _END = object()
 
 class VideoReader:
     """Iterate `(index, frame)` over a video; frames are HxWx3 RGB, uint8 for 8-bit video and
-    uint16 (full 16-bit range) for video of more than 8 bits (`info.deep`)."""
+    uint16 (full 16-bit range) for video of more than 8 bits (`info.deep`) unless `eight_bit`
+    asks for uint8 anyway (measuring tools, detectors)."""
 
-    def __init__(self, path: str | Path, start: int = 0, hold: int = 1, prefetch: int = 6) -> None:
+    def __init__(self, path: str | Path, start: int = 0, hold: int = 1, prefetch: int = 6,
+                 eight_bit: bool = False) -> None:
         self.info: VideoInfo = probe_video(path)
+        self.deep = self.info.deep and not eight_bit
         self.start = start
         self.prefetch = max(prefetch, 1)
         # While the caller holds `hold` frames and `prefetch` more wait in the queue, the
@@ -47,7 +50,7 @@ class VideoReader:
         # would darken the whole plate, untouched pixels included. The accurate path costs
         # ~5 ms more per 720p frame, in ffmpeg's own process.
         sws = "accurate_rnd+full_chroma_int"
-        pix = "rgb48le" if self.info.deep else "rgb24"
+        pix = "rgb48le" if self.deep else "rgb24"
         if self.start > 0:
             # Frame-accurate: decode from the start and drop frames by number (decoding
             # runs at hundreds of frames/s; a keyframe seek would make frame numbers guesses).
@@ -63,7 +66,7 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         h, w = self.info.height, self.info.width
-        dtype = np.uint16 if self.info.deep else np.uint8
+        dtype = np.uint16 if self.deep else np.uint8
         frame_bytes = h * w * 3 * np.dtype(dtype).itemsize
         buffers = [np.empty((h, w, 3), dtype) for _ in range(self.ring)]
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)

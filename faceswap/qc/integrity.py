@@ -23,7 +23,7 @@ from ..media.ffmpeg_bin import complaint, run_ffmpeg
 from ..media.probe import VideoInfo, probe_video
 from ..media.timing import read_timeline
 
-# depth: image sequences only (qc/plates.py)
+# depth: bits per channel for video, stored type and bits for image sequences (qc/plates.py)
 FIELDS = ("frame_count", "fps", "size", "duration", "timestamps", "audio", "audio_duration", "decode", "depth")
 _FRAME_RE = re.compile(r"^frame=\s*(\d+)", re.MULTILINE)
 # Audio is decoded to 8 kHz mono 16 bit to measure its length: 16 kB a second, read in chunks.
@@ -159,4 +159,8 @@ def check_integrity(output: str | Path, original: str | Path, frames: tuple[int,
     else:
         checks.append(Check("audio_duration", round(a_out, 3), round(a_src, 3), _close(a_out, a_src, tol.audio)))
     checks.append(Check("decode", decode_warning or "clean", "", decode_warning is None))
+    # More bits than the input is fine (ProRes 4444 decodes at 12 from a 10-bit source); fewer
+    # means the grade lost precision on the way through.
+    checks.append(Check("depth", out.bits, src.bits, out.bits >= src.bits,
+                        "" if out.bits >= src.bits else f"the output has {out.bits} bits, the input {src.bits}"))
     return Integrity(checks, tuple(ignore))

@@ -257,7 +257,7 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
         wanted = load_identity(identity, encoder, backend, options.identity_samples) if identity else None
         measurer = _Measurer(options, encoder, wanted)
         readers = sequence_readers(output, original) if plates[0] else (
-            VideoReader(output), VideoReader(original))
+            VideoReader(output, eight_bit=True), VideoReader(original, eight_bit=True))
         out_reader, orig_reader = readers
         frames, complete = _stream(out_reader, orig_reader, backend, measurer, options.max_frames, progress)
     finally:

@@ -16,12 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import FaceswapError
+from ...log import get_logger
 from ..codecs import exact_rate
-from ..plates import Plate, write_plate
+from ..plates import Plate, lossy_compression, write_plate
 from ..sequence import PlateSequence, find_sequence, is_sequence_spec
 from .base import FrameWriter, Patch, check_frame, oserror_line, partial_folder, remove
 
 __all__ = ["PlateSequenceWriter"]
+
+log = get_logger(__name__)
 
 
 class PlateSequenceWriter(FrameWriter):
@@ -77,6 +80,9 @@ class PlateSequenceWriter(FrameWriter):
         if plate is None:
             check_frame(frame, None)
             plate = Plate(frame, None, ("R", "G", "B"), "uint8", 8)
+        if not self.written and (lossy := lossy_compression(plate)) and self.target.ext.lower() == ".exr":
+            log.info("the plates are %s compressed, which is lossy: the output is written zip compressed so "
+                     "nothing outside the face changes", lossy)
         try:
             write_plate(self.tmp / self.target.path(index).name, plate, self.tags)
         except BaseException:
