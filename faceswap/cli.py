@@ -267,8 +267,10 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("-m", "--model-dir", required=True, type=click.Path(file_okay=False),
               help="Model folder written by faceswap train (its config.json says the crop it needs).")
 @click.option("-o", "--output", required=True, type=click.Path(),
-              help="Output video file (.mp4/.mov/.mkv), a folder for a PNG sequence or patches. Written under "
-                   "a temporary name and renamed when complete.")
+              help="Output video file (.mp4/.mov/.mkv), a folder for a PNG sequence or patches, or for an image "
+                   "sequence input a pattern (comp/sh010_comp.####.exr, its folder made if missing; same file type "
+                   "as the plates) or a folder (the plates' own names). Written under a temporary name and renamed "
+                   "when complete.")
 @click.option("--mode", default=_convert_default("mode"), type=click.Choice(list(MODES)),
               help="swap: the footage's face becomes the other identity. reenact: the footage keeps its "
                    "person, whose expression comes from --driver.")
@@ -339,7 +341,8 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("--codec", default=None,
               type=click.Choice([*CODECS, "patch"]),
               help=f"Output codec [default: from the output: {codec_by_suffix()}]. patch "
-                   "writes RGBA PNGs of the changed faces and their placement for a compositor.")
+                   "writes RGBA PNGs of the changed faces and their placement for a compositor (half-float "
+                   "premultiplied EXR for plates).")
 @click.option("--crf", type=int, default=None,
               help="H.264/H.265 quality (lower = better; ignored by the other codecs)."
                    + must(ConvertOptions, "crf")
@@ -350,10 +353,12 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    f"folder.) [default: {defaults.H264_PRESET} for H.264, {defaults.H265_PRESET} for H.265]")
 @click.option("--frames", default=None, metavar="START:END",
               help="Convert only frames START (included) to END (excluded), 0-based; audio is trimmed to match. "
-                   "Both must lie within the footage (END at most its frame count). [default: every frame]")
+                   "Both must lie within the footage (END at most its frame count). For an image sequence they are "
+                   "plate frame numbers (--frames 1100:1150). [default: every frame]")
 @click.option("--preview", type=int, default=None, metavar="FRAME",
               help="Only convert this frame: writes OUTPUT.preview-FRAME.png and a side-by-side with the original. "
-                   "Must be 0 or more and before the footage's end. [default: none: convert the whole footage]")
+                   "Must be 0 or more and before the footage's end (a plate frame number for an image sequence). "
+                   "[default: none: convert the whole footage]")
 @click.option("--overwrite", is_flag=True, default=_convert_default("overwrite"),
               help=f"Replace an existing output. [default: {shown(_convert_default('overwrite'))}]")
 @click.option("--batch-size", default=_convert_default("batch_size"), type=int,
@@ -368,7 +373,8 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @user_errors
 def convert(input_path: str, model_dir: str, output: str, enc_preset: str | None, progress: bool,
             **opts: Any) -> None:
-    """Swap (or reenact) the faces of INPUT, a video or an image folder, with a trained model.
+    """Swap (or reenact) the faces of INPUT, a video, an image folder or an image sequence
+    (sh010_plate.####.exr, plate.%04d.dpx, plate.1001-1240#.exr) with a trained model.
 
     Output keeps the input's frame count, frame rate, size and sound; frames
     without a face pass through untouched. Every output is tagged as

@@ -54,7 +54,7 @@ log = get_logger(__name__)
 
 RECORD_FORMAT = "faceswap-provenance"
 # Keys a sidecar adds to the record after the output exists; the digest excludes them.
-_UNSIGNED = ("output", "record_sha256")
+_UNSIGNED = ("output", "record_sha256", "earlier_runs")
 # Keys of the record known only once the run ends (convert's per-frame record of the tracks it
 # changed): kept in the sidecar, left out of the digest the container tags carry.
 _AFTER_RUN = ("changed_tracks",)
@@ -310,13 +310,25 @@ def sidecar_path(output: str | Path) -> Path:
 
 def write_sidecar(output: str | Path, record: Mapping[str, Any], hash_output: bool = True) -> Path:
     """Write the record beside the finished output (atomically), with the output's
-    hash when `hash_output`; returns the sidecar's path."""
+    hash when `hash_output`; returns the sidecar's path. For a folder or image sequence
+    that already has one (an earlier --frames range), the earlier records are kept, newest
+    first, under "earlier_runs"."""
     output = Path(output)
     path = sidecar_path(output)
     data = {k: v for k, v in record.items() if k not in _UNSIGNED}
     data["record_sha256"] = record_digest(record)
     if hash_output and (output.exists() or is_sequence_spec(output)):
         data["output"] = {"name": output.name, **hash_path(output, exclude=[path.name])}
+    if (output.is_dir() or is_sequence_spec(output)) and path.is_file():
+        # another --frames range into the same folder or sequence: its frames stay, so does
+        # the record of the run that wrote them
+        try:
+            before = read_sidecar(output)
+        except FaceswapError:
+            before = None
+        if before is not None and before.get("record_sha256") != data["record_sha256"]:
+            data["earlier_runs"] = [{k: v for k, v in before.items() if k != "earlier_runs"},
+                                    *before.get("earlier_runs", [])]
     atomic_write_bytes(path, (json.dumps(_jsonable(data), indent=2, allow_nan=False) + "\n").encode("utf-8"))
     return path
 

@@ -320,6 +320,9 @@ class Converter:
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), self.options.mode, self.plan.to_dict())
         # the first written frame's timecode: the video's, or a plate's own header (each plate keeps its own)
         self.record["timecode"] = timecode or smpte_timecode(plate.attribute("smpte:TimeCode") if plate else None)
+        if plate is not None:   # the space the plates were read as, the default resolved (ACEScg for float)
+            colour = self._sources[0].colour
+            self.record["plate_space"] = colour.space(plate) or colour.options.working_space
         tags = container_tags(self.record)
         sequence = self._sources[0].sequence
         # images in (no video info): images out, each under its own name and size

@@ -1,13 +1,20 @@
-"""Colour management of plates: the one place pixels move between a plate's own colour
-space and the model's display-referred 8-bit working space, with OpenColorIO.
+"""Colour management: the one place pixels move between footage's own colour encoding and
+the model's display-referred 8-bit working space.
 
-A scene-linear ACEScg EXR or a log DPX is not what the model learnt faces from (Rec.709
-video). Convert shows the model the plate in the working space, and takes only the face it
-renders back into the plate's space; the rest of the plate goes through no transform at all.
+Plates (EXR, DPX, deep TIFF/PNG) with OpenColorIO: a scene-linear ACEScg EXR or a log DPX
+is not what the model learnt faces from (Rec.709 video). Convert shows the model the plate
+in the working space, and takes only the face it renders back into the plate's space; the
+rest of the plate goes through no transform at all.
+
+Video with ffmpeg's own converters, whose arguments are built here: Y'CbCr to RGB with the
+matrix and range the stream's tags say (`decode_args`), RGB back to Y'CbCr with the same
+and the tags written unchanged (`encode_filter`), and `--tonemap bt709`'s HLG/PQ to SDR
+chain (zimg's linearisation, Hable's curve).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -19,7 +26,7 @@ from ..errors import FaceswapError
 from ..log import get_logger
 from .plates import Plate
 
-__all__ = ["ColourOptions", "PlateColour", "check_colour"]
+__all__ = ["SWS_MATRIX", "ColourOptions", "PlateColour", "check_colour", "decode_args", "encode_filter", "output_tags"]
 
 log = get_logger(__name__)
 
@@ -59,7 +66,11 @@ def _check_space(config: str, name: str, option: str) -> None:
     cfg = _config(config)
     if cfg.getColorSpace(name) is None:
         names = [c.getName() for c in cfg.getColorSpaces()]
-        close = [n for n in names if name.lower() in n.lower() or n.lower() in name.lower()][:4]
+
+        def key(text: str) -> str:   # "ACES cg", "acescg" and "ACEScg" are one name to a user
+            return re.sub(r"[\s_\-()]", "", text.lower())
+
+        close = [n for n in names if key(name) in key(n) or key(n) in key(name)][:4]
         hint = f" (did you mean {', '.join(repr(n) for n in close)}?)" if close else f"; e.g. {', '.join(names[:4])}"
         raise FaceswapError(f"--{option} {name!r} is not a colour space of {config}{hint}")
 
@@ -119,3 +130,53 @@ class PlateColour:
         if not plate.is_float:
             out *= plate.code_max
         return out
+
+
+# --- video: the arguments of ffmpeg's converters ----------------------------------------------
+
+# A colorspace (matrix) tag -> swscale's name for that matrix (scale's in/out_color_matrix).
+SWS_MATRIX = {"bt709": "bt709", "bt2020nc": "bt2020", "bt2020c": "bt2020", "smpte170m": "bt601", "bt470bg": "bt601",
+              "fcc": "fcc", "smpte240m": "smpte240m"}
+
+
+def decode_args(colour: dict[str, str]) -> dict[str, str]:
+    """swscale's `in_color_matrix` / `in_range` for decoding video whose tags are `colour`
+    (probe's VideoInfo.colour: space, range, ...) to RGB; empty when the stream says nothing
+    (swscale then takes BT.601 limited, as players do for untagged SD)."""
+    return {k: v for k, v in (("in_color_matrix", SWS_MATRIX.get(colour.get("space") or "")),
+                              ("in_range", colour.get("range"))) if v}
+
+
+def output_tags(colour: dict[str, str]) -> dict[str, str]:
+    """setparams' tags for the output: the input's `colour` unchanged, BT.709 limited range
+    where the input says nothing."""
+    tags = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709", "range": "tv"}
+    tags.update({key: colour[name] for key, name in (("color_primaries", "primaries"), ("color_trc", "transfer"),
+                                                     ("colorspace", "space"), ("range", "range")) if name in colour})
+    return tags
+
+
+def encode_filter(colour: dict[str, str], pix_fmt: str | None, yuv: bool,
+                  tonemap_from: dict[str, str] | None = None) -> str | None:
+    """The -vf chain that takes the pipeline's RGB frames to the encoder's `pix_fmt` and tags
+    them: with the input's matrix and range (setparams, not -colorspace: ffmpeg 7+ lets frames'
+    own unset tags win), or for `--tonemap bt709` (`tonemap_from`: the HDR input's tags, and
+    `colour` then BT.709) HLG/PQ code values to linear light, BT.709 primaries, Hable's curve
+    and BT.709 (zimg does each step, as ffmpeg's tonemap filter documents). None: nothing to do
+    (an RGB codec of an untagged input)."""
+    tags = output_tags(colour)
+    tagged = "setparams=" + ":".join(f"{k}={v}" for k, v in tags.items())
+    if tonemap_from:
+        out = (f"zscale=t=bt709:m=bt709:r=tv,format={pix_fmt}" if yuv and pix_fmt
+               else "zscale=t=bt709,format=" + (pix_fmt or "gbrp16le"))
+        return (f"setparams=color_primaries={tonemap_from.get('primaries') or 'bt2020'}:"
+                f"color_trc={tonemap_from['transfer']}:colorspace=gbr:range=pc,zscale=t=linear:npl=100,"
+                f"format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,{out},{tagged}")
+    if yuv:
+        # untagged Y'CbCr is read as BT.601 or 709 depending on the player and the frame size: say it
+        matrix = SWS_MATRIX.get(tags["colorspace"], "bt709")
+        return (f"scale=out_color_matrix={matrix}:out_range={tags['range']}:flags=bicubic+accurate_rnd,"
+                f"format={pix_fmt},{tagged}")
+    if "primaries" in colour or "transfer" in colour:
+        return f"setparams=color_primaries={tags['color_primaries']}:color_trc={tags['color_trc']}"
+    return None

@@ -34,6 +34,9 @@ class Plate:
     format: str                 # the stored type as OpenImageIO names it: uint8, uint16, half, float
     bits: int                   # bits per sample stored (10 for 10-bit DPX, 16 for half)
     attributes: list[tuple[str, Any, Any]] = field(default_factory=list)  # (name, TypeDesc, value)
+    # each channel's stored type when they differ (half RGB beside a float depth channel): the
+    # pixels are then held at `format`, the widest, and written back at these
+    channel_formats: tuple[str, ...] = ()
 
     @property
     def is_float(self) -> bool:
@@ -77,12 +80,17 @@ def read_plate(path: str | Path) -> Plate:
         attributes = [(a.name, a.type, a.value) for a in spec.extra_attribs if a.name not in _DERIVED]
         bits = spec.get_int_attribute("oiio:BitsPerSample", spec.format.size() * 8)
         format_name = str(spec.format)
+        channel_formats = tuple(str(t) for t in spec.channelformats)
+        if len(set(channel_formats)) < 2:
+            channel_formats = ()
+        elif len(set(channel_formats[:3])) == 1:
+            bits = oiio.TypeDesc(channel_formats[0]).size() * 8   # RGB's own depth, e.g. half's 16
     finally:
         image.close()
     data = np.asarray(data).reshape(spec.height, spec.width, spec.nchannels)
     return Plate(np.ascontiguousarray(data[..., :3]),
                  np.ascontiguousarray(data[..., 3:]) if spec.nchannels > 3 else None,
-                 tuple(spec.channelnames), format_name, int(bits), attributes)
+                 tuple(spec.channelnames), format_name, int(bits), attributes, channel_formats)
 
 
 # OpenEXR's lossy codecs (pxr24 is lossy on 32-bit float only)
@@ -99,12 +107,15 @@ def lossy_compression(plate: Plate) -> str | None:
     return None
 
 
-def write_plate(path: str | Path, plate: Plate, attributes: dict[str, str] | None = None) -> None:
-    """Write `plate` to `path` in the format its suffix names, at the plate's type and bit depth,
-    with its header and the extra string `attributes` (e.g. the synthetic-media tags); a lossy EXR
-    compression (`lossy_compression`) becomes zip, so pixels outside the face stay bit-exact. Not atomic
-    by itself: writers put plates into a temporary folder that is renamed when complete. Raises
-    FaceswapError (one line) when OpenImageIO cannot write it."""
+def write_plate(path: str | Path, plate: Plate, attributes: dict[str, str] | None = None,
+                window: tuple[int, int, int, int] | None = None) -> None:
+    """Write `plate` to `path` in the format its suffix names, at the plate's type and bit depth
+    (each channel's own when they differ), with its header and the extra string `attributes`
+    (e.g. the synthetic-media tags); a lossy EXR compression (`lossy_compression`) becomes zip,
+    so pixels outside the face stay bit-exact. `window` (x, y, frame width, frame height) makes
+    the image the data window of a part of a larger frame (EXR). Not atomic by itself: writers
+    put plates into a temporary folder that is renamed when complete. Raises FaceswapError (one
+    line) when OpenImageIO cannot write it."""
     import OpenImageIO as oiio
 
     path = Path(path)
@@ -112,6 +123,13 @@ def write_plate(path: str | Path, plate: Plate, attributes: dict[str, str] | Non
     height, width, channels = data.shape
     spec = oiio.ImageSpec(width, height, channels, oiio.TypeDesc(plate.format))
     spec.channelnames = plate.channel_names
+    if window is not None:
+        # a part of a larger frame (a face patch): its data window at (x, y) inside a display
+        # window of the whole frame, so Nuke's Read places it with no Transform
+        spec.x, spec.y, spec.full_x, spec.full_y = window[0], window[1], 0, 0
+        spec.full_width, spec.full_height = window[2], window[3]
+    if plate.channel_formats:
+        spec.channelformats = tuple(oiio.TypeDesc(t) for t in plate.channel_formats)
     for name, kind, value in plate.attributes:
         spec.attribute(name, kind, value)
     if plate.bits != spec.format.size() * 8 and not plate.is_float:

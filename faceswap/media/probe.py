@@ -103,10 +103,6 @@ def probe_video(path: str | Path) -> VideoInfo:
     )
 
 
-# A colorspace (matrix) tag -> swscale's name for that matrix (scale's in/out_color_matrix).
-SWS_MATRIX = {"bt709": "bt709", "bt2020nc": "bt2020", "bt2020c": "bt2020", "smpte170m": "bt601", "bt470bg": "bt601",
-              "fcc": "fcc", "smpte240m": "smpte240m"}
-
 # libavutil's enum values (pixfmt.h) -> the names ffmpeg's options and filters take.
 _RANGES = {1: "tv", 2: "pc"}
 _SPACES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",

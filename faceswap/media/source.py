@@ -100,6 +100,9 @@ class FrameSource:
             if gaps:
                 shown = ", ".join(map(str, gaps[:8])) + (f" and {len(gaps) - 8} more" if len(gaps) > 8 else "")
                 log.warning("%s: frames %s are missing; the others keep their numbers", self.path.name, shown)
+            # one plate read now: a grey or damaged first frame is refused before a faceset,
+            # model or output is opened
+            read_plate(self.sequence.path(self.sequence.frames[0]))
         elif self.kind == "images":
             self.folder = ImageFolderReader(self.path)
         elif self.kind == "video":

@@ -4,7 +4,8 @@ A plate from a camera or an edit carries the timecode of its first frame (a `tmc
 in .mov/.mp4, a TIMECODE tag in .mkv); conform tools line a converted shot up by it. A
 converted range starting at frame N starts at the input's timecode plus N frames.
 Drop-frame timecodes (29.97 and 59.94 fps, written with ';') skip frame numbers 0 and 1
-(0-3 at 59.94) of every minute but each tenth, as SMPTE 12M counts them.
+(0-3 at 59.94) of every minute but each tenth, as SMPTE 12M counts them (the `timecode`
+package does the arithmetic).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ __all__ = ["read_timecode", "shift_timecode", "smpte_timecode"]
 
 _TIMECODE_RE = re.compile(r"^\s+timecode\s*: (\d{1,2}:\d{2}:\d{2}[:;.]\d{2,3})\s*$", re.MULTILINE | re.IGNORECASE)
 _PARTS_RE = re.compile(r"(\d+):(\d+):(\d+)([:;.])(\d+)")
+# the nominal rates SMPTE 12M defines drop-frame counting for, as the timecode package names them
+_DROP_RATES = {30: "29.97", 60: "59.94"}
 
 
 def read_timecode(path: str | Path) -> str | None:
@@ -29,27 +32,23 @@ def read_timecode(path: str | Path) -> str | None:
 
 
 def shift_timecode(timecode: str, frames: int, fps: float) -> str:
-    """`timecode` plus `frames` frames at `fps` frames a second (counted at its nominal
-    rate, round(fps); drop-frame when the timecode is written with ';' or '.'), wrapping at
-    24 hours. Raises FaceswapError for text that is not a timecode."""
+    """`timecode` plus `frames` (>= 0) frames at `fps` frames a second (counted at its nominal
+    rate, round(fps); drop-frame when the timecode is written with ';' or '.' at 29.97 or
+    59.94), wrapping at 24 hours. The arithmetic is the `timecode` package's. Raises
+    FaceswapError for text that is not a timecode."""
+    from timecode import Timecode
+
     match = _PARTS_RE.fullmatch(timecode.strip())
     if match is None:
         raise FaceswapError(f"not a timecode: {timecode!r} (HH:MM:SS:FF)")
     h, m, s, sep, f = match.groups()
     nominal = max(round(fps), 1)
-    drop = (nominal // 30) * 2 if sep in ";." and nominal % 30 == 0 else 0
-    minutes = int(h) * 60 + int(m)
-    number = (minutes * 60 + int(s)) * nominal + int(f) - drop * (minutes - minutes // 10) + frames
-    per_day = 24 * 3600 * nominal - drop * (24 * 60 - 24 * 6)
-    number %= per_day
-    if drop:
-        ten_minutes = nominal * 600 - drop * 9
-        minute = nominal * 60 - drop
-        tens, rest = divmod(number, ten_minutes)
-        number += drop * 9 * tens + (drop * ((rest - drop) // minute) if rest > drop else 0)
-    ff = number % nominal
-    ss = number // nominal
-    return f"{ss // 3600:02d}:{ss // 60 % 60:02d}:{ss % 60:02d}{sep}{ff:02d}"
+    drop = sep in ";." and nominal in _DROP_RATES
+    rate = _DROP_RATES[nominal] if drop else str(nominal)
+    start = Timecode(rate, f"{int(h):02d}:{int(m):02d}:{int(s):02d}{';' if drop else ':'}{int(f):02d}",
+                     force_non_drop_frame=not drop)
+    shifted = start + frames if frames else start
+    return str(shifted).replace(";", sep) if drop else str(shifted).replace(";", ":")
 
 
 def smpte_timecode(words: tuple[int, int] | list[int] | None) -> str | None:

@@ -20,8 +20,9 @@ import numpy as np
 
 from ..errors import FaceswapError
 from ..log import get_logger
+from .colour import decode_args
 from .ffmpeg_bin import complaint, ffmpeg_exe
-from .probe import SWS_MATRIX, VideoInfo, probe_video
+from .probe import VideoInfo, probe_video
 
 log = get_logger(__name__)
 _END = object()
@@ -55,8 +56,7 @@ class VideoReader:
             # Frame-accurate: decode from the start and drop frames by number (decoding
             # runs at hundreds of frames/s; a keyframe seek would make frame numbers guesses).
             stream = stream.trim(start_frame=self.start)
-        tagged = {k: v for k, v in (("in_color_matrix", SWS_MATRIX.get(self.info.colour.get("space") or "")),
-                                    ("in_range", self.info.colour.get("range"))) if v}
+        tagged = decode_args(self.info.colour)   # media/colour.py
         if self.start > 0 or (self.info.deep and tagged):
             # A filter graph's own scaler ignores -sws_flags: convert in it. Deep video converts
             # with the matrix and range its tags say (BT.2020 for HLG/PQ), not swscale's guess.

@@ -109,7 +109,8 @@ class PatchWriter(FrameWriter):
                 if exr:
                     layer = patch.plate_rgba.astype(np.float16)
                     write_plate(self.tmp / file, Plate(layer[..., :3], layer[..., 3:], ("R", "G", "B", "A"), "half", 16,
-                                                       [("compression", oiio_string(), "zip")]))
+                                                       [("compression", oiio_string(), "zip")]),
+                                window=(int(patch.x), int(patch.y), self.width, self.height))
                 else:
                     write_file(self.tmp / file, encode_png(rgba, self.compression))
             except BaseException:

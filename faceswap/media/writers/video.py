@@ -26,9 +26,9 @@ from ...errors import FaceswapError
 from ...log import get_logger
 from ..audio import AudioSource, mux_args, probe_audio
 from ..codecs import CODECS, check_not_input, check_output, chroma_of, codec_for, even_sides, exact_rate, fits
+from ..colour import encode_filter
 from ..ffmpeg_bin import complaint, ffmpeg_exe, is_progress
 from ..plates import Plate
-from ..probe import SWS_MATRIX
 from ..timing import Timeline
 from .base import FrameWriter, Patch, Pump, check_frame, oserror_line, partial_file, remove
 from .timed import TimedFrames, timed_args
@@ -142,34 +142,12 @@ class VideoWriter(FrameWriter):
                 cmd += audio_in
                 self.has_audio = True
         cmd += ["-map", "0:v:0"]
-        tags = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709", "range": "tv"}
-        tags.update({key: self.colour[name] for key, name in (("color_primaries", "primaries"), ("color_trc", "transfer"),
-                                                              ("colorspace", "space"), ("range", "range"))
-                     if name in self.colour})
-        if self.tonemap_from:
-            # --tonemap bt709: the RGB frames (HDR code values, the input's primaries) to linear light,
-            # BT.709 primaries, Hable's curve, then BT.709 (zimg does each step, as ffmpeg documents it)
-            src = self.tonemap_from
-            out = (f"zscale=t=bt709:m=bt709:r=tv,format={self.pix_fmt}" if spec.yuv and self.pix_fmt
-                   else "zscale=t=bt709,format=" + (self.pix_fmt or "gbrp16le"))
-            cmd += ["-vf", f"setparams=color_primaries={src.get('primaries') or 'bt2020'}:color_trc={src['transfer']}:"
-                           "colorspace=gbr:range=pc,zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
-                           f"tonemap=tonemap=hable:desat=0,{out},setparams=" + ":".join(f"{k}={v}" for k, v in tags.items())
-                           + (f",{self.sar}" if self.sar else "")]
-        elif spec.yuv:
-            # Convert with the input's matrix and range (BT.709, limited range when it does not say)
-            # and say so in the stream: untagged Y'CbCr is read as BT.601 or 709 depending on the
-            # player and the frame size. (setparams, not -colorspace: ffmpeg 7+ lets the frames'
-            # own unset tags win.)
-            matrix = SWS_MATRIX.get(tags["colorspace"], "bt709")
-            cmd += ["-vf", f"scale=out_color_matrix={matrix}:out_range={tags['range']}:flags=bicubic+accurate_rnd,"
-                           f"format={self.pix_fmt},setparams=" + ":".join(f"{k}={v}" for k, v in tags.items())
-                           + (f",{self.sar}" if self.sar else "")]
-        else:
+        # colour conversion and tags: media/colour.py
+        chain = encode_filter(self.colour, self.pix_fmt, spec.yuv, self.tonemap_from)
+        if not spec.yuv and not self.tonemap_from:
             cmd += ["-pix_fmt", self.pix_fmt] if self.pix_fmt else []
-            rgb = [f"setparams=color_primaries={tags['color_primaries']}:color_trc={tags['color_trc']}"] \
-                if "primaries" in self.colour or "transfer" in self.colour else []
-            cmd += ["-vf", ",".join(rgb + ([self.sar] if self.sar else []))] if rgb or self.sar else []
+        filters = [f for f in (chain, self.sar) if f]
+        cmd += ["-vf", ",".join(filters)] if filters else []
         cmd += ["-c:v", spec.encoder, *spec.args]
         if self.crf is not None:
             cmd += ["-crf", str(self.crf)]
