@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the stages below load torch / dlib: only when called
     from .train.trainer import TrainSummary
 
 __all__ = ["ConvertOptions", "EXIT_CODES", "ExtractOptions", "ExtractResult", "Outcome", "batch", "check_batch",
-           "convert", "exit_code", "extract", "qc", "terminate_as_interrupt", "train", "training_configs"]
+           "convert", "exit_code", "extract", "qc", "terminate_as_interrupt", "train", "training_configs", "verify"]
 
 # How a run ended -> the process exit code (docs/extract.md, convert.md, qc.md). An error
 # (FaceswapError) is not a status: it carries its own exit_code (1, or 3 for NoFaceError).
@@ -198,6 +198,16 @@ def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
     options.validate()
     check_frame_range(input_path, options)
     return run_convert(input_path, model_dir, output, options, progress)
+
+
+def verify(paths: list[str | Path], max_windows: int | None = None) -> list:
+    """Check the synthetic-media labels of each path (verify.verify_file): container tags or
+    image headers, the provenance sidecar and its output hash, and the invisible watermark.
+    Returns one verify.Verdict a path; raises FaceswapError (one line) for a path that is not
+    readable media."""
+    from .verify import verify_file
+
+    return [verify_file(p, max_windows=max_windows) for p in paths]
 
 
 def qc(output: str | Path, original: str | Path, identity: str | Path | None = None,

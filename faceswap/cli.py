@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -368,6 +369,12 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("--tonemap", type=click.Choice(list(defaults.TONEMAPS)), default=None,
               help="Tone map HLG or PQ video to BT.709 SDR in the output (zscale + Hable), tagged so and recorded "
                    "in the provenance. [default: none: HDR stays HDR, its transfer and tags kept]")
+@click.option("--watermark", default=defaults.WATERMARK, type=click.Choice(list(defaults.WATERMARKS)),
+              help="The invisible watermark that labels the output as synthetic (docs/provenance.md; "
+                   "`faceswap verify` reads it). frame: every frame, whole; face: only the swapped faces, so "
+                   "every other pixel stays the input's; auto: frame for video input, face for images and "
+                   "plates; off: none, recorded in the sidecar and tags (for pipelines that label elsewhere). "
+                   f"[default: {defaults.WATERMARK}]")
 @colour_options
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
@@ -468,6 +475,46 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
     if json_path and not to_stdout:
         click.echo(f"summary: {json_path}")
     finish(result)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write every file's findings as JSON to this file; '-' prints it on stdout (the text "
+                   "report then goes to stderr). [default: none]")
+@click.option("--max-windows", type=int, default=None,
+              help="Read the watermark in at most this many 1-second windows of each file (a quick look). "
+                   "[default: all]")
+@user_errors
+def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | None) -> None:
+    """Say whether each FILE (a video, an image sequence such as comp.####.exr, an image
+    folder or an image) is labelled as synthetic: its container tags or image headers, its
+    provenance sidecar (and whether the output hash in it matches), C2PA (not checked yet),
+    and the invisible watermark convert puts in the pixels, which survives re-encoding,
+    scaling, cropping and frame-rate changes when tags and sidecar are gone.
+
+    Exits 0 when every FILE has at least one intact label, 2 when one has none, 1 on errors.
+    """
+    import json as json_module
+
+    from .api import verify as run_verify
+    from .media.images import atomic_write_bytes
+
+    if max_windows is not None and max_windows < 1:
+        raise click.BadParameter("must be 1 or more", param_hint="--max-windows")
+    verdicts = run_verify(list(files), max_windows=max_windows)
+    to_stdout = json_path == "-"
+    for verdict in verdicts:
+        for line in verdict.lines():
+            click.echo(line, err=to_stdout)
+    if json_path:
+        text = json_module.dumps([v.to_dict() for v in verdicts], indent=2) + "\n"
+        if to_stdout:
+            click.echo(text, nl=False)
+        else:
+            atomic_write_bytes(json_path, text.encode("utf-8"))
+    if not all(v.labelled for v in verdicts):
+        sys.exit(2)
 
 
 @main.command()

@@ -86,6 +86,8 @@ COLOR_FROM = "face"
 BLEND = "feather"
 # Faces per model call: amortises the per-call overhead without holding many frames.
 CONVERT_BATCH = 8
+# faces per model call at convert, padded to it: results independent of how faces were grouped
+INFERENCE_CHUNK = 8
 # Shot cut: colour-histogram + grey-thumbnail difference of consecutive frames
 # (see convert/stabilize.py); motion within a shot stays under ~0.3, cuts score
 # 0.5 and more. Smoothing and gap bridging never cross a cut.
@@ -229,6 +231,15 @@ BATCH_SHEET_COLUMNS = 4
 
 # --tonemap: what HLG/PQ video may be tone mapped to (only when asked: HDR is kept by default)
 TONEMAPS = ("bt709",)
+# The invisible watermark (media/watermark.py): auto = the whole frame of outputs made from video,
+# the swapped faces only of outputs made from images and plates (whose other pixels are a
+# compositing contract); frame / face force one; off is recorded in the sidecar and the tags.
+WATERMARKS = ("auto", "frame", "face", "off")
+WATERMARK = "auto"
+# verify reads the watermark over windows of this many seconds (frames of images and plates
+# counted at VERIFY_IMAGE_FPS)
+VERIFY_WINDOW_SECONDS = 1.0
+VERIFY_IMAGE_FPS = 24.0
 
 # --- plates and colour management (media/colour.py) ----------------------------------
 # OpenColorIO's built-in ACES studio config (in the opencolorio wheel: nothing downloaded).

@@ -292,7 +292,15 @@ def container_tags(record: Mapping[str, Any]) -> dict[str, str]:
         "faceswap_kind": str(record.get("kind", "")),
         "faceswap_created": str(record.get("created_utc", "")),
         "faceswap_record": record_digest(record),
+        **({"faceswap_watermark": _watermark_tag(record["watermark"])} if record.get("watermark") else {}),
     }
+
+
+def _watermark_tag(section: Mapping[str, Any]) -> str:
+    """"off", or "<scheme> <output id>" (convert/marking.py)."""
+    if section.get("mode") == "off":
+        return "off"
+    return f"{section.get('scheme')} {section.get('output_id')}"
 
 
 # --- the sidecar -------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class ConvertOptions(ColourOptions):
     blend: str = defaults.BLEND
     codec: str | None = None                # None: from the output's suffix
     tonemap: str | None = None              # HLG/PQ video to BT.709 SDR ("bt709"); None: the transfer is kept
+    watermark: str = defaults.WATERMARK     # auto | frame | face | off (media/watermark.py)
     crf: int | None = bounded(None, *defaults.CRF_RANGE)  # None: the codec's default
     preset: str | None = None               # the H.264/H.265 encoder's speed preset
     frames: str | None = None               # START:END
@@ -100,6 +101,7 @@ class ConvertOptions(ColourOptions):
             choice("preset", self.preset, defaults.ENCODER_PRESETS)
         if self.tonemap is not None:
             choice("tonemap", self.tonemap, defaults.TONEMAPS)
+        choice("watermark", self.watermark, defaults.WATERMARKS)
         if self.mode == "reenact" and not self.driver:
             raise FaceswapError("--mode reenact needs --driver DRIVER_VIDEO")
         if self.mode == "swap" and self.driver:

@@ -38,6 +38,7 @@ from ..media.writers import FrameWriter, Patch, open_writer
 from . import occlusion
 from .composite import CompositeSettings, Placed, color_weights, composite, composite_plate, crop_mask
 from .faces_in import FaceProvider, TargetSelector
+from .marking import Marker, output_id, resolve_mode
 from .occlusion import KEY as OCCLUSION
 from .occlusion import REACH, CoveredFaces, blend_occlusion, face_key, smooth_occlusion
 from .options import ConvertOptions, parse_frames
@@ -108,10 +109,14 @@ class Converter:
 
     def __init__(self, input_path: str | Path, model_dir: str | Path, output: str | Path,
                  options: ConvertOptions | None = None, progress: bool = True, *, swapper: Swapper | None = None,
-                 on_frames: Callable[[int], None] | None = None, write_range: tuple[int, int] | None = None) -> None:
+                 on_frames: Callable[[int], None] | None = None, write_range: tuple[int, int] | None = None,
+                 mark_id: int | None = None) -> None:
         self.options = options or ConvertOptions()
         self.options.validate()
         self.input = Path(input_path)
+        # the watermark's output id: a segment is given its whole job's (marking.output_id)
+        self.mark_id = mark_id
+        self.mark_mode = resolve_mode(self.options.watermark, check_source(self.input))
         self.output = Path(output)
         self.model_dir = Path(model_dir)
         self.progress = progress
@@ -323,6 +328,10 @@ class Converter:
         if plate is not None:   # the space the plates were read as, the default resolved (ACEScg for float)
             colour = self._sources[0].colour
             self.record["plate_space"] = colour.space(plate) or colour.options.working_space
+        self.marker = None
+        if self.mark_mode != "off":
+            self.marker = Marker(self.mark_mode, output_id(self.record) if self.mark_id is None else self.mark_id)
+        self.record["watermark"] = self.marker.record() if self.marker else {"mode": "off"}
         tags = container_tags(self.record)
         sequence = self._sources[0].sequence
         # images in (no video info): images out, each under its own name and size
@@ -420,8 +429,17 @@ class Converter:
                 summary.no_face.append(item.name)
             summary.changed.add(item.index, [f.track for f, _ in done])
             plate = item.extra.get(PLATE)
+            marker = self.marker
+            if marker is not None and (writer.keeps_patches or (marker.mode == "face" and plate is not None)):
+                # faces laid over the input by their alpha (plates, patches) carry the mark themselves
+                done = [(f, marker.face(p, item.image.shape)) for f, p in done]
             layers = [composite_plate(plate, p, self._sources[0].colour) if plate is not None else None
                       for _, p in done]
+            if marker is not None and marker.mode == "frame":
+                marker.frame(plate.pixels if plate is not None else item.image)
+            elif marker is not None and plate is None and not writer.keeps_patches:
+                for _, p in done:
+                    marker.face_into(item.image, p)
             # RGBA layers cost a copy of every face region: only for a writer that keeps them
             patches = [_patch(f, p, layer) for (f, p), layer in zip(done, layers)] if writer.keeps_patches else ()
             writer.write(item.image, item.index, name=item.name, patches=patches, plate=plate)

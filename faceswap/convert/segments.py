@@ -51,6 +51,7 @@ from ..media.timing import variable_timeline
 from ..media.writers.base import remove
 from ..provenance import build_record, container_tags, hash_file, job_key, sidecar_path, write_sidecar
 from .frame_range import check_frame_range
+from .marking import Marker, job_mark_id, output_id, resolve_mode
 from .occlusion import REACH
 from .options import ConvertOptions, parse_frames
 from .pipeline import Converter
@@ -235,7 +236,7 @@ def convert_segment(input_path: str | Path, model_dir: str | Path, output: str |
     # a name of this run's own: a killed run's ffmpeg may still be finishing its partial file
     own = segment.path.with_name(f".{segment.path.stem}.{uuid.uuid4().hex[:12]}{segment.path.suffix}")
     converter = _SegmentConverter(input_path, model_dir, own, seg_options, progress, swapper=swapper,
-                                  on_frames=on_frames,
+                                  on_frames=on_frames, mark_id=job_mark_id(input_path, model_dir, options),
                                   write_range=(segment.start, sys.maxsize if segment.to_end else segment.end))
     try:
         summary = converter.run()
@@ -334,6 +335,8 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
     if timecode is not None:
         timecode = shift_timecode(timecode, segments[0].start, info.fps)
     record["timecode"] = timecode  # as a one-piece run records it
+    mode = resolve_mode(options.watermark, "video")
+    record["watermark"] = Marker(mode, output_id(record)).record() if mode != "off" else {"mode": "off"}
     concat_files([s.path for s in segments], output, audio=_audio(input_path, options, info),
                  metadata=container_tags(record), timecode=timecode)
     summary = ConvertSummary(str(input_path), str(output))

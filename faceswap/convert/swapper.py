@@ -54,16 +54,29 @@ class Swapper:
         """The model's crops of `faces` in `image`: (N, R, R, 3) uint8."""
         return np.stack([self.crop(image, self.matrix(f.landmarks)) for f in faces])
 
+    def _in_chunks(self, crops: np.ndarray, run) -> tuple:
+        """`run` over `crops` in chunks of exactly INFERENCE_CHUNK faces (the last padded with
+        black): a face's pixels then do not depend on how many faces shared its call, which
+        CPU kernels that pick their algorithm by batch size would otherwise let them do (a
+        segmented run would differ from a one-piece run by a level here and there)."""
+        n = len(crops)
+        chunk = defaults.INFERENCE_CHUNK
+        if n % chunk:
+            crops = np.concatenate([crops, np.zeros((chunk - n % chunk, *crops.shape[1:]), crops.dtype)])
+        parts = [run(torch.from_numpy(np.ascontiguousarray(crops[i:i + chunk])).to(self.device)
+                     .permute(0, 3, 1, 2).float().div_(255.0)) for i in range(0, len(crops), chunk)]
+        return tuple(None if parts[0][j] is None else np.concatenate([p[j] for p in parts])[:n]
+                     for j in range(len(parts[0])))
+
     @torch.inference_mode()
     def render(self, crops: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Crops (N,R,R,3) uint8 -> the faces rendered as `side`: RGB (N,R,R,3) and mask (N,R,R) float32 in [0,1]."""
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
-        # NHWC uint8 viewed as NCHW is already channels-last: no copy before the first conv
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
-        rgb, mask = self.model(x, side)
-        rgb_np = rgb.float().permute(0, 2, 3, 1).cpu().numpy()
-        mask_np = mask.float()[:, 0].cpu().numpy() if mask is not None else None
-        return rgb_np, mask_np
+        def run(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+            # NHWC uint8 viewed as NCHW is already channels-last: no copy before the first conv
+            rgb, mask = self.model(x, side)
+            return (rgb.float().permute(0, 2, 3, 1).cpu().numpy(),
+                    mask.float()[:, 0].cpu().numpy() if mask is not None else None)
+        return self._in_chunks(crops, run)
 
     @torch.inference_mode()
     def render_output(self, crops: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -71,11 +84,13 @@ class Swapper:
         mask (N,S,S) float32 in [0,1] with S = `scale(side)` * R (the mask enlarged bicubic)."""
         if self.scale(side) == 1:
             return self.render(crops, side)
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
-        rgb, mask = self.model(x, side)
-        rgb = self.model.detail(rgb.contiguous(memory_format=torch.channels_last)).clamp_(0, 1)
-        mask_np = upscale_mask(mask.float(), self.scale(side))[:, 0].cpu().numpy() if mask is not None else None
-        return rgb.float().permute(0, 2, 3, 1).cpu().numpy(), mask_np
+
+        def run(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+            rgb, mask = self.model(x, side)
+            rgb = self.model.detail(rgb.contiguous(memory_format=torch.channels_last)).clamp_(0, 1)
+            mask_np = upscale_mask(mask.float(), self.scale(side))[:, 0].cpu().numpy() if mask is not None else None
+            return rgb.float().permute(0, 2, 3, 1).cpu().numpy(), mask_np
+        return self._in_chunks(crops, run)
 
     @property
     def has_occlusion(self) -> bool:
@@ -88,6 +103,7 @@ class Swapper:
         the face (not something in front of it), (N,R,R) float32 in [0,1]. ValueError without a net."""
         if not self.has_occlusion:
             raise ValueError(f"model {self.model_dir} has no occlusion net")
+        # called frame by frame with that frame's faces: the same calls however a run is split
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
         return self.model.occlusion.visible(x)[:, 0].float().cpu().numpy()
 

@@ -1,0 +1,110 @@
+"""The invisible watermark (media/watermark.py) on what convert writes.
+
+`frame`: every output frame carries it, faces or not (outputs made from video). `face`: only
+the swapped faces carry it, weighted by their blend alpha, so every other pixel stays the
+input's (plates, stills; also the layers of `--codec patch`). The payload is the tool byte and
+an output id, the first 40 bits of the job's key (provenance.record_job_key), so the id is the
+same for every segment and every resumed run of one job and leads back to its record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FaceswapError
+from ..media import watermark
+from ..provenance import job_key, record_job_key
+from .composite import Placed
+
+__all__ = ["SCHEME", "Marker", "job_mark_id", "output_id", "resolve_mode"]
+
+SCHEME = "faceswap-tile-1"   # media/watermark.py's layout; verify reads it
+
+
+def resolve_mode(mode: str, source_kind: str) -> str:
+    """The mode `auto` stands for with this input (frame for video, face for the rest). Raises
+    FaceswapError for `frame` on images or plates, whose other pixels must stay the input's."""
+    if mode == "auto":
+        return "frame" if source_kind == "video" else "face"
+    if mode == "frame" and source_kind != "video":
+        raise FaceswapError("--watermark frame is for video input: images and plates keep every pixel outside "
+                            "the face (use face, the default for them, or off)")
+    return mode
+
+
+def output_id(record: dict[str, Any]) -> int:
+    """The 40-bit output id of the job `record` describes."""
+    key = record_job_key(record)
+    if key is None:
+        raise ValueError("the record lacks its job's inputs, model or settings")
+    return int(key[:10], 16)
+
+
+def job_mark_id(input_path: str | Path, model_dir: str | Path, options: Any) -> int:
+    """The output id of the job that converts `input_path` with `model_dir` and `options` (a
+    ConvertOptions) in one piece: what its segments mark their frames with."""
+    return int(job_key({"input": input_path}, model_dir, options.to_dict())[:10], 16)
+
+
+class Marker:
+    """Adds the mark for one output. `mode`: frame or face (see the module)."""
+
+    def __init__(self, mode: str, ident: int) -> None:
+        self.mode = mode
+        self.ident = ident
+
+    @lru_cache(maxsize=2)  # noqa: B019 - one marker per run; two sizes at most (frame, preview)
+    def _pattern(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        return watermark.mark_pattern(self.ident, height, width)
+
+    @lru_cache(maxsize=2)  # noqa: B019
+    def _signed(self, height: int, width: int) -> np.ndarray:
+        add, sub = self._pattern(height, width)
+        return add.astype(np.int16) - sub.astype(np.int16)
+
+    def frame(self, pixels: np.ndarray) -> None:
+        """Mark a whole frame in place: (H, W, 3) uint8, or uint16 (deep video, the mark scaled
+        to the same levels)."""
+        add, sub = self._pattern(*pixels.shape[:2])
+        if pixels.dtype == np.uint16:
+            add, sub = self._deep(*pixels.shape[:2])
+        watermark.embed(pixels, (add, sub))
+
+    @lru_cache(maxsize=2)  # noqa: B019
+    def _deep(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        add, sub = self._pattern(height, width)
+        return add.astype(np.uint16) * 257, sub.astype(np.uint16) * 257
+
+    def face(self, placed: Placed, frame_shape: tuple[int, ...]) -> Placed:
+        """A copy of `placed` whose colour carries the mark (for plates and patches, which lay the
+        face over the input with its alpha)."""
+        region = self._region(placed, frame_shape)
+        rgb = placed.rgb.copy()
+        h, w = region.shape[:2]
+        rgb[:h, :w] = np.clip(rgb[:h, :w].astype(np.int16) + region, 0, 255).astype(np.uint8)
+        return dataclasses.replace(placed, rgb=rgb)
+
+    def face_into(self, image: np.ndarray, placed: Placed) -> None:
+        """Add the mark to the face `placed` already composited into `image` ((H, W, 3) uint8),
+        weighted by its alpha: pixels the face did not touch stay as they are."""
+        region = self._region(placed, image.shape)
+        h, w = region.shape[:2]
+        alpha = placed.alpha[:h, :w, None]
+        inside = alpha[..., 0] > 0
+        target = image[placed.y:placed.y + h, placed.x:placed.x + w]
+        moved = target.astype(np.float32) + region * alpha
+        target[inside] = np.clip(np.rint(moved[inside]), 0, 255).astype(np.uint8)
+
+    def _region(self, placed: Placed, frame_shape: tuple[int, ...]) -> np.ndarray:
+        signed = self._signed(*frame_shape[:2])
+        h, w = placed.alpha.shape
+        return signed[placed.y:placed.y + h, placed.x:placed.x + w]
+
+    def record(self) -> dict[str, Any]:
+        """The provenance record's `watermark` section."""
+        return {"scheme": SCHEME, "mode": self.mode, "output_id": f"{self.ident:010x}"}

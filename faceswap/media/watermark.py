@@ -1,0 +1,281 @@
+"""An invisible watermark in every output frame: a payload (tool id and output id) that
+survives re-encoding, scaling, cropping and frame-rate changes, so a converted clip can be
+recognised as synthetic after its tags and sidecar are gone.
+
+Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing watermarks,
+"Watermarking resisting to translation, rotation, and scaling", SPIE 1998, and Cox et al.,
+"Secure spread spectrum watermarking for multimedia", IEEE TIP 1997):
+
+- The payload (a tool byte and a 40-bit output id) is a Reed-Solomon codeword (reedsolo).
+- Each layer is a tile of k x k cells, each +1 or -1: a quarter of the cells carry a fixed
+  synchronisation sequence, the rest the codeword's bits, each spread over several cells and
+  scrambled by a key. The tile repeats over the whole frame; a cell spans a fixed fraction
+  of the frame's shorter side. Two layers: fine cells in luma (invisible, robust to
+  compression at full size) and coarse cells in the blue-difference chroma (no luma change;
+  robust to downscaling, where the fine cells blur away).
+- Embedding adds the same smoothed pattern to every frame (two saturating uint8 adds).
+- Detection averages a window of frames' high-passed planes (the picture changes, the mark
+  does not), finds each layer's tile period from the whitened autocorrelation (any scale),
+  folds the frame onto one tile, finds the tile's offset (any crop) by cross-correlation
+  with the synchronisation cells, reads each bit by correlation and decodes the codeword
+  from the layers' soft bits together. A window counts as marked only when a codeword
+  decodes with the tool byte; random footage passes that with odds of about 1e-9 a window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+__all__ = ["LAYERS", "Layer", "Mark", "TOOL_ID", "decode_window", "embed", "mark_pattern", "residuals"]
+
+TOOL_ID = 0xF5            # the payload's first byte: "made by faceswap"
+PAYLOAD_BYTES = 6         # tool byte + 40-bit output id
+PARITY_BYTES = 6          # Reed-Solomon parity: 3 byte errors, or 6 erasures
+CODE_BITS = (PAYLOAD_BYTES + PARITY_BYTES) * 8
+SYNC_SHARE = 4            # one cell in SYNC_SHARE carries the synchronisation sequence
+SYNC_THRESHOLD = 4.5      # a synchronisation peak worth decoding, in standard deviations
+_KEY = 0x5F17             # fixed: the mark is a label anyone may read, not a secret
+
+# RGB change per unit of the mark: luma (equal RGB), or blue alone (mostly blue-difference chroma,
+# Cb + 0.886, and luma + 0.114: whole levels on one channel, so rounding adds no luma noise)
+_DIRECTIONS = {"y": np.array([1.0, 1.0, 1.0], np.float32), "cb": np.array([0.0, 0.0, 1.0], np.float32)}
+# erasures tried: at most 2 of the 6 parity bytes, so 4 still check the codeword (a damaged or
+# unmarked window then decodes to a wrong id with odds under 1e-5 before the tool byte's 1/256)
+_ERASURES = (0, 2)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One tiled pattern: the `plane` it lives in, cells across the frame's shorter side,
+    cells per tile side, its amplitude in 8-bit levels, and the residual clip for reading."""
+
+    plane: str
+    cells_per_side: int
+    k: int
+    strength: float
+    clip: float
+
+    def cell(self, height: int, width: int) -> int:
+        """Pixels per cell in a frame of this size."""
+        return max(2, round(min(height, width) / self.cells_per_side))
+
+
+LAYERS = (Layer("y", 120, 32, 1.6, 3.0), Layer("cb", 60, 16, 4.0, 6.0))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    sync_values: np.ndarray  # (k, k) +-1 on sync cells, 0 elsewhere
+    bit_of: np.ndarray       # (k, k) codeword bit a data cell carries, -1 on sync cells
+    chips: np.ndarray        # (k, k) +-1 scrambling of data cells
+
+
+@lru_cache(maxsize=4)
+def _layout(k: int) -> _Layout:
+    rng = np.random.default_rng([_KEY, k])
+    order = rng.permutation(k * k)
+    n_sync = k * k // SYNC_SHARE
+    sync = np.zeros(k * k, bool)
+    sync[order[:n_sync]] = True
+    bit_of = np.full(k * k, -1)
+    bit_of[order[n_sync:]] = np.arange(k * k - n_sync) % CODE_BITS
+    sync_values = np.where(sync, rng.choice([-1.0, 1.0], k * k), 0.0)
+    chips = rng.choice([-1.0, 1.0], k * k)
+    return _Layout(sync_values.reshape(k, k), bit_of.reshape(k, k), chips.reshape(k, k))
+
+
+def _codec():
+    import reedsolo
+
+    return reedsolo.RSCodec(PARITY_BYTES)
+
+
+def codeword(output_id: int) -> np.ndarray:
+    """(CODE_BITS,) float32 of +-1: the Reed-Solomon codeword of the tool byte and `output_id`
+    (0 <= id < 2**40). Raises ValueError for an id out of range."""
+    if not 0 <= output_id < 1 << 40:
+        raise ValueError("output_id must fit in 40 bits")
+    payload = bytes([TOOL_ID]) + output_id.to_bytes(5, "big")
+    return np.unpackbits(np.frombuffer(bytes(_codec().encode(payload)), np.uint8)).astype(np.float32) * 2 - 1
+
+
+def tile_cells(word: np.ndarray, k: int) -> np.ndarray:
+    """(k, k) float32 of +-1: one tile carrying `word` (see `codeword`)."""
+    lay = _layout(k)
+    data = np.where(lay.bit_of >= 0, word[np.maximum(lay.bit_of, 0)] * lay.chips, 0.0)
+    return (lay.sync_values + data).astype(np.float32)
+
+
+def mark_pattern(output_id: int, height: int, width: int, layers: tuple[Layer, ...] = LAYERS,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(add, subtract): two (H, W, 3) uint8 images whose difference is the mark for a frame of
+    that size, each layer's cells smoothed (bilinear from the cell centres: no block edges to
+    see) and rounded to whole levels with random dither, so a fraction of a level still leaves
+    its average."""
+    word = codeword(output_id)
+    total = np.zeros((height, width, 3), np.float32)
+    for layer in layers:
+        cell = layer.cell(height, width)
+        tile = tile_cells(word, layer.k)
+        grid = np.tile(tile, (height // (layer.k * cell) + 2, width // (layer.k * cell) + 2))
+        up = cv2.resize(grid, (grid.shape[1] * cell, grid.shape[0] * cell), interpolation=cv2.INTER_LINEAR)
+        total += up[:height, :width, None] * (layer.strength * _DIRECTIONS[layer.plane])
+    rng = np.random.default_rng(seed)
+    levels = np.floor(total + rng.random((height, width, 1), dtype=np.float32)).astype(np.int16)
+    return np.clip(levels, 0, 255).astype(np.uint8), np.clip(-levels, 0, 255).astype(np.uint8)
+
+
+def embed(frame: np.ndarray, pattern: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """`frame` (H, W, 3) uint8 RGB with the mark (`mark_pattern`) added in place, saturating
+    at 0 and 255; returns it."""
+    cv2.add(frame, pattern[0], dst=frame)
+    cv2.subtract(frame, pattern[1], dst=frame)
+    return frame
+
+
+def _plane(frame: np.ndarray, plane: str) -> np.ndarray:
+    if plane == "y":
+        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    f = frame.astype(np.float32)
+    return 0.886 * f[..., 2] - 0.299 * f[..., 0] - 0.587 * f[..., 1]
+
+
+def residuals(frame: np.ndarray, layers: tuple[Layer, ...] = LAYERS) -> list[np.ndarray]:
+    """Per layer, (H, W) float32: the layer's plane minus its local mean (the picture's coarse
+    content), clipped, so the picture's edges and texture, far stronger than the mark, each
+    have a bounded say (a robust correlator) and flat areas, where the mark is clean, decide.
+    Sum these over a window's frames for `decode_window`."""
+    out = []
+    for layer in layers:
+        p = _plane(frame, layer.plane)
+        r = p - cv2.GaussianBlur(p, (0, 0), 1.5 * layer.cell(*p.shape))
+        out.append(np.clip(r, -layer.clip, layer.clip, out=r))
+    return out
+
+
+def _periods(acc: np.ndarray, count: int = 3) -> list[float]:
+    """Candidate tile periods in pixels, best first: peaks of the autocorrelation of the
+    whitened residual along both axes (the tile repeats; the picture does not)."""
+    f = np.fft.rfft2(acc - acc.mean())
+    mag = np.abs(f).astype(np.float32)
+    f = f / (cv2.GaussianBlur(mag, (0, 0), 4) + 1e-6)   # the picture's broad spectrum divided out
+    ac = np.fft.irfft2(np.abs(f) ** 2, s=acc.shape)
+    ac /= ac[0, 0] + 1e-9
+    h, w = acc.shape
+    lo, hi = max(8, min(h, w) // 40), min(h, w) // 2
+    if hi <= lo + 2:
+        return []
+    score = ac[: hi + 1, 0] + ac[0, : hi + 1]
+    peaks = [lag for lag in range(lo + 1, hi) if score[lag] >= score[lag - 1] and score[lag] >= score[lag + 1]]
+    peaks.sort(key=lambda lag: -score[lag])
+    out = []
+    for best in peaks[:count]:
+        a, b, c = score[best - 1], score[best], score[best + 1]
+        denom = a - 2 * b + c
+        out.append(best + 0.5 * (a - c) / denom if denom < 0 else float(best))
+    return out
+
+
+_FOLD_CELL = 4   # pixels per cell of the folded tile
+
+
+def _fold(acc: np.ndarray, period: float, k: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """`acc` rescaled so the tile is k * _FOLD_CELL pixels and summed onto one tile (every
+    pixel, partial tiles included, each times its weight), normalised by the weight that fell
+    on each tile position."""
+    size = k * _FOLD_CELL
+    scale = size / period
+    h, w = acc.shape
+    dsize = (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    ones = np.ones((h, w), np.float32) if weights is None else weights.astype(np.float32)
+    scaled = cv2.resize(acc * ones, dsize, interpolation=interpolation)
+    sh, sw = scaled.shape
+    ph, pw = -(-sh // size) * size, -(-sw // size) * size
+    padded = np.zeros((ph, pw), np.float32)
+    padded[:sh, :sw] = scaled
+    count = np.zeros((ph, pw), np.float32)
+    count[:sh, :sw] = cv2.resize(ones ** 2, dsize, interpolation=interpolation)
+    total = padded.reshape(ph // size, size, pw // size, size).sum(axis=(0, 2))
+    n = count.reshape(ph // size, size, pw // size, size).sum(axis=(0, 2))
+    return total / np.sqrt(np.maximum(n, 1))
+
+
+def _read(folded: np.ndarray, k: int) -> tuple[float, np.ndarray]:
+    """(synchronisation score, soft codeword bits normalised to unit noise) of a folded tile."""
+    size = k * _FOLD_CELL
+    lay = _layout(k)
+    sync_up = cv2.resize(lay.sync_values.astype(np.float32), (size, size), interpolation=cv2.INTER_NEAREST)
+    corr = np.fft.irfft2(np.fft.rfft2(folded) * np.conj(np.fft.rfft2(sync_up)), s=folded.shape)
+    dy, dx = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    score = float((corr[dy, dx] - corr.mean()) / (corr.std() + 1e-9))
+    aligned = np.roll(folded, (-dy, -dx), axis=(0, 1))
+    cells = aligned.reshape(k, _FOLD_CELL, k, _FOLD_CELL)[:, 1:-1, :, 1:-1].mean(axis=(1, 3))
+    used = lay.bit_of >= 0
+    values = (cells * lay.chips)[used]
+    soft = np.bincount(lay.bit_of[used], weights=values, minlength=CODE_BITS)
+    # noise per cell from the data cells' spread about their bit's mean; soft bits in its units
+    per_bit = np.bincount(lay.bit_of[used], minlength=CODE_BITS)
+    spread = values - (soft / np.maximum(per_bit, 1))[lay.bit_of[used]]
+    noise = float(np.sqrt(np.mean(spread ** 2)) + 1e-9)
+    return score, soft / (noise * np.sqrt(np.maximum(per_bit, 1)))
+
+
+def _decode(soft: np.ndarray) -> tuple[int, int] | None:
+    """(output id, corrected symbols) from soft codeword bits, or None. The least reliable bytes
+    are tried as erasures (Reed-Solomon corrects twice as many erasures as errors)."""
+    import reedsolo
+
+    word = bytearray(np.packbits((soft > 0).astype(np.uint8)).tobytes())
+    reliability = np.abs(soft).reshape(-1, 8).min(axis=1)
+    order = [int(i) for i in np.argsort(reliability)]
+    for erased in _ERASURES:
+        try:
+            payload, _, errata = _codec().decode(word, erase_pos=order[:erased] or None)
+        except reedsolo.ReedSolomonError:
+            continue
+        if payload[0] == TOOL_ID:
+            return int.from_bytes(bytes(payload[1:]), "big"), len(errata)
+    return None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a window of frames told: found, the payload's output id, and the evidence."""
+
+    found: bool
+    output_id: int | None
+    sync_score: float              # the best layer's synchronisation peak, in standard deviations
+    periods: tuple[float, ...]     # each layer's tile period as read, in pixels (0: none)
+    corrected: int | None          # codeword bytes the decoder corrected
+
+
+def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
+                  weights: np.ndarray | None = None) -> Mark:
+    """Read the mark from `sums`, each layer's `residuals` summed over a window of frames;
+    `weights` (H, W) in [0, 1] (e.g. where faces are, for a mark put on faces only) say
+    where to look, None everywhere. Each layer's best-synchronised reading is decoded alone
+    and, when more than one layer synchronised, with their soft bits added."""
+    readings = []
+    for layer, acc in zip(layers, sums, strict=True):
+        best = (0.0, None, 0.0)
+        # the period at the frame's own scale first (no rescale: plates, a crop, a re-encode)
+        nominal = float(layer.k * layer.cell(*acc.shape))
+        for period in [nominal, *(p for p in _periods(acc) if abs(p - nominal) > 1.0)]:
+            score, soft = _read(_fold(acc, period, layer.k, weights), layer.k)
+            if score > best[0]:
+                best = (score, soft, period)
+        readings.append(best)
+    synced = [r for r in readings if r[0] >= SYNC_THRESHOLD]
+    candidates = [r[1] for r in synced] + ([sum(r[1] for r in synced)] if len(synced) > 1 else [])
+    score = max((r[0] for r in readings), default=0.0)
+    periods = tuple(round(float(r[2]), 2) for r in readings)
+    for soft in candidates:
+        decoded = _decode(soft)
+        if decoded is not None:
+            return Mark(True, decoded[0], score, periods, decoded[1])
+    return Mark(False, None, score, periods, None)

@@ -1,0 +1,195 @@
+"""`faceswap verify`: is a file labelled as synthetic, and by which labels.
+
+Three labels, each checked on its own, so a file that lost some still shows the others:
+the container tags (or image headers) convert writes, the provenance sidecar (and whether the
+output hash it holds matches the file), and the invisible watermark (media/watermark.py),
+which survives re-encoding, scaling, cropping and a new frame rate when the others are gone.
+Signed Content Credentials (C2PA) are reported as not checked until they land.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import defaults
+from .errors import FaceswapError
+from .log import get_logger
+from .media import watermark
+from .media.source import FrameSource, check_source
+from .provenance import hash_path, read_container_tags, read_sidecar, sidecar_path
+
+__all__ = ["Verdict", "WindowReader", "verify_file"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Verdict:
+    """What `verify_file` found for one file. `labelled`: at least one intact label says
+    synthetic (tags with synthetic=1, a sidecar whose hash matches, or the watermark)."""
+
+    path: str
+    kind: str
+    tags: dict[str, str] = field(default_factory=dict)
+    tags_synthetic: bool = False
+    sidecar: dict[str, Any] = field(default_factory=dict)
+    c2pa: dict[str, Any] = field(default_factory=lambda: {"status": "not checked"})
+    watermark: dict[str, Any] = field(default_factory=dict)
+    labelled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """A short human report."""
+        out = [f"{self.path} ({self.kind}): " + ("LABELLED as synthetic" if self.labelled else "no label found")]
+        out.append("  tags: " + ("synthetic=1" if self.tags_synthetic else "none saying synthetic")
+                   + (f" (watermark {self.tags['faceswap_watermark']})" if "faceswap_watermark" in self.tags else ""))
+        sc = self.sidecar
+        out.append("  sidecar: " + ("none" if not sc.get("found") else
+                                    f"{sc['path']}, output hash " + ("matches" if sc.get("output_hash_ok")
+                                                                     else "does NOT match")))
+        out.append(f"  c2pa: {self.c2pa['status']}")
+        w = self.watermark
+        if w.get("found"):
+            out.append(f"  watermark: found, output id {w['output_id']} in {w['decoded']} of {w['windows']} windows "
+                       f"({w['share']:.0%}), sync {w['sync_median']:.1f}"
+                       + ("" if w.get("matches_sidecar") is None else
+                          ", matches the sidecar" if w["matches_sidecar"] else ", differs from the sidecar's"))
+        else:
+            out.append(f"  watermark: not found in {w.get('windows', 0)} windows")
+        return out
+
+
+def _tags(path: Path, kind: str, first) -> dict[str, str]:
+    if kind == "video" or (kind == "images" and path.is_dir() and (path / "sequence.json").is_file()):
+        return read_container_tags(path)
+    plate = first.plate if first is not None else None
+    if plate is None:
+        return {}
+    return {name.split(":", 1)[1]: str(value) for name, _, value in plate.attributes if name.startswith("faceswap:")}
+
+
+def _sidecar(path: Path) -> dict[str, Any]:
+    try:
+        record = read_sidecar(path)
+    except FaceswapError:
+        return {"found": False}
+    out: dict[str, Any] = {"found": True, "path": str(sidecar_path(path)), "record_sha256": record.get("record_sha256"),
+                           "watermark": record.get("watermark")}
+    wanted = record.get("output") or {}
+    try:
+        now = hash_path(path, exclude=[sidecar_path(path).name])
+    except FaceswapError:
+        now = {}
+    out["output_hash_ok"] = bool(wanted.get("sha256")) and wanted.get("sha256") == now.get("sha256")
+    return out
+
+
+class WindowReader:
+    """Reads the mark of one window: over the whole frame, then, when that finds nothing, over
+    the faces of the window's middle frame only (a mark convert put on the faces alone, as on
+    plates, is too faint against a whole frame's unmarked pixels). The face detector loads on
+    first need; `close()` releases it."""
+
+    def __init__(self, detector: str = defaults.DETECTOR) -> None:
+        self.detector = detector
+        self._backend = None
+
+    def read(self, sums: list[np.ndarray], middle: np.ndarray) -> watermark.Mark:
+        """`sums`: the window's `watermark.residuals` summed; `middle`: its middle frame (H, W, 3)
+        uint8 RGB."""
+        mark = watermark.decode_window(sums)
+        if mark.found:
+            return mark
+        if self._backend is None:
+            from .faces.backends import make_backend
+
+            self._backend = make_backend(self.detector)
+        weights = np.zeros(middle.shape[:2], np.float32)
+        for face in self._backend.detect(middle):
+            hull = cv2.convexHull(face.landmarks.astype(np.float32)).astype(np.int32)
+            cv2.fillConvexPoly(weights, hull, 1.0)
+        if not weights.any():
+            return mark
+        # the blend reaches past the landmarks' hull (forehead, jaw): grown by a tenth of the frame
+        grow = max(3, min(middle.shape[:2]) // 10) | 1
+        weights = cv2.dilate(weights, np.ones((grow, grow), np.uint8))
+        on_faces = watermark.decode_window(sums, weights=weights)
+        return on_faces if on_faces.found else mark
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+
+def _watermark(frames: Iterable, window: int, max_windows: int | None) -> dict[str, Any]:
+    """Decode the mark window by window (`window` frames each; a shorter last one counts when
+    it is the only one)."""
+    marks: list[watermark.Mark] = []
+    sums: list[np.ndarray] | None = None
+    middle = None
+    n = 0
+    reader = WindowReader()
+    try:
+        for frame in frames:
+            res = watermark.residuals(frame.image)
+            sums = res if sums is None else [a + b for a, b in zip(sums, res, strict=True)]
+            if n == window // 2 or middle is None:
+                middle = frame.image.copy()
+            n += 1
+            if n == window:
+                marks.append(reader.read(sums, middle))
+                sums, n = None, 0
+                if max_windows is not None and len(marks) >= max_windows:
+                    break
+        if sums is not None and not marks:
+            marks.append(reader.read(sums, middle))
+    finally:
+        reader.close()
+    ids = Counter(m.output_id for m in marks if m.found)
+    best, count = ids.most_common(1)[0] if ids else (None, 0)
+    return {"found": best is not None, "output_id": None if best is None else f"{best:010x}",
+            "windows": len(marks), "decoded": count, "share": count / len(marks) if marks else 0.0,
+            "sync_median": float(np.median([m.sync_score for m in marks])) if marks else 0.0,
+            "other_ids": sorted(f"{i:010x}" for i in ids if i != best)}
+
+
+def verify_file(path: str | Path, window_seconds: float = defaults.VERIFY_WINDOW_SECONDS,
+                max_windows: int | None = None) -> Verdict:
+    """Check every label of `path` (a video, an image sequence pattern, an image folder or an
+    image). The watermark is read over windows of `window_seconds` (VERIFY_IMAGE_FPS frames a
+    second for images and sequences), at most `max_windows` of them (None: the whole file). Raises
+    FaceswapError (one line) for a path that is not readable media."""
+    path = Path(path)
+    kind = check_source(path)
+    source = FrameSource(path)
+    frames = iter(source)
+    try:
+        first = next(frames, None)
+        if first is None:
+            raise FaceswapError(f"{path} has no frames to read")
+        verdict = Verdict(str(path), source.kind)
+        verdict.tags = _tags(path, kind, first)
+        verdict.tags_synthetic = verdict.tags.get("synthetic") == "1"
+        verdict.sidecar = _sidecar(path)
+        fps = source.fps if source.is_video else defaults.VERIFY_IMAGE_FPS
+        verdict.watermark = _watermark(itertools.chain([first], frames), max(1, round(fps * window_seconds)),
+                                       max_windows)
+    finally:
+        frames.close()
+    expected = (verdict.sidecar.get("watermark") or {}).get("output_id")
+    if verdict.watermark["found"] and expected:
+        verdict.watermark["matches_sidecar"] = verdict.watermark["output_id"] == expected
+    verdict.labelled = (verdict.tags_synthetic or bool(verdict.sidecar.get("output_hash_ok"))
+                        or verdict.watermark["found"])
+    return verdict
