@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .defaults import SAMPLE_DATA
 from .errors import FaceswapError
 from .log import filter_native_stderr, setup_logging
@@ -400,11 +402,115 @@ def bench_batch(data: Path, frames: int | None = None) -> dict[str, Any]:
             "ratio": round(ratio, 3)}
 
 
+WATERMARK_CLIPS = ("d18.mp4", "s18.mp4")
+# what footage goes through on its way to a viewer (docs/provenance.md): ffmpeg output options
+WATERMARK_TRANSFORMS = {
+    "h264 crf 18": ["-c:v", "libx264", "-crf", "18"],
+    "h264 crf 23": ["-c:v", "libx264", "-crf", "23"],
+    "h264 crf 28": ["-c:v", "libx264", "-crf", "28"],
+    "h265 crf 28": ["-c:v", "libx265", "-crf", "28", "-x265-params", "log-level=error"],
+    "50% downscale": ["-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-crf", "18"],
+    "10% crop": ["-vf", "crop=iw*0.9:ih*0.9:iw*0.05:ih*0.03", "-c:v", "libx264", "-crf", "18"],
+    "25 fps": ["-vf", "fps=25", "-c:v", "libx264", "-crf", "23"],
+    "crf 28 + 50% downscale": ["-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-crf", "28"],
+}
+WATERMARK_MS_TARGET = 3.0   # embedding, per 1080p frame
+
+
+def _mark_clip(video: Path, out: Path, ident: int, frames: int | None) -> tuple[float, int]:
+    """Write `video` marked as convert marks a frame (losslessly, FFV1) to `out`; returns (luma
+    PSNR of the marked frames against the clip's in dB, frames written)."""
+    import cv2
+
+    from .media import watermark
+    from .media.ffmpeg_bin import ffmpeg_exe
+    from .media.probe import probe_video
+    from .media.video_reader import VideoReader
+
+    info = probe_video(video)
+    pattern = watermark.mark_pattern(ident, info.height, info.width)
+    proc = subprocess.Popen([ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                             f"{info.width}x{info.height}", "-r", str(info.fps), "-i", "-", "-c:v", "ffv1", str(out)],
+                            stdin=subprocess.PIPE)
+    errors, n = [], 0
+    for _, frame in VideoReader(video):
+        before = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
+        watermark.embed(frame, pattern)
+        errors.append(np.mean((cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) - before) ** 2))
+        proc.stdin.write(frame.tobytes())
+        n += 1
+        if frames and n >= frames:
+            break
+    proc.stdin.close()
+    proc.wait()
+    return 10 * np.log10(255 ** 2 / max(float(np.mean(errors)), 1e-12)), n
+
+
+def bench_watermark(data: Path, frames: int | None = None) -> dict[str, Any]:
+    """The watermark: embedding ms per 1080p frame beside convert's own frame time there, its luma
+    PSNR, and the share of 1-second windows that decode after each delivery transformation."""
+    import cv2
+
+    from .media import watermark
+    from .media.ffmpeg_bin import run_ffmpeg
+    from .samples import sample_videos
+    from .verify import verify_file
+
+    videos = sample_videos(data, WATERMARK_CLIPS)
+    ident = 0x5EC0FFEE42
+    with tempfile.TemporaryDirectory(prefix="bench-watermark-") as tmp:
+        root = Path(tmp)
+        # 1080p: the 720p clip scaled up; convert at that size beside the mark
+        big = root / "hd.mp4"
+        run_ffmpeg(["-y", "-i", str(videos[-1]), "-frames:v", str(frames or 30), "-vf", "scale=1920:1080",
+                    "-c:v", "libx264", "-crf", "16", str(big)], "make a 1080p clip")
+        started = time.perf_counter()
+        pattern = watermark.mark_pattern(ident, 1080, 1920)
+        pattern_ms = (time.perf_counter() - started) * 1000
+        frame = np.ascontiguousarray(cv2.resize(np.random.default_rng(0).integers(0, 255, (270, 480, 3), np.uint8),
+                                                (1920, 1080)))
+        for _ in range(5):
+            watermark.embed(frame, pattern)
+        started = time.perf_counter()
+        for _ in range(100):
+            watermark.embed(frame, pattern)
+        embed_ms = (time.perf_counter() - started) * 10
+        model = _untrained_model(root / "model-quick", "quick")
+        convert_ms = 1000 / _convert_once(big, model, root / "hd-out.mp4")["fps"]
+        print(f"watermark benchmark ({_cores()} CPU cores): embedding {embed_ms:.2f} ms per 1080p frame "
+              f"(pattern made once a run: {pattern_ms:.0f} ms); convert {convert_ms:.0f} ms per 1080p frame; "
+              f"embedding / convert {embed_ms / convert_ms:.4f}", flush=True)
+        rows = []
+        print(f"{'clip / transformation':<44}{'windows':>8}{'decoded':>9}{'share':>8}", flush=True)
+        for video in videos:
+            marked = root / f"{video.stem}-marked.mkv"
+            psnr, count = _mark_clip(video, marked, ident, frames)
+            print(f"{video.name} marked: luma PSNR {psnr:.2f} dB, {count} frames", flush=True)
+            for name, args in WATERMARK_TRANSFORMS.items():
+                out = root / f"{video.stem}-{len(rows)}.mp4"
+                run_ffmpeg(["-y", "-i", str(marked), *args, "-pix_fmt", "yuv420p", str(out)], name)
+                w = verify_file(out).watermark
+                decoded = w["decoded"] if w["found"] and w["output_id"] == f"{ident:010x}" else 0
+                rows.append({"clip": video.name, "transform": name, "psnr_db": round(psnr, 2),
+                             "windows": w["windows"], "decoded": decoded,
+                             "share": round(decoded / max(w["windows"], 1), 3)})
+                print(f"{'  ' + name:<44}{w['windows']:>8}{decoded:>9}{rows[-1]['share']:>8.0%}", flush=True)
+    targets = [(f"embedding ms per 1080p frame <= {WATERMARK_MS_TARGET:g}", embed_ms, embed_ms <= WATERMARK_MS_TARGET)]
+    for r in rows:
+        goal = 0.95 if "+" in r["transform"] else 0.99
+        targets.append((f"{r['clip']} {r['transform']} share >= {goal:g}", r["share"], r["share"] >= goal))
+    checked = _report_targets(targets)
+    return {"cores": _cores(), "embed_ms_1080p": round(embed_ms, 3), "pattern_ms_1080p": round(pattern_ms, 1),
+            "convert_ms_1080p": round(convert_ms, 1), "ratio": round(embed_ms / convert_ms, 5), "rows": rows,
+            "targets": checked}
+
+
 BENCHMARKS: dict[str, Callable[[Path, int | None], dict[str, Any]]] = {
     "extract": bench_extract,
     "train": bench_train,
     "convert": bench_convert,
     "batch": bench_batch,
+    "watermark": bench_watermark,
 }
 
 

@@ -196,7 +196,7 @@ def run(data: Path, out: Path, clips: list[str], masks: list[str], models: dict[
                     converted[kind, mask] = target
                     if reuse and target.is_file():
                         continue
-                    convert(path, models[pair], target, ConvertOptions(to=side, mask=mask, overwrite=True, codec="ffv1",
+                    convert(path, models[pair], target, ConvertOptions(to=side, mask=mask, overwrite=True, codec="ffv1", watermark="off",
                                                                        audio="none"), progress=False)
             for kind in MOVING_KINDS:
                 mattes = np.load(folder / f"{kind}.matte.npy", allow_pickle=False)

@@ -226,8 +226,9 @@ shots:
 
 LONG = """
 model: {model}
-options: {{device: cpu, codec: ffv1}}
+options: {{codec: ffv1}}
 shots:
+  # the settings of conftest's one_piece, so both carry the same watermark (the job's output id)
   - {{input: {video}/d14.mp4, output: {out}/d14.mkv, options: {{frames: "0:300"}}}}
   - {{input: {video}/d18.mp4, output: {out}/d18.mkv, options: {{frames: "0:12"}}}}
 """

@@ -165,8 +165,11 @@ def test_patch_writer_recomposites_to_the_same_frames(model, data, tmp_path):
     from faceswap.media.writers import load_patches, recomposite
     src = data / "video" / "d19.mp4"
     first, end = 20, 32
-    convert(src, model, tmp_path / "frames", ConvertOptions(codec="png", frames=f"{first}:{end}"), progress=False)
-    convert(src, model, tmp_path / "patches", ConvertOptions(codec="patch", frames=f"{first}:{end}"), progress=False)
+    # watermark off: the two runs' settings differ, so would their marks (marking: the job's output id)
+    convert(src, model, tmp_path / "frames", ConvertOptions(codec="png", frames=f"{first}:{end}", watermark="off"),
+            progress=False)
+    convert(src, model, tmp_path / "patches", ConvertOptions(codec="patch", frames=f"{first}:{end}", watermark="off"),
+            progress=False)
     index = load_patches(tmp_path / "patches")
     assert sorted(index.frames) == list(range(first, end))
     assert all(len(index.frames[i]) == 1 for i in index.frames)  # d19: one face in every frame
@@ -360,7 +363,7 @@ def test_color_from_skin_changes_the_face_only(model, data, tmp_path):
     frames = {}
     for source in ("face", "skin"):
         out = tmp_path / source
-        convert(src, model, out, ConvertOptions(codec="png", frames="0:3", color_from=source), progress=False)
+        convert(src, model, out, ConvertOptions(codec="png", frames="0:3", color_from=source, watermark="off"), progress=False)
         frames[source] = cv2.imread(str(out / "000001.png")).astype(np.int16)
     diff = np.abs(frames["face"] - frames["skin"]).mean(axis=2)
     assert diff[150:330, 160:320].mean() > 0.5

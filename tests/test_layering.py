@@ -5,7 +5,8 @@
     occlusion_bench               samples: their shared first step; cli_base: what cli's commands share)
     api                           wires the stages
     batch                         many shots: convert + qc each, on workers or a Ray cluster
-    extract, train, convert, qc   the stages: none imports another
+    extract, train, convert, qc,  the stages: none imports another
+    verify
     data, provenance, plot        built on the base
     faces, model                  built on media
     media                         files, ffmpeg
@@ -30,7 +31,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 
 LEAVES = {"faceswap", "errors", "log", "defaults", "ranges", "interrupts"}   # "faceswap": the package root (__version__)
 BASE = {"media", "faces", "model", "data", "plot", "provenance"}
-STAGES = {"extract", "train", "convert", "qc"}
+STAGES = {"extract", "train", "convert", "qc", "verify"}
 SCRIPTS = {"cli", "bench", "demo", "quality", "occlusion_bench"}
 
 ALLOWED: dict[str, set[str]] = {

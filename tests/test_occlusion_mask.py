@@ -214,7 +214,7 @@ def test_convert_keeps_what_covers_the_face(tmp_path, data, occlusion_model, bac
         for kind, path in clips.items():
             out[kind, mask] = tmp_path / f"{kind}.{mask}.mkv"
             convert(path, occlusion_model, out[kind, mask],
-                    ConvertOptions(mask=mask, codec="ffv1", audio="none"), progress=False)
+                    ConvertOptions(mask=mask, codec="ffv1", audio="none", watermark="off"), progress=False)
     for kind in kinds:
         mattes = np.load(tmp_path / "clips" / f"{kind}.matte.npy")
         fig = {mask: measure(clips[kind], out[kind, mask], clips["clean"], out["clean", mask], mattes)[0]

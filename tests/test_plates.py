@@ -421,7 +421,8 @@ def test_exr_patches_merged_over_the_plate_give_the_converted_plate_within_half_
         exr_plate, swap_model, tmp_path):
     from faceswap.media.writers import load_patches, recomposite_plate
 
-    options = ConvertOptions(all_faces=True, frames="1001:1006")
+    # watermark off: the two runs' settings differ (codec), so would their marks' output ids
+    options = ConvertOptions(all_faces=True, frames="1001:1006", watermark="off")
     convert(exr_plate, swap_model, tmp_path / "plates", options, progress=False)
     convert(exr_plate, swap_model, tmp_path / "patches", ConvertOptions(**{**options.to_dict(), "codec": "patch"}),
             progress=False)

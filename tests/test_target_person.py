@@ -79,7 +79,7 @@ def changed_runs(sidecar: Path) -> list[dict]:
 
 def test_default_changes_the_models_person_in_both_shots(swap_model, two_shot, tmp_path):
     out = tmp_path / "out.mkv"
-    summary = convert(two_shot, swap_model, out, ConvertOptions(codec="ffv1"), progress=False)
+    summary = convert(two_shot, swap_model, out, ConvertOptions(codec="ffv1", watermark="off"), progress=False)
     assert summary.shots == 2
     assert_only_d19_changed(two_shot, out)
     # the cut ends every track: d19 before and after it are two tracks, and so is d12
@@ -106,14 +106,16 @@ def test_reference_photo_changes_that_person_in_both_shots(swap_model, two_shot,
     subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "7", "-i", str(data / "video" / "d19.mp4"), "-frames:v", "1",
                     str(photo)], check=True)
     out = tmp_path / "out.mkv"
-    convert(two_shot, swap_model, out, ConvertOptions(codec="ffv1", reference=str(photo)), progress=False)
+    convert(two_shot, swap_model, out, ConvertOptions(codec="ffv1", reference=str(photo), watermark="off"),
+            progress=False)
     assert_only_d19_changed(two_shot, out)
 
 
 def test_qc_reports_per_frame_which_tracks_were_changed(swap_model, two_shot, tmp_path):
     from faceswap.qc.run import QcOptions, run_qc
     out = tmp_path / "out.mkv"
-    summary = convert(two_shot, swap_model, out, ConvertOptions(codec="ffv1", frames="40:60"), progress=False)
+    summary = convert(two_shot, swap_model, out, ConvertOptions(codec="ffv1", frames="40:60", watermark="off"),
+                      progress=False)
     run_qc(out, two_shot, options=QcOptions(max_frames=2, json=str(tmp_path / "qc.json")))
     tracks = json.loads((tmp_path / "qc.json").read_text())["changed_tracks"]
     assert tracks["source"].endswith(".provenance.json")

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from faceswap import cli
 from faceswap.convert.options import ConvertOptions
 from faceswap.convert.pipeline import convert
+from faceswap.defaults import IMAGE_EXTENSIONS
 from faceswap.media import watermark
 from faceswap.media.ffmpeg_bin import run_ffmpeg
-from faceswap.defaults import IMAGE_EXTENSIONS
 from faceswap.provenance import read_container_tags, read_sidecar
 from faceswap.verify import verify_file
 

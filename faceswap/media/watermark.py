@@ -104,10 +104,12 @@ def codeword(output_id: int) -> np.ndarray:
 
 
 def tile_cells(word: np.ndarray, k: int) -> np.ndarray:
-    """(k, k) float32 of +-1: one tile carrying `word` (see `codeword`)."""
+    """(k, k) float32: one tile carrying `word` (see `codeword`), cells of +-1 less their mean,
+    so the mark shifts no level on average (the reader's high-pass ignores the offset)."""
     lay = _layout(k)
     data = np.where(lay.bit_of >= 0, word[np.maximum(lay.bit_of, 0)] * lay.chips, 0.0)
-    return (lay.sync_values + data).astype(np.float32)
+    tile = lay.sync_values + data
+    return (tile - tile.mean()).astype(np.float32)
 
 
 def mark_pattern(output_id: int, height: int, width: int, layers: tuple[Layer, ...] = LAYERS,
