@@ -136,6 +136,9 @@ def test_the_mark_is_invisible_by_luma_psnr_and_costs_little(d18_frames):
     mse = np.mean([np.mean((m - y) ** 2) for m, y in zip(marked, luma)])
     psnr = 10 * np.log10(255 ** 2 / mse)
     assert 45.0 <= psnr < 60.0, psnr       # invisible, and still there
+    # and no level moves on average (the tiles are zero-mean): a grade sees the same plate
+    shift = np.mean([watermark.embed(f.copy(), pattern).astype(np.float64) - f for f in d18_frames[:5]], axis=(0, 1, 2))
+    assert np.abs(shift).max() < 0.1, shift
 
 
 def test_watermark_off_is_recorded_and_then_nothing_but_tags_and_sidecar_label_it(data, swap_model, tmp_path):

@@ -64,7 +64,7 @@ class Layer:
         return max(2, round(min(height, width) / self.cells_per_side))
 
 
-LAYERS = (Layer("y", 120, 32, 1.6, 3.0), Layer("cb", 60, 16, 4.0, 6.0))
+LAYERS = (Layer("y", 120, 32, 1.75, 3.0), Layer("cb", 60, 16, 4.0, 6.0))
 
 
 @dataclass(frozen=True)
