@@ -32,6 +32,7 @@ from .cli_base import (
 from .convert.blend import BLEND_METHODS
 from .convert.color import COLOR_METHODS
 from .convert.options import AUDIO_SOURCES, MODES, SIDES, ConvertOptions
+from .errors import FaceswapError
 from .extract.options import ExtractOptions
 from .faces.geometry import CENTERINGS
 from .log import DEFAULT_LEVEL, LEVELS, filter_native_stderr, setup_logging
@@ -374,7 +375,8 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "`faceswap verify` reads it). frame: every frame, whole; face: only the swapped faces, so "
                    "every other pixel stays the input's; auto: frame for video input, face for images and "
                    "plates; off: none, recorded in the sidecar and tags (for pipelines that label elsewhere). "
-                   f"[default: {defaults.WATERMARK}]")
+                   "A face-only mark covers a fraction of the frame: verify reads it on the plates as written, "
+                   "not after a lossy re-encode or a downscale.")
 @colour_options
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
@@ -493,7 +495,8 @@ def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | Non
     and the invisible watermark convert puts in the pixels, which survives re-encoding,
     scaling, cropping and frame-rate changes when tags and sidecar are gone.
 
-    Exits 0 when every FILE has at least one intact label, 2 when one has none, 1 on errors.
+    Exits 0 when every FILE has at least one intact label, 2 when one has none, 1 when a
+    FILE could not be read (the others are still checked and reported).
     """
     import json as json_module
 
@@ -501,19 +504,31 @@ def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | Non
     from .media.images import atomic_write_bytes
 
     if max_windows is not None and max_windows < 1:
-        raise click.BadParameter("must be 1 or more", param_hint="--max-windows")
-    verdicts = run_verify(list(files), max_windows=max_windows)
+        raise FaceswapError("--max-windows must be 1 or more")
+    if json_path and json_path != "-" and not Path(json_path).resolve().parent.is_dir():
+        raise FaceswapError(f"cannot write {json_path}: folder {Path(json_path).parent} does not exist")
     to_stdout = json_path == "-"
-    for verdict in verdicts:
+    found, failed = [], False
+    for path in files:   # one bad file is reported and the others still checked
+        try:
+            verdict = run_verify([path], max_windows=max_windows)[0]
+        except FaceswapError as err:
+            click.echo(f"error: {path}: {err}", err=True)
+            found.append({"path": path, "error": str(err)})
+            failed = True
+            continue
         for line in verdict.lines():
             click.echo(line, err=to_stdout)
+        found.append(verdict.to_dict())
     if json_path:
-        text = json_module.dumps([v.to_dict() for v in verdicts], indent=2) + "\n"
+        text = json_module.dumps(found, indent=2) + "\n"
         if to_stdout:
             click.echo(text, nl=False)
         else:
             atomic_write_bytes(json_path, text.encode("utf-8"))
-    if not all(v.labelled for v in verdicts):
+    if failed:
+        sys.exit(1)
+    if not all(v.get("labelled") for v in found):
         sys.exit(2)
 
 

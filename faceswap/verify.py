@@ -54,9 +54,9 @@ class Verdict:
         out.append("  tags: " + ("synthetic=1" if self.tags_synthetic else "none saying synthetic")
                    + (f" (watermark {self.tags['faceswap_watermark']})" if "faceswap_watermark" in self.tags else ""))
         sc = self.sidecar
-        out.append("  sidecar: " + ("none" if not sc.get("found") else
-                                    f"{sc['path']}, output hash " + ("matches" if sc.get("output_hash_ok")
-                                                                     else "does NOT match")))
+        out.append("  sidecar: " + (f"unreadable ({sc['error']})" if sc.get("error") else "none" if not sc.get("found")
+                                    else f"{sc['path']}, output hash " + ("matches" if sc.get("output_hash_ok")
+                                                                          else "does NOT match")))
         out.append(f"  c2pa: {self.c2pa['status']}")
         w = self.watermark
         if w.get("found"):
@@ -65,7 +65,11 @@ class Verdict:
                        + ("" if w.get("matches_sidecar") is None else
                           ", matches the sidecar" if w["matches_sidecar"] else ", differs from the sidecar's"))
         else:
-            out.append(f"  watermark: not found in {w.get('windows', 0)} windows")
+            windows = w.get("windows", 0)
+            off = self.tags.get("faceswap_watermark") == "off" or \
+                (self.sidecar.get("watermark") or {}).get("mode") == "off"
+            out.append(f"  watermark: not found in {windows} window{'s' if windows != 1 else ''}"
+                       + (" (convert wrote none: --watermark off, say the tags or sidecar)" if off else ""))
         return out
 
 
@@ -79,10 +83,12 @@ def _tags(path: Path, kind: str, first) -> dict[str, str]:
 
 
 def _sidecar(path: Path) -> dict[str, Any]:
+    if not sidecar_path(path).exists():
+        return {"found": False}
     try:
         record = read_sidecar(path)
-    except FaceswapError:
-        return {"found": False}
+    except FaceswapError as err:
+        return {"found": False, "path": str(sidecar_path(path)), "error": str(err)}
     out: dict[str, Any] = {"found": True, "path": str(sidecar_path(path)), "record_sha256": record.get("record_sha256"),
                            "watermark": record.get("watermark")}
     wanted = record.get("output") or {}
@@ -143,6 +149,10 @@ def _watermark(frames: Iterable, window: int, max_windows: int | None) -> dict[s
     try:
         for frame in frames:
             res = watermark.residuals(frame.image)
+            if sums is not None and sums[0].shape != res[0].shape:
+                # a folder of images of several sizes: a window ends where the size changes
+                marks.append(reader.read(sums, middle))
+                sums, n, middle = None, 0, None
             sums = res if sums is None else [a + b for a, b in zip(sums, res, strict=True)]
             if n == window // 2 or middle is None:
                 middle = frame.image.copy()
@@ -152,8 +162,9 @@ def _watermark(frames: Iterable, window: int, max_windows: int | None) -> dict[s
                 sums, n = None, 0
                 if max_windows is not None and len(marks) >= max_windows:
                     break
-        if sums is not None and not marks:
-            marks.append(reader.read(sums, middle))
+        if sums is not None and (not marks or n >= window // 2) and \
+                (max_windows is None or len(marks) < max_windows):
+            marks.append(reader.read(sums, middle))   # the last part, when half a window or more
     finally:
         reader.close()
     ids = Counter(m.output_id for m in marks if m.found)

@@ -95,6 +95,16 @@ def test_the_cli_says_labelled_by_the_watermark_alone_and_no_label_for_the_foota
     assert result.exit_code == 2 and "no label found" in result.output
     result = CliRunner().invoke(cli.main, ["verify", str(tmp_path / "missing.mp4")])
     assert result.exit_code == 1 and result.output.startswith("error: ") and result.output.count("\n") == 1
+    # a bad file among good ones: said in one line, the others still checked, exit 1
+    result = CliRunner().invoke(cli.main, ["verify", str(tmp_path / "missing.mp4"), str(stripped), "--json", "-"])
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {tmp_path / 'missing.mp4'}: ")
+    assert [r.get("labelled") for r in json.loads(result.stdout)] == [None, True]
+    result = CliRunner().invoke(cli.main, ["verify", str(stripped), "--json", str(tmp_path / "no" / "v.json")])
+    assert result.exit_code == 1 and result.output == f"error: cannot write {tmp_path / 'no' / 'v.json'}: folder " \
+                                                      f"{tmp_path / 'no'} does not exist\n"
+    # stills of several sizes: each its own window
+    result = CliRunner().invoke(cli.main, ["verify", str(data / "stills")])
+    assert result.exit_code == 2 and "no label found" in result.output, result.output
 
 
 def test_no_window_of_footage_convert_never_touched_reads_as_marked(data):
