@@ -10,7 +10,6 @@ same for every segment and every resumed run of one job and leads back to its re
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +36,22 @@ def resolve_mode(mode: str, source_kind: str) -> str:
     return mode
 
 
+def _ident(key: str) -> int:
+    return int(key[:10], 16)   # the job key's first 40 bits
+
+
 def output_id(record: dict[str, Any]) -> int:
     """The 40-bit output id of the job `record` describes."""
     key = record_job_key(record)
     if key is None:
         raise ValueError("the record lacks its job's inputs, model or settings")
-    return int(key[:10], 16)
+    return _ident(key)
 
 
 def job_mark_id(input_path: str | Path, model_dir: str | Path, options: Any) -> int:
     """The output id of the job that converts `input_path` with `model_dir` and `options` (a
     ConvertOptions) in one piece: what its segments mark their frames with."""
-    return int(job_key({"input": input_path}, model_dir, options.to_dict())[:10], 16)
+    return _ident(job_key({"input": input_path}, model_dir, options.to_dict()))
 
 
 class Marker:
@@ -57,28 +60,23 @@ class Marker:
     def __init__(self, mode: str, ident: int) -> None:
         self.mode = mode
         self.ident = ident
+        self._cache: dict[tuple[int, int], dict[str, Any]] = {}
 
-    @lru_cache(maxsize=2)  # noqa: B019 - one marker per run; two sizes at most (frame, preview)
-    def _pattern(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        return watermark.mark_pattern(self.ident, height, width)
-
-    @lru_cache(maxsize=2)  # noqa: B019
-    def _signed(self, height: int, width: int) -> np.ndarray:
-        add, sub = self._pattern(height, width)
-        return add.astype(np.int16) - sub.astype(np.int16)
+    def _patterns(self, height: int, width: int) -> dict[str, Any]:
+        """The mark for a frame size, made once a run: `add`/`sub` (uint8), `signed` (int16),
+        `deep` (uint16 add/sub for 10/12-bit video)."""
+        if (height, width) not in self._cache:
+            add, sub = watermark.mark_pattern(self.ident, height, width)
+            self._cache[height, width] = {"add": add, "sub": sub,
+                                          "signed": add.astype(np.int16) - sub.astype(np.int16),
+                                          "deep": (add.astype(np.uint16) * 257, sub.astype(np.uint16) * 257)}
+        return self._cache[height, width]
 
     def frame(self, pixels: np.ndarray) -> None:
         """Mark a whole frame in place: (H, W, 3) uint8, or uint16 (deep video, the mark scaled
         to the same levels)."""
-        add, sub = self._pattern(*pixels.shape[:2])
-        if pixels.dtype == np.uint16:
-            add, sub = self._deep(*pixels.shape[:2])
-        watermark.embed(pixels, (add, sub))
-
-    @lru_cache(maxsize=2)  # noqa: B019
-    def _deep(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        add, sub = self._pattern(height, width)
-        return add.astype(np.uint16) * 257, sub.astype(np.uint16) * 257
+        p = self._patterns(*pixels.shape[:2])
+        watermark.embed(pixels, p["deep"] if pixels.dtype == np.uint16 else (p["add"], p["sub"]))
 
     def face(self, placed: Placed, frame_shape: tuple[int, ...]) -> Placed:
         """A copy of `placed` whose colour carries the mark (for plates and patches, which lay the
@@ -101,7 +99,7 @@ class Marker:
         target[inside] = np.clip(np.rint(moved[inside]), 0, 255).astype(np.uint8)
 
     def _region(self, placed: Placed, frame_shape: tuple[int, ...]) -> np.ndarray:
-        signed = self._signed(*frame_shape[:2])
+        signed = self._patterns(*frame_shape[:2])["signed"]
         h, w = placed.alpha.shape
         return signed[placed.y:placed.y + h, placed.x:placed.x + w]
 

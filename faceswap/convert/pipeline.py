@@ -116,11 +116,12 @@ class Converter:
         self.input = Path(input_path)
         # the watermark's output id: a segment is given its whole job's (marking.output_id)
         self.mark_id = mark_id
-        self.mark_mode = resolve_mode(self.options.watermark, check_source(self.input))
+        kind = check_source(self.input)
+        self.mark_mode = resolve_mode(self.options.watermark, kind)
         self.output = Path(output)
         self.model_dir = Path(model_dir)
         self.progress = progress
-        sequence = check_source(self.input) == "sequence"
+        sequence = kind == "sequence"
         if self.output.resolve() == self.input.resolve():
             raise FaceswapError("the output must not be the input")
         if self.output.exists() and not self.options.overwrite and self.options.preview is None and not sequence:
