@@ -271,8 +271,9 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Output video file (.mp4/.mov/.mkv), a folder for a PNG sequence or patches, or for an image "
                    "sequence input a pattern (comp/sh010_comp.####.exr, its folder made if missing; same file type "
-                   "as the plates) or a folder (the plates' own names). Written under a temporary name and renamed "
-                   "when complete.")
+                   "as the plates) or a folder (the plates' own names). A video to a pattern (.exr/.dpx/.tif/.png) "
+                   "becomes plates at its depth, numbered from 1001 (docs/plates.md). Written under a temporary name "
+                   "and renamed when complete.")
 @click.option("--mode", default=_convert_default("mode"), type=click.Choice(list(MODES)),
               help="swap: the footage's face becomes the other identity. reenact: the footage keeps its "
                    "person, whose expression comes from --driver.")

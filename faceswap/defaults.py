@@ -252,3 +252,6 @@ WORKING_SPACE = "sRGB - Display"
 # are taken as already in the working space unless --input-space names theirs (e.g. ADX10,
 # ACEScct for log DPX).
 FLOAT_PLATE_SPACE = "ACEScg"
+# The plate number of a video's first frame when it is written as an image sequence: 1001,
+# the first frame of a shot in most facilities (room for handles before it).
+VIDEO_PLATE_START = 1001

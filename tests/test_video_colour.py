@@ -162,3 +162,96 @@ def test_an_untagged_8_bit_video_is_still_written_8_bit_bt709(data, swap_model, 
     info = probe_video(out)
     assert info.bits == 8 and info.pix_fmt == "yuv420p"
     assert info.colour == {"range": "tv", "space": "bt709", "primaries": "bt709", "transfer": "bt709"}
+
+
+def _face_boxes(frames: list[np.ndarray], backend) -> list[np.ndarray]:
+    """Each frame's face box grown by 60 % of its width, as a boolean mask (frames 16-bit RGB)."""
+    out = []
+    for a in frames:
+        lm = backend.detect((a / 257).astype(np.uint8))[0].landmarks
+        (x0, y0), (x1, y1) = lm.min(0), lm.max(0)
+        grow = 0.6 * (x1 - x0)
+        face = np.zeros(a.shape[:2], bool)
+        face[max(int(y0 - grow), 0):int(y1 + grow) + 1, max(int(x0 - grow), 0):int(x1 + grow) + 1] = True
+        out.append(face)
+    return out
+
+
+@pytest.mark.parametrize("name, pattern, sample, bits", [
+    ("hlg.mov", "sh010_comp.####.exr", "half", 16),      # 10 bits: half float holds each code value
+    ("prores12.mov", "sh010_comp.%04d.dpx", "uint16", 16),  # 12 bits: 16-bit DPX
+    ("full601.mp4", "sh010_comp.#.tif", "uint8", 8),      # 8 bits: 8-bit TIFF
+])
+def test_video_written_as_plates_keeps_depth_numbers_timecode_and_sound(data, sources, swap_model, backend, tmp_path,
+                                                                          name, pattern, sample, bits):
+    import OpenImageIO as oiio
+
+    from faceswap.media.timecode import smpte_timecode
+    # the test source with timecode 01:00:10:00 and two sound tracks (PCM, AAC) added
+    src = tmp_path / f"tc_{name}"
+    run_ffmpeg(["-y", "-i", str(sources[name]), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-f",
+                "lavfi", "-i", "sine=frequency=660:sample_rate=48000", "-map", "0:v", "-map", "1:a", "-map", "2:a",
+                "-t", f"{FRAMES / probe_video(sources[name]).fps:.4f}", "-c:v", "copy", "-c:a:0", "pcm_s24le",
+                "-c:a:1", "aac", "-timecode", "01:00:10:00", str(src)], "add timecode and sound")
+    out = tmp_path / "plates" / pattern
+    summary = convert(src, swap_model, out, ConvertOptions(all_faces=True, frames="2:", watermark="off"),
+                      progress=False)
+    assert summary.frames == FRAMES - 2
+    folder = tmp_path / "plates"
+    numbers = sorted(int(p.name.split(".")[1]) for p in folder.glob("sh010_comp.*.*") if p.name.split(".")[1].isdigit()
+                     and p.suffix == Path(pattern).suffix)
+    assert numbers == list(range(1003, 1001 + FRAMES))            # frame N of the video is plate 1001 + N
+    assert sorted(p.name for p in folder.glob("sh010_comp*.wav")) + sorted(
+        p.name for p in folder.glob("sh010_comp*.m4a")) == ["sh010_comp.wav", "sh010_comp.2.m4a"]
+    for sound, codec in (("sh010_comp.wav", "pcm_s24le"), ("sh010_comp.2.m4a", "aac")):
+        probe = run_ffmpeg(["-i", str(folder / sound)], "probe").stderr
+        assert re.findall(r"Audio: (\w+)", probe) == [codec]
+        seconds = [int(h) * 3600 + int(m) * 60 + float(s) for h, m, s in re.findall(r"Duration: (\d+):(\d+):([\d.]+)", probe)]
+        assert abs(seconds[0] - (FRAMES - 2) / probe_video(src).fps) < 0.05, seconds   # the frames written
+    video = {i: img.astype(np.uint16) * (257 if img.dtype == np.uint8 else 1) for i, img in VideoReader(sources[name])
+             if i >= 2}
+    faces = _face_boxes([video[n - 1001] for n in numbers], backend)
+    source_bits = SOURCES[name][2]
+    worst, inside = 0.0, []
+    for number, face in zip(numbers, faces):
+        image = oiio.ImageInput.open(str(folder / f"sh010_comp.{number}{Path(pattern).suffix}"))
+        spec = image.spec()
+        pixels = np.asarray(image.read_image(0, 0, 0, 3, spec.format), dtype=np.float64)
+        image.close()
+        assert (str(spec.format), spec.get_int_attribute("oiio:BitsPerSample", spec.format.size() * 8)) == (sample, bits)
+        # EXR and DPX hold a timecode, TIFF none; DPX and TIFF hold no free entries: DPX its own
+        # transfer field, both a text (DPX's of 32 characters)
+        if not pattern.endswith(".tif"):
+            assert smpte_timecode(spec.getattribute("smpte:TimeCode")) == f"01:00:10:{number - 1001:02d}"
+        if pattern.endswith(".dpx"):
+            assert spec.get_string_attribute("dpx:Transfer") == "ITU-R 709-4"
+        if not pattern.endswith(".exr"):
+            assert spec.get_string_attribute("ImageDescription").startswith("Synthetic media")
+        else:
+            assert spec.get_string_attribute("faceswap:colour_transfer") == SOURCES[name][1]["transfer"]
+            assert spec.get_string_attribute("faceswap:synthetic") == "1"
+        full = 1.0 if sample == "half" else float((1 << spec.format.size() * 8) - 1)
+        # both in code values of the source's depth
+        d = (pixels / full - video[number - 1001] / 65535.0) * ((1 << source_bits) - 1)
+        worst = max(worst, float(np.abs(d[~face]).max()))
+        inside.append(float(np.abs(d[face]).mean()))
+    assert worst <= 0.5, worst            # outside the face: the video's own code values, rounded once
+    assert np.mean(inside) > 1.0          # the face changed
+
+
+@pytest.mark.parametrize("output, extra, said", [
+    ("x.####.mov", [], "error: cannot write x.####.mov: a video becomes plates in one of .exr, .dpx, .tif, .tiff, "
+                       ".png (e.g. x.####.exr)\n"),
+    ("x.####.exr", ["--codec", "h264"], "error: --codec h264 is for video files: x.####.exr is an image sequence, "
+                                        "written as .exr files\n"),
+    ("x.####.exr", ["--tonemap", "bt709"], "error: --tonemap is for video outputs: plates keep the footage's own "
+                                           "encoding\n"),
+])
+def test_video_to_plates_refuses_what_it_cannot_write_before_any_work(sources, tmp_path, monkeypatch, output, extra,
+                                                                       said):
+    monkeypatch.setattr(cli, "filter_native_stderr", lambda: None)
+    monkeypatch.setattr(cli, "setup_logging", lambda level: None)
+    result = CliRunner().invoke(cli.main, ["convert", str(sources["hlg.mov"]), "-m", str(tmp_path / "no-model"),
+                                           "-o", str(tmp_path / output), *extra, "--no-progress"])
+    assert (result.exit_code, result.stderr) == (1, said)
+    assert list(tmp_path.iterdir()) == []

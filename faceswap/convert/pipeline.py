@@ -30,7 +30,7 @@ from ..log import get_logger
 from ..media.audio import AudioSource
 from ..media.images import write_png
 from ..media.output_plan import plan_for
-from ..media.sequence import PlateSequence, output_pattern
+from ..media.sequence import PlateSequence, output_pattern, plates_pattern
 from ..media.source import FrameSource, check_source
 from ..media.timecode import read_timecode, shift_timecode, smpte_timecode
 from ..media.timing import variable_timeline
@@ -340,14 +340,23 @@ class Converter:
                            crf=self.options.crf, preset=self.options.preset, audio=audio, metadata=tags,
                            overwrite=self.options.overwrite, inputs=list(inputs.values()), pix_fmt=self.plan.pix_fmt,
                            sar=self.plan.sar, timeline=timeline, timecode=timecode,
-                           sequence=self._output_sequence(sequence) if sequence else None,
-                           deep=self.plan.deep, colour=self.plan.colour, tonemap_from=self.plan.tonemap_from)
+                           sequence=self._output_sequence(sequence) if sequence else self._video_plates(info),
+                           deep=self.plan.deep, colour=self.plan.colour, tonemap_from=self.plan.tonemap_from,
+                           plates=self.plan.plates)
 
     def _output_sequence(self, source: PlateSequence) -> PlateSequence:
         """Where each plate frame of the --frames range goes (media/sequence.output_pattern)."""
         target = output_pattern(self.output, source)
         end = self.end if self.end is not None else target.frames[-1] + 1
         return dataclasses.replace(target, frames=tuple(f for f in target.frames if self.start <= f < end))
+
+    def _video_plates(self, info) -> PlateSequence | None:
+        """A video written as plates (output_plan.PlateFormat): the pattern, holding the plate
+        numbers of the frames to write as far as the container counts them."""
+        if self.plan.plates is None:
+            return None
+        first = self.plan.plates.first + self.start
+        return plates_pattern(self.output, range(first, first + (self._expected_frames(info) or 1)))
 
     def _expected_frames(self, info) -> int | None:
         """Frames the output will have (from the containers' counts), or None if unknown."""

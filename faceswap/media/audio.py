@@ -124,14 +124,15 @@ def mux_args(audio: AudioSource, probe: AudioProbe, suffix: str, input_number: i
     return _input_args(audio, probe, audio.duration_s), out
 
 
-def write_audio_file(audio: AudioSource, probe: AudioProbe, duration_s: float, folder: Path) -> str:
-    """Cut the first audio track of `audio` (`duration_s` seconds long) into `folder` as
-    `audio.m4a` (AAC and MP3, copied; see `_codec_args` on cutting) or `audio.wav`
+def write_audio_file(audio: AudioSource, probe: AudioProbe, duration_s: float, folder: Path, track: int = 0,
+                     stem: str = "audio") -> str:
+    """Cut audio track `track` of `audio` (`duration_s` seconds long) into `folder` as
+    `{stem}.m4a` (AAC and MP3, copied; see `_codec_args` on cutting) or `{stem}.wav`
     (anything else, decoded to 24-bit PCM, which every compositor and editor reads).
     Returns the file's name; raises FaceswapError with ffmpeg's complaint."""
-    copy = probe.codecs[0] in ("aac", "mp3")
-    name = "audio.m4a" if copy else "audio.wav"
-    proc = run_ffmpeg(["-loglevel", "error", *_input_args(audio, probe, duration_s), "-map", "0:a:0", "-vn",
+    copy = probe.codecs[track] in ("aac", "mp3")
+    name = f"{stem}.m4a" if copy else f"{stem}.wav"
+    proc = run_ffmpeg(["-loglevel", "error", *_input_args(audio, probe, duration_s), "-map", f"0:a:{track}", "-vn",
                        "-c:a", "copy" if copy else "pcm_s24le", "-ss", "0", "-y", str(folder / name)],
                       f"cut the audio of {audio.path}", timeout=3600)
     if proc.returncode != 0:

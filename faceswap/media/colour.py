@@ -26,9 +26,13 @@ from ..errors import FaceswapError
 from ..log import get_logger
 from .plates import Plate
 
-__all__ = ["SWS_MATRIX", "ColourOptions", "PlateColour", "check_colour", "decode_args", "encode_filter", "output_tags"]
+__all__ = ["SWS_MATRIX", "VIDEO_ENCODING_TAG", "ColourOptions", "PlateColour", "check_colour", "decode_args", "encode_filter", "output_tags"]
 
 log = get_logger(__name__)
+
+# The header entry of plates that hold a video's R'G'B' code values (writers/plates.py): read
+# back as they are, not as the scene-linear ACEScg a float plate is otherwise taken to be.
+VIDEO_ENCODING_TAG = "faceswap:colour_encoding"
 
 
 @dataclass
@@ -97,6 +101,8 @@ class PlateColour:
         """The plate's colour space, or None when it is taken as the working space itself."""
         if self.options.input_space:
             return None if self.options.input_space == self.options.working_space else self.options.input_space
+        if plate.attribute(VIDEO_ENCODING_TAG):   # a video's code values written as plates: no transform
+            return None
         return defaults.FLOAT_PLATE_SPACE if plate.is_float else None
 
     def to_working(self, plate: Plate) -> np.ndarray:

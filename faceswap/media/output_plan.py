@@ -15,20 +15,29 @@ provenance record:
   The pipeline stays 8-bit (ProRes keeps its 10-bit container format).
 - aspect: non-square pixels (anamorphic footage) are tagged on a video output, so it is
   shown at the input's width; PNG outputs cannot say it, the line gives the size to show.
+- plates: video written to an image sequence pattern (`sh010_comp.####.exr`, `.dpx`, `.tif`,
+  `.png`) becomes plates numbered from defaults.VIDEO_PLATE_START (1001 + the video's frame
+  index; a range in the pattern, `sh010_comp.1-#.exr`, gives another first number) at the
+  video's depth: half-float EXR (float above 10 bits), 10-bit DPX (16 above 10 bits), 8 or
+  16-bit TIFF/PNG. The pixels are the video's own R'G'B' code values, not linearised (that is
+  a colour decision the compositor makes with its OCIO config, e.g. oiiotool --colorconvert);
+  the header says their encoding and carries each frame's timecode.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..errors import FaceswapError
 from ..log import get_logger
 from .codecs import CODECS, check_output, chroma_of, codec_for, even_sides, fits
 from .probe import VideoInfo, probe_video
 
-__all__ = ["OutputPlan", "plan_for", "plan_output", "rotation_note"]
+__all__ = ["OutputPlan", "PlateFormat", "plan_for", "plan_output", "rotation_note"]
 
 log = get_logger(__name__)
 
@@ -54,6 +63,18 @@ def rotation_note(info: VideoInfo, output: bool = False) -> str | None:
     return line
 
 
+@dataclass(frozen=True)
+class PlateFormat:
+    """How a video's frames are stored as plates: file type `ext` (".exr"), OpenImageIO sample
+    type `format` ("half", "float", "uint16", "uint8") and `bits` per sample (10 for a 10-bit
+    DPX), numbered from `first` (the plate number of the video's frame 0)."""
+
+    ext: str
+    format: str
+    bits: int
+    first: int
+
+
 @dataclass
 class OutputPlan:
     """The output's codec, pixel format and pixel aspect, and why. `codec` None: the writer's
@@ -66,6 +87,7 @@ class OutputPlan:
     deep: bool = False                   # frames written from 16-bit RGB at more than 8 bits
     colour: dict[str, str | None] = field(default_factory=dict)  # the output's colour tags (the input's)
     tonemap_from: dict[str, str | None] | None = None  # --tonemap: the HDR input's tags, mapped to `colour`
+    plates: PlateFormat | None = None    # video written as an image sequence: its files' format
     notes: list[str] = field(default_factory=list)
     input: dict[str, Any] = field(default_factory=dict)
 
@@ -73,6 +95,7 @@ class OutputPlan:
         """JSON-ready, for the provenance record."""
         return {"codec": self.codec, "pix_fmt": self.pix_fmt, "sar": list(self.sar) if self.sar else None,
                 "deep": self.deep, "colour": dict(self.colour), "tonemap_from": self.tonemap_from,
+                "plates": dataclasses.asdict(self.plates) if self.plates else None,
                 "input": dict(self.input), "decisions": list(self.notes)}
 
 
@@ -130,7 +153,54 @@ def plan_for(input_path: str | Path, output: str | Path | None, codec: str | Non
     video = kind == "video"
     if tonemap is not None and not video:
         raise FaceswapError(f"--tonemap is for HLG or PQ video; {path.name} is not a video")
+    if video and output is not None and is_sequence_spec(output):
+        return _plan_plates(probe_video(path), Path(output), codec, tonemap)
     return plan_output(probe_video(path) if video else None, output, codec, images=not video, tonemap=tonemap)
+
+
+# The file types a video is written to as plates, and their sample type at up to 10 bits / above.
+_PLATE_TYPES = {".exr": (("half", 16), ("float", 32)), ".dpx": (("uint16", 10), ("uint16", 16)),
+                ".tif": (("uint16", 16), ("uint16", 16)), ".tiff": (("uint16", 16), ("uint16", 16)),
+                ".png": (("uint16", 16), ("uint16", 16))}
+
+
+def _plan_plates(info: VideoInfo, output: Path, codec: str | None, tonemap: str | None) -> OutputPlan:
+    """A video written to an image sequence pattern: plates of the video's depth (see the
+    module's notes). Raises FaceswapError (one line) for a file type not written as plates, a
+    --codec (a video codec has no place in an image sequence) or a folder that cannot be made."""
+    from .sequence import first_number
+
+    ext = output.suffix.lower()
+    if ext not in _PLATE_TYPES:
+        raise FaceswapError(f"cannot write {output.name}: a video becomes plates in one of "
+                            f"{', '.join(_PLATE_TYPES)} (e.g. {output.stem.split('.')[0]}.####.exr)")
+    if codec is not None:
+        raise FaceswapError(f"--codec {codec} is for video files: {output.name} is an image sequence, "
+                            f"written as {ext} files")
+    if not output.parent.is_dir() and not output.parent.parent.is_dir():
+        raise FaceswapError(f"cannot write {output}: folder {output.parent.parent} does not exist")
+    if tonemap is not None:
+        raise FaceswapError("--tonemap is for video outputs: plates keep the footage's own encoding")
+    plan = plan_output(info, None, None)
+    plan.codec = "plates"
+    said = len(plan.notes)
+    _choose_depth(plan, info)   # the colour tags, said in one line
+    deep = info.bits > 10
+    if ext in (".tif", ".tiff", ".png") and not info.deep:
+        sample, bits = "uint8", 8
+    else:
+        sample, bits = _PLATE_TYPES[ext][deep]
+    plan.deep = info.deep
+    plan.plates = PlateFormat(ext, sample, bits, first_number(output, defaults.VIDEO_PLATE_START))
+    tags = ", ".join(f"{k} {v}" for k, v in plan.colour.items() if k != "range") or "untagged"
+    line = (f"plates: {info.bits}-bit {Path(info.path).name} written as {bits}-bit "
+            f"{'float' if sample in ('half', 'float') else 'integer'} {ext} frames numbered from "
+            f"{plan.plates.first} (frame N of the video is plate {plan.plates.first} + N), as the video's own "
+            f"R'G'B' code values ({tags}) at full range, not linearised: the header says so")
+    plan.notes.append(line)
+    for note in plan.notes[said:]:
+        log.info("%s", note)
+    return plan
 
 
 def _check_sequence_output(source: Path, output: Path) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..errors import FaceswapError
 
-__all__ = ["PlateSequence", "find_sequence", "is_sequence_spec", "output_pattern", "sequence_stem"]
+__all__ = ["PlateSequence", "find_sequence", "first_number", "is_sequence_spec", "output_pattern", "plates_pattern",
+           "sequence_stem"]
 
 # A padding token in a file name (Nuke/Houdini hashes, printf, fileseq's @, Houdini $F), with an
 # optional fileseq frame range before it ("1001-1240#"): what makes a path a sequence pattern.
@@ -116,6 +117,20 @@ def output_pattern(output: str | Path, source: PlateSequence) -> PlateSequence:
     # a single # (or %d, $F, @) says "numbered", not "one digit": the source's padding then
     pad = parsed.zfill() if parsed.zfill() > 1 else source.pad
     return PlateSequence(output.parent, parsed.basename(), pad, ext, source.frames)
+
+
+def first_number(spec: str | Path, default: int) -> int:
+    """The first frame of the range a pattern names (`out.1-240#.exr` -> 1), else `default`."""
+    frames = _parse(Path(spec)).frameSet()
+    return int(frames.start()) if frames is not None and len(frames) else default
+
+
+def plates_pattern(output: str | Path, frames: range) -> PlateSequence:
+    """Where a video's frames go as plates: the pattern `output` (its padding; a single `#` or
+    none: 4 digits, or more when the last number needs them) holding plate numbers `frames`."""
+    parsed = _parse(Path(output))
+    pad = parsed.zfill() if parsed.zfill() > 1 else max(4, len(str(max(frames.stop - 1, 0))))
+    return PlateSequence(Path(output).parent, parsed.basename(), pad, parsed.extension(), tuple(frames))
 
 
 def sequence_stem(path: str | Path) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import FaceswapError
 from .ffmpeg_bin import run_ffmpeg
 
-__all__ = ["read_timecode", "shift_timecode", "smpte_timecode"]
+__all__ = ["read_timecode", "shift_timecode", "smpte_timecode", "timecode_words"]
 
 _TIMECODE_RE = re.compile(r"^\s+timecode\s*: (\d{1,2}:\d{2}:\d{2}[:;.]\d{2,3})\s*$", re.MULTILINE | re.IGNORECASE)
 _PARTS_RE = re.compile(r"(\d+):(\d+):(\d+)([:;.])(\d+)")
@@ -64,3 +64,23 @@ def smpte_timecode(words: tuple[int, int] | list[int] | None) -> str | None:
 
     sep = ";" if word & (1 << 6) else ":"
     return f"{bcd(24, 2):02d}:{bcd(16, 3):02d}:{bcd(8, 3):02d}{sep}{bcd(0, 2):02d}"
+
+
+def timecode_words(timecode: str) -> tuple[int, int]:
+    """The SMPTE 12M time address of "HH:MM:SS:FF" (';' or '.' before FF: drop-frame) as EXR's
+    smpte:TimeCode and DPX's headers hold it (the inverse of `smpte_timecode`; user bits 0).
+    Raises FaceswapError for text that is not a timecode, or a frame count beyond 39 (the
+    address holds two BCD digits of frames: rates above 30 are written as frame pairs by the
+    caller)."""
+    match = _PARTS_RE.fullmatch(timecode.strip())
+    if match is None:
+        raise FaceswapError(f"not a timecode: {timecode!r} (HH:MM:SS:FF)")
+    h, m, s, sep, f = (int(v) if v.isdigit() else v for v in match.groups())
+    if f > 39 or s > 59 or m > 59 or h > 23:
+        raise FaceswapError(f"timecode {timecode!r} cannot be written as an SMPTE 12M time address")
+
+    def bcd(value: int, shift: int) -> int:
+        return ((value // 10) << (shift + 4)) | ((value % 10) << shift)
+
+    word = bcd(f, 0) | bcd(s, 8) | bcd(m, 16) | bcd(h, 24) | ((1 << 6) if sep in ";." else 0)
+    return word, 0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..audio import AudioSource
 from ..codecs import check_output, codec_for
+from ..output_plan import PlateFormat
 from ..sequence import PlateSequence
 from ..timing import Timeline
 from .base import FrameWriter, Patch
@@ -35,7 +36,7 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
                 sar: tuple[int, int] | None = None, timeline: Timeline | None = None,
                 timecode: str | None = None, sequence: PlateSequence | None = None, deep: bool = False,
                 colour: dict[str, str | None] | None = None,
-                tonemap_from: dict[str, str | None] | None = None) -> FrameWriter:
+                tonemap_from: dict[str, str | None] | None = None, plates: PlateFormat | None = None) -> FrameWriter:
     """The writer for `path`: `codec` "patch" a PatchWriter; "png" (or None for a folder
     name) a PngSequenceWriter, or an ImageSetWriter when `images` (the frames come from a
     folder of images, each kept under its own name and size; None then means png); any
@@ -45,13 +46,16 @@ def open_writer(path: str | Path, codec: str | None = None, *, width: int, heigh
     shows each frame at it; a PNG sequence lists it in sequence.json; patches are numbered only); the other options as the writers'
     constructors, each given only to the writers that use it. Raises FaceswapError (one line) for
     an unknown codec, a path that cannot hold it, or an output that may not be written.
-    `sequence`: write a plate sequence there instead (PlateSequenceWriter; `path` is then unused);
+    `sequence`: write a plate sequence there instead (PlateSequenceWriter; `path` is then unused),
+    and with `plates`, a video's frames as that type of plates, with `timecode`, `colour` and `audio`;
     `deep`, `colour`, `tonemap_from`: a video's 16-bit frames, its output colour tags, the HDR tags it is
     tone mapped from (VideoWriter; output_plan decides)."""
     if codec == "patch":
         return PatchWriter(path, width=width, height=height, fps=fps, overwrite=overwrite, inputs=inputs)
     if sequence is not None:
-        return PlateSequenceWriter(sequence, fps=fps, metadata=metadata, overwrite=overwrite, inputs=inputs)
+        return PlateSequenceWriter(sequence, fps=fps, metadata=metadata, overwrite=overwrite, inputs=inputs,
+                                   form=plates, timecode=timecode if plates else None,
+                                   colour=colour if plates else None, audio=audio if plates else None)
     # Images in, images out: a file name then is refused by check_output, not made a video.
     codec = codec or ("png" if images else codec_for(path))
     check_output(path, codec)
