@@ -50,6 +50,7 @@ def test_timecode_and_two_audio_tracks_are_kept_and_shifted_by_frames(data, swap
     assert len(probe_audio(later).codecs) == 2
     said = [r.getMessage() for r in caplog.records if "pcm_s24le" in r.getMessage()]
     assert len(said) == 1 and "aac" in said[0].lower(), said
+    assert [d for d in read_sidecar(later)["media"]["decisions"] if d.startswith("audio:")] == said  # and recorded
 
 
 def test_prores_with_pcm_sound_converts_to_mp4_with_aac(data, swap_model, tmp_path):

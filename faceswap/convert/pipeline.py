@@ -27,9 +27,11 @@ from ..faces.backends import make_backend
 from ..faces.geometry import compose, transform_points, warp
 from ..faces.types import Face
 from ..log import get_logger
-from ..media.audio import AudioSource
+from ..media.audio import AudioSource, audio_decisions, probe_audio
+from ..media.codecs import CODECS
 from ..media.images import write_png
 from ..media.output_plan import plan_for
+from ..media.plates import Plate
 from ..media.sequence import PlateSequence, output_pattern, plates_pattern
 from ..media.source import FrameSource, check_source
 from ..media.timecode import read_timecode, shift_timecode, smpte_timecode
@@ -303,7 +305,7 @@ class Converter:
         from ..provenance import build_record, container_tags
 
         info = self._sources[0].video.info if self._sources[0].video else None
-        fps = info.fps if info else 25.0
+        fps = info.fps if info else plate_rate(first.extra.get(PLATE)) or 25.0
         timeline = variable_timeline(info.path, fps) if info else None  # None: frames at a constant fps
         h, w = first.image.shape[:2]
         inputs = {"input": self.input}
@@ -324,6 +326,10 @@ class Converter:
             timecode = shift_timecode(timecode, self.start, fps)
         plate = first.extra.get(PLATE)
         self.record = build_record(inputs, self.model_dir, self.options.to_dict(), self.options.mode, self.plan.to_dict())
+        if audio is not None and self.plan.codec in CODECS and CODECS[self.plan.codec].encoder is not None:
+            # what the muxer will do with each sound track, in the record as in the log
+            self.record["media"]["decisions"] += audio_decisions(probe_audio(audio.path).codecs,
+                                                                 self.output.suffix.lower())
         # the first written frame's timecode: the video's, or a plate's own header (each plate keeps its own)
         self.record["timecode"] = timecode or smpte_timecode(plate.attribute("smpte:TimeCode") if plate else None)
         if plate is not None:   # the space the plates were read as, the default resolved (ACEScg for float)
@@ -491,6 +497,17 @@ class Converter:
         summary.preview = [str(out), str(side)]
         summary.seconds = time.perf_counter() - started
         return summary
+
+
+def plate_rate(plate: Plate | None) -> float | None:
+    """The frame rate a plate's header states (EXR FramesPerSecond, DPX's frame rate), or None."""
+    if plate is None:
+        return None
+    rate = plate.attribute("FramesPerSecond")
+    if rate is not None and len(rate) == 2 and rate[1]:
+        return rate[0] / rate[1]
+    value = plate.attribute("dpx:FrameRate")
+    return float(value) if value and float(value) > 0 else None
 
 
 def _patch(face: Face, placed: Placed, layer: np.ndarray | None = None) -> Patch:

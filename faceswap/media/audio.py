@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from ..errors import FaceswapError
 from ..log import get_logger
 from .ffmpeg_bin import complaint, ffmpeg_exe, run_ffmpeg
 
-__all__ = ["AudioProbe", "AudioSource", "audio_codecs", "mux_args", "pcm_chunks", "probe_audio",
+__all__ = ["AudioProbe", "AudioSource", "audio_codecs", "audio_decisions", "mux_args", "pcm_chunks", "probe_audio",
            "write_audio_file"]
 
 log = get_logger(__name__)
@@ -105,9 +105,20 @@ def _codec_args(codec: str, suffix: str, trimmed: bool, stream: int = 0) -> list
         if trimmed and codec.startswith(_LOSSLESS_AUDIO):
             return [opt, codec]
         return [opt, "copy"]
-    log.info("audio: track %d is %s, which a %s file cannot hold: encoded as AAC %s", stream + 1, codec, suffix,
-             defaults.AUDIO_BITRATE)
+    log.info("%s", _reencode_line(codec, suffix, stream))
     return [opt, "aac", f"-b:a:{stream}", defaults.AUDIO_BITRATE]
+
+
+def _reencode_line(codec: str, suffix: str, stream: int) -> str:
+    return (f"audio: track {stream + 1} is {codec}, which a {suffix} file cannot hold: encoded as AAC "
+            f"{defaults.AUDIO_BITRATE}")
+
+
+def audio_decisions(codecs: Sequence[str], suffix: str) -> list[str]:
+    """The lines said for the tracks (`codecs`, as probe_audio gives them) that a `suffix`
+    container cannot hold and that are therefore encoded as AAC: for the provenance record."""
+    return [_reencode_line(codec, suffix, i) for i, codec in enumerate(codecs)
+            if codec not in _AUDIO_COPY.get(suffix, set())]
 
 
 def mux_args(audio: AudioSource, probe: AudioProbe, suffix: str, input_number: int = 1) -> tuple[list[str], list[str]]:
