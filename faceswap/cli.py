@@ -378,6 +378,13 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "plates; off: none, recorded in the sidecar and tags (for pipelines that label elsewhere). "
                    "A face-only mark covers a fraction of the frame: verify reads it on the plates as written, "
                    "not after a lossy re-encode or a downscale.")
+@click.option("--sign-cert", envvar="FACESWAP_SIGN_CERT", type=click.Path(dir_okay=False), default=None,
+              help="PEM certificate chain (signer first) to sign the MP4/MOV output with C2PA Content "
+                   "Credentials: the edit, the AI source type, the model's and inputs' hashes "
+                   "(docs/provenance.md). Also read from FACESWAP_SIGN_CERT. [default: none: not signed]")
+@click.option("--sign-key", envvar="FACESWAP_SIGN_KEY", type=click.Path(dir_okay=False), default=None,
+              help="The certificate's PEM private key (EC, RSA or Ed25519, unencrypted). Also read from "
+                   "FACESWAP_SIGN_KEY. [default: none]")
 @colour_options
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @user_errors
@@ -492,8 +499,8 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
 def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | None) -> None:
     """Say whether each FILE (a video, an image sequence such as comp.####.exr, an image
     folder or an image) is labelled as synthetic: its container tags or image headers, its
-    provenance sidecar (and whether the output hash in it matches), C2PA (not checked yet),
-    and the invisible watermark convert puts in the pixels, which survives re-encoding,
+    provenance sidecar (and whether the output hash in it matches), signed C2PA Content
+    Credentials of an MP4/MOV (valid, invalid after an edit, or none), and the invisible watermark convert puts in the pixels, which survives re-encoding,
     scaling, cropping and frame-rate changes when tags and sidecar are gone.
 
     Exits 0 when every FILE has at least one intact label, 2 when one has none, 1 when a

@@ -1,10 +1,10 @@
 """`faceswap verify`: is a file labelled as synthetic, and by which labels.
 
-Three labels, each checked on its own, so a file that lost some still shows the others:
+Four labels, each checked on its own, so a file that lost some still shows the others:
 the container tags (or image headers) convert writes, the provenance sidecar (and whether the
-output hash it holds matches the file), and the invisible watermark (media/watermark.py),
+output hash it holds matches the file), signed Content Credentials (C2PA, credentials.py:
+valid, invalid after an edit, or none), and the invisible watermark (media/watermark.py),
 which survives re-encoding, scaling, cropping and a new frame rate when the others are gone.
-Signed Content Credentials (C2PA) are reported as not checked until they land.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from . import defaults
+from .credentials import read_credentials
 from .errors import FaceswapError
 from .log import get_logger
 from .media import watermark
@@ -34,7 +35,8 @@ log = get_logger(__name__)
 @dataclass
 class Verdict:
     """What `verify_file` found for one file. `labelled`: at least one intact label says
-    synthetic (tags with synthetic=1, a sidecar whose hash matches, or the watermark)."""
+    synthetic (tags with synthetic=1, a sidecar whose hash matches, a valid C2PA manifest that
+    says AI-composited, or the watermark)."""
 
     path: str
     kind: str
@@ -57,7 +59,7 @@ class Verdict:
         out.append("  sidecar: " + (f"unreadable ({sc['error']})" if sc.get("error") else "none" if not sc.get("found")
                                     else f"{sc['path']}, output hash " + ("matches" if sc.get("output_hash_ok")
                                                                           else "does NOT match")))
-        out.append(f"  c2pa: {self.c2pa['status']}")
+        out.append(f"  c2pa: {_c2pa_line(self.c2pa)}")
         w = self.watermark
         if w.get("found"):
             out.append(f"  watermark: found, output id {w['output_id']} in {w['decoded']} of {w['windows']} windows "
@@ -71,6 +73,17 @@ class Verdict:
             out.append(f"  watermark: not found in {windows} window{'s' if windows != 1 else ''}"
                        + (" (convert wrote none: --watermark off, say the tags or sidecar)" if off else ""))
         return out
+
+
+def _c2pa_line(c2pa: dict[str, Any]) -> str:
+    status = c2pa["status"]
+    if status in ("valid", "trusted"):
+        return (f"{status}, signed by {c2pa.get('signer')}"
+                + ("" if c2pa.get("on_trust_list") else " (not on c2pa's trust list)")
+                + (", says AI-composited (c2pa.edited)" if c2pa.get("synthetic") else ", says nothing of AI"))
+    if status == "invalid":
+        return "INVALID: " + ", ".join(c2pa.get("failures") or ["unreadable"]) + " (the file changed after signing)"
+    return {"none": "none", "unsupported": "not read (C2PA is read from MP4/MOV)"}.get(status, status)
 
 
 def _tags(path: Path, kind: str, first) -> dict[str, str]:
@@ -201,6 +214,8 @@ def verify_file(path: str | Path, window_seconds: float = defaults.VERIFY_WINDOW
     expected = (verdict.sidecar.get("watermark") or {}).get("output_id")
     if verdict.watermark["found"] and expected:
         verdict.watermark["matches_sidecar"] = verdict.watermark["output_id"] == expected
-    verdict.labelled = (verdict.tags_synthetic or bool(verdict.sidecar.get("output_hash_ok"))
+    verdict.c2pa = read_credentials(path)
+    signed = verdict.c2pa["status"] in ("valid", "trusted") and bool(verdict.c2pa.get("synthetic"))
+    verdict.labelled = (verdict.tags_synthetic or bool(verdict.sidecar.get("output_hash_ok")) or signed
                         or verdict.watermark["found"])
     return verdict

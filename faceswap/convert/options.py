@@ -64,6 +64,8 @@ class ConvertOptions(ColourOptions):
     codec: str | None = None                # None: from the output's suffix
     tonemap: str | None = None              # HLG/PQ video to BT.709 SDR ("bt709"); None: the transfer is kept
     watermark: str = defaults.WATERMARK     # auto | frame | face | off (media/watermark.py)
+    sign_cert: str | None = None            # PEM certificate chain: C2PA Content Credentials (credentials.py)
+    sign_key: str | None = None             # its PEM private key
     crf: int | None = bounded(None, *defaults.CRF_RANGE)  # None: the codec's default
     preset: str | None = None               # the H.264/H.265 encoder's speed preset
     frames: str | None = None               # START:END
@@ -110,6 +112,8 @@ class ConvertOptions(ColourOptions):
             raise FaceswapError("--audio driver is for --mode reenact")
         if self.track is not None and self.reference:
             raise FaceswapError("give --track or --reference, not both")
+        if bool(self.sign_cert) != bool(self.sign_key):
+            raise FaceswapError("--sign-cert and --sign-key go together: the certificate and its private key")
         parse_frames(self.frames)
         check_colour(self)
 

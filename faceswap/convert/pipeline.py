@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import defaults
+from ..credentials import sign_output, signing_for
 from ..errors import FaceswapError, NoFaceError
 from ..faces.backends import make_backend
 from ..faces.geometry import compose, transform_points, warp
@@ -133,6 +134,9 @@ class Converter:
         # one probe before the model loads: rotation, codec and chroma, each said in one line
         self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec,
                              self.options.tonemap)
+        # the C2PA signing key, checked now; a segment is not signed: its joined whole is
+        self.signing = signing_for(self.options, self.output) \
+            if self.options.preview is None and write_range is None else None
         self.swapper = swapper if swapper is not None else Swapper(model_dir, self.options.device)
         self.on_frames = on_frames
         self.write_range = write_range
@@ -407,6 +411,8 @@ class Converter:
             if summary.swapped == 0 and self.write_range is None:
                 raise NoFaceError(f"no face to change was found in {self.input}; nothing written")
             published = writer.close()  # a sequence's pattern when the output was a folder
+            if self.signing is not None:
+                self.record["credentials"] = sign_output(published, self.record, self.signing, self.input)
             from ..provenance import write_sidecar
             summary.sidecar = str(write_sidecar(published, {**self.record, "changed_tracks": summary.changed.runs}))
         except BaseException as err:

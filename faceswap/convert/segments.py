@@ -38,6 +38,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .. import defaults
+from ..credentials import sign_output, signing_for
 from ..errors import FaceswapError
 from ..log import get_logger
 from ..media.audio import AudioSource
@@ -320,6 +321,7 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
     started = time.perf_counter()
     if output.exists() and not options.overwrite:
         raise FaceswapError(f"{output} exists: pass --overwrite to replace it")
+    signing = signing_for(options, output)
     model_key = _model_key(model_dir)
     records = []
     for segment in segments:
@@ -339,6 +341,8 @@ def join_segments(input_path: str | Path, model_dir: str | Path, output: str | P
     record["watermark"] = Marker(mode, output_id(record)).record() if mode != "off" else {"mode": "off"}
     concat_files([s.path for s in segments], output, audio=_audio(input_path, options, info),
                  metadata=container_tags(record), timecode=timecode)
+    if signing is not None:
+        record["credentials"] = sign_output(output, record, signing, input_path)
     summary = ConvertSummary(str(input_path), str(output))
     summary.changed.runs, summary.tracks = _merge_runs(records)
     summary.sidecar = str(write_sidecar(output, {**record, "changed_tracks": summary.changed.runs}))
@@ -375,6 +379,7 @@ def convert_in_segments(input_path: str | Path, model_dir: str | Path, output: s
     if output.exists() and not options.overwrite:
         raise FaceswapError(f"{output} exists: pass --overwrite to replace it")
     check_frame_range(input_path, options)
+    signing_for(options, output)   # a key that cannot sign is refused before the first segment
     started = time.perf_counter()
     segments = plan_segments(input_path, output, options, segment_frames, model_dir)
     if not segments:
