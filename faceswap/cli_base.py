@@ -19,10 +19,20 @@ from .model.config import ModelConfig, field_default
 from .ranges import range_of
 from .train.config import PRESETS, TrainConfig, preset
 
+# Commands whose exit code 2 says something else than "usage error" (verify: no label found):
+# their usage errors exit 1, as any other error, so a script never reads one as the other.
+_EXIT_2_TAKEN = ("verify",)
+
 
 class OneLineUsageError(click.UsageError):
     """A click usage error (unknown option, missing argument, bad choice) on one line, with the
-    --help hint on it, instead of click's usage block; the exit code stays 2."""
+    --help hint on it, instead of click's usage block; the exit code stays 2 (1 for the
+    commands in _EXIT_2_TAKEN)."""
+
+    def __init__(self, message: str, ctx: click.Context | None = None) -> None:
+        super().__init__(message, ctx)
+        if ctx is not None and ctx.command is not None and ctx.command.name in _EXIT_2_TAKEN:
+            self.exit_code = 1
 
     def show(self, file: Any = None) -> None:
         hint = f" (try '{self.ctx.command_path} --help')" if self.ctx is not None else ""

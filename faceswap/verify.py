@@ -24,6 +24,7 @@ from .credentials import read_credentials
 from .errors import FaceswapError
 from .log import get_logger
 from .media import watermark
+from .media.images import read_png_text
 from .media.source import FrameSource, check_source
 from .provenance import hash_path, read_container_tags, read_sidecar, sidecar_path
 
@@ -90,8 +91,9 @@ def _tags(path: Path, kind: str, first) -> dict[str, str]:
     if kind == "video" or (kind == "images" and path.is_dir() and (path / "sequence.json").is_file()):
         return read_container_tags(path)
     plate = first.plate if first is not None else None
-    if plate is None:
-        return {}
+    if plate is None:   # an 8-bit still: its PNG text entries
+        image = path / first.name if path.is_dir() else path
+        return {k.split(":", 1)[1]: v for k, v in read_png_text(image).items() if k.startswith("faceswap:")}
     return {name.split(":", 1)[1]: str(value) for name, _, value in plate.attributes if name.startswith("faceswap:")}
 
 

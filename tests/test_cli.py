@@ -257,6 +257,13 @@ def test_usage_errors_are_one_line_with_the_help_hint_and_exit_2(run_cli, args, 
     assert result.exit_code == 2 and says in line and "--help" in line, line
 
 
+def test_a_verify_usage_error_exits_1_as_its_exit_2_means_no_label(run_cli):
+    result = run_cli("verify", "--max-windows", "many", "x.mp4")
+    line = one_line_error(result)
+    assert result.exit_code == 1 and "Invalid value for '--max-windows'" in line, line
+    assert run_cli("verify").exit_code == 1          # no FILE
+
+
 def test_every_option_shows_its_default():
     for command in ([], ["extract"], ["train"], ["convert"], ["qc"], ["batch"]):
         text = CliRunner().invoke(cli.main, [*command, "--help"], terminal_width=1000, max_content_width=1000).output

@@ -38,6 +38,7 @@ from ..media.source import FrameSource, check_source
 from ..media.timecode import read_timecode, shift_timecode, smpte_timecode
 from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
+from ..media.writers.png import png_text
 from . import occlusion
 from .composite import CompositeSettings, Placed, color_weights, composite, composite_plate, crop_mask
 from .faces_in import FaceProvider, TargetSelector
@@ -147,8 +148,10 @@ class Converter:
         if self.options.mode == "reenact" and self.options.region != "face":
             self.settings.landmark_mask = self.options.region
         if self.settings.mask == "occlusion" and not self.swapper.has_occlusion:
-            log.warning("model %s has no occlusion net (trained before it existed): --mask both instead of "
-                        "occlusion, so whatever covers a face is swapped with it", self.model_dir.name)
+            line = (f"model {self.model_dir.name} has no occlusion net (trained before it existed): --mask both "
+                    f"instead of occlusion, so whatever covers a face is swapped with it")
+            log.warning("%s", line)
+            self.plan.notes.append(f"mask: {line}")   # the record says the mask that was used
             self.settings.mask = "both"
         self._backends: list = []
         self.covered = CoveredFaces()
@@ -485,18 +488,34 @@ class Converter:
                 if item.index == frame:
                     original = item.image.copy()
                     placed = self._render_batch([item])[0]
-                    found = (original, item.image.copy(), sum(p is not None for _, p in placed))
+                    found = (original, item.image.copy(), [p for _, p in placed if p is not None])
         finally:
             items.close()
             for backend in self._backends:
                 backend.close()
         if found is None:
             raise FaceswapError(f"frame {frame} is not in {self.input}")
-        original, converted, faces = found
+        original, converted, done = found
+        faces = len(done)
         out = Path(f"{stem}.preview-{frame}.png")
         side = Path(f"{stem}.preview-{frame}-compare.png")
-        write_png(out, converted)
-        write_png(side, np.concatenate([original, converted], axis=1))
+        # a preview is an output too: tagged in its PNG text, watermarked, with its sidecar
+        from ..provenance import build_record, container_tags, write_sidecar
+        record = build_record({"input": self.input}, self.model_dir, self.options.to_dict(), self.options.mode,
+                              self.plan.to_dict())
+        if self.mark_mode != "off":
+            marker = Marker(self.mark_mode, output_id(record))
+            if marker.mode == "frame":
+                marker.frame(converted)
+            for placed in done if marker.mode == "face" else ():
+                marker.face_into(converted, placed)
+            record["watermark"] = marker.record()
+        else:
+            record["watermark"] = {"mode": "off"}
+        text = png_text(container_tags(record))
+        write_png(out, converted, text)
+        write_png(side, np.concatenate([original, converted], axis=1), text)
+        write_sidecar(out, {**record, "preview_frame": frame})
         summary.frames, summary.swapped, summary.faces = 1, int(faces > 0), faces
         if not faces:
             summary.no_face.append(str(frame))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -67,8 +69,19 @@ def read_image(path: str | Path) -> np.ndarray | None:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def encode_png(rgb: np.ndarray, compression: int = 3) -> bytes:
-    """PNG bytes of an RGB (or single-channel / RGBA) image."""
+def encode_png(rgb: np.ndarray, compression: int = 3, text: Mapping[str, str] | None = None) -> bytes:
+    """PNG bytes of an RGB (or single-channel / RGBA) image; `text`: keyword -> value entries
+    (PNG iTXt/tEXt chunks, written by Pillow; e.g. the synthetic-media tags)."""
+    if text:
+        from PIL import Image
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        for key, value in text.items():
+            info.add_text(str(key), str(value))
+        out = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(rgb)).save(out, format="PNG", pnginfo=info, compress_level=compression)
+        return out.getvalue()
     if rgb.ndim == 3 and rgb.shape[2] == 3:
         img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     elif rgb.ndim == 3 and rgb.shape[2] == 4:
@@ -104,9 +117,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise FaceswapError(f"cannot write {path}: {os_reason(err)}") from err
 
 
-def write_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Atomically write an RGB image as PNG."""
-    atomic_write_bytes(path, encode_png(rgb))
+def write_png(path: str | Path, rgb: np.ndarray, text: Mapping[str, str] | None = None) -> None:
+    """Atomically write an RGB image as PNG, with `text` entries (see encode_png)."""
+    atomic_write_bytes(path, encode_png(rgb, text=text))
+
+
+def read_png_text(path: str | Path) -> dict[str, str]:
+    """The text entries of a PNG file (Pillow), {} for another format or an unreadable file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
+    except (OSError, UnidentifiedImageError):
+        return {}
 
 
 class ImageFolderReader:

@@ -6,7 +6,9 @@ Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing wate
 "Watermarking resisting to translation, rotation, and scaling", SPIE 1998, and Cox et al.,
 "Secure spread spectrum watermarking for multimedia", IEEE TIP 1997):
 
-- The payload (a tool byte and a 40-bit output id) is a Reed-Solomon codeword (reedsolo).
+- The payload (a tool byte and a 40-bit output id) and its CRC-16 are convolutionally encoded
+  (constraint length 7, rate 1/2) and decoded by soft-decision Viterbi (scikit-commpy), which
+  uses each bit's reliability instead of a hard guess.
 - Each layer is a tile of k x k cells, each +1 or -1: a quarter of the cells carry a fixed
   synchronisation sequence, the rest the codeword's bits, each spread over several cells and
   scrambled by a key. The tile repeats over the whole frame; a cell spans a fixed fraction
@@ -17,14 +19,16 @@ Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing wate
 - Detection averages a window of frames' high-passed planes (the picture changes, the mark
   does not), finds each layer's tile period from the whitened autocorrelation (any scale),
   folds the frame onto one tile, finds the tile's offset (any crop) by cross-correlation
-  with the synchronisation cells, reads each bit by correlation and decodes the codeword
-  from the layers' soft bits together. A window counts as marked only when a codeword
-  decodes with the tool byte; a random word does with odds of about 3e-6 per decoding tried
-  (up to six a window: each layer, their sum, over the frame and over its faces).
+  with the synchronisation cells of both layers at once (they share the tile's period and
+  origin), reads each bit by correlation and decodes the codeword from the layers' soft bits
+  combined by their strength. A window counts as marked only when the decoded message's
+  CRC-16 and tool byte check; a random word passes with odds of 2**-24 (6e-8) per decoding
+  tried (up to six a window: each layer, their combination, over the frame and its faces).
 """
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,8 +39,13 @@ __all__ = ["LAYERS", "Layer", "Mark", "TOOL_ID", "decode_window", "embed", "mark
 
 TOOL_ID = 0xF5            # the payload's first byte: "made by faceswap"
 PAYLOAD_BYTES = 6         # tool byte + 40-bit output id
-PARITY_BYTES = 6          # Reed-Solomon parity: 3 byte errors, or 6 erasures
-CODE_BITS = (PAYLOAD_BYTES + PARITY_BYTES) * 8
+CHECK_BYTES = 2           # CRC-16 (CCITT) of the payload
+MESSAGE_BITS = (PAYLOAD_BYTES + CHECK_BYTES) * 8
+# the convolutional code: constraint length 7, rate 1/2 (generators 133, 171 octal, the
+# NASA/CCSDS standard code), terminated with 6 zero bits: (64 + 6) x 2 coded bits
+_MEMORY = 6
+_GENERATORS = (0o133, 0o171)
+CODE_BITS = (MESSAGE_BITS + _MEMORY) * 2
 SYNC_SHARE = 4            # one cell in SYNC_SHARE carries the synchronisation sequence
 SYNC_THRESHOLD = 4.5      # a synchronisation peak worth decoding, in standard deviations
 _KEY = 0x5F17             # fixed: the mark is a label anyone may read, not a secret
@@ -44,10 +53,6 @@ _KEY = 0x5F17             # fixed: the mark is a label anyone may read, not a se
 # RGB change per unit of the mark: luma (equal RGB), or blue alone (mostly blue-difference chroma,
 # Cb + 0.886, and luma + 0.114: whole levels on one channel, so rounding adds no luma noise)
 _DIRECTIONS = {"y": np.array([1.0, 1.0, 1.0], np.float32), "cb": np.array([0.0, 0.0, 1.0], np.float32)}
-# erasures tried: at most 2 of the 6 parity bytes, so 4 still check the codeword: a random word
-# decodes with odds of 1.3e-5 (no erasure, 3 errors) + 6.8e-4 (2 erased, 2 errors), then passes
-# the tool byte's check with 1/256: about 3e-6 per decoding tried
-_ERASURES = (0, 2)
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,15 @@ class Layer:
     clip: float
 
     def cell(self, height: int, width: int) -> int:
-        """Pixels per cell in a frame of this size."""
-        return max(2, round(min(height, width) / self.cells_per_side))
+        """Pixels per cell in a frame of this size: the finest layer's cell (1/120 of the shorter
+        side) times how much coarser this layer is, so that every layer's tile has one period
+        and the layers synchronise together."""
+        fine = max(2, round(min(height, width) / _FINEST_CELLS))
+        return fine * max(1, round(_FINEST_CELLS / self.cells_per_side))
 
 
-LAYERS = (Layer("y", 120, 32, 1.75, 3.0), Layer("cb", 60, 16, 4.0, 6.0))
+_FINEST_CELLS = 120
+LAYERS = (Layer("y", 120, 32, 1.75, 3.0), Layer("cb", 60, 16, 6.0, 9.0))
 
 
 @dataclass(frozen=True)
@@ -90,19 +99,27 @@ def _layout(k: int) -> _Layout:
     return _Layout(sync_values.reshape(k, k), bit_of.reshape(k, k), chips.reshape(k, k))
 
 
-def _codec():
-    import reedsolo
+@lru_cache(maxsize=1)
+def _trellis():
+    from commpy.channelcoding.convcode import Trellis
 
-    return reedsolo.RSCodec(PARITY_BYTES)
+    return Trellis(np.array([_MEMORY]), np.array([list(_GENERATORS)]))
+
+
+def _message(output_id: int) -> bytes:
+    payload = bytes([TOOL_ID]) + output_id.to_bytes(5, "big")
+    return payload + binascii.crc_hqx(payload, 0xFFFF).to_bytes(CHECK_BYTES, "big")
 
 
 def codeword(output_id: int) -> np.ndarray:
-    """(CODE_BITS,) float32 of +-1: the Reed-Solomon codeword of the tool byte and `output_id`
-    (0 <= id < 2**40). Raises ValueError for an id out of range."""
+    """(CODE_BITS,) float32 of +-1: the tool byte, `output_id` (0 <= id < 2**40) and their
+    CRC-16, convolutionally encoded (scikit-commpy). Raises ValueError for an id out of range."""
+    from commpy.channelcoding.convcode import conv_encode
+
     if not 0 <= output_id < 1 << 40:
         raise ValueError("output_id must fit in 40 bits")
-    payload = bytes([TOOL_ID]) + output_id.to_bytes(5, "big")
-    return np.unpackbits(np.frombuffer(bytes(_codec().encode(payload)), np.uint8)).astype(np.float32) * 2 - 1
+    bits = np.unpackbits(np.frombuffer(_message(output_id), np.uint8))
+    return conv_encode(bits, _trellis(), "term").astype(np.float32) * 2 - 1
 
 
 def tile_cells(word: np.ndarray, k: int) -> np.ndarray:
@@ -184,14 +201,14 @@ def _periods(acc: np.ndarray, count: int = 3) -> list[float]:
     return out
 
 
-_FOLD_CELL = 4   # pixels per cell of the folded tile
+_FOLD = 128   # pixels per side of the folded tile (4 per cell of a 32-cell tile, 8 of a 16-cell one)
 
 
-def _fold(acc: np.ndarray, period: float, k: int, weights: np.ndarray | None = None) -> np.ndarray:
-    """`acc` rescaled so the tile is k * _FOLD_CELL pixels and summed onto one tile (every
-    pixel, partial tiles included, each times its weight), normalised by the weight that fell
-    on each tile position."""
-    size = k * _FOLD_CELL
+def _fold(acc: np.ndarray, period: float, weights: np.ndarray | None = None) -> np.ndarray:
+    """`acc` rescaled so the tile is _FOLD pixels and summed onto one tile (every pixel,
+    partial tiles included, each times its weight), normalised by the weight that fell on
+    each tile position."""
+    size = _FOLD
     scale = size / period
     h, w = acc.shape
     dsize = (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1))
@@ -209,42 +226,46 @@ def _fold(acc: np.ndarray, period: float, k: int, weights: np.ndarray | None = N
     return total / np.sqrt(np.maximum(n, 1))
 
 
-def _read(folded: np.ndarray, k: int) -> tuple[float, np.ndarray]:
-    """(synchronisation score, soft codeword bits normalised to unit noise) of a folded tile."""
-    size = k * _FOLD_CELL
+def _sync_map(folded: np.ndarray, k: int) -> np.ndarray:
+    """(_FOLD, _FOLD) cross-correlation of a folded tile with the layer's synchronisation cells
+    at every offset, in standard deviations of itself: a peak where the tile starts."""
     lay = _layout(k)
-    sync_up = cv2.resize(lay.sync_values.astype(np.float32), (size, size), interpolation=cv2.INTER_NEAREST)
+    sync_up = cv2.resize(lay.sync_values.astype(np.float32), (_FOLD, _FOLD), interpolation=cv2.INTER_NEAREST)
     corr = np.fft.irfft2(np.fft.rfft2(folded) * np.conj(np.fft.rfft2(sync_up)), s=folded.shape)
-    dy, dx = np.unravel_index(int(np.argmax(corr)), corr.shape)
-    score = float((corr[dy, dx] - corr.mean()) / (corr.std() + 1e-9))
-    aligned = np.roll(folded, (-dy, -dx), axis=(0, 1))
-    cells = aligned.reshape(k, _FOLD_CELL, k, _FOLD_CELL)[:, 1:-1, :, 1:-1].mean(axis=(1, 3))
+    return (corr - corr.mean()) / (corr.std() + 1e-9)
+
+
+def _bits(folded: np.ndarray, k: int, offset: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """(soft codeword bits in units of their noise, the cells' signal-to-noise ratio) of a folded
+    tile whose tile starts at `offset`. The synchronisation cells, whose signs are known, give
+    both the cells' amplitude and their noise."""
+    lay = _layout(k)
+    px = _FOLD // k
+    aligned = np.roll(folded, (-offset[0], -offset[1]), axis=(0, 1))
+    edge = max(px // 4, 1)   # the cell's middle: its edges blur into the neighbours
+    cells = aligned.reshape(k, px, k, px)[:, edge:px - edge, :, edge:px - edge].mean(axis=(1, 3))
+    known = cells[lay.sync_values != 0] * lay.sync_values[lay.sync_values != 0]
+    amplitude, noise = float(known.mean()), float(known.std() + 1e-9)
     used = lay.bit_of >= 0
-    values = (cells * lay.chips)[used]
-    soft = np.bincount(lay.bit_of[used], weights=values, minlength=CODE_BITS)
-    # noise per cell from the data cells' spread about their bit's mean; soft bits in its units
+    soft = np.bincount(lay.bit_of[used], weights=(cells * lay.chips)[used], minlength=CODE_BITS)
     per_bit = np.bincount(lay.bit_of[used], minlength=CODE_BITS)
-    spread = values - (soft / np.maximum(per_bit, 1))[lay.bit_of[used]]
-    noise = float(np.sqrt(np.mean(spread ** 2)) + 1e-9)
-    return score, soft / (noise * np.sqrt(np.maximum(per_bit, 1)))
+    return soft / (noise * np.sqrt(np.maximum(per_bit, 1))), max(amplitude, 0.0) / noise
 
 
 def _decode(soft: np.ndarray) -> tuple[int, int] | None:
-    """(output id, corrected symbols) from soft codeword bits, or None. The least reliable bytes
-    are tried as erasures (Reed-Solomon corrects twice as many erasures as errors)."""
-    import reedsolo
+    """(output id, coded bits the decoder corrected) from soft codeword bits, or None: the
+    most likely message (soft-decision Viterbi over the whole codeword, scikit-commpy), kept
+    only when its CRC-16 and tool byte check, so a random word passes with odds of 2**-24."""
+    from commpy.channelcoding.convcode import conv_encode, viterbi_decode
 
-    word = bytearray(np.packbits((soft > 0).astype(np.uint8)).tobytes())
-    reliability = np.abs(soft).reshape(-1, 8).min(axis=1)
-    order = [int(i) for i in np.argsort(reliability)]
-    for erased in _ERASURES:
-        try:
-            payload, _, errata = _codec().decode(word, erase_pos=order[:erased] or None)
-        except reedsolo.ReedSolomonError:
-            continue
-        if payload[0] == TOOL_ID:
-            return int.from_bytes(bytes(payload[1:]), "big"), len(errata)
-    return None
+    bits = viterbi_decode(soft.astype(np.float64), _trellis(), tb_depth=MESSAGE_BITS + _MEMORY,
+                          decoding_type="unquantized")[:MESSAGE_BITS]
+    message = np.packbits(bits.astype(np.uint8)).tobytes()
+    payload, check = message[:PAYLOAD_BYTES], message[PAYLOAD_BYTES:]
+    if payload[0] != TOOL_ID or binascii.crc_hqx(payload, 0xFFFF).to_bytes(CHECK_BYTES, "big") != check:
+        return None
+    corrected = int(np.sum((conv_encode(bits, _trellis(), "term") * 2 - 1) != np.sign(soft)))
+    return int.from_bytes(payload[1:], "big"), corrected
 
 
 @dataclass(frozen=True)
@@ -255,31 +276,45 @@ class Mark:
     output_id: int | None
     sync_score: float              # the best layer's synchronisation peak, in standard deviations
     periods: tuple[float, ...]     # each layer's tile period as read, in pixels (0: none)
-    corrected: int | None          # codeword bytes the decoder corrected
+    corrected: int | None          # coded bits the decoder corrected
 
 
 def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
                   weights: np.ndarray | None = None) -> Mark:
     """Read the mark from `sums`, each layer's `residuals` summed over a window of frames;
     `weights` (H, W) in [0, 1] (e.g. where faces are, for a mark put on faces only) say
-    where to look, None everywhere. Each layer's best-synchronised reading is decoded alone
-    and, when more than one layer synchronised, with their soft bits added."""
-    readings = []
-    for layer, acc in zip(layers, sums, strict=True):
-        best = (0.0, None, 0.0)
-        # the period at the frame's own scale first (no rescale: plates, a crop, a re-encode)
-        nominal = float(layer.k * layer.cell(*acc.shape))
-        for period in [nominal, *(p for p in _periods(acc) if abs(p - nominal) > 1.0)]:
-            score, soft = _read(_fold(acc, period, layer.k, weights), layer.k)
-            if score > best[0]:
-                best = (score, soft, period)
-        readings.append(best)
-    synced = [r for r in readings if r[0] >= SYNC_THRESHOLD]
-    candidates = [r[1] for r in synced] + ([sum(r[1] for r in synced)] if len(synced) > 1 else [])
-    score = max((r[0] for r in readings), default=0.0)
-    periods = tuple(round(float(r[2]), 2) for r in readings)
+    where to look, None everywhere. The layers share one tile period and origin, so they are
+    synchronised together: their correlation maps, each in its own standard deviations, are
+    added (the peak grows by about sqrt(2) over one layer's, the noise does not). The soft
+    bits are then combined in proportion to each layer's bit amplitude (maximal-ratio
+    combining: a layer the transformation destroyed has no say), and each layer whose own
+    synchronisation peak suffices is also decoded alone."""
+    shape = sums[0].shape
+    nominal = float(_period(layers, *shape))
+    best = (-np.inf, 0.0, [], [])
+    for period in [nominal, *(p for p in _periods(sums[0]) if abs(p - nominal) > 1.0)]:
+        folded = [_fold(acc, period, weights) for acc in sums]
+        maps = [_sync_map(f, layer.k) for f, layer in zip(folded, layers, strict=True)]
+        joint = sum(maps) / np.sqrt(len(maps))
+        dy, dx = np.unravel_index(int(np.argmax(joint)), joint.shape)
+        if joint[dy, dx] > best[0]:
+            best = (float(joint[dy, dx]), period, [float(m[dy, dx]) for m in maps],
+                    [_bits(f, layer.k, (dy, dx)) for f, layer in zip(folded, layers, strict=True)])
+    score, period, own, softs = best
+    periods = tuple(round(float(period), 2) for _ in layers)
+    if score < SYNC_THRESHOLD:
+        return Mark(False, None, score, periods, None)
+    gains = [g for _, g in softs]          # each layer's cell signal-to-noise ratio
+    softs = [s for s, _ in softs]
+    candidates = [sum(g * s for g, s in zip(gains, softs, strict=True))] if sum(gains) > 0 else []
+    candidates += [s for g, s in zip(own, softs, strict=True) if g >= SYNC_THRESHOLD]
     for soft in candidates:
         decoded = _decode(soft)
         if decoded is not None:
             return Mark(True, decoded[0], score, periods, decoded[1])
     return Mark(False, None, score, periods, None)
+
+
+def _period(layers: tuple[Layer, ...], height: int, width: int) -> int:
+    """The tile period in pixels of every layer in a frame of this size (they share it)."""
+    return layers[0].k * layers[0].cell(height, width)

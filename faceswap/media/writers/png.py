@@ -35,9 +35,18 @@ from .base import (
     write_file,
 )
 
-__all__ = ["ImageSetWriter", "PngSequenceWriter"]
+__all__ = ["ImageSetWriter", "PngSequenceWriter", "png_text"]
 
 log = get_logger(__name__)
+
+
+def png_text(metadata: dict[str, str]) -> dict[str, str]:
+    """A still's PNG text entries from the synthetic-media tags: `faceswap:<key>` for each, the
+    comment as the standard `Comment` keyword."""
+    text = {f"faceswap:{k}": v for k, v in metadata.items() if k != "comment"}
+    if "comment" in metadata:
+        text["Comment"] = metadata["comment"]
+    return text
 
 
 class PngSequenceWriter(FrameWriter):
@@ -183,6 +192,7 @@ class ImageSetWriter(PngSequenceWriter):
         Raises ValueError for a frame that is not HxWx3 uint8, FaceswapError (after aborting)
         when it could not be written."""
         self._check_open()
+        self._text = png_text(self.metadata)
         check_frame(frame, None)
         index = self._next if index is None else int(index)
         stem = Path(name).stem if name else f"{index:06d}"
@@ -190,8 +200,8 @@ class ImageSetWriter(PngSequenceWriter):
             if plate is not None:
                 write_plate(self.tmp / f"{stem}{Path(name or '.png').suffix.lower()}", plate,
                             {f"faceswap:{k}": v for k, v in self.metadata.items()})
-            else:
-                write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression))
+            else:   # the tags in the PNG's text, as a plate's are in its header
+                write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression, self._text))
         except BaseException:
             self.abort()
             raise
