@@ -200,14 +200,15 @@ def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
     return run_convert(input_path, model_dir, output, options, progress)
 
 
-def verify(paths: list[str | Path], max_windows: int | None = None) -> list:
+def verify(paths: list[str | Path], max_windows: int | None = None, progress: bool = False) -> list:
     """Check the synthetic-media labels of each path (verify.verify_file): container tags or
-    image headers, the provenance sidecar and its output hash, and the invisible watermark.
-    Returns one verify.Verdict a path; raises FaceswapError (one line) for a path that is not
-    readable media."""
+    image headers, the provenance sidecar and its output hash, signed C2PA Content Credentials,
+    and the invisible watermark (with a progress bar of frames read when `progress`). Returns
+    one verify.Verdict a path; raises FaceswapError (one line) for a path that is not readable
+    media."""
     from .verify import verify_file
 
-    return [verify_file(p, max_windows=max_windows) for p in paths]
+    return [verify_file(p, max_windows=max_windows, progress=progress) for p in paths]
 
 
 def qc(output: str | Path, original: str | Path, identity: str | Path | None = None,

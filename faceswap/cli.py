@@ -495,8 +495,9 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
 @click.option("--max-windows", type=int, default=None,
               help="Read the watermark in at most this many 1-second windows of each file (a quick look). "
                    "[default: all]")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar of frames read.")
 @user_errors
-def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | None) -> None:
+def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | None, progress: bool) -> None:
     """Say whether each FILE (a video, an image sequence such as comp.####.exr, an image
     folder or an image) is labelled as synthetic: its container tags or image headers, its
     provenance sidecar (and whether the output hash in it matches), signed C2PA Content
@@ -519,7 +520,7 @@ def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | Non
     found, failed = [], False
     for path in files:   # one bad file is reported and the others still checked
         try:
-            verdict = run_verify([path], max_windows=max_windows)[0]
+            verdict = run_verify([path], max_windows=max_windows, progress=progress)[0]
         except FaceswapError as err:
             click.echo(f"error: {path}: {err}", err=True)
             found.append({"path": path, "error": str(err)})

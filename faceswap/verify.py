@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from . import defaults
 from .credentials import read_credentials
@@ -190,12 +191,19 @@ def _watermark(frames: Iterable, window: int, max_windows: int | None) -> dict[s
             "other_ids": sorted(f"{i:010x}" for i in ids if i != best)}
 
 
+def _counted(frames: Iterable, bar) -> Iterable:
+    for frame in frames:
+        bar.update(1)
+        yield frame
+
+
 def verify_file(path: str | Path, window_seconds: float = defaults.VERIFY_WINDOW_SECONDS,
-                max_windows: int | None = None) -> Verdict:
+                max_windows: int | None = None, progress: bool = False) -> Verdict:
     """Check every label of `path` (a video, an image sequence pattern, an image folder or an
     image). The watermark is read over windows of `window_seconds` (VERIFY_IMAGE_FPS frames a
-    second for images and sequences), at most `max_windows` of them (None: the whole file). Raises
-    FaceswapError (one line) for a path that is not readable media."""
+    second for images and sequences), at most `max_windows` of them (None: the whole file), with
+    a progress bar of frames read when `progress`. Raises FaceswapError (one line) for a path
+    that is not readable media."""
     path = Path(path)
     kind = check_source(path)
     source = FrameSource(path)
@@ -209,8 +217,11 @@ def verify_file(path: str | Path, window_seconds: float = defaults.VERIFY_WINDOW
         verdict.tags_synthetic = verdict.tags.get("synthetic") == "1"
         verdict.sidecar = _sidecar(path)
         fps = source.fps if source.is_video else defaults.VERIFY_IMAGE_FPS
-        verdict.watermark = _watermark(itertools.chain([first], frames), max(1, round(fps * window_seconds)),
-                                       max_windows)
+        window = max(1, round(fps * window_seconds))
+        total = len(source) if max_windows is None else min(len(source), max_windows * window)
+        with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True, desc=path.name,
+                  leave=False) as bar:
+            verdict.watermark = _watermark(_counted(itertools.chain([first], frames), bar), window, max_windows)
     finally:
         frames.close()
     expected = (verdict.sidecar.get("watermark") or {}).get("output_id")
