@@ -206,7 +206,7 @@ def verify_file(path: str | Path, window_seconds: float = defaults.VERIFY_WINDOW
     that is not readable media."""
     path = Path(path)
     kind = check_source(path)
-    source = FrameSource(path)
+    source = FrameSource(path, quiet=True)
     frames = iter(source)
     try:
         first = next(frames, None)

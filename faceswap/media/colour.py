@@ -92,10 +92,10 @@ class PlateColour:
     """Moves one source's plates to the working space and faces back. Integer plates with no
     --input-space are taken as in the working space: only their code values are rescaled."""
 
-    def __init__(self, options: ColourOptions | None = None) -> None:
+    def __init__(self, options: ColourOptions | None = None, quiet: bool = False) -> None:
         self.options = options or ColourOptions()
         self.config = self.options.ocio or defaults.OCIO_CONFIG
-        self._told = False
+        self._told = quiet   # the one line on how plates are shown to the model (quiet: not said)
 
     def space(self, plate: Plate) -> str | None:
         """The plate's colour space, or None when it is taken as the working space itself."""

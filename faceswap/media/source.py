@@ -81,10 +81,12 @@ class Frame:
 class FrameSource:
     """Frames of a video, an image sequence, an image folder or a single image."""
 
-    def __init__(self, path: str | Path, start: int = 0, hold: int = 1, colour: ColourOptions | None = None) -> None:
+    def __init__(self, path: str | Path, start: int = 0, hold: int = 1, colour: ColourOptions | None = None,
+                 quiet: bool = False) -> None:
         """`start`: first frame to read (a sequence's plate number); `hold`: how many decoded frames
         stay valid at once (see VideoReader), for callers that keep frames while looking ahead;
-        `colour`: how plates are shown to the model (media/colour.py)."""
+        `colour`: how plates are shown to the model (media/colour.py); `quiet`: without saying so
+        (a reader that shows no model, such as verify)."""
         self.path = Path(path)
         self.kind = source_kind(self.path)
         if self.kind != "sequence" and not self.path.exists():
@@ -92,7 +94,7 @@ class FrameSource:
         self.video: VideoReader | None = None
         self.folder: ImageFolderReader | None = None
         self.sequence: PlateSequence | None = None
-        self.colour = PlateColour(colour)
+        self.colour = PlateColour(colour, quiet)
         self.start = start
         if self.kind == "sequence":
             self.sequence = find_sequence(self.path)

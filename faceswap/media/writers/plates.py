@@ -130,6 +130,8 @@ class PlateSequenceWriter(FrameWriter):
             pixels = rgb if rgb.dtype == np.uint8 else (rgb.astype(np.uint32) * 255 + 32767) // 65535
             pixels = pixels.astype(np.uint8)
         attributes: list = [("FramesPerSecond", _rational_type(), [self.rate.numerator, self.rate.denominator])]
+        if form.ext == ".dpx":   # DPX's own field (the film and television headers' frame rate)
+            attributes.append(("dpx:FrameRate", _float_type(), float(self.rate)))
         if self.timecode is not None:
             nominal = max(round(float(self.rate)), 1)
             tc = shift_timecode(self.timecode, number - self.target.frames[0], float(self.rate))
@@ -193,6 +195,12 @@ def _rational_type():
     return oiio.TypeRational
 
 
+def _float_type():
+    import OpenImageIO as oiio
+
+    return oiio.TypeFloat
+
+
 def _timecode_type():
     import OpenImageIO as oiio
 
@@ -205,9 +213,10 @@ _DPX_CURVES = {"bt709": "ITU-R 709-4", "smpte170m": "ITU-R 601-5 525-line", "bt4
 
 def _colour_tags(colour: dict[str, str | None], form: PlateFormat) -> dict[str, str]:
     """Header entries that say how a video's frames are encoded: its tags as ffmpeg names them
-    (`faceswap:colour_*`; the range is that of the video, whose code values were scaled to full
-    range on decoding), and DPX's own transfer/colorimetric fields where SMPTE 268 names them."""
-    tags = {f"faceswap:colour_{k}": str(v) for k, v in colour.items() if v}
+    (`faceswap:colour_*`; `colour_source_range` is the video's, whose code values were scaled to
+    full range on decoding), and DPX's own transfer/colorimetric fields where SMPTE 268 names them."""
+    # the range is the video's: its code values were scaled to full range on decoding
+    tags = {f"faceswap:colour_{'source_range' if k == 'range' else k}": str(v) for k, v in colour.items() if v}
     tags[VIDEO_ENCODING_TAG] = "video R'G'B' code values, full range, not linearised"
     if form.ext == ".dpx":
         if colour.get("transfer") in _DPX_CURVES:
