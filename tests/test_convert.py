@@ -102,7 +102,8 @@ def test_reenact_has_the_footage_or_driver_length_and_the_driver_audio(model, da
 
 @pytest.fixture(scope="module")
 def previews(model, data, backend, tmp_path_factory):
-    """get(color, blend) -> (converted, original, face hull mask) of d19 frame 100, each pair converted once."""
+    """get(color, blend) -> (converted, original, face hull mask) of d19 frame 100, each pair converted once
+    (without the watermark, which a preview carries over the whole frame: its own test is test_watermark)."""
     root = tmp_path_factory.mktemp("previews")
     cache: dict[tuple[str, str], np.ndarray] = {}
     found: dict[str, np.ndarray] = {}
@@ -110,7 +111,7 @@ def previews(model, data, backend, tmp_path_factory):
     def get(color: str, blend: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if (color, blend) not in cache:
             s = convert(data / "video" / "d19.mp4", model, root / f"{color}_{blend}.mp4",
-                        ConvertOptions(color=color, blend=blend, preview=100), progress=False)
+                        ConvertOptions(color=color, blend=blend, preview=100, watermark="off"), progress=False)
             assert s.faces == 1
             converted, compare = (cv2.imread(p)[..., ::-1] for p in s.preview)
             cache[color, blend] = converted

@@ -214,7 +214,9 @@ def test_odd_444_clip_converts_at_its_own_size(odd444: Path, swap_model, tmp_pat
     assert decided < loaded, messages
     media = json.loads(Path(s.sidecar).read_text())["media"]
     assert media["pix_fmt"] == "yuv444p" and media["input"]["chroma"] == "4:4:4"
-    assert media["decisions"] == messages[decided:decided + 3] and media["sar"] == [720, 721]  # output, colour, aspect
+    # output, colour, aspect; then the mask this model without an occlusion net fell back to
+    assert media["decisions"][:3] == messages[decided:decided + 3] and media["sar"] == [720, 721]
+    assert [d.split(":")[0] for d in media["decisions"][3:]] == ["mask"], media["decisions"]
 
 
 # --- disk full -----------------------------------------------------------------------------------

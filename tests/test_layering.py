@@ -7,7 +7,8 @@
     batch                         many shots: convert + qc each, on workers or a Ray cluster
     extract, train, convert, qc,  the stages: none imports another
     verify
-    data, provenance, plot        built on the base
+    data, provenance, plot,       built on the base (credentials: C2PA signing of a provenance record)
+    credentials
     faces, model                  built on media
     media                         files, ffmpeg
     errors, log, defaults, ranges, interrupts  leaf helpers any module may use (ranges raises errors' type)
@@ -30,7 +31,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 
 LEAVES = {"faceswap", "errors", "log", "defaults", "ranges", "interrupts"}   # "faceswap": the package root (__version__)
-BASE = {"media", "faces", "model", "data", "plot", "provenance"}
+BASE = {"media", "faces", "model", "data", "plot", "provenance", "credentials"}
 STAGES = {"extract", "train", "convert", "qc", "verify"}
 SCRIPTS = {"cli", "bench", "demo", "quality", "occlusion_bench"}
 
@@ -43,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": LEAVES | {"media", "faces", "model"},
     "plot": LEAVES | {"media"},
     "provenance": LEAVES | {"media", "model"},
+    "credentials": LEAVES | {"provenance"},
     **{stage: LEAVES | BASE for stage in STAGES},
     "batch": LEAVES | BASE | STAGES,
     "api": LEAVES | BASE | STAGES | {"batch"},
