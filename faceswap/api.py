@@ -200,15 +200,20 @@ def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
     return run_convert(input_path, model_dir, output, options, progress)
 
 
-def verify(paths: list[str | Path], max_windows: int | None = None, progress: bool = False) -> list:
+def verify(paths: list[str | Path], max_windows: int | None = None, progress: bool = False,
+           trust: str | Path | None = None) -> list:
     """Check the synthetic-media labels of each path (verify.verify_file): container tags or
     image headers, the provenance sidecar and its output hash, signed C2PA Content Credentials,
-    and the invisible watermark (with a progress bar of frames read when `progress`). Returns
+    and the invisible watermark (with a progress bar of frames read when `progress`; `trust`:
+    the PEM certificate authorities whose signatures count as trusted). Returns
     one verify.Verdict a path; raises FaceswapError (one line) for a path that is not readable
     media."""
     from .verify import verify_file
 
-    return [verify_file(p, max_windows=max_windows, progress=progress) for p in paths]
+    if trust is not None:
+        from .credentials import check_trust
+        check_trust(trust)   # before any file is read
+    return [verify_file(p, max_windows=max_windows, progress=progress, trust=trust) for p in paths]
 
 
 def qc(output: str | Path, original: str | Path, identity: str | Path | None = None,

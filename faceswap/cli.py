@@ -495,14 +495,20 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
 @click.option("--max-windows", type=int, default=None,
               help="Read the watermark in at most this many 1-second windows of each file (a quick look). "
                    "[default: all]")
+@click.option("--trust", envvar="FACESWAP_TRUST_ANCHORS", type=click.Path(dir_okay=False), default=None,
+              help="PEM file of the certificate authorities you trust (e.g. your studio's own CA): Content "
+                   "Credentials they signed read 'trusted', others 'valid' (not on the trust list). Also read "
+                   "from FACESWAP_TRUST_ANCHORS. [default: none]")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar of frames read.")
 @user_errors
-def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | None, progress: bool) -> None:
+def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | None, trust: str | None,
+           progress: bool) -> None:
     """Say whether each FILE (a video, an image sequence such as comp.####.exr, an image
     folder or an image) is labelled as synthetic: its container tags or image headers, its
     provenance sidecar (and whether the output hash in it matches), signed C2PA Content
-    Credentials of an MP4/MOV (valid, invalid after an edit, or none), and the invisible watermark convert puts in the pixels, which survives re-encoding,
-    scaling, cropping and frame-rate changes when tags and sidecar are gone.
+    Credentials of an MP4/MOV (trusted, valid, invalid after an edit, or none), and the
+    invisible watermark convert puts in the pixels, which survives re-encoding, scaling,
+    cropping and frame-rate changes when tags and sidecar are gone.
 
     Exits 0 when every FILE has at least one intact label, 2 when one has none, 1 when a
     FILE could not be read (the others are still checked and reported).
@@ -516,11 +522,14 @@ def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | Non
         raise FaceswapError("--max-windows must be 1 or more")
     if json_path and json_path != "-" and not Path(json_path).resolve().parent.is_dir():
         raise FaceswapError(f"cannot write {json_path}: folder {Path(json_path).parent} does not exist")
+    if trust is not None:
+        from .credentials import check_trust
+        check_trust(trust)   # one line before any file, not once a file
     to_stdout = json_path == "-"
     found, failed = [], False
     for path in files:   # one bad file is reported and the others still checked
         try:
-            verdict = run_verify([path], max_windows=max_windows, progress=progress)[0]
+            verdict = run_verify([path], max_windows=max_windows, progress=progress, trust=trust)[0]
         except FaceswapError as err:
             click.echo(f"error: {path}: {err}", err=True)
             found.append({"path": path, "error": str(err)})

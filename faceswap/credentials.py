@@ -32,7 +32,7 @@ from .errors import FaceswapError
 from .log import get_logger
 
 __all__ = ["DIGITAL_SOURCE_TYPE", "SIGNABLE", "SigningKey", "check_signable", "load_signing_key", "manifest_for",
-           "read_credentials", "sign_output", "signing_for"]
+           "check_trust", "read_credentials", "sign_output", "signing_for"]
 
 log = get_logger(__name__)
 
@@ -181,20 +181,45 @@ def sign_output(path: str | Path, record: dict[str, Any], signing: SigningKey, s
             "digital_source_type": DIGITAL_SOURCE_TYPE}
 
 
-def read_credentials(path: str | Path) -> dict[str, Any]:
+def check_trust(path: str | Path) -> str:
+    """The PEM text of a trust-anchor file (`verify --trust`), checked to hold at least one
+    certificate. Raises FaceswapError (one line) otherwise."""
+    return _anchors(Path(path))
+
+
+def _anchors(path: Path) -> str:
+    from cryptography import x509
+
+    if not path.is_file():
+        raise FaceswapError(f"--trust {path}: no such file")
+    text = path.read_bytes()
+    try:
+        x509.load_pem_x509_certificates(text)
+    except ValueError:
+        raise FaceswapError(f"--trust {path.name} holds no PEM certificate") from None
+    return text.decode("ascii", errors="replace")
+
+
+def read_credentials(path: str | Path, trust: str | Path | None = None) -> dict[str, Any]:
     """The C2PA manifest of `path` as c2pa's reader validates it: {"status": "valid" (signature
     and content hashes intact; `on_trust_list` says whether the signer is on c2pa's), "trusted"
     (c2pa's own state for both),
     "invalid" (with the failure codes: the file was changed after signing), "none" (no
     manifest) or "unsupported" (a file type c2pa does not read)}, and for a manifest the signer,
-    whether it says AI-composited (`synthetic`), and faceswap's facts."""
+    whether it says AI-composited (`synthetic`), and faceswap's facts. `trust`: a PEM file of
+    the certificate authorities the reader trusts (a studio's own CA), given to c2pa's trust
+    list. Raises FaceswapError (one line) for a `trust` file that holds no certificate."""
     import c2pa
 
     path = Path(path)
     if path.suffix.lower() not in SIGNABLE:
         return {"status": "unsupported"}
+    context = None
+    if trust is not None:
+        anchors = _anchors(Path(trust))
+        context = c2pa.Context.from_dict({"trust": {"trust_anchors": anchors}})
     try:
-        with c2pa.Reader(str(path)) as reader:
+        with c2pa.Reader(str(path), context=context) as reader:
             state = (reader.get_validation_state() or "").lower()
             results = reader.get_validation_results() or {}
             manifest = reader.get_active_manifest() or {}

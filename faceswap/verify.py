@@ -198,12 +198,14 @@ def _counted(frames: Iterable, bar) -> Iterable:
 
 
 def verify_file(path: str | Path, window_seconds: float = defaults.VERIFY_WINDOW_SECONDS,
-                max_windows: int | None = None, progress: bool = False) -> Verdict:
+                max_windows: int | None = None, progress: bool = False,
+                trust: str | Path | None = None) -> Verdict:
     """Check every label of `path` (a video, an image sequence pattern, an image folder or an
     image). The watermark is read over windows of `window_seconds` (VERIFY_IMAGE_FPS frames a
     second for images and sequences), at most `max_windows` of them (None: the whole file), with
-    a progress bar of frames read when `progress`. Raises FaceswapError (one line) for a path
-    that is not readable media."""
+    a progress bar of frames read when `progress`; `trust`: the PEM certificate authorities
+    whose signed Content Credentials count as trusted (credentials.read_credentials). Raises
+    FaceswapError (one line) for a path that is not readable media."""
     path = Path(path)
     kind = check_source(path)
     source = FrameSource(path, quiet=True)
@@ -227,7 +229,7 @@ def verify_file(path: str | Path, window_seconds: float = defaults.VERIFY_WINDOW
     expected = (verdict.sidecar.get("watermark") or {}).get("output_id")
     if verdict.watermark["found"] and expected:
         verdict.watermark["matches_sidecar"] = verdict.watermark["output_id"] == expected
-    verdict.c2pa = read_credentials(path)
+    verdict.c2pa = read_credentials(path, trust)
     signed = verdict.c2pa["status"] in ("valid", "trusted") and bool(verdict.c2pa.get("synthetic"))
     verdict.labelled = (verdict.tags_synthetic or bool(verdict.sidecar.get("output_hash_ok")) or signed
                         or verdict.watermark["found"])

@@ -98,6 +98,28 @@ def test_a_signed_output_validates_with_c2pa_and_says_what_was_done(signed):
     assert read_credentials(clip) == {"status": "none"}                        # the input was never signed
 
 
+def test_a_studio_that_trusts_its_own_ca_reads_trusted(signed, tmp_path, monkeypatch):
+    out, _ = signed
+    ca = (out.parent / "chain.pem").read_text()
+    anchors = tmp_path / "studio_ca.pem"
+    anchors.write_text(ca[ca.index("-----BEGIN CERTIFICATE-----", 10):])    # the test CA alone
+    found = read_credentials(out, anchors)
+    assert found["status"] == "trusted" and found["on_trust_list"] is True, found
+    (tmp_path / "other").mkdir()
+    other, _ = _certificate(tmp_path / "other")
+    other_ca = other.read_text()
+    (tmp_path / "other_ca.pem").write_text(other_ca[other_ca.index("-----BEGIN CERTIFICATE-----", 10):])
+    found = read_credentials(out, tmp_path / "other_ca.pem")
+    assert found["status"] == "valid" and found["on_trust_list"] is False, found
+    monkeypatch.setattr(cli, "filter_native_stderr", lambda: None)
+    monkeypatch.setattr(cli, "setup_logging", lambda level: None)
+    result = CliRunner().invoke(cli.main, ["verify", str(out), "--trust", str(anchors), "--max-windows", "1",
+                                           "--no-progress"])
+    assert result.exit_code == 0 and "c2pa: trusted, signed by faceswap test signer" in result.output, result.output
+    result = CliRunner().invoke(cli.main, ["verify", str(out), "--trust", str(out), "--no-progress"])
+    assert (result.exit_code, result.stderr) == (1, "error: --trust out.mp4 holds no PEM certificate\n")
+
+
 def test_an_edited_file_fails_validation_and_a_remuxed_one_has_no_manifest(signed, tmp_path):
     out, _ = signed
     data = bytearray(out.read_bytes())
