@@ -184,12 +184,9 @@ def sign_output(path: str | Path, record: dict[str, Any], signing: SigningKey, s
 def check_trust(path: str | Path) -> str:
     """The PEM text of a trust-anchor file (`verify --trust`), checked to hold at least one
     certificate. Raises FaceswapError (one line) otherwise."""
-    return _anchors(Path(path))
-
-
-def _anchors(path: Path) -> str:
     from cryptography import x509
 
+    path = Path(path)
     if not path.is_file():
         raise FaceswapError(f"--trust {path}: no such file")
     text = path.read_bytes()
@@ -216,7 +213,7 @@ def read_credentials(path: str | Path, trust: str | Path | None = None) -> dict[
         return {"status": "unsupported"}
     context = None
     if trust is not None:
-        anchors = _anchors(Path(trust))
+        anchors = check_trust(trust)
         context = c2pa.Context.from_dict({"trust": {"trust_anchors": anchors}})
     try:
         with c2pa.Reader(str(path), context=context) as reader:

@@ -342,10 +342,7 @@ class Converter:
         if plate is not None:   # the space the plates were read as, the default resolved (ACEScg for float)
             colour = self._sources[0].colour
             self.record["plate_space"] = colour.space(plate) or colour.options.working_space
-        self.marker = None
-        if self.mark_mode != "off":
-            self.marker = Marker(self.mark_mode, output_id(self.record) if self.mark_id is None else self.mark_id)
-        self.record["watermark"] = self.marker.record() if self.marker else {"mode": "off"}
+        self.marker = self._marker(self.record)
         tags = container_tags(self.record)
         sequence = self._sources[0].sequence
         # images in (no video info): images out, each under its own name and size
@@ -362,6 +359,15 @@ class Converter:
         target = output_pattern(self.output, source)
         end = self.end if self.end is not None else target.frames[-1] + 1
         return dataclasses.replace(target, frames=tuple(f for f in target.frames if self.start <= f < end))
+
+    def _marker(self, record: dict) -> Marker | None:
+        """The watermark of this output (None: --watermark off), said in `record`: its id is the
+        record's (marking.output_id), or the whole job's for a segment."""
+        marker = None
+        if self.mark_mode != "off":
+            marker = Marker(self.mark_mode, output_id(record) if self.mark_id is None else self.mark_id)
+        record["watermark"] = marker.record() if marker else {"mode": "off"}
+        return marker
 
     def _video_plates(self, info) -> PlateSequence | None:
         """A video written as plates (output_plan.PlateFormat): the pattern, holding the plate
@@ -503,15 +509,11 @@ class Converter:
         from ..provenance import build_record, container_tags, write_sidecar
         record = build_record({"input": self.input}, self.model_dir, self.options.to_dict(), self.options.mode,
                               self.plan.to_dict())
-        if self.mark_mode != "off":
-            marker = Marker(self.mark_mode, output_id(record))
-            if marker.mode == "frame":
-                marker.frame(converted)
-            for placed in done if marker.mode == "face" else ():
-                marker.face_into(converted, placed)
-            record["watermark"] = marker.record()
-        else:
-            record["watermark"] = {"mode": "off"}
+        marker = self._marker(record)
+        if marker is not None and marker.mode == "frame":
+            marker.frame(converted)
+        for placed in done if marker is not None and marker.mode == "face" else ():
+            marker.face_into(converted, placed)
         text = png_text(container_tags(record))
         write_png(out, converted, text)
         write_png(side, np.concatenate([original, converted], axis=1), text)

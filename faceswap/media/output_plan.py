@@ -158,17 +158,18 @@ def plan_for(input_path: str | Path, output: str | Path | None, codec: str | Non
     return plan_output(probe_video(path) if video else None, output, codec, images=not video, tonemap=tonemap)
 
 
-# The file types a video is written to as plates, and their sample type at up to 10 bits / above.
-_PLATE_TYPES = {".exr": (("half", 16), ("float", 32)), ".dpx": (("uint16", 10), ("uint16", 16)),
-                ".tif": (("uint16", 16), ("uint16", 16)), ".tiff": (("uint16", 16), ("uint16", 16)),
-                ".png": (("uint16", 16), ("uint16", 16))}
+# The file types a video is written to as plates: (up to this many bits, sample type, bits
+# stored), the first tier that holds the video's depth. Half float holds each 10-bit value.
+_INTEGER = ((8, "uint8", 8), (16, "uint16", 16))
+_PLATE_TYPES = {".exr": ((10, "half", 16), (16, "float", 32)), ".dpx": ((10, "uint16", 10), (16, "uint16", 16)),
+                ".tif": _INTEGER, ".tiff": _INTEGER, ".png": _INTEGER}
 
 
 def _plan_plates(info: VideoInfo, output: Path, codec: str | None, tonemap: str | None) -> OutputPlan:
     """A video written to an image sequence pattern: plates of the video's depth (see the
     module's notes). Raises FaceswapError (one line) for a file type not written as plates, a
     --codec (a video codec has no place in an image sequence) or a folder that cannot be made."""
-    from .sequence import first_number
+    from .sequence import check_pattern_folder, first_number
 
     ext = output.suffix.lower()
     if ext not in _PLATE_TYPES:
@@ -177,19 +178,15 @@ def _plan_plates(info: VideoInfo, output: Path, codec: str | None, tonemap: str 
     if codec is not None:
         raise FaceswapError(f"--codec {codec} is for video files: {output.name} is an image sequence, "
                             f"written as {ext} files")
-    if not output.parent.is_dir() and not output.parent.parent.is_dir():
-        raise FaceswapError(f"cannot write {output}: folder {output.parent.parent} does not exist")
+    check_pattern_folder(output)
     if tonemap is not None:
         raise FaceswapError("--tonemap is for video outputs: plates keep the footage's own encoding")
     plan = plan_output(info, None, None)
     plan.codec = "plates"
     said = len(plan.notes)
     _choose_depth(plan, info)   # the colour tags, said in one line
-    deep = info.bits > 10
-    if ext in (".tif", ".tiff", ".png") and not info.deep:
-        sample, bits = "uint8", 8
-    else:
-        sample, bits = _PLATE_TYPES[ext][deep]
+    tiers = _PLATE_TYPES[ext]
+    sample, bits = next(((s, b) for most, s, b in tiers if info.bits <= most), tiers[-1][1:])
     plan.deep = info.deep
     plan.plates = PlateFormat(ext, sample, bits, first_number(output, defaults.VIDEO_PLATE_START))
     tags = ", ".join(f"{k} {v}" for k, v in plan.colour.items() if k != "range") or "untagged"

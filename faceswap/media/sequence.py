@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import FaceswapError
 
-__all__ = ["PlateSequence", "find_sequence", "first_number", "is_sequence_spec", "output_pattern", "plates_pattern",
+__all__ = ["PlateSequence", "check_pattern_folder", "find_sequence", "first_number", "is_sequence_spec", "output_pattern", "plates_pattern",
            "sequence_stem"]
 
 # A padding token in a file name (Nuke/Houdini hashes, printf, fileseq's @, Houdini $F), with an
@@ -105,8 +105,7 @@ def output_pattern(output: str | Path, source: PlateSequence) -> PlateSequence:
     output = Path(output)
     if not is_sequence_spec(output):
         return PlateSequence(output, source.basename, source.pad, source.ext, source.frames)
-    if not output.parent.is_dir() and not output.parent.parent.is_dir():
-        raise FaceswapError(f"cannot write {output}: folder {output.parent.parent} does not exist")
+    check_pattern_folder(output)
     parsed = _parse(output)
     ext = parsed.extension() or source.ext
     if ext.lower() != source.ext.lower():
@@ -117,6 +116,13 @@ def output_pattern(output: str | Path, source: PlateSequence) -> PlateSequence:
     # a single # (or %d, $F, @) says "numbered", not "one digit": the source's padding then
     pad = parsed.zfill() if parsed.zfill() > 1 else source.pad
     return PlateSequence(output.parent, parsed.basename(), pad, ext, source.frames)
+
+
+def check_pattern_folder(output: Path) -> None:
+    """Raise FaceswapError (one line) when a pattern's folder cannot be made: the writer makes
+    the folder itself, so only its parent must exist."""
+    if not output.parent.is_dir() and not output.parent.parent.is_dir():
+        raise FaceswapError(f"cannot write {output}: folder {output.parent.parent} does not exist")
 
 
 def first_number(spec: str | Path, default: int) -> int:

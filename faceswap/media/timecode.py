@@ -66,16 +66,18 @@ def smpte_timecode(words: tuple[int, int] | list[int] | None) -> str | None:
     return f"{bcd(24, 2):02d}:{bcd(16, 3):02d}:{bcd(8, 3):02d}{sep}{bcd(0, 2):02d}"
 
 
-def timecode_words(timecode: str) -> tuple[int, int]:
+def timecode_words(timecode: str, fps: float | None = None) -> tuple[int, int]:
     """The SMPTE 12M time address of "HH:MM:SS:FF" (';' or '.' before FF: drop-frame) as EXR's
     smpte:TimeCode and DPX's headers hold it (the inverse of `smpte_timecode`; user bits 0).
-    Raises FaceswapError for text that is not a timecode, or a frame count beyond 39 (the
-    address holds two BCD digits of frames: rates above 30 are written as frame pairs by the
-    caller)."""
+    At `fps` above 30 the frames are counted in pairs, as SMPTE 12M does for 50 and 60 fps
+    (the address holds frames 0-39). Raises FaceswapError for text that is not a timecode or
+    one the address cannot hold."""
     match = _PARTS_RE.fullmatch(timecode.strip())
     if match is None:
         raise FaceswapError(f"not a timecode: {timecode!r} (HH:MM:SS:FF)")
     h, m, s, sep, f = (int(v) if v.isdigit() else v for v in match.groups())
+    if fps is not None and round(fps) > 30:
+        f //= 2
     if f > 39 or s > 59 or m > 59 or h > 23:
         raise FaceswapError(f"timecode {timecode!r} cannot be written as an SMPTE 12M time address")
 

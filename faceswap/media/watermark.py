@@ -261,11 +261,11 @@ def _decode(soft: np.ndarray) -> tuple[int, int] | None:
     bits = viterbi_decode(soft.astype(np.float64), _trellis(), tb_depth=MESSAGE_BITS + _MEMORY,
                           decoding_type="unquantized")[:MESSAGE_BITS]
     message = np.packbits(bits.astype(np.uint8)).tobytes()
-    payload, check = message[:PAYLOAD_BYTES], message[PAYLOAD_BYTES:]
-    if payload[0] != TOOL_ID or binascii.crc_hqx(payload, 0xFFFF).to_bytes(CHECK_BYTES, "big") != check:
+    output_id = int.from_bytes(message[1:PAYLOAD_BYTES], "big")
+    if message != _message(output_id):   # the tool byte and the CRC-16, as the encoder made them
         return None
     corrected = int(np.sum((conv_encode(bits, _trellis(), "term") * 2 - 1) != np.sign(soft)))
-    return int.from_bytes(payload[1:], "big"), corrected
+    return output_id, corrected
 
 
 @dataclass(frozen=True)

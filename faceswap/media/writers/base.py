@@ -163,6 +163,16 @@ class Pump:
             self._thread.join()
 
 
+def header_tags(metadata: dict[str, str] | None, description: str) -> dict[str, str]:
+    """An image file's header entries from the synthetic-media tags: `faceswap:<key>` for each,
+    the comment under the format's own `description` keyword (EXR/DPX/TIFF ImageDescription,
+    PNG Comment), which viewers show."""
+    tags = {f"faceswap:{k}": str(v) for k, v in (metadata or {}).items() if k != "comment"}
+    if metadata and "comment" in metadata:
+        tags[description] = str(metadata["comment"])
+    return tags
+
+
 def check_frame(frame: np.ndarray, shape: tuple[int, ...] | None) -> None:
     """Raise ValueError unless `frame` is a uint8 RGB array of `shape` (None: any HxWx3)."""
     ok = isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and (

@@ -29,7 +29,7 @@ from ..output_plan import PlateFormat
 from ..plates import Plate, lossy_compression, write_plate
 from ..sequence import PlateSequence, find_sequence, is_sequence_spec
 from ..timecode import shift_timecode, timecode_words
-from .base import FrameWriter, Patch, check_frame, oserror_line, partial_folder, remove
+from .base import FrameWriter, Patch, check_frame, header_tags, oserror_line, partial_folder, remove
 
 __all__ = ["PlateSequenceWriter"]
 
@@ -81,9 +81,7 @@ class PlateSequenceWriter(FrameWriter):
         if existing and not overwrite:
             raise FaceswapError(f"{len(existing)} frames of {self.path.name} exist in {folder} "
                                 f"(e.g. {existing[0].name}): pass --overwrite to replace them")
-        tags = {f"faceswap:{k}": v for k, v in (metadata or {}).items() if k != "comment"}
-        if metadata and "comment" in metadata:
-            tags["ImageDescription"] = metadata["comment"]
+        tags = header_tags(metadata, "ImageDescription")
         if form is not None:
             tags.update(_colour_tags(colour or {}, form))
         self.tags = tags
@@ -129,16 +127,14 @@ class PlateSequenceWriter(FrameWriter):
         else:
             pixels = rgb if rgb.dtype == np.uint8 else (rgb.astype(np.uint32) * 255 + 32767) // 65535
             pixels = pixels.astype(np.uint8)
-        attributes: list = [("FramesPerSecond", _rational_type(), [self.rate.numerator, self.rate.denominator])]
+        import OpenImageIO as oiio
+
+        attributes: list = [("FramesPerSecond", oiio.TypeRational, [self.rate.numerator, self.rate.denominator])]
         if form.ext == ".dpx":   # DPX's own field (the film and television headers' frame rate)
-            attributes.append(("dpx:FrameRate", _float_type(), float(self.rate)))
+            attributes.append(("dpx:FrameRate", oiio.TypeFloat, float(self.rate)))
         if self.timecode is not None:
-            nominal = max(round(float(self.rate)), 1)
             tc = shift_timecode(self.timecode, number - self.target.frames[0], float(self.rate))
-            if nominal > 30:   # SMPTE 12M counts frame pairs above 30 fps
-                head, frames = tc[:-2], int(tc[-2:])
-                tc = f"{head}{frames // 2:02d}"
-            attributes.append(("smpte:TimeCode", _timecode_type(), list(timecode_words(tc))))
+            attributes.append(("smpte:TimeCode", oiio.TypeTimeCode, list(timecode_words(tc, float(self.rate)))))
         return Plate(np.ascontiguousarray(pixels), None, ("R", "G", "B"), form.format, form.bits, attributes)
 
     def close(self) -> Path:
@@ -189,24 +185,6 @@ class PlateSequenceWriter(FrameWriter):
         remove(self.tmp)
 
 
-def _rational_type():
-    import OpenImageIO as oiio
-
-    return oiio.TypeRational
-
-
-def _float_type():
-    import OpenImageIO as oiio
-
-    return oiio.TypeFloat
-
-
-def _timecode_type():
-    import OpenImageIO as oiio
-
-    return oiio.TypeTimeCode
-
-
 # DPX's transfer/colorimetric names (SMPTE 268) for the video tags they have one for.
 _DPX_CURVES = {"bt709": "ITU-R 709-4", "smpte170m": "ITU-R 601-5 525-line", "bt470bg": "ITU-R 601-5 625-line"}
 
@@ -215,7 +193,6 @@ def _colour_tags(colour: dict[str, str | None], form: PlateFormat) -> dict[str, 
     """Header entries that say how a video's frames are encoded: its tags as ffmpeg names them
     (`faceswap:colour_*`; `colour_source_range` is the video's, whose code values were scaled to
     full range on decoding), and DPX's own transfer/colorimetric fields where SMPTE 268 names them."""
-    # the range is the video's: its code values were scaled to full range on decoding
     tags = {f"faceswap:colour_{'source_range' if k == 'range' else k}": str(v) for k, v in colour.items() if v}
     tags[VIDEO_ENCODING_TAG] = "video R'G'B' code values, full range, not linearised"
     if form.ext == ".dpx":

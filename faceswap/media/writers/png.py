@@ -28,6 +28,7 @@ from .base import (
     Pump,
     check_frame,
     check_overwrite_folder,
+    header_tags,
     oserror_line,
     partial_folder,
     publish_folder,
@@ -41,12 +42,9 @@ log = get_logger(__name__)
 
 
 def png_text(metadata: dict[str, str]) -> dict[str, str]:
-    """A still's PNG text entries from the synthetic-media tags: `faceswap:<key>` for each, the
-    comment as the standard `Comment` keyword."""
-    text = {f"faceswap:{k}": v for k, v in metadata.items() if k != "comment"}
-    if "comment" in metadata:
-        text["Comment"] = metadata["comment"]
-    return text
+    """A still's PNG text entries from the synthetic-media tags (`header_tags`; the comment as
+    PNG's standard `Comment` keyword)."""
+    return header_tags(metadata, "Comment")
 
 
 class PngSequenceWriter(FrameWriter):
@@ -192,16 +190,15 @@ class ImageSetWriter(PngSequenceWriter):
         Raises ValueError for a frame that is not HxWx3 uint8, FaceswapError (after aborting)
         when it could not be written."""
         self._check_open()
-        self._text = png_text(self.metadata)
         check_frame(frame, None)
         index = self._next if index is None else int(index)
         stem = Path(name).stem if name else f"{index:06d}"
         try:
             if plate is not None:
                 write_plate(self.tmp / f"{stem}{Path(name or '.png').suffix.lower()}", plate,
-                            {f"faceswap:{k}": v for k, v in self.metadata.items()})
+                            header_tags(self.metadata, "ImageDescription"))
             else:   # the tags in the PNG's text, as a plate's are in its header
-                write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression, self._text))
+                write_file(self.tmp / f"{stem}.png", encode_png(frame, self.compression, png_text(self.metadata)))
         except BaseException:
             self.abort()
             raise
