@@ -237,6 +237,26 @@ def test_video_written_as_plates_keeps_depth_numbers_timecode_and_sound(data, so
         inside.append(float(np.abs(d[face]).mean()))
     assert worst <= 0.5, worst            # outside the face: the video's own code values, rounded once
     assert np.mean(inside) > 1.0          # the face changed
+    if pattern.endswith(".exr"):
+        _plates_from_video_read_back_as_they_are(folder / "sh010_comp.####.exr", numbers, swap_model, tmp_path,
+                                                 probe_video(src).fps)
+
+
+def _plates_from_video_read_back_as_they_are(pattern: Path, numbers: list[int], swap_model, tmp_path: Path,
+                                             fps: float) -> None:
+    """EXR plates holding a video's code values are shown to the model as those values (a plain
+    float EXR is taken as ACEScg and transformed), and their header's rate is the sequence's."""
+    import json
+
+    import OpenImageIO as oiio
+
+    from faceswap.media.source import FrameSource
+    frame = next(iter(FrameSource(pattern)))
+    stored = np.asarray(oiio.ImageInput.open(str(pattern.parent / f"sh010_comp.{numbers[0]}.exr"))
+                        .read_image(0, 0, 0, 3, "float"))
+    assert np.abs(frame.image - stored * 255.0).max() <= 0.51
+    convert(pattern, swap_model, tmp_path / "patches", ConvertOptions(all_faces=True, codec="patch"), progress=False)
+    assert json.loads((tmp_path / "patches" / "patches.json").read_text())["fps"] == pytest.approx(fps)
 
 
 @pytest.mark.parametrize("output, extra, said", [
