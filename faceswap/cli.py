@@ -338,6 +338,15 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="Where the colour statistics come from: face (the whole blended face: steadiest from frame to "
                    "frame) or skin (cheeks, nose, brow ridge only: truer skin tone when hair, brows or glasses "
                    "differ, but more flicker).")
+@click.option("--edge-match", default=_convert_default("edge_match"), type=float,
+              help="Match the swapped face's colour and shading to the footage's along the mask's edge, fully "
+                   "within this % of the face width, fading out over as much again further in, so no seam shows "
+                   "where the face is lit differently; 0 = off (docs/convert.md, Edge match)."
+                   + must(ConvertOptions, "edge_match"))
+@click.option("--grain", default=_convert_default("grain"), type=float,
+              help="Lay this share of the footage's own finest grain (film grain, sensor noise; soft-clipped so "
+                   "its sharp facial edges stay out) over the swapped face, so it does not look pasted onto "
+                   "grainy footage; 0 = the model's clean render (docs/convert.md, Grain)." + must(ConvertOptions, "grain"))
 @click.option("--blend", default=_convert_default("blend"), type=click.Choice(list(BLEND_METHODS)),
               help="feather: alpha blend; poisson: seamless clone (fixed placement, no jitter); laplacian: "
                    "multi-band pyramid blend.")

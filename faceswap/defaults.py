@@ -83,6 +83,19 @@ COLOR = "lct"
 # smaller region's statistics vary more between frames: flicker 0.31 vs 0.21 levels/frame on d19->d18).
 COLOR_SOURCES = ("face", "skin")
 COLOR_FROM = "face"
+# Edge match (convert/edge_match.py): the swapped face's colour is matched to the footage's along
+# the blend's edge, fully within this % of the face width, fading out over as much again. qc seam
+# d19 -> d18 14.3 -> 3.6 levels, d14 -> d10 49.5 -> 9.3 (8 %: 8.6 / 21.4; 20 %: 7.6 on d19), at a
+# cost in flicker on d14 (0.40 -> 0.78 levels/frame; docs/convert.md, "Edge match and grain").
+EDGE_MATCH = 12.0
+# Grain (convert/grain.py): the share of the footage's finest band (finer than GRAIN_SIGMA px,
+# clipped at GRAIN_CLIP times its robust spread) laid over the swapped face. qc sharpness d19 -> d18
+# 0.228 -> 0.298 (clip 4: 0.381), d14 -> d10 0.666 -> 0.709; the clip keeps the footage's sharp
+# facial edges out (unclipped, the band gives back most of the footage's detail: docs/convert.md).
+GRAIN = 1.0
+GRAIN_SIGMA = 1.0
+GRAIN_CLIP = 2.5
+GRAIN_GATE = 1.6
 BLEND = "feather"
 # Faces per model call: amortises the per-call overhead without holding many frames.
 CONVERT_BATCH = 8

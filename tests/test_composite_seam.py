@@ -70,8 +70,9 @@ def test_blend_never_reaches_past_the_rendered_crop(size, centering, coverage, s
     edge = np.concatenate([drawn[0], drawn[-1], drawn[:, 0], drawn[:, -1]])
     if coverage < 1.0:  # the case this guards: a landmark mask that the crop cuts off
         assert edge.max() > 127
+    # no edge match or grain: the face must come out as rendered, black, wherever the alpha is 1
     settings = CompositeSettings(mask="landmarks", landmark_mask="extended", erode=erode, blur=5.0,
-                                 color="none", blend=blend)
+                                 color="none", blend=blend, edge_match=0.0, grain=0.0)
     mask = crop_mask(None, [lm], size, settings)
     rgb = np.zeros((size, size, 3), np.float32)  # black, like a render's dark crop border
     crop = np.full((size, size, 3), 128, np.uint8)

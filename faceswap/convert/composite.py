@@ -19,6 +19,8 @@ from ..media.colour import PlateColour
 from ..media.plates import Plate
 from .blend import CLEAN, SPILL, blend, refine_mask
 from .color import match_color
+from .edge_match import match_edge
+from .grain import regrain
 from .occlusion import frame_occlusion
 
 # Reenact regions drawn from landmarks; "face" uses the swap's landmark mask.
@@ -47,6 +49,8 @@ class CompositeSettings:
     blend: str = defaults.BLEND
     color_from: str = defaults.COLOR_FROM        # face | skin: where colour statistics come from
     occlusion_grow: float = defaults.OCCLUSION_GROW  # % of face width the occlusion net's cut is grown by
+    edge_match: float = defaults.EDGE_MATCH      # % of face width matched to the footage's colour at the edge
+    grain: float = defaults.GRAIN                # share of the footage's finest grain laid over the face
 
 
 @dataclass
@@ -147,11 +151,15 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
     footprint = warp_back(crop_taper(mask.shape[0]), matrix, region, border=cv2.BORDER_CONSTANT,
                           interpolation=cv2.INTER_LINEAR)
     np.minimum(alpha, footprint, out=alpha)
+    outline, uncovered = alpha, None
     if occlusion is not None:
         visible = warp_back(occlusion, matrix, region, border=cv2.BORDER_REPLICATE, interpolation=cv2.INTER_LINEAR)
-        alpha *= frame_occlusion(visible, frame[y0:y1, x0:x1], face_width, settings.occlusion_grow)
+        uncovered = frame_occlusion(visible, frame[y0:y1, x0:x1], face_width, settings.occlusion_grow)
+        alpha = alpha * uncovered
     alpha[alpha < CLEAN] = 0.0
     background = frame[y0:y1, x0:x1]
+    face_region = match_edge(face_region, background, outline, face_width, settings.edge_match, uncovered)
+    face_region = regrain(face_region, background, alpha, settings.grain)
     result = blend(background, face_region, alpha, settings.blend)
     # laplacian's coarse bands spill a few pixels past the alpha: not past the rendered crop
     beyond = footprint <= 0.0

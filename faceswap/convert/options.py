@@ -61,6 +61,8 @@ class ConvertOptions(ColourOptions):
     color: str = defaults.COLOR
     color_from: str = defaults.COLOR_FROM   # face | skin: where the colour statistics come from
     blend: str = defaults.BLEND
+    edge_match: float = bounded(defaults.EDGE_MATCH, 0, 50)  # % of the face width matched to the footage at the edge
+    grain: float = bounded(defaults.GRAIN, 0, 1)  # share of the footage's finest grain laid over the face
     codec: str | None = None                # None: from the output's suffix
     tonemap: str | None = None              # HLG/PQ video to BT.709 SDR ("bt709"); None: the transfer is kept
     watermark: str = defaults.WATERMARK     # auto | frame | face | off (media/watermark.py)

@@ -144,7 +144,8 @@ class Converter:
         self.start, self.end = parse_frames(self.options.frames)
         self.settings = CompositeSettings(self.options.mask, self.options.landmark_mask, self.options.erode,
                                           self.options.blur, self.options.color, self.options.blend,
-                                          self.options.color_from, self.options.occlusion_grow)
+                                          self.options.color_from, self.options.occlusion_grow,
+                                          self.options.edge_match, self.options.grain)
         if self.options.mode == "reenact" and self.options.region != "face":
             self.settings.landmark_mask = self.options.region
         if self.settings.mask == "occlusion" and not self.swapper.has_occlusion:
