@@ -89,9 +89,9 @@ COLOR_FROM = "face"
 # cost in flicker on d14 (0.40 -> 0.78 levels/frame; docs/convert.md, "Edge match and grain").
 EDGE_MATCH = 12.0
 # Grain (convert/grain.py): the share of the footage's finest band (finer than GRAIN_SIGMA px,
-# clipped at GRAIN_CLIP times its robust spread) laid over the swapped face. qc sharpness d19 -> d18
-# 0.228 -> 0.298 (clip 4: 0.381), d14 -> d10 0.666 -> 0.709; the clip keeps the footage's sharp
-# facial edges out (unclipped, the band gives back most of the footage's detail: docs/convert.md).
+# clipped at GRAIN_CLIP times its robust spread and faded where its local RMS exceeds GRAIN_GATE
+# times that spread) laid over the swapped face. Clipped only, it lifted qc sharpness on d19 -> d18
+# from 0.228 to 0.298 but let d19's glasses' rims through as a ghost; gated, 0.250 (docs/convert.md).
 GRAIN = 1.0
 GRAIN_SIGMA = 1.0
 GRAIN_CLIP = 2.5
