@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from faceswap import defaults
 from faceswap.convert.options import ConvertOptions
 from faceswap.convert.pipeline import convert
 from faceswap.errors import FaceswapError, NoFaceError
@@ -108,13 +109,16 @@ def previews(model, data, backend, tmp_path_factory):
     cache: dict[tuple[str, str], np.ndarray] = {}
     found: dict[str, np.ndarray] = {}
 
-    def get(color: str, blend: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if (color, blend) not in cache:
-            s = convert(data / "video" / "d19.mp4", model, root / f"{color}_{blend}.mp4",
-                        ConvertOptions(color=color, blend=blend, preview=100, watermark="off"), progress=False)
+    def get(color: str, blend: str, edge_match: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # edge match off unless asked for: it moves the face's colour toward the footage's itself,
+        # and the colour and blend methods are what is compared here (grain off: it is noise)
+        if (color, blend, edge_match) not in cache:
+            s = convert(data / "video" / "d19.mp4", model, root / f"{color}_{blend}_{edge_match}.mp4",
+                        ConvertOptions(color=color, blend=blend, preview=100, watermark="off", grain=0.0,
+                                       edge_match=edge_match), progress=False)
             assert s.faces == 1
             converted, compare = (cv2.imread(p)[..., ::-1] for p in s.preview)
-            cache[color, blend] = converted
+            cache[color, blend, edge_match] = converted
             found.setdefault("original", compare[:, :compare.shape[1] // 2])
         original = found["original"]
         if "hull" not in found:
@@ -123,7 +127,7 @@ def previews(model, data, backend, tmp_path_factory):
             hull = np.zeros(original.shape[:2], np.uint8)
             cv2.fillConvexPoly(hull, cv2.convexHull(faces[0].landmarks.astype(np.int32)), 1)
             found["hull"] = hull
-        return cache[color, blend], original, found["hull"]
+        return cache[color, blend, edge_match], original, found["hull"]
     return get
 
 
@@ -157,6 +161,18 @@ def test_colour_and_blend_methods_change_the_face_only(previews, color, blend):
             assert off < 0.5 * off_plain, (off, off_plain)
     if blend != "feather":
         assert differs(previews(color, "feather")[0], near) > 0.5, "the blend is feather's"
+
+
+def test_edge_match_takes_the_step_out_of_the_blend_edge(previews, backend):
+    """qc's seam on d19 frame 100 (the tiny model's face lit otherwise than the footage's): the
+    default edge match against none."""
+    from faceswap.qc.appearance import seam
+    from faceswap.qc.measures import largest
+    off, original, _ = previews("lct", "feather", 0.0)
+    on = previews("lct", "feather", defaults.EDGE_MATCH)[0]
+    face = largest(backend.detect(original))
+    before, after = (seam(x, original, face.landmarks, face.size) for x in (off, on))
+    assert before > 4 and after < 0.6 * before, (before, after)
 
 
 def test_patch_writer_recomposites_to_the_same_frames(model, data, tmp_path):
