@@ -338,15 +338,18 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="Where the colour statistics come from: face (the whole blended face: steadiest from frame to "
                    "frame) or skin (cheeks, nose, brow ridge only: truer skin tone when hair, brows or glasses "
                    "differ, but more flicker).")
-@click.option("--edge-match", default=_convert_default("edge_match"), type=float,
+@click.option("--edge-match", default=_convert_default("edge_match"), type=float, metavar="PERCENT",
               help="Match the swapped face's colour and shading to the footage's along the mask's edge, fully "
-                   "within this % of the face width, fading out over as much again further in, so no seam shows "
-                   "where the face is lit differently; 0 = off (docs/convert.md, Edge match)."
-                   + must(ConvertOptions, "edge_match"))
-@click.option("--grain", default=_convert_default("grain"), type=float,
-              help="Lay this share of the footage's own finest grain (film grain, sensor noise; soft-clipped so "
-                   "its sharp facial edges stay out) over the swapped face, so it does not look pasted onto "
-                   "grainy footage; 0 = the model's clean render (docs/convert.md, Grain)." + must(ConvertOptions, "grain"))
+                   "within this % of the face width, fading out over as much again further in, so no seam or "
+                   "dark wedge shows where the face is lit otherwise or the model drew hair. It follows each "
+                   "frame, so lower it (or 0 = off) if the face's edge flickers (docs/convert.md, Edge match "
+                   "and grain)." + must(ConvertOptions, "edge_match"))
+@click.option("--grain", default=_convert_default("grain"), type=float, metavar="SHARE",
+              help="Lay this share of the footage's own finest grain (film grain, sensor noise) over the swapped "
+                   "face, so it does not look pasted onto grainy footage; the footage's sharp edges (lids, "
+                   "lips, glasses' rims) are held out. 0 = the model's clean render, e.g. for a plate that is "
+                   "degrained and regrained in comp (docs/convert.md, Edge match and grain)."
+                   + must(ConvertOptions, "grain"))
 @click.option("--blend", default=_convert_default("blend"), type=click.Choice(list(BLEND_METHODS)),
               help="feather: alpha blend; poisson: seamless clone (fixed placement, no jitter); laplacian: "
                    "multi-band pyramid blend.")

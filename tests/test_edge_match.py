@@ -61,3 +61,4 @@ def test_covered_pixels_do_not_lend_their_colour():
     misled = match_edge(face, dark, alpha, FACE_WIDTH, depth=12)
     edge = _ring(alpha, 3, 8) & covered
     assert ignored[edge].mean() > misled[edge].mean() + 40
+

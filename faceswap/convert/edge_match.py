@@ -22,9 +22,8 @@ import numpy as np
 from .. import defaults
 from .blend import CLEAN
 
-# The ring the difference is read from: within RING times `depth` of the edge (the feather and
-# just past it), where the face is drawn (alpha above RING_ALPHA).
-RING = 1.0
+# The ring the difference is read from: within `depth` of the edge (the feather and just past
+# it), where the face is drawn (alpha above RING_ALPHA).
 RING_ALPHA = 0.05
 # The difference field is smoothed by a Gaussian of this share of `depth` (px): a colour and
 # shading field, not detail.
@@ -34,6 +33,14 @@ SMOOTH = 0.5
 def _smoothstep(t: np.ndarray) -> np.ndarray:
     t = np.clip(t, 0.0, 1.0)
     return t * t * (3 - 2 * t)
+
+
+def _spread(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised convolution of `values` (h, w, 3) with `weight` (h, w) by a Gaussian of `sigma`
+    px; zero where no weighted pixel is near."""
+    num = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    return num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 1e-2, 0.0, 1.0)[..., None]
 
 
 def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_width: float,
@@ -51,18 +58,12 @@ def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_wi
         return face
     d = depth * face_width / 100.0                     # px
     inside = cv2.distanceTransform((alpha > CLEAN).astype(np.uint8), cv2.DIST_L2, 5)
-    weight = (alpha * ((alpha > RING_ALPHA) & (inside <= RING * d))).astype(np.float32)
+    weight = (alpha * ((alpha > RING_ALPHA) & (inside <= d))).astype(np.float32)
     if visible is not None:
         weight *= visible
     diff = footage.astype(np.float32) - face.astype(np.float32)
-    sigma = max(SMOOTH * d, 1.0)
-    num = cv2.GaussianBlur(diff * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    den = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    field = num / np.maximum(den, 1e-3)[..., None]
-    # where no ring pixel is near (den ~ 0), there is nothing to match
-    field *= np.clip(den / 1e-2, 0.0, 1.0)[..., None]
-    ramp = 1.0 - _smoothstep((inside - d) / d)
-    out = face.astype(np.float32) + field * ramp[..., None]
+    field = _spread(diff, weight, max(SMOOTH * d, 1.0))
+    out = face.astype(np.float32) + field * (1.0 - _smoothstep((inside - d) / d))[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
