@@ -82,8 +82,8 @@ def test_grain_sharpens_a_soft_face_without_bringing_back_the_footage_edges(data
     whole = sharpness(regrain(soft, frame, alpha, 1.0, clip=1e6, gate=1e6), frame, lm)
     assert grained > 1.3 * base, (base, grained)
     assert whole > 0.7 and grained < 0.4 * whole, (grained, whole)
-    # the rims: the band's energy on the glasses' ring (between the brows and the eyes' outer
-    # corners and the cheek) against the skin beside it, with and without the gate
+    # the rims: the band's level on a ring round each eye where d19's glasses' rims lie, with and
+    # without the gate
     eyes = lm[36:48]
     ring = np.zeros(frame.shape[:2], np.uint8)
     for side in (eyes[:6], eyes[6:]):

@@ -27,6 +27,13 @@ _MIN_ROI = 8
 _DISC_ANGLES = np.radians([0.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0])
 
 
+def smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """0 at and below `lo`, 1 at and above `hi`, the cubic 3t^2 - 2t^3 between (zero slope at both
+    ends, so a mask shaped by it has no visible kink): same shape and dtype as `x`."""
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
 def _disc_filter(m: np.ndarray, radius: int, grow: bool) -> np.ndarray:
     """Dilate (grow) or erode `m` by a disc of `radius` pixels."""
     op, combine = (cv2.dilate, np.maximum) if grow else (cv2.erode, np.minimum)
@@ -162,4 +169,4 @@ def blend(background: np.ndarray, face: np.ndarray, mask: np.ndarray, method: st
     return BLEND_METHODS[method](background, face, np.clip(m, 0.0, 1.0))
 
 
-__all__ = ["BLEND_METHODS", "CLEAN", "SPILL", "blend", "refine_mask"]
+__all__ = ["BLEND_METHODS", "CLEAN", "SPILL", "blend", "refine_mask", "smoothstep"]

@@ -17,7 +17,7 @@ from ..faces.geometry import covering_box, invert, warp_back, zoom
 from ..faces.masks import landmark_mask
 from ..media.colour import PlateColour
 from ..media.plates import Plate
-from .blend import CLEAN, SPILL, blend, refine_mask
+from .blend import CLEAN, SPILL, blend, refine_mask, smoothstep
 from .color import match_color
 from .edge_match import match_edge
 from .grain import regrain
@@ -70,8 +70,7 @@ def crop_taper(size: int) -> np.ndarray:
     """(size, size) float32 in [0, 1]: 0 within TAPER_GAP * size of the crop's edge, 1 from
     (TAPER_GAP + TAPER_RAMP) * size inward, a smoothstep between. Read-only (cached)."""
     edge = np.minimum(np.arange(size) + 0.5, size - 0.5 - np.arange(size))  # px to the nearest edge
-    t = np.clip((edge - TAPER_GAP * size) / (TAPER_RAMP * size), 0.0, 1.0)
-    t = t * t * (3 - 2 * t)
+    t = smoothstep(edge, TAPER_GAP * size, (TAPER_GAP + TAPER_RAMP) * size)
     out = np.minimum.outer(t, t).astype(np.float32)
     out.flags.writeable = False
     return out

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .. import defaults
-from .blend import CLEAN
+from .blend import CLEAN, smoothstep
 
 # The ring the difference is read from: within `depth` of the edge (the feather and just past
 # it), where the face is drawn (alpha above RING_ALPHA).
@@ -28,11 +28,6 @@ RING_ALPHA = 0.05
 # The difference field is smoothed by a Gaussian of this share of `depth` (px): a colour and
 # shading field, not detail.
 SMOOTH = 0.5
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
 
 
 def _spread(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -61,9 +56,9 @@ def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_wi
     weight = (alpha * ((alpha > RING_ALPHA) & (inside <= d))).astype(np.float32)
     if visible is not None:
         weight *= visible
-    diff = footage.astype(np.float32) - face.astype(np.float32)
-    field = _spread(diff, weight, max(SMOOTH * d, 1.0))
-    out = face.astype(np.float32) + field * (1.0 - _smoothstep((inside - d) / d))[..., None]
+    face_f = face.astype(np.float32)
+    field = _spread(footage.astype(np.float32) - face_f, weight, max(SMOOTH * d, 1.0))
+    out = face_f + field * (1.0 - smoothstep(inside, d, 2 * d))[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -52,12 +52,11 @@ def footage_grain(region: np.ndarray, inside: np.ndarray, sigma: float = default
         return np.zeros_like(band)
     values = band[inside]                                   # (n, 3)
     spread = _MAD_TO_SIGMA * np.median(np.abs(values - np.median(values, axis=0)), axis=0)
-    limit = clip * np.maximum(spread, _MIN_SPREAD)
+    floor = np.maximum(spread, _MIN_SPREAD)                 # per channel
     # grain's local RMS is its spread, so it passes the gate; a rim's stands far above it
     local = np.sqrt(cv2.GaussianBlur(np.mean(np.square(band), axis=2), (0, 0), _LOCAL * sigma))
-    gate = np.clip(np.square(gate * np.sqrt(np.mean(np.square(np.maximum(spread, _MIN_SPREAD))))
-                             / np.maximum(local, 1e-6)), 0.0, 1.0)
-    out = np.clip(band, -limit, limit) * gate[..., None]
+    keep = np.clip(np.square(gate * np.sqrt(np.mean(np.square(floor))) / np.maximum(local, 1e-6)), 0.0, 1.0)
+    out = np.clip(band, -clip * floor, clip * floor) * keep[..., None]
     out[..., spread < _MIN_SPREAD] = 0.0
     return out
 

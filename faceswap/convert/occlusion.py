@@ -25,6 +25,7 @@ import numpy as np
 from .. import defaults
 from ..faces.masks import landmark_mask
 from ..log import get_logger
+from .blend import smoothstep
 from .stabilize import FrameItem
 
 log = get_logger(__name__)
@@ -138,8 +139,7 @@ def blend_occlusion(visible: np.ndarray, size: int) -> np.ndarray:
     (R, R) in [0, 1]: a firm edge (a smoothstep from 0.3 to 0.7, the net's uncertain middle),
     resized to the blended crop's `size`. For the colour statistics and the covered count; the
     blend's own cut is made at the frame's resolution (frame_occlusion)."""
-    t = np.clip((visible.astype(np.float32) - 0.3) / 0.4, 0.0, 1.0)
-    firm = t * t * (3 - 2 * t)
+    firm = smoothstep(visible.astype(np.float32), 0.3, 0.7)
     if firm.shape[0] != size:
         firm = cv2.resize(firm, (size, size), interpolation=cv2.INTER_LINEAR)
     return firm
@@ -165,8 +165,7 @@ def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
     anti-aliased rim keeps the footage's pixels too."""
     radius = max(1, int(round(GUIDE_RADIUS * face_width / 100)))
     v = cv2.ximgproc.guidedFilter(guide, visible.astype(np.float32), radius, GUIDE_EPS ** 2)
-    t = np.clip((v - 0.3) / 0.4, 0.0, 1.0)
-    firm = t * t * (3 - 2 * t)
+    firm = smoothstep(v, 0.3, 0.7)
     px = int(round(grow * face_width / 100))
     if px > 0:
         firm = cv2.erode(firm, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1)),
