@@ -193,6 +193,13 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
                    "the footage's pixels there (docs/occlusion.md)." + preset_default("occlusion"))
 @click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + train_must("batch_size") + preset_default("batch_size"))
 @click.option("--lr", type=float, default=None, help="Adam learning rate." + train_must("lr") + preset_default("lr"))
+@click.option("--lr-decay", type=float, default=None,
+              help="Share of the run's --minutes or --iterations at its end over which the learning rate falls "
+                   "linearly to --lr-floor times itself; 0 = a constant rate. A run with neither limit keeps "
+                   "its rate (docs/train.md)." + train_must("lr_decay") + train_default("lr_decay"))
+@click.option("--lr-floor", type=float, default=None,
+              help="The learning rate's multiplier at the end of the run's budget." + train_must("lr_floor")
+                   + train_default("lr_floor"))
 @click.option("--iterations", type=int, default=None,
               help="Stop at this iteration count (total, across resumes)." + train_must("iterations") + train_default("iterations"))
 @click.option("--minutes", type=float, default=None,

@@ -148,6 +148,10 @@ QC_TILE = 160
 # "auto" takes CUDA, then Apple's MPS, then the CPU (model/store.py pick_device).
 DEVICE = "auto"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Learning rate schedule (train/schedule.py): held, then lowered linearly over the last LR_DECAY
+# share of a run's --minutes or --iterations to LR_FLOOR times itself.
+LR_DECAY = 0.0
+LR_FLOOR = 0.1
 # Loss weight multipliers on the eye and mouth regions of a training crop: a
 # viewer looks there first, and they are small parts of the crop, so at equal
 # weight the loss lets them stay soft.

@@ -81,18 +81,26 @@ def test_loss_goes_down_and_files_are_written(facesets, tmp_path):
 
 
 def test_resume_restores_weights_optimizer_and_iteration(facesets, tmp_path):
+    """... and the learning rate it was given: the first run's rate fell over its last half (the
+    schedule), and the second starts from the full rate again, not from where the first ended."""
     a, b = facesets
-    first = Trainer(a, b, tmp_path, TINY, tiny_train(iterations=12), progress=False)
+    first = Trainer(a, b, tmp_path, TINY, tiny_train(iterations=12, lr_decay=0.5, lr_floor=0.1), progress=False)
     first.run()
+    rates = [float(r["lr"]) for r in csv.DictReader((tmp_path / "loss.csv").open())]
+    assert rates[:6] == [5e-4] * 6 and rates[-1] == pytest.approx(5e-5)
+    assert all(later < earlier for earlier, later in zip(rates[5:], rates[6:])), rates
     saved = load_file(tmp_path / "checkpoint" / "model.safetensors")
-    again = Trainer(a, b, tmp_path, None, tiny_train(iterations=20), progress=False)
+    again = Trainer(a, b, tmp_path, None, tiny_train(iterations=20, lr_decay=0.0), progress=False)
     assert again.iteration == 12
+    assert [g["lr"] for g in again.optimizer.param_groups][0] == 5e-4
     for k, v in again.model.state_dict().items():
         assert torch.equal(v.cpu(), saved[k]), k
     opt_a, opt_b = first.optimizer.state_dict(), again.optimizer.state_dict()
     for idx, st in opt_a["state"].items():
         assert torch.equal(st["exp_avg"], opt_b["state"][idx]["exp_avg"])
     assert again.run().iteration == 20
+    resumed = [float(r["lr"]) for r in csv.DictReader((tmp_path / "loss.csv").open())][12:]
+    assert resumed == [5e-4] * 8  # --lr-decay 0: a constant rate
 
 
 def test_nan_rolls_back_and_lowers_the_learning_rate(facesets, tmp_path):

@@ -28,6 +28,11 @@ RING_ALPHA = 0.05
 # The difference field is smoothed by a Gaussian of this share of `depth` (px): a colour and
 # shading field, not detail.
 SMOOTH = 0.5
+# Ring pixels where the footage has structure (a hairline, strands, an ear's edge) are read less:
+# weight 1 / (1 + (local std / STRUCTURE)^2), the local std of the footage's luma taken over a
+# Gaussian of STRUCTURE_SIGMA of `depth`. 0 = off.
+STRUCTURE = 0.0
+STRUCTURE_SIGMA = 0.1
 
 
 def _spread(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -36,6 +41,15 @@ def _spread(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     num = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
     den = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
     return num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 1e-2, 0.0, 1.0)[..., None]
+
+
+def _flatness(footage: np.ndarray, sigma: float) -> np.ndarray:
+    """(h, w) float32 in (0, 1]: 1 where the footage's luma is locally flat, falling as its local
+    standard deviation (over a Gaussian of `sigma` px) rises past STRUCTURE levels."""
+    luma = cv2.cvtColor(footage, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.GaussianBlur(luma, (0, 0), sigma)
+    var = np.maximum(cv2.GaussianBlur(luma * luma, (0, 0), sigma) - mean * mean, 0.0)
+    return 1.0 / (1.0 + var / STRUCTURE ** 2)
 
 
 def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_width: float,
@@ -56,6 +70,8 @@ def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_wi
     weight = (alpha * ((alpha > RING_ALPHA) & (inside <= d))).astype(np.float32)
     if visible is not None:
         weight *= visible
+    if STRUCTURE > 0:
+        weight *= _flatness(footage, max(STRUCTURE_SIGMA * d, 1.0))
     face_f = face.astype(np.float32)
     field = _spread(footage.astype(np.float32) - face_f, weight, max(SMOOTH * d, 1.0))
     out = face_f + field * (1.0 - smoothstep(inside, d, 2 * d))[..., None]

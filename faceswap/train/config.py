@@ -24,6 +24,8 @@ class TrainConfig:
 
     batch_size: int = bounded(16, 1)
     lr: float = bounded(5e-4, 0, 1, low_open=True)
+    lr_decay: float = bounded(defaults.LR_DECAY, 0, 1)  # share of the run's budget at its end over which lr falls
+    lr_floor: float = bounded(defaults.LR_FLOOR, 0, 1)  # lr's multiplier at the budget's end (train/schedule.py)
     iterations: int | None = bounded(None, 1)       # stop after this many iterations in total (None: no limit)
     minutes: float | None = bounded(None, 0, low_open=True)  # stop after this many minutes of this run (None: no limit)
     save_every: int = bounded(250, 1)

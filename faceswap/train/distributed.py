@@ -189,6 +189,10 @@ class DistributedTrainer(Trainer):
         # Ctrl-C, SIGTERM and the time limit reach the ranks at different steps: stop where the first saw one
         return STOPS[self._all_max(STOPS.index(super()._should_stop(start)))]
 
+    def _progress(self, start: float, start_iteration: int) -> float:
+        # every rank must step with the same rate: the clocks differ a little, so the furthest one counts
+        return self._all_max(round(super()._progress(start, start_iteration) * 1e6)) / 1e6
+
     def loaders(self):
         cfg, r, n = self.cfg, self.rank.rank, self.rank.world_size
         settings = dict(device=self.device, seed=cfg.seed, eyes_weight=cfg.eyes_weight, mouth_weight=cfg.mouth_weight,

@@ -52,6 +52,7 @@ from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import LossHistory
 from .previews import preview_grid
+from .schedule import lr_factor, run_progress
 
 log = get_logger(__name__)
 MAX_ROLLBACKS = 5
@@ -138,6 +139,9 @@ class Trainer:
         self.rollbacks = 0
         self.history = LossHistory(self.model_dir / "loss.csv" if self.writes else None)
         self._resume(from_backup)
+        # the schedule scales these each step (train/schedule.py); checkpoints keep them unscaled
+        # (load_state_dict replaces the group dicts: they are kept by position)
+        self._base_lr = [[group["lr"] for group in opt.param_groups] for opt in self._optimizers()]
         self.forward = torch.compile(self.model) if train_cfg.compile else self.model
         self._amp_dtype = None
         if train_cfg.amp and self.device.type == "cuda":
@@ -230,9 +234,10 @@ class Trainer:
         if self.disc is not None and "disc" in good:
             self.disc.load_state_dict(good["disc"])
             self.disc_optimizer.load_state_dict(good["disc_opt"])
-        for opt in filter(None, (self.optimizer, self.disc_optimizer)):
-            for group in opt.param_groups:
+        for opt, bases in zip(self._optimizers(), self._base_lr, strict=True):
+            for k, group in enumerate(opt.param_groups):
                 group["lr"] *= 0.5
+                bases[k] *= 0.5
         log.warning("%s at iteration %d: rolled back to iteration %d and halved the learning rate to %.3g",
                     what, self.iteration, good["iteration"], self.optimizer.param_groups[0]["lr"])
         self.iteration = good["iteration"]
@@ -248,12 +253,37 @@ class Trainer:
                  "rollbacks": self.rollbacks, "train": to_dict(self.cfg), "time": time.time()}
         if self.writes:
             save_checkpoint(self.model_dir, Checkpoint(
-                self.model.state_dict(), self.optimizer.state_dict(), state,
+                self.model.state_dict(), self._unscaled_state(self.optimizer), state,
                 self.disc.state_dict() if self.disc is not None else None,
-                self.disc_optimizer.state_dict() if self.disc is not None else None))
+                self._unscaled_state(self.disc_optimizer) if self.disc is not None else None))
         self._good = self._snapshot()
         if self.writes:
             self.history.plot(self.model_dir / "loss.png")
+
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        return [opt for opt in (self.optimizer, self.disc_optimizer) if opt is not None]
+
+    def _unscaled_state(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        """The optimiser's state dict with each group's rate before the schedule's scaling, so a
+        resumed run starts from the rate it was given, not from the end of the last decay."""
+        state = optimizer.state_dict()
+        bases = self._base_lr[self._optimizers().index(optimizer)]
+        for packed, base in zip(state["param_groups"], bases, strict=True):
+            packed["lr"] = base
+        return state
+
+    def _progress(self, start: float, start_iteration: int) -> float:
+        """The share of this run's budget spent once the next step is done (train/schedule.run_progress):
+        the last step of an --iterations run is taken at the schedule's floor."""
+        left = self.cfg.iterations - start_iteration if self.cfg.iterations is not None else None
+        return run_progress(time.monotonic() - start, self.cfg.minutes, self.iteration - start_iteration + 1, left)
+
+    def _schedule(self, progress: float) -> None:
+        """Every group's rate: its base times the schedule's factor at `progress`."""
+        factor = lr_factor(progress, self.cfg.lr_decay, self.cfg.lr_floor)
+        for opt, bases in zip(self._optimizers(), self._base_lr, strict=True):
+            for group, base in zip(opt.param_groups, bases, strict=True):
+                group["lr"] = base * factor
 
     def write_preview(self) -> Path | None:
         if not self.writes:
@@ -404,6 +434,7 @@ class Trainer:
         with self._signals():
             try:
                 while not (stopped := self._should_stop(start)):
+                    self._schedule(self._progress(start, start_iteration))
                     t0 = time.perf_counter()
                     stats = self.step(next(loader_a), next(loader_b)) or stats
                     dt = time.perf_counter() - t0
