@@ -348,9 +348,13 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("--edge-match", default=_convert_default("edge_match"), type=float, metavar="PERCENT",
               help="Match the swapped face's colour and shading to the footage's along the mask's edge, fully "
                    "within this % of the face width, fading out over as much again further in, so no seam or "
-                   "dark wedge shows where the face is lit otherwise or the model drew hair. It follows each "
-                   "frame, so lower it (or 0 = off) if the face's edge flickers (docs/convert.md, Edge match "
-                   "and grain)." + must(ConvertOptions, "edge_match"))
+                   "dark wedge shows where the face is lit otherwise or the model drew hair; 0 = off "
+                   "(docs/convert.md, Edge match and grain)." + must(ConvertOptions, "edge_match"))
+@click.option("--edge-steady", default=_convert_default("edge_steady"), type=float, metavar="FRAMES",
+              help="Average the edge match's colour field over each face's track, within a Gaussian of this many "
+                   "frames (it reaches twice as far either way, never across a cut), so the face's edge does not "
+                   "flicker where a brow or hair moves across it; 0 = each frame on its own."
+                   + must(ConvertOptions, "edge_steady"))
 @click.option("--grain", default=_convert_default("grain"), type=float, metavar="SHARE",
               help="Lay this share of the footage's own finest grain (film grain, sensor noise) over the swapped "
                    "face, so it does not look pasted onto grainy footage; the footage's sharp edges (lids, "

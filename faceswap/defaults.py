@@ -85,9 +85,14 @@ COLOR_SOURCES = ("face", "skin")
 COLOR_FROM = "face"
 # Edge match (convert/edge_match.py): the swapped face's colour is matched to the footage's along
 # the blend's edge, fully within this % of the face width, fading out over as much again. qc seam
-# d19 -> d18 14.3 -> 3.6 levels, d14 -> d10 49.5 -> 9.3 (8 %: 8.6 / 21.4; 20 %: 7.6 on d19), at a
-# cost in flicker on d14 (0.40 -> 0.78 levels/frame; docs/convert.md, "Edge match and grain").
+# d19 -> d18 14.3 -> 3.6 levels, d14 -> d10 49.5 -> 9.3 (8 %: 8.6 / 21.4; 20 %: 7.6 on d19); per
+# frame it raised flicker on d14 (0.41 -> 0.78 levels/frame), which EDGE_STEADY takes back (0.42).
 EDGE_MATCH = 12.0
+# The edge match's field is averaged over each track's frames within a Gaussian of this many
+# frames (sigma; the window reaches 2 sigma either way, within the shot): per frame it follows a
+# brow or hair moving across the face's outline (convert/edge_steady.py). 0 = each frame alone.
+# d14 -> d10 flicker 0.78 -> 0.42 levels/frame, seam 9.3 -> 9.5 (docs/convert.md).
+EDGE_STEADY = 2.0
 # Grain (convert/grain.py): the share of the footage's finest band (finer than GRAIN_SIGMA px,
 # clipped at GRAIN_CLIP times its robust spread and faded where its local RMS exceeds GRAIN_GATE
 # times that spread) laid over the swapped face. Clipped only, it lifted qc sharpness on d19 -> d18
@@ -149,7 +154,9 @@ QC_TILE = 160
 DEVICE = "auto"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Learning rate schedule (train/schedule.py): held, then lowered linearly over the last LR_DECAY
-# share of a run's --minutes or --iterations to LR_FLOOR times itself.
+# share of a run's --minutes or --iterations to LR_FLOOR times itself. Off by default: at 0.3 it
+# helped d19/d18 (identity 0.400 -> 0.388, pose 2.55 -> 2.20 deg) and hurt d14/d10 (0.486 -> 0.515,
+# retrieval 0.83 -> 0.61), one run each (docs/train.md, "Learning-rate decay").
 LR_DECAY = 0.0
 LR_FLOOR = 0.1
 # Loss weight multipliers on the eye and mouth regions of a training crop: a

@@ -19,7 +19,7 @@ from ..media.colour import PlateColour
 from ..media.plates import Plate
 from .blend import CLEAN, SPILL, blend, refine_mask, smoothstep
 from .color import match_color
-from .edge_match import match_edge
+from .edge_match import EdgeTerms, apply_field, edge_terms, field
 from .grain import regrain
 from .occlusion import frame_occlusion
 
@@ -110,23 +110,25 @@ def _untapered(pred: np.ndarray | None, landmarks_in_crop: list[np.ndarray], siz
     return pred * drawn   # both
 
 
-def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
-              mask: np.ndarray, face_width: float, settings: CompositeSettings,
-              weights: np.ndarray | None = None, occlusion: np.ndarray | None = None) -> Placed | None:
-    """Blend one rendered face into `frame` in place.
+@dataclass
+class Layout:
+    """A rendered face laid out in its frame region, before the edge match and the blend:
+    what `place` needs, and the edge match's terms (convert/edge_match.py), which convert may
+    average over a track's neighbouring frames first (convert/edge_steady.py)."""
 
-    frame: (H, W, 3) uint8; matrix: 2x3 frame -> crop; crop: the model's input crop (R, R, 3)
-    uint8; rgb: the rendered face (R, R, 3) float32; mask: (R, R) float32 crop-space mask (from
-    crop_mask); face_width: in frame pixels, the unit of the erode and blur settings; weights:
-    (R, R) where the colour statistics come from (color_weights), default `mask`; occlusion:
-    (R, R) in [0, 1], the steadied share of each pixel the occlusion net sees as face; its cut is
-    made at the frame's resolution (convert/occlusion.frame_occlusion) and multiplied into the
-    alpha after erode and feather: the face-outline feather is not taken out of the face again
-    along an occluder's edge, which keeps an edge of its own, snapped to the footage's.
-    The alpha never reaches past the model's crop: it is capped by the crop's taper warped into
-    the frame, after erode/grow and feather. Returns the region written, or None when the face
-    lies outside the frame.
-    """
+    region: tuple[int, int, int, int]   # x0, y0, x1, y1 in the frame
+    face: np.ndarray                    # (h, w, 3) uint8: the colour-matched render, warped there
+    alpha: np.ndarray                   # (h, w) float32 in [0, 1]: the blend's alpha, occluders cut out
+    footprint: np.ndarray               # (h, w) float32: the rendered crop's taper; nothing spills past it
+    matrix: np.ndarray                  # 2x3 frame -> the model's crop
+    terms: EdgeTerms | None             # None: no edge match
+
+
+def lay_out(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
+            mask: np.ndarray, face_width: float, settings: CompositeSettings,
+            weights: np.ndarray | None = None, occlusion: np.ndarray | None = None) -> Layout | None:
+    """Colour-match one rendered face and lay it out in its frame region (Layout); the frame is
+    not touched. Arguments as `composite`. None when the face lies outside the frame."""
     stats = mask if weights is None else weights
     rgb = match_color(rgb, crop.astype(np.float32) / 255.0, stats, settings.color)
     # The region of the frame the mask covers (not the whole crop): the warp and blend cost scale with it.
@@ -156,12 +158,26 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
         uncovered = frame_occlusion(visible, frame[y0:y1, x0:x1], face_width, settings.occlusion_grow)
         alpha = alpha * uncovered
     alpha[alpha < CLEAN] = 0.0
+    terms = edge_terms(face_region, frame[y0:y1, x0:x1], outline, face_width, settings.edge_match, uncovered)
+    return Layout(region, face_region, alpha, footprint, matrix, terms)
+
+
+def place(frame: np.ndarray, layout: Layout, settings: CompositeSettings,
+          colour_field: np.ndarray | None = None) -> Placed:
+    """Blend a laid-out face into `frame` in place: the edge match (with `colour_field`, (h, w, 3)
+    float32 in the region, when given: a field steadied over time; else this frame's own from
+    layout.terms), the grain, then the blend. Returns what was put there."""
+    x0, y0, x1, y1 = layout.region
     background = frame[y0:y1, x0:x1]
-    face_region = match_edge(face_region, background, outline, face_width, settings.edge_match, uncovered)
+    face_region, alpha = layout.face, layout.alpha
+    if layout.terms is not None:
+        if colour_field is None:
+            colour_field = field(layout.terms.num, layout.terms.den)
+        face_region = apply_field(face_region, colour_field, layout.terms.fade)
     face_region = regrain(face_region, background, alpha, settings.grain)
     result = blend(background, face_region, alpha, settings.blend)
     # laplacian's coarse bands spill a few pixels past the alpha: not past the rendered crop
-    beyond = footprint <= 0.0
+    beyond = layout.footprint <= 0.0
     result[beyond] = background[beyond]
     layer = face_region
     if settings.blend != "feather":
@@ -171,7 +187,28 @@ def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.n
         solved = (result.astype(np.float32) - background.astype(np.float32) * (1 - a)) / np.maximum(a, 1e-3)
         layer = np.where(a > 0.02, np.clip(solved + 0.5, 0, 255), face_region).astype(np.uint8)
     background[:] = result
-    return Placed(int(x0), int(y0), layer, alpha, matrix)
+    return Placed(int(x0), int(y0), layer, alpha, layout.matrix)
+
+
+def composite(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
+              mask: np.ndarray, face_width: float, settings: CompositeSettings,
+              weights: np.ndarray | None = None, occlusion: np.ndarray | None = None) -> Placed | None:
+    """Blend one rendered face into `frame` in place, from this frame alone (`lay_out`, then `place`).
+
+    frame: (H, W, 3) uint8; matrix: 2x3 frame -> crop; crop: the model's input crop (R, R, 3)
+    uint8; rgb: the rendered face (R, R, 3) float32; mask: (R, R) float32 crop-space mask (from
+    crop_mask); face_width: in frame pixels, the unit of the erode and blur settings; weights:
+    (R, R) where the colour statistics come from (color_weights), default `mask`; occlusion:
+    (R, R) in [0, 1], the steadied share of each pixel the occlusion net sees as face; its cut is
+    made at the frame's resolution (convert/occlusion.frame_occlusion) and multiplied into the
+    alpha after erode and feather: the face-outline feather is not taken out of the face again
+    along an occluder's edge, which keeps an edge of its own, snapped to the footage's.
+    The alpha never reaches past the model's crop: it is capped by the crop's taper warped into
+    the frame, after erode/grow and feather. Returns the region written, or None when the face
+    lies outside the frame.
+    """
+    layout = lay_out(frame, matrix, crop, rgb, mask, face_width, settings, weights, occlusion)
+    return None if layout is None else place(frame, layout, settings)
 
 
 def composite_plate(plate: Plate, placed: Placed, colour: PlateColour) -> np.ndarray:
@@ -201,5 +238,5 @@ def composite_plate(plate: Plate, placed: Placed, colour: PlateColour) -> np.nda
     return layer
 
 
-__all__ = ["CompositeSettings", "Placed", "TAPER_GAP", "TAPER_RAMP", "color_weights", "composite",
-           "composite_plate", "crop_mask", "crop_taper"]
+__all__ = ["CompositeSettings", "Layout", "Placed", "TAPER_GAP", "TAPER_RAMP", "color_weights", "composite",
+           "composite_plate", "crop_mask", "crop_taper", "lay_out", "place"]

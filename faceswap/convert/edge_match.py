@@ -16,6 +16,8 @@ gradients; docs/convert.md ("Edge match") gives what it measured.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -28,33 +30,55 @@ RING_ALPHA = 0.05
 # The difference field is smoothed by a Gaussian of this share of `depth` (px): a colour and
 # shading field, not detail.
 SMOOTH = 0.5
-# Ring pixels where the footage has structure (a hairline, strands, an ear's edge) are read less:
-# weight 1 / (1 + (local std / STRUCTURE)^2), the local std of the footage's luma taken over a
-# Gaussian of STRUCTURE_SIGMA of `depth`. 0 = off.
-STRUCTURE = 0.0
-STRUCTURE_SIGMA = 0.1
 
 
-def _spread(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised convolution of `values` (h, w, 3) with `weight` (h, w) by a Gaussian of `sigma`
-    px; zero where no weighted pixel is near."""
-    num = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    den = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+@dataclass
+class EdgeTerms:
+    """One face's edge match before it is applied, in its frame region: the normalised
+    convolution's numerator `num` (h, w, 3) and denominator `den` (h, w), whose ratio is the
+    colour field (`field`), and `fade` (h, w), how much of the field each pixel takes. Kept apart
+    so that convert can average num and den over neighbouring frames of a track before dividing
+    (a normalised convolution in space and time), which steadies the field."""
+
+    num: np.ndarray
+    den: np.ndarray
+    fade: np.ndarray
+
+
+def field(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """The colour field (h, w, 3) float32 from a normalised convolution's terms; zero where no
+    weighted pixel is near (den under 1e-2, faded in above it)."""
     return num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 1e-2, 0.0, 1.0)[..., None]
 
 
-def _flatness(footage: np.ndarray, sigma: float) -> np.ndarray:
-    """(h, w) float32 in (0, 1]: 1 where the footage's luma is locally flat, falling as its local
-    standard deviation (over a Gaussian of `sigma` px) rises past STRUCTURE levels."""
-    luma = cv2.cvtColor(footage, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    mean = cv2.GaussianBlur(luma, (0, 0), sigma)
-    var = np.maximum(cv2.GaussianBlur(luma * luma, (0, 0), sigma) - mean * mean, 0.0)
-    return 1.0 / (1.0 + var / STRUCTURE ** 2)
+def edge_terms(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_width: float,
+               depth: float = defaults.EDGE_MATCH, visible: np.ndarray | None = None) -> EdgeTerms | None:
+    """The edge match's terms (EdgeTerms) for `face` over `footage`; arguments as match_edge.
+    None when there is nothing to match (depth 0, or no alpha)."""
+    if depth <= 0 or not (alpha > RING_ALPHA).any():
+        return None
+    d = depth * face_width / 100.0                     # px
+    inside = cv2.distanceTransform((alpha > CLEAN).astype(np.uint8), cv2.DIST_L2, 5)
+    weight = (alpha * ((alpha > RING_ALPHA) & (inside <= d))).astype(np.float32)
+    if visible is not None:
+        weight *= visible
+    values = footage.astype(np.float32) - face.astype(np.float32)
+    sigma = max(SMOOTH * d, 1.0)
+    num = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    return EdgeTerms(num, den, (1.0 - smoothstep(inside, d, 2 * d)).astype(np.float32))
+
+
+def apply_field(face: np.ndarray, colour_field: np.ndarray, fade: np.ndarray) -> np.ndarray:
+    """`face` (h, w, 3) uint8 plus `colour_field` (h, w, 3) times `fade` (h, w): a new uint8 array."""
+    out = face.astype(np.float32) + colour_field * fade[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_width: float,
                depth: float = defaults.EDGE_MATCH, visible: np.ndarray | None = None) -> np.ndarray:
-    """`face` with its colour matched to `footage` along the edge of `alpha`: a new uint8 array.
+    """`face` with its colour matched to `footage` along the edge of `alpha`, from this frame
+    alone: a new uint8 array.
 
     face, footage: (h, w, 3) uint8, the rendered face warped into the frame region and the
     footage there; alpha: (h, w) float32 in [0, 1], the blend's alpha before any occlusion cut
@@ -63,19 +87,10 @@ def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_wi
     visible: (h, w) in [0, 1] or None, the share of each pixel not covered by an occluder: a
     hand's colour is not read as the footage's skin. depth 0 returns `face` itself.
     """
-    if depth <= 0 or not (alpha > RING_ALPHA).any():
+    terms = edge_terms(face, footage, alpha, face_width, depth, visible)
+    if terms is None:
         return face
-    d = depth * face_width / 100.0                     # px
-    inside = cv2.distanceTransform((alpha > CLEAN).astype(np.uint8), cv2.DIST_L2, 5)
-    weight = (alpha * ((alpha > RING_ALPHA) & (inside <= d))).astype(np.float32)
-    if visible is not None:
-        weight *= visible
-    if STRUCTURE > 0:
-        weight *= _flatness(footage, max(STRUCTURE_SIGMA * d, 1.0))
-    face_f = face.astype(np.float32)
-    field = _spread(footage.astype(np.float32) - face_f, weight, max(SMOOTH * d, 1.0))
-    out = face_f + field * (1.0 - smoothstep(inside, d, 2 * d))[..., None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return apply_field(face, field(terms.num, terms.den), terms.fade)
 
 
-__all__ = ["match_edge"]
+__all__ = ["EdgeTerms", "apply_field", "edge_terms", "field", "match_edge"]

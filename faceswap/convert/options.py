@@ -63,6 +63,7 @@ class ConvertOptions(ColourOptions):
     blend: str = defaults.BLEND
     edge_match: float = bounded(defaults.EDGE_MATCH, 0, 50)  # % of the face width matched to the footage at the edge
     grain: float = bounded(defaults.GRAIN, 0, 1)  # share of the footage's finest grain laid over the face
+    edge_steady: float = bounded(defaults.EDGE_STEADY, 0, 10)  # frames: the edge match's field averaged over a track
     codec: str | None = None                # None: from the output's suffix
     tonemap: str | None = None              # HLG/PQ video to BT.709 SDR ("bt709"); None: the transfer is kept
     watermark: str = defaults.WATERMARK     # auto | frame | face | off (media/watermark.py)

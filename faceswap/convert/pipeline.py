@@ -40,7 +40,8 @@ from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from ..media.writers.png import png_text
 from . import occlusion
-from .composite import CompositeSettings, Placed, color_weights, composite, composite_plate, crop_mask
+from .composite import CompositeSettings, Placed, color_weights, composite_plate, crop_mask, lay_out
+from .edge_steady import EdgeSteadier, Rendered, reach
 from .faces_in import FaceProvider, TargetSelector
 from .marking import Marker, output_id, resolve_mode
 from .occlusion import KEY as OCCLUSION
@@ -173,7 +174,9 @@ class Converter:
 
     def _hold(self, stabilizer: Stabilizer) -> int:
         # frames alive at once: the look-aheads, the queue to the model, a batch, the driver pairing
-        return stabilizer.ahead + 2 * REACH + QUEUE_FRAMES + self.options.batch_size + 4
+        # (and the edge match's window: a batch and its reach wait to be blended)
+        return (stabilizer.ahead + 2 * REACH + QUEUE_FRAMES + 2 * self.options.batch_size + 4
+                + reach(self.options.edge_steady))
 
     def _stabilised(self, path: Path, start: int, end: int | None, select: bool) -> Iterator[FrameItem]:
         """Frames of `path` from `start` to `end`, with their stabilised faces to change."""
@@ -261,7 +264,9 @@ class Converter:
         visible = self.swapper.occlusion(self.swapper.face_crops(item.image, item.faces))
         return {face_key(i, face.track): visible[i] for i, face in enumerate(item.faces)}
 
-    def _render_batch(self, batch: list[FrameItem]) -> list[list[tuple[Face, Placed | None]]]:
+    def _render_batch(self, batch: list[FrameItem]) -> list[Rendered]:
+        """Render each frame's faces and lay them out in the frame (composite.lay_out); blending
+        waits for the edge match's window (edge_steady.EdgeSteadier)."""
         # (item number, face, matrix, footage crop, model input crop, landmarks in crop, occlusion mask or None)
         jobs = []
         for n, item in enumerate(batch):
@@ -280,9 +285,9 @@ class Converter:
                     model_in = driver[0]
                     lm.append(driver[1])
                 jobs.append((n, face, matrix, crop, model_in, lm, visible))
-        placed: list[list[tuple[Face, Placed | None]]] = [[] for _ in batch]
+        rendered = [Rendered(item, [], [], []) for item in batch]
         if not jobs:
-            return placed
+            return rendered
         rgb, pred = self.swapper.render_output(np.stack([j[4] for j in jobs]), self.render_side)
         size = rgb.shape[1]
         for k, (n, face, matrix, crop, _, lm, occluded) in enumerate(jobs):
@@ -303,9 +308,12 @@ class Converter:
             weights = color_weights(seen, lm[0]) if self.settings.color_from == "skin" else seen
             if occluded is not None and len(occluded) != size:
                 occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
-            placed[n].append((face, composite(batch[n].image, matrix, crop, rgb[k], mask, face.size,
-                                              self.settings, weights, occluded)))
-        return placed
+            out = rendered[n]
+            out.faces.append((face, lay_out(batch[n].image, matrix, crop, rgb[k], mask, face.size,
+                                            self.settings, weights, occluded)))
+            out.keys.append(face.track if face.track >= 0 else None)
+            out.sizes.append(size)
+        return rendered
 
     # -- running --------------------------------------------------------------------------
 
@@ -396,25 +404,25 @@ class Converter:
         self._sources: list[FrameSource] = []
         self.shots = 1
         started = time.perf_counter()
-        writer = None
+        self._writer = None
         bar = tqdm(total=None, unit="frame", disable=not self.progress, dynamic_ncols=True,
                    desc=self.input.name)
         items = _threaded(self._items(self.start, self.end), QUEUE_FRAMES)
+        steadier = EdgeSteadier(self.settings, self.options.edge_steady)
         try:
             batch: list[FrameItem] = []
             for item in items:
-                if self.write_range and not self.write_range[0] <= item.index < self.write_range[1]:
+                # frames just outside the range written are rendered too: the edge match's window reads them
+                if self.write_range and not (self.write_range[0] - steadier.reach <= item.index
+                                             < self.write_range[1] + steadier.reach):
                     continue
-                if writer is None:
-                    writer = self._open_outputs(item)
-                    if bar.total is None and self._sources[0].video:
-                        total = len(self._sources[0]) - self.start
-                        bar.total = (min(total, self.end - self.start) if self.end else total)
                 batch.append(item)
                 if len(batch) >= self.options.batch_size:
-                    self._finish(batch, writer, summary, bar)
+                    self._emit(self._blended(steadier, batch), summary, bar)
                     batch = []
-            self._finish(batch, writer, summary, bar)
+            self._emit(self._blended(steadier, batch), summary, bar)
+            self._emit(steadier.flush(), summary, bar)
+            writer = self._writer
             if writer is None:
                 raise FaceswapError(f"no frames to convert in {self.input}"
                                     + (f" within --frames {self.options.frames}" if self.options.frames else ""))
@@ -426,8 +434,8 @@ class Converter:
             from ..provenance import write_sidecar
             summary.sidecar = str(write_sidecar(published, {**self.record, "changed_tracks": summary.changed.runs}))
         except BaseException as err:
-            if writer is not None:
-                writer.abort()
+            if self._writer is not None:
+                self._writer.abort()
             if isinstance(err, KeyboardInterrupt):
                 log.warning("interrupted: the partial output was removed; %s is untouched", self.input)
             raise
@@ -445,39 +453,55 @@ class Converter:
         summary.decode_warning = video.warning if video else None
         return summary
 
-    def _finish(self, batch: list[FrameItem], writer: FrameWriter, summary: ConvertSummary, bar) -> None:
-        if not batch:
-            return
-        placed = self._render_batch(batch)
-        for item, faces in zip(batch, placed):
-            done = [(f, p) for f, p in faces if p is not None]
-            summary.frames += 1
-            summary.bridged += item.bridged
-            if done:
-                summary.swapped += 1
-                summary.faces += len(done)
-                summary.tracks.update(f.track for f, _ in done)
-            else:
-                summary.no_face.append(item.name)
-            summary.changed.add(item.index, [f.track for f, _ in done])
-            plate = item.extra.get(PLATE)
-            marker = self.marker
-            if marker is not None and (writer.keeps_patches or (marker.mode == "face" and plate is not None)):
-                # faces laid over the input by their alpha (plates, patches) carry the mark themselves
-                done = [(f, marker.face(p, item.image.shape)) for f, p in done]
-            layers = [composite_plate(plate, p, self._sources[0].colour) if plate is not None else None
-                      for _, p in done]
-            if marker is not None and marker.mode == "frame":
-                marker.frame(plate.pixels if plate is not None else item.image)
-            elif marker is not None and plate is None and not writer.keeps_patches:
-                for _, p in done:
-                    marker.face_into(item.image, p)
-            # RGBA layers cost a copy of every face region: only for a writer that keeps them
-            patches = [_patch(f, p, layer) for (f, p), layer in zip(done, layers)] if writer.keeps_patches else ()
-            writer.write(item.image, item.index, name=item.name, patches=patches, plate=plate)
-        bar.update(len(batch))
-        if self.on_frames is not None:
-            self.on_frames(len(batch))
+    def _blended(self, steadier: EdgeSteadier, batch: list[FrameItem]) -> Iterator[Rendered]:
+        """Render `batch` and hand it to the edge match's window: the frames it has blended."""
+        for rendered in self._render_batch(batch) if batch else ():
+            yield from steadier.push(rendered)
+
+    def _emit(self, frames: Iterator[Rendered], summary: ConvertSummary, bar) -> None:
+        """Write the blended `frames` that are in the range written."""
+        written = sum(self._write(done, summary, bar) for done in frames)
+        if written and self.on_frames is not None:
+            self.on_frames(written)
+
+    def _write(self, rendered: Rendered, summary: ConvertSummary, bar) -> int:
+        """Write one blended frame (1), unless it is outside the range written (0)."""
+        item, faces = rendered.item, rendered.faces
+        if self.write_range and not self.write_range[0] <= item.index < self.write_range[1]:
+            return 0
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = self._open_outputs(item)
+            if bar.total is None and self._sources[0].video:
+                total = len(self._sources[0]) - self.start
+                bar.total = (min(total, self.end - self.start) if self.end else total)
+        done = [(f, p) for f, p in faces if p is not None]
+        summary.frames += 1
+        summary.bridged += item.bridged
+        if done:
+            summary.swapped += 1
+            summary.faces += len(done)
+            summary.tracks.update(f.track for f, _ in done)
+        else:
+            summary.no_face.append(item.name)
+        summary.changed.add(item.index, [f.track for f, _ in done])
+        plate = item.extra.get(PLATE)
+        marker = self.marker
+        if marker is not None and (writer.keeps_patches or (marker.mode == "face" and plate is not None)):
+            # faces laid over the input by their alpha (plates, patches) carry the mark themselves
+            done = [(f, marker.face(p, item.image.shape)) for f, p in done]
+        layers = [composite_plate(plate, p, self._sources[0].colour) if plate is not None else None
+                  for _, p in done]
+        if marker is not None and marker.mode == "frame":
+            marker.frame(plate.pixels if plate is not None else item.image)
+        elif marker is not None and plate is None and not writer.keeps_patches:
+            for _, p in done:
+                marker.face_into(item.image, p)
+        # RGBA layers cost a copy of every face region: only for a writer that keeps them
+        patches = [_patch(f, p, layer) for (f, p), layer in zip(done, layers)] if writer.keeps_patches else ()
+        writer.write(item.image, item.index, name=item.name, patches=patches, plate=plate)
+        bar.update(1)
+        return 1
 
     def preview(self, frame: int) -> ConvertSummary:
         """Convert one frame (with enough neighbours for smoothing) and write it and a
@@ -486,16 +510,23 @@ class Converter:
         self._sources = []
         self.shots = 1
         started = time.perf_counter()
-        margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead + 2 * REACH
+        steadier = EdgeSteadier(self.settings, self.options.edge_steady)
+        margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead + 2 * REACH + steadier.reach
         stem = self.output.with_suffix("") if self.output.suffix else self.output
-        found = None
+        found = original = None
         items = _threaded(self._items(max(0, frame - margin), frame + margin + 1), QUEUE_FRAMES)
         try:
             for item in items:
                 if item.index == frame:
                     original = item.image.copy()
-                    placed = self._render_batch([item])[0]
-                    found = (original, item.image.copy(), [p for _, p in placed if p is not None])
+                # the frame and its neighbours in the edge match's window are rendered
+                blended = self._blended(steadier, [item]) if abs(item.index - frame) <= steadier.reach else ()
+                for done in blended:
+                    if done.item.index == frame:
+                        found = (original, done.item.image.copy(), [p for _, p in done.faces if p is not None])
+            for done in steadier.flush():
+                if done.item.index == frame:
+                    found = (original, done.item.image.copy(), [p for _, p in done.faces if p is not None])
         finally:
             items.close()
             for backend in self._backends:

@@ -3,7 +3,8 @@
 Segment [START, END) is converted by reading frames [START - back, END + ahead) and writing
 only [START, END) (`Converter(write_range=...)`), so the stabiliser (stabilize.py: a
 Gaussian window of radius ceil(3 sigma) and gap bridging up to `bridge_gap` frames, both
-within a shot) sees the same neighbours on either side of a border as a one-piece run.
+within a shot) and the edge match's window (edge_steady.py, which reads rendered frames either
+side) see the same neighbours on either side of a border as a one-piece run.
 `back` is longer than the stabiliser needs: the face finder's state (its tracks, which the
 mesh follows from frame to frame, and its detector, run every `detect_every` frames) is
 rebuilt from the first frame read, so the context spans a few detections
@@ -51,6 +52,7 @@ from ..media.timecode import read_timecode, shift_timecode
 from ..media.timing import variable_timeline
 from ..media.writers.base import remove
 from ..provenance import build_record, container_tags, hash_file, job_key, sidecar_path, write_sidecar
+from .edge_steady import reach
 from .frame_range import check_frame_range
 from .marking import Marker, job_mark_id, output_id, resolve_mode
 from .occlusion import REACH
@@ -106,10 +108,12 @@ def context_frames(options: ConvertOptions) -> tuple[int, int]:
     `detect_every` periods from the job's start (the face finder's detection phase in one
     piece, until a cut or a lost track moves it)."""
     stabilizer = Stabilizer(options.smooth, options.bridge_gap)
-    back = max(stabilizer.radius, stabilizer.bridge_gap) + defaults.SEGMENT_TRACK_WARMUP
+    # the edge match's window reads `edge` rendered frames either side of the segment, each with its full context
+    edge = reach(options.edge_steady) if options.edge_match > 0 else 0
+    back = max(stabilizer.radius, stabilizer.bridge_gap) + defaults.SEGMENT_TRACK_WARMUP + edge
     every = max(int(options.detect_every), 1)
     # ahead: the occlusion masks' look-ahead too, with full landmark look-ahead for each of its frames
-    return math.ceil(back / every) * every, stabilizer.ahead + 2 * REACH
+    return math.ceil(back / every) * every, stabilizer.ahead + 2 * REACH + edge
 
 
 def _one_piece_reason(input_path: Path, options: ConvertOptions, codec: str | None) -> str | None:
