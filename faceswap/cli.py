@@ -194,11 +194,12 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--batch-size", type=int, default=None, help="Faces per identity per iteration." + train_must("batch_size") + preset_default("batch_size"))
 @click.option("--lr", type=float, default=None, help="Adam learning rate." + train_must("lr") + preset_default("lr"))
 @click.option("--lr-decay", type=float, default=None,
-              help="Share of the run's --minutes or --iterations at its end over which the learning rate falls "
-                   "linearly to --lr-floor times itself; 0 = a constant rate. A run with neither limit keeps "
-                   "its rate (docs/train.md)." + train_must("lr_decay") + train_default("lr_decay"))
+              help="Share of the run's budget at its end over which the learning rate falls linearly to "
+                   "--lr-floor times itself; 0 = a constant rate. The budget is this run's --minutes or the "
+                   "iterations left to --iterations when it starts, whichever runs out first; a resumed run "
+                   "starts from --lr again; a run with neither limit keeps its rate (docs/train.md)." + train_must("lr_decay") + train_default("lr_decay"))
 @click.option("--lr-floor", type=float, default=None,
-              help="The learning rate's multiplier at the end of the run's budget." + train_must("lr_floor")
+              help="The learning rate's multiplier at the end of the run's budget (with --lr-decay above 0)." + train_must("lr_floor")
                    + train_default("lr_floor"))
 @click.option("--iterations", type=int, default=None,
               help="Stop at this iteration count (total, across resumes)." + train_must("iterations") + train_default("iterations"))
@@ -351,9 +352,11 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "dark wedge shows where the face is lit otherwise or the model drew hair; 0 = off "
                    "(docs/convert.md, Edge match and grain)." + must(ConvertOptions, "edge_match"))
 @click.option("--edge-steady", default=_convert_default("edge_steady"), type=float, metavar="FRAMES",
-              help="Average the edge match's colour field over each face's track, within a Gaussian of this many "
-                   "frames (it reaches twice as far either way, never across a cut), so the face's edge does not "
-                   "flicker where a brow or hair moves across it; 0 = each frame on its own."
+              help="Average the edge match's colour field over each face's track, within a Gaussian whose sigma "
+                   "is this many frames (it reaches twice as far either way, never across a cut), so the face's "
+                   "edge does not flicker where a brow or hair moves across it; raise it (3-4) if the edge still "
+                   "flickers, lower it if the face's lighting changes fast; 0 = each frame on its own. No effect "
+                   "with --edge-match 0."
                    + must(ConvertOptions, "edge_steady"))
 @click.option("--grain", default=_convert_default("grain"), type=float, metavar="SHARE",
               help="Lay this share of the footage's own finest grain (film grain, sensor noise) over the swapped "

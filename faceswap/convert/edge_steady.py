@@ -112,7 +112,8 @@ class EdgeSteadier:
         for other in self._frames:
             if other.item.shot != shot or abs(other.item.index - index) > self.reach:
                 continue
-            w = math.exp(-0.5 * ((other.item.index - index) / self.sigma) ** 2)
+            z = abs(other.item.index - index) / self.sigma   # a tiny sigma: a huge z, weight 0, not an overflow
+            w = math.exp(-0.5 * z * z) if z < 40 else 0.0
             for j, terms in enumerate(other.terms):
                 if other.keys[j] == key and terms is not None:
                     num += w * terms[0]
