@@ -205,3 +205,34 @@ def test_qc_reports_and_gates_occlusion(tmp_path, d19_frames):
     same = run_qc(paths["original"], paths["original"], options=QcOptions(fail_over=["occlusion=0"],
                                                                            identity_every=50))
     assert same.ok and same.summary["appearance"]["occlusion"]["max"] == 0
+
+
+def test_flicker_leaves_out_an_occluder_the_swap_kept(d19_frames, d19_landmarks):
+    """A microphone crosses d19's face in 30 frames; the 'swap' makes the face's skin 25 levels
+    redder and keeps the microphone. The face's colour changes by the same 25 levels in every
+    frame, so its flicker is that of the footage: about 0. Measured over the whole landmark
+    region, the microphone's share of it moves the mean (the issue's 'qc flicker counts
+    occluded pixels'); measured over the skin, it does not."""
+    from faceswap.faces.masks import landmark_mask
+    from faceswap.faces.types import Face
+    from faceswap.qc.measures import Region, flicker, measure_pair
+
+    lm = d19_landmarks[0]
+    face = Face(landmarks=lm, score=1.0)
+    box = tuple(float(v) for v in np.r_[lm.min(axis=0), lm.max(axis=0)])
+    face_mask = landmark_mask(lm, d19_frames[0].shape[:2], "components") >= 128
+    measured, region_means = [], []
+    region = Region.of(lm, d19_frames[0].shape[:2])
+    for i, frame in enumerate(d19_frames):
+        rgb, alpha = O.moving_occluder("microphone", i, frame.shape, box, period=len(d19_frames))
+        footage = O.composite(frame, rgb, alpha)
+        out = footage.copy()
+        swapped = face_mask & (alpha == 0)
+        out[swapped, 0] = np.minimum(out[swapped, 0].astype(np.int16) + 25, 255).astype(np.uint8)
+        measured.append(measure_pair(footage, out, [face], [face]))
+        region_means.append(region.mean_colour(out) - region.mean_colour(footage))
+    skin = np.mean([flicker(b, a) for a, b in zip(measured, measured[1:])])
+    whole = np.mean([np.linalg.norm(b - a) for a, b in zip(region_means, region_means[1:])])
+    assert whole > 0.1, whole            # the old measure: the microphone's share moves it
+    assert skin < 0.25 * whole, (skin, whole)
+    print(f"flicker with a kept microphone: skin {skin:.3f}, whole region {whole:.3f} levels/frame")

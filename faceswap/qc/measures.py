@@ -17,7 +17,7 @@ from ..faces.masks import landmark_mask
 from ..faces.tracking import box_iou
 from ..faces.types import Face
 from .appearance import seam, sharpness
-from .occlusion import occlusion
+from .occlusion import face_skin, occlusion
 from .pose import angle_difference, head_pose
 
 # iBUG outer eye corners: the inter-ocular distance of the 300-W benchmark.
@@ -81,6 +81,25 @@ class Region:
             return None
         return cls(x0, y0, mask)
 
+    def skin_only(self, box: tuple[int, int, int, int], skin: np.ndarray) -> Region:
+        """This region less what is not face skin (`skin`, a bool mask of `box` = x0, y0, x1, y1
+        in frame pixels; `occlusion.face_skin`): a hand, a microphone, glasses' frames or hair
+        over the face, and the eyes and lips, leave the colour measures. Itself when too little
+        skin would remain (fewer than a quarter of its pixels)."""
+        x0, y0, x1, y1 = box
+        h, w = self.mask.shape
+        keep = np.ones((h, w), bool)
+        # the overlap of the two boxes, in each one's own coordinates
+        ax0, ay0 = max(x0, self.x0), max(y0, self.y0)
+        ax1, ay1 = min(x1, self.x0 + w), min(y1, self.y0 + h)
+        if ax1 > ax0 and ay1 > ay0:
+            keep[ay0 - self.y0:ay1 - self.y0, ax0 - self.x0:ax1 - self.x0] = \
+                skin[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]
+        mask = np.where(keep, self.mask, 0).astype(np.uint8)
+        if np.count_nonzero(mask) * 4 < np.count_nonzero(self.mask):
+            return self
+        return Region(self.x0, self.y0, mask)
+
     def cut(self, image: np.ndarray) -> np.ndarray:
         h, w = self.mask.shape
         return image[self.y0:self.y0 + h, self.x0:self.x0 + w]
@@ -106,8 +125,8 @@ class FrameMeasures:
     pose_original: np.ndarray | None = None
     pose_output: np.ndarray | None = None
     pose_diff: np.ndarray | None = None       # |d yaw|, |d pitch|, |d roll| in degrees
-    colour_original: np.ndarray | None = None  # mean RGB inside the original face's mask
-    colour_output: np.ndarray | None = None    # the same region of the output frame
+    colour_original: np.ndarray | None = None  # mean RGB of the original face's skin (mask less occluders)
+    colour_output: np.ndarray | None = None    # the same pixels of the output frame
     face_change: float | None = None          # mean abs difference output vs original in that region
     sharpness: float | None = None            # inner-face detail of the output / the original's (1 = as sharp)
     seam: float | None = None                 # colour step at the blend edge beyond the original's, 8-bit levels
@@ -132,13 +151,16 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
     m.iod = inter_ocular(face_o.landmarks)
     m.pose_original = head_pose(face_o.landmarks, (w, h))
     region = Region.of(face_o.landmarks, (h, w))
+    found = face_skin(original, face_o.landmarks)
     if region is not None:
-        m.colour_original = region.mean_colour(original)
-        m.colour_output = region.mean_colour(output)
+        skin = region if found is None else region.skin_only(found.box, found.skin)
+        m.colour_original = skin.mean_colour(original)
+        m.colour_output = skin.mean_colour(output)
         m.face_change = region.mean_abs_diff(original, output)
     m.sharpness = sharpness(output, original, face_o.landmarks)
     m.seam = seam(output, original, face_o.landmarks, face_o.size)
-    m.occlusion = occlusion(output, original, face_o.landmarks)
+    m.occlusion = occlusion(output, original, face_o.landmarks,
+                            None if found is None else (found.box, found.not_face))
     if face_x is not None:
         m.landmark_error = landmark_error(face_x.landmarks, face_o.landmarks, m.iod)
         m.pose_output = head_pose(face_x.landmarks, (w, h))
@@ -158,8 +180,10 @@ def jitter(now: FrameMeasures, before: FrameMeasures) -> float | None:
 
 
 def flicker(now: FrameMeasures, before: FrameMeasures) -> float | None:
-    """Frame-to-frame change of the face region's mean colour in the output beyond the
-    original's change (length of the RGB difference, 8-bit levels)."""
+    """Frame-to-frame change of the face skin's mean colour in the output beyond the
+    original's change (length of the RGB difference, 8-bit levels). The skin is the landmark
+    mask less what the footage shows in front of it (`Region.skin_only`), so an occluder the
+    swap keeps, crossing the face, is not counted as the face's flicker."""
     if now.colour_output is None or before.colour_output is None:
         return None
     change = (now.colour_output - before.colour_output) - (now.colour_original - before.colour_original)

@@ -56,12 +56,27 @@ def _features(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out.astype(bool)
 
 
-def not_face(original: np.ndarray, landmarks: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """The region around the face that is not face skin: (box x0, y0, x1, y1; bool mask of the
-    box's shape). Face skin is a pixel of the footage's own skin colour (see SKIN_DISTANCE) in
-    the `extended` landmark mask grown by FACE_GROW, or an eye, brow or the lips; everything
-    else in the grown box (hair, background, neck, clothing, glasses frames, a microphone or a
-    cup over the face) is not. None when the box is off the frame or the skin is not seen."""
+@dataclass
+class FaceSkin:
+    """What of the region around a face (`box` = x0, y0, x1, y1 in frame pixels) is face: `skin`,
+    pixels of the footage's own skin colour in the grown `extended` mask, and `features`, the
+    eyes with their brows and the lips whatever their colour (bool masks of the box's shape)."""
+
+    box: tuple[int, int, int, int]
+    skin: np.ndarray
+    features: np.ndarray
+
+    @property
+    def not_face(self) -> np.ndarray:
+        return ~(self.skin | self.features)
+
+
+def face_skin(original: np.ndarray, landmarks: np.ndarray) -> FaceSkin | None:
+    """Face skin and features of the footage around its face (see `FaceSkin`). Face skin is a
+    pixel of the footage's own skin colour (see SKIN_DISTANCE) in the `extended` landmark mask
+    grown by FACE_GROW; everything else in the grown box (hair, background, neck, clothing,
+    glasses frames, a microphone or a cup over the face) is not, but for the eyes, brows and
+    lips. None when the box is off the frame or the skin is not seen."""
     lm = np.asarray(landmarks, np.float64)
     box = _box(lm, original.shape[:2])
     if box is None:
@@ -83,8 +98,14 @@ def not_face(original: np.ndarray, landmarks: np.ndarray) -> tuple[tuple[int, in
     grow = max(int(round(FACE_GROW * width)), 1)
     face_area = cv2.dilate(landmark_mask(local, shape, "extended"),
                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) >= 128
-    face = (skin_coloured & face_area) | _features(local, shape)
-    return box, ~face
+    return FaceSkin(box, skin_coloured & face_area, _features(local, shape))
+
+
+def not_face(original: np.ndarray, landmarks: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The region around the face that is not face skin nor an eye, brow or the lips (`face_skin`):
+    (box x0, y0, x1, y1; bool mask of the box's shape), or None."""
+    found = face_skin(original, landmarks)
+    return None if found is None else (found.box, found.not_face)
 
 
 def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -94,14 +115,16 @@ def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.blur(diff, (3, 3)) > CHANGE_LEVEL
 
 
-def occlusion(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray) -> float | None:
+def occlusion(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
+              region: tuple[tuple[int, int, int, int], np.ndarray] | None = None) -> float | None:
     """Share (0-1) of the pixels around the face that are not face skin (`not_face`, from the
     footage and its landmarks) that the output changed (`changed`): 0 for an unchanged copy;
     a swap kept to the face measures a few hundredths (its feathered edge); one painted over
     hair, glasses' frames, a microphone or the background measures more. A skin-coloured
     occluder over the face reads as skin and is not counted (the benchmark's exact matte,
-    `occluder_frame`, measures those). None when the face's skin is not seen."""
-    region = not_face(original, landmarks)
+    `occluder_frame`, measures those). None when the face's skin is not seen. `region`: `not_face`
+    of these frames, when the caller has it already."""
+    region = region or not_face(original, landmarks)
     if region is None:
         return None
     (x0, y0, x1, y1), outside = region
