@@ -410,7 +410,8 @@ WATERMARK_TRANSFORMS = {
     "h264 crf 28": ["-c:v", "libx264", "-crf", "28"],
     "h265 crf 28": ["-c:v", "libx265", "-crf", "28", "-x265-params", "log-level=error"],
     "50% downscale": ["-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-crf", "18"],
-    "10% crop": ["-vf", "crop=iw*0.9:ih*0.9:iw*0.05:ih*0.03", "-c:v", "libx264", "-crf", "18"],
+    # even sizes: yuv420p cannot hold an odd one (a 512 px side's 90 % is 460.8)
+    "10% crop": ["-vf", "crop=2*trunc(iw*0.45):2*trunc(ih*0.45):iw*0.05:ih*0.03", "-c:v", "libx264", "-crf", "18"],
     "25 fps": ["-vf", "fps=25", "-c:v", "libx264", "-crf", "23"],
     "crf 28 + 50% downscale": ["-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-crf", "28"],
 }

@@ -22,7 +22,7 @@ from .composite import Placed
 
 __all__ = ["SCHEME", "Marker", "job_mark_id", "output_id", "resolve_mode"]
 
-SCHEME = "faceswap-tile-2"   # media/watermark.py's layout; verify reads it
+SCHEME = "faceswap-tile-3"   # media/watermark.py's layout; verify reads it (and tile-2, the same tiles in blue alone)
 
 
 def resolve_mode(mode: str, source_kind: str) -> str:
