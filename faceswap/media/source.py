@@ -56,7 +56,9 @@ def _needs_plate(path: Path) -> bool:
 
     image = oiio.ImageInput.open(str(path))
     if image is None:
-        return False  # read_image says why
+        # read_image says why; the error is taken here, or OpenImageIO prints it again at exit
+        oiio.geterror()
+        return False
     try:
         return str(image.spec().format) != "uint8"
     finally:
