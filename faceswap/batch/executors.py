@@ -21,6 +21,8 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import threading
 import time
@@ -124,6 +126,7 @@ class ProcessExecutor:
                 return
             # the pool's own list of its processes (Python 3.14 adds terminate_workers() for this)
             procs = dict(getattr(self._pool, "_processes", None) or {})
+            reaper = getattr(self._pool, "_executor_manager_thread", None)
             self._pool.shutdown(wait=False, cancel_futures=True)
             for proc in procs.values():
                 proc.terminate()   # SIGTERM
@@ -132,17 +135,30 @@ class ProcessExecutor:
             # which a busy machine can hold back: a second SIGTERM, outside any task, ends it at once
             concurrent.futures.wait(self._futures, timeout=STOP_GRACE_S)
             for proc in procs.values():
-                if proc.is_alive():
+                if not _ended(proc):
                     proc.terminate()
+            # the processes' sentinels say when they end; is_alive()/join() would call waitpid,
+            # which races with the pool's own thread reaping the same workers (one of two waitpid
+            # calls on a pid gets ECHILD, and is_alive() then says True of a process long gone)
+            left = [p.sentinel for p in procs.values()]
+            while left and time.monotonic() < deadline:
+                ended = multiprocessing.connection.wait(left, max(0.0, deadline - time.monotonic()))
+                left = [s for s in left if s not in ended]
             for proc in procs.values():
-                proc.join(max(0.0, deadline - time.monotonic()))
-            for proc in procs.values():
-                if proc.is_alive():
+                if not _ended(proc):
                     log.warning("worker %d did not stop in %.0f s: killed", proc.pid, STOP_GRACE_S)
                     proc.kill()
-                    proc.join(1.0)
+                    multiprocessing.connection.wait([proc.sentinel], 10.0)
+            # every worker has ended: the pool's thread reaps them and stops (exit codes set)
+            if reaper is not None and all(_ended(p) for p in procs.values()):
+                reaper.join(STOP_GRACE_S)
         finally:
             worker.unlisten(self._frames)
+
+
+def _ended(proc: multiprocessing.process.BaseProcess) -> bool:
+    """Whether a worker process has exited, read from its sentinel (no waitpid: see close)."""
+    return bool(multiprocessing.connection.wait([proc.sentinel], 0))
 
 
 class RayExecutor:
