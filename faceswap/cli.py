@@ -495,6 +495,19 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
     Exits 0 when every check passes; 4 when an integrity check or a --fail-under /
     --fail-over gate fails (the summary says which); 1 on errors (one line on
     stderr); 130 when interrupted. See docs/qc.md.
+
+    \b
+    What the figures mean (means over the frames; docs/qc.md has each in full):
+      identity_distance  dlib descriptor distance of the output face to --identity (< 0.6: same person)
+      retrieval          share of frames whose face is nearer --identity than the footage's person
+      landmark_error     68 landmarks of the output face against the footage's, inter-ocular distances
+      pose_error         largest of yaw/pitch/roll difference from the footage, degrees
+      jitter             frame-to-frame landmark motion beyond the footage's, inter-ocular distances
+      flicker            frame-to-frame change of the face skin's mean colour beyond the footage's,
+                         8-bit levels a frame (occluders the swap keeps are left out)
+      sharpness          inner-face detail against the footage's (1.0 = as sharp)
+      seam               colour step across the blend's edge beyond the footage's own, 8-bit levels
+      occlusion          share of the pixels round the face that are not face skin and were changed
     """
     from .api import qc as run_qc
     from .qc.report import summary_lines, to_json
@@ -557,7 +570,8 @@ def verify(files: tuple[str, ...], json_path: str | None, max_windows: int | Non
         try:
             verdict = run_verify([path], max_windows=max_windows, progress=progress, trust=trust)[0]
         except FaceswapError as err:
-            click.echo(f"error: {path}: {err}", err=True)
+            # the message names the file when it can say more of it; otherwise name it here
+            click.echo(f"error: {err}" if path in str(err) else f"error: {path}: {err}", err=True)
             found.append({"path": path, "error": str(err)})
             failed = True
             continue

@@ -67,7 +67,10 @@ class Verdict:
             out.append(f"  watermark: found, output id {w['output_id']} in {w['decoded']} of {w['windows']} windows "
                        f"({w['share']:.0%}), sync {w['sync_median']:.1f}"
                        + ("" if w.get("matches_sidecar") is None else
-                          ", matches the sidecar" if w["matches_sidecar"] else ", differs from the sidecar's"))
+                          # the id, not the file: a re-encoded output keeps its id and loses its hash
+                          (", the sidecar's output id" + ("" if self.sidecar.get("output_hash_ok")
+                                                          else " (this file was changed since: see the hash)"))
+                          if w["matches_sidecar"] else ", NOT the sidecar's output id"))
         else:
             windows = w.get("windows", 0)
             off = self.tags.get("faceswap_watermark") == "off" or \
