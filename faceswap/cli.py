@@ -241,6 +241,10 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
                    "weights/prior-quick when it fits the model (the quick preset's df model; others start from "
                    "random weights): expression and pose kept better after a short run, identity weaker "
                    "(docs/train.md); or a prior folder (make prior). Ignored when resuming." + train_default("init"))
+@click.option("--init-parts", default=None, type=click.Choice(defaults.INIT_PARTS),
+              help="What a new model takes of the prior: all = encoder, bottleneck and decoder (copied to "
+                   "both sides); encoder = encoder and bottleneck, each decoder from random weights."
+                   + train_default("init_parts"))
 @click.option("--from-backup", is_flag=True, default=False,
               help="Resume from checkpoint.bak/ (when the latest checkpoint is damaged). [default: off]")
 @click.option("--force", is_flag=True, default=None,

@@ -175,6 +175,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 # `make demo`, whose 5 minutes leave a random start a smudge, uses it.
 PRIOR_DIR = WEIGHTS_DIR / "prior-quick"
 INIT = "none"
+# What of the prior a new model takes: "all" (encoder, bottleneck and the decoder, copied to both
+# sides) or "encoder" (encoder and bottleneck; each side's decoder starts from random weights).
+INIT_PARTS = ("all", "encoder")
+INIT_PART = "all"
 
 # --- detectors ---------------------------------------------------------------
 DETECTOR = "mediapipe"

@@ -67,6 +67,23 @@ def test_train_starts_from_the_prior_when_asked_and_records_it(prior_dir, swap_m
                            prior.tensors["decoder.head.weight"])
 
 
+def test_the_encoder_alone_can_be_taken_from_the_prior(prior_dir, swap_model, tmp_path, monkeypatch):
+    """--init-parts encoder: encoder and bottleneck as stored, each decoder from its own random start."""
+    a, b = swap_model.parent / "a", swap_model.parent / "b"
+    monkeypatch.setattr(defaults, "PRIOR_DIR", prior_dir[0])
+    prior = read_prior(prior_dir[0])
+    trainer = Trainer(a, b, tmp_path / "m", QUICK, tiny_train(init="auto", init_parts="encoder"), progress=False)
+    state = {k: v.cpu() for k, v in trainer.model.state_dict().items()}
+    encoder = [k for k in prior.tensors if k.startswith(("encoder.", "inter."))]
+    assert encoder and all(torch.equal(state[k], prior.tensors[k].float()) for k in encoder)
+    for side in ("a", "b"):
+        assert not torch.equal(state[f"decoders.{side}.head.weight"], prior.tensors["decoder.head.weight"].float())
+    assert not torch.equal(state["decoders.a.head.weight"], state["decoders.b.head.weight"])
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["init"]["parts"] == "encoder"
+    with pytest.raises(FaceswapError, match="--init-parts must be one of all, encoder"):
+        tiny_train(init="auto", init_parts="decoder").validate()
+
+
 def test_other_models_start_from_random_weights_and_a_bad_init_is_refused_up_front(prior_dir, swap_model,
                                                                                    tmp_path, monkeypatch):
     a, b = swap_model.parent / "a", swap_model.parent / "b"

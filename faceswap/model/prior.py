@@ -110,10 +110,11 @@ def export_prior(model: FaceSwapModel, out_dir: str | Path, record: dict[str, An
     return out
 
 
-def apply_prior(model: FaceSwapModel, prior: Prior) -> None:
+def apply_prior(model: FaceSwapModel, prior: Prior, parts: str = "all") -> None:
     """Load `prior` into a fresh `model`: encoder and inter as stored, the stored decoder into the
-    decoder of each side, and the prior's occlusion net when both have one. The detail stage (and an
-    occlusion net the prior lacks) keep their own start.
+    decoder of each side (parts "all"; "encoder" leaves both decoders at their random start), and
+    the prior's occlusion net when both have one. The detail stage (and an occlusion net the prior
+    lacks) keep their own start.
     Raises FaceswapError when the prior does not fit the model's config."""
     if not fits(prior.config, model.cfg):
         raise FaceswapError(f"the prior in {prior.path} was trained for another model "
@@ -121,11 +122,12 @@ def apply_prior(model: FaceSwapModel, prior: Prior) -> None:
     # a prior's occlusion net (one that has it) has seen many people's faces: a better start than none
     shared = ("encoder.", "inter.", "occlusion.") if model.cfg.occlusion else ("encoder.", "inter.")
     state = {k: v for k, v in prior.tensors.items() if k.startswith(shared)}
-    for side in SIDES:
+    for side in SIDES if parts == "all" else ():
         state.update({f"decoders.{side}.{k[len('decoder.'):]}": v for k, v in prior.tensors.items()
                       if k.startswith("decoder.")})
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith(("detail.", "occlusion."))]
+    missing = [k for k in missing if not k.startswith(("detail.", "occlusion.")
+                                                      + (() if parts == "all" else ("decoders.",)))]
     if missing or unexpected:
         raise FaceswapError(f"the prior in {prior.path} does not fit this model "
                             f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")

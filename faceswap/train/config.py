@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = bounded(0, *defaults.SEED_RANGE)
     force: bool = False                # train on facesets extracted in different working spaces
     init: str = defaults.INIT          # a new model's start: "auto" (the shipped prior if it fits), "none", a prior folder
+    init_parts: str = defaults.INIT_PART  # what of the prior it takes: one of defaults.INIT_PARTS
 
     def validate(self) -> None:
         """FaceswapError when a setting is out of range or not one of its choices."""
@@ -59,6 +60,8 @@ class TrainConfig:
             raise FaceswapError(f"gan loss must be one of {', '.join(GAN_LOSSES)}")
         if self.pixel_loss not in PIXEL_LOSSES:
             raise FaceswapError(f"pixel loss must be one of {', '.join(PIXEL_LOSSES)}")
+        if self.init_parts not in defaults.INIT_PARTS:
+            raise FaceswapError(f"--init-parts must be one of {', '.join(defaults.INIT_PARTS)} (got {self.init_parts})")
 
 
 # Presets: data, a few lines each. `quick` is sized for a 2-core CPU and 30 minutes.

@@ -121,8 +121,9 @@ class Trainer:
             if self.model_cfg.detail_scale else None
         self.model = FaceSwapModel(self.model_cfg)
         if self.prior is not None:
-            apply_prior(self.model, self.prior)
-            log.info("starting from the face prior in %s (%s)", self.prior.path, self.prior.sha256[:12])
+            apply_prior(self.model, self.prior, train_cfg.init_parts)
+            log.info("starting from the face prior in %s (%s)%s", self.prior.path, self.prior.sha256[:12],
+                     "" if train_cfg.init_parts == "all" else ": its encoder only, decoders from random weights")
         self.model = self.model.to(self.device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self._param_groups(), lr=train_cfg.lr, betas=(0.5, 0.999))
         # clipped apart: the detail stage's gradients must not shrink the swap's steps
@@ -182,7 +183,8 @@ class Trainer:
             self.model_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise FaceswapError(f"cannot create model folder {self.model_dir}: {err.strerror or err}") from err
-        init = {"prior": str(self.prior.path), "sha256": self.prior.sha256} if self.prior is not None else None
+        init = {"prior": str(self.prior.path), "sha256": self.prior.sha256,
+                "parts": self.cfg.init_parts} if self.prior is not None else None
         save_model_config(self.model_dir, self.model_cfg,
                           {"init": init, "facesets": {side: str(path.resolve()) for side, path in facesets.items()}})
 
