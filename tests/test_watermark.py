@@ -257,8 +257,8 @@ def test_crf_28_and_half_size_together_decode_on_a_first_generation_of_d18(d18_f
         proc.stdin.write(watermark.embed(frame.copy(), pattern).tobytes())
     proc.stdin.close()
     assert proc.wait() == 0
-    w = verify_file(out).watermark
-    assert w["windows"] == 4 and w["output_id"] == f"{ident:010x}" and w["decoded"] >= 3, w
+    found = verify_file(out).watermark
+    assert found["windows"] == 4 and found["output_id"] == f"{ident:010x}" and found["decoded"] >= 3, found
 
 
 @pytest.mark.parametrize("hash_ok, same_id, says", [

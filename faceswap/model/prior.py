@@ -115,19 +115,23 @@ def apply_prior(model: FaceSwapModel, prior: Prior, parts: str = "all") -> None:
     decoder of each side (parts "all"; "encoder" leaves both decoders at their random start), and
     the prior's occlusion net when both have one. The detail stage (and an occlusion net the prior
     lacks) keep their own start.
-    Raises FaceswapError when the prior does not fit the model's config."""
+    Raises FaceswapError when the prior does not fit the model's config or `parts` is not one of
+    defaults.INIT_PARTS."""
     if not fits(prior.config, model.cfg):
         raise FaceswapError(f"the prior in {prior.path} was trained for another model "
                             f"({describe(prior.config)}; this one is {describe(model.cfg)})")
+    if parts not in defaults.INIT_PARTS:
+        raise FaceswapError(f"--init-parts must be one of {', '.join(defaults.INIT_PARTS)} (got {parts})")
+    decoders = parts == "all"
     # a prior's occlusion net (one that has it) has seen many people's faces: a better start than none
     shared = ("encoder.", "inter.", "occlusion.") if model.cfg.occlusion else ("encoder.", "inter.")
     state = {k: v for k, v in prior.tensors.items() if k.startswith(shared)}
-    for side in SIDES if parts == "all" else ():
+    for side in SIDES if decoders else ():
         state.update({f"decoders.{side}.{k[len('decoder.'):]}": v for k, v in prior.tensors.items()
                       if k.startswith("decoder.")})
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith(("detail.", "occlusion.")
-                                                      + (() if parts == "all" else ("decoders.",)))]
+    own_start = ("detail.", "occlusion.") + (() if decoders else ("decoders.",))
+    missing = [k for k in missing if not k.startswith(own_start)]
     if missing or unexpected:
         raise FaceswapError(f"the prior in {prior.path} does not fit this model "
                             f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
