@@ -60,8 +60,8 @@ def _transcode(src: Path, dst: Path, args: list[str]) -> Path:
 def test_the_record_the_tags_and_the_pixels_carry_one_output_id(marked):
     record = read_sidecar(marked)
     section = record["watermark"]
-    assert section["mode"] == "frame" and section["scheme"] == "faceswap-tile-3"
-    assert read_container_tags(marked)["faceswap_watermark"] == f"faceswap-tile-3 {section['output_id']}"
+    assert section["mode"] == "frame" and section["scheme"] == "faceswap-tile-4"
+    assert read_container_tags(marked)["faceswap_watermark"] == f"faceswap-tile-4 {section['output_id']}"
     verdict = verify_file(marked)
     assert verdict.labelled and verdict.tags_synthetic and verdict.sidecar["output_hash_ok"]
     w = verdict.watermark
@@ -239,26 +239,59 @@ def test_a_file_that_is_not_an_image_is_one_line_and_exit_1(tmp_path):
         run.stderr
 
 
-def test_crf_28_and_half_size_together_decode_on_a_first_generation_of_d18(d18_frames, tmp_path):
-    """d18's first 120 frames marked as convert marks a frame and written straight to H.264 at CRF 28
-    and half size (240x240): tile-2 decoded 2 of 7 windows of the whole clip, tile-3 7 of 7."""
+def _mark_straight(video: Path, out: Path, ident: int, frames: int, args: list[str],
+                   layers: tuple[watermark.Layer, ...] = watermark.LAYERS) -> Path:
+    """The first `frames` of `video` marked as convert marks a frame (with `layers`) and written
+    straight to `out` with ffmpeg output `args`: a first generation."""
     import subprocess
 
     from faceswap.media.ffmpeg_bin import ffmpeg_exe
+    from faceswap.media.video_reader import VideoReader
 
-    h, w = d18_frames[0].shape[:2]
-    ident = 0x5EC0FFEE42
-    pattern = watermark.mark_pattern(ident, h, w)
-    out = tmp_path / "half28.mp4"
-    proc = subprocess.Popen([ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-                             "-r", "30", "-i", "-", *CRF28_HALF, "-pix_fmt", "yuv420p", str(out)],
-                            stdin=subprocess.PIPE)
-    for frame in d18_frames[:120]:
-        proc.stdin.write(watermark.embed(frame.copy(), pattern).tobytes())
+    proc = None
+    for index, frame in VideoReader(video):
+        if index >= frames:
+            break
+        if proc is None:
+            h, w = frame.shape[:2]
+            pattern = watermark.mark_pattern(ident, h, w, layers)
+            proc = subprocess.Popen([ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                                     f"{w}x{h}", "-r", "30", "-i", "-", *args, "-pix_fmt", "yuv420p", str(out)],
+                                    stdin=subprocess.PIPE)
+        proc.stdin.write(watermark.embed(frame, pattern).tobytes())
     proc.stdin.close()
     assert proc.wait() == 0
+    return out
+
+
+@pytest.mark.parametrize("clip", ["d18", "d10"])
+def test_crf_28_and_half_size_together_decode_on_a_first_generation(data, clip, tmp_path):
+    """The first 120 frames marked as convert marks a frame and written straight to H.264 at CRF 28
+    and half size (d18 240x240, d10 256x256). d18: tile-2 decoded 2 of 7 windows of the whole
+    clip, tile-3 7 of 7. d10 (her head turns, hair moves): tile-3 0 of these 4 windows (4 of 15
+    in all), tile-4's coarser chroma cells 4 of 4 (11 of 15)."""
+    ident = 0x5EC0FFEE42
+    out = _mark_straight(data / "video" / f"{clip}.mp4", tmp_path / "half28.mp4", ident, 120, CRF28_HALF)
     found = verify_file(out).watermark
     assert found["windows"] == 4 and found["output_id"] == f"{ident:010x}" and found["decoded"] >= 3, found
+
+
+def test_a_file_marked_before_tile_4_is_still_read_by_its_luma_tile(data, tmp_path):
+    """tile-3 (chroma cells of 1/60 of the side) shares tile-4's luma tile; its files still verify."""
+    tile_3 = (watermark.Layer("y", 120, 32, 1.75, 3.0), watermark.Layer("cb", 60, 16, 6.0, 9.0))
+    ident = 0x123456789A
+    out = _mark_straight(data / "video" / "s18.mp4", tmp_path / "old.mp4", ident, 60,
+                         ["-c:v", "libx264", "-crf", "23"], tile_3)
+    found = verify_file(out).watermark
+    assert found["output_id"] == f"{ident:010x}" and found["decoded"] == found["windows"] == 2, found
+
+
+def test_every_layer_period_is_a_whole_multiple_of_the_first():
+    assert watermark._multiples(watermark.LAYERS, 1080, 1920) == [1, 2]
+    assert watermark.LAYERS[1].period(1080, 1920) == 2 * watermark.LAYERS[0].period(1080, 1920) == 576
+    odd = (watermark.LAYERS[0], watermark.Layer("cb", 40, 16, 6.0, 9.0))   # 16 cells of 3: 1.5 luma tiles
+    with pytest.raises(ValueError, match="whole multiple"):
+        watermark._multiples(odd, 1080, 1920)
 
 
 @pytest.mark.parametrize("hash_ok, same_id, says", [

@@ -22,7 +22,7 @@ from .composite import Placed
 
 __all__ = ["SCHEME", "Marker", "job_mark_id", "output_id", "resolve_mode"]
 
-SCHEME = "faceswap-tile-3"   # media/watermark.py's layout; verify reads it (and tile-2, the same tiles in blue alone)
+SCHEME = "faceswap-tile-4"   # media/watermark.py's layout; verify reads it, and tile-2/3 by their luma tile (unchanged)
 
 
 def resolve_mode(mode: str, source_kind: str) -> str:

@@ -13,16 +13,19 @@ Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing wate
   synchronisation sequence, the rest the codeword's bits, each spread over several cells and
   scrambled by a key. The tile repeats over the whole frame; a cell spans a fixed fraction
   of the frame's shorter side. Two layers: fine cells in luma (invisible, robust to
-  compression at full size) and coarse cells in the blue-difference chroma (blue up, red and
-  green down: no luma change; robust to downscaling, where the fine cells blur away).
+  compression at full size) and cells four times as large in the blue-difference chroma
+  (blue up, red and green down: no luma change; robust to downscaling and strong compression
+  together, where the fine cells blur or are quantised away), whose tile is twice the luma
+  tile; both start at the frame's corner.
 - Embedding adds the same smoothed pattern to every frame (two saturating uint8 adds).
 - Detection averages a window of frames' high-passed planes (the picture changes, the mark
-  does not), finds each layer's tile period from the whitened autocorrelation (any scale),
+  does not), takes the tile period as written at that size or finds it from the whitened
+  autocorrelation (any scale) and refines it by the synchronisation peak,
   weighs each place by its own noise (an approximate matched filter), folds the frame onto
-  one tile, finds the tile's offset (any crop) by cross-correlation
-  with the synchronisation cells of both layers at once (they share the tile's period and
-  origin), reads each bit by correlation and decodes the codeword from the layers' soft bits
-  combined by their strength. A window counts as marked only when the decoded message's
+  each layer's tile, finds the tiles' offset (any crop) by cross-correlation with the
+  synchronisation cells of both layers at once (their periods are multiples of one another
+  and they share the origin), reads each bit by correlation and decodes the codeword from
+  the layers' soft bits combined by their strength. A window counts as marked only when the decoded message's
   CRC-16 and tool byte check; a random word passes with odds of 2**-24 (6e-8) per decoding
   tried (up to six a window: each layer, their combination, over the frame and its faces).
 """
@@ -49,6 +52,7 @@ _GENERATORS = (0o133, 0o171)
 CODE_BITS = (MESSAGE_BITS + _MEMORY) * 2
 SYNC_SHARE = 4            # one cell in SYNC_SHARE carries the synchronisation sequence
 SYNC_THRESHOLD = 4.5      # a synchronisation peak worth decoding, in standard deviations
+_PERIOD_STEPS = ((-0.01, -0.005, 0.005, 0.01), (-0.0025, 0.0025), (-0.00125, 0.00125))   # refining a found period
 _KEY = 0x5F17             # fixed: the mark is a label anyone may read, not a secret
 
 # RGB change per unit of the mark: luma (equal RGB), or blue-difference chroma alone (blue up, red and
@@ -71,14 +75,25 @@ class Layer:
 
     def cell(self, height: int, width: int) -> int:
         """Pixels per cell in a frame of this size: the finest layer's cell (1/120 of the shorter
-        side) times how much coarser this layer is, so that every layer's tile has one period
-        and the layers synchronise together."""
+        side) times how much coarser this layer is, a whole number, so that the layers' periods
+        are whole multiples of one another and they synchronise together."""
         fine = max(2, round(min(height, width) / _FINEST_CELLS))
         return fine * max(1, round(_FINEST_CELLS / self.cells_per_side))
 
 
+    def period(self, height: int, width: int) -> int:
+        """The layer's tile period in pixels in a frame of this size: cells per tile times
+        pixels per cell. Every layer's period is a whole multiple of the first layer's, and
+        every tile starts at the frame's corner, so one offset places them all."""
+        return self.k * self.cell(height, width)
+
+
 _FINEST_CELLS = 120
-LAYERS = (Layer("y", 120, 32, 1.75, 3.0), Layer("cb", 60, 16, 6.0, 9.0))
+# Chroma cells are 1/30 of the shorter side (4 luma cells), so its 16-cell tile is twice the luma
+# tile. Scheme tile-4: at 1/60 (tile-3) H.264 CRF 28 after a 50 % downscale left a third of the
+# chroma cells' amplitude; at 1/30 the chroma noise after that fell by 40 % at the same amplitude
+# and d10, d12, d14 decoded 38 of 40 windows against 24 (docs/provenance.md).
+LAYERS = (Layer("y", 120, 32, 1.75, 3.0), Layer("cb", 30, 16, 6.0, 9.0))
 
 
 @dataclass(frozen=True)
@@ -181,16 +196,17 @@ def residuals(frame: np.ndarray, layers: tuple[Layer, ...] = LAYERS) -> list[np.
     return out
 
 
-def _periods(acc: np.ndarray, count: int = 3) -> list[float]:
+def _periods(acc: np.ndarray, count: int = 3, longest: float = 0.5) -> list[float]:
     """Candidate tile periods in pixels, best first: peaks of the autocorrelation of the
-    whitened residual along both axes (the tile repeats; the picture does not)."""
+    whitened residual along both axes (the tile repeats; the picture does not), up to
+    `longest` of the shorter side."""
     f = np.fft.rfft2(acc - acc.mean())
     mag = np.abs(f).astype(np.float32)
     f = f / (cv2.GaussianBlur(mag, (0, 0), 4) + 1e-6)   # the picture's broad spectrum divided out
     ac = np.fft.irfft2(np.abs(f) ** 2, s=acc.shape)
     ac /= ac[0, 0] + 1e-9
     h, w = acc.shape
-    lo, hi = max(8, min(h, w) // 40), min(h, w) // 2
+    lo, hi = max(8, min(h, w) // 40), int(min(h, w) * longest)
     if hi <= lo + 2:
         return []
     score = ac[: hi + 1, 0] + ac[0, : hi + 1]
@@ -286,26 +302,43 @@ def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
                   weights: np.ndarray | None = None) -> Mark:
     """Read the mark from `sums`, each layer's `residuals` summed over a window of frames;
     `weights` (H, W) in [0, 1] (e.g. where faces are, for a mark put on faces only) say
-    where to look, None everywhere. The layers share one tile period and origin, so they are
-    synchronised together: their correlation maps, each in its own standard deviations, are
+    where to look, None everywhere. The layers' periods are multiples of one another and
+    they share the origin, so they are synchronised together: their correlation maps, each in its own standard deviations, are
     added (the peak grows by about sqrt(2) over one layer's, the noise does not). The soft
     bits are then combined in proportion to each layer's bit amplitude (maximal-ratio
     combining: a layer the transformation destroyed has no say), and each layer whose own
     synchronisation peak suffices is also decoded alone."""
     shape = sums[0].shape
     nominal = float(_period(layers, *shape))
-    best = (-np.inf, 0.0, [], [])
+    multiples = _multiples(layers, *shape)
+    coarsest = max(multiples)
+    # each layer's folded tile, indexed at the place the coarsest tile's offset (u, v) falls in it
+    index = [(np.arange(_FOLD) * (coarsest // m)) % _FOLD for m in multiples]
     cleaned = [_whitened(acc, layer.cell(*shape)) for acc, layer in zip(sums, layers, strict=True)]
-    for period in [nominal, *(p for p in _periods(sums[0]) if abs(p - nominal) > 1.0)]:
-        folded = [_fold(acc, period, weights) for acc in cleaned]
-        maps = [_sync_map(f, layer.k) for f, layer in zip(folded, layers, strict=True)]
+
+    def synchronised(period: float) -> tuple[float, float, list[float], list[tuple[np.ndarray, float]]]:
+        folded = [_fold(acc, period * m, weights) for acc, m in zip(cleaned, multiples, strict=True)]
+        maps = [_sync_map(f, layer.k)[np.ix_(i, i)] for f, layer, i in zip(folded, layers, index, strict=True)]
         joint = sum(maps) / np.sqrt(len(maps))
         dy, dx = np.unravel_index(int(np.argmax(joint)), joint.shape)
-        if joint[dy, dx] > best[0]:
-            best = (float(joint[dy, dx]), period, [float(m[dy, dx]) for m in maps],
-                    [_bits(f, layer.k, (dy, dx)) for f, layer in zip(folded, layers, strict=True)])
+        return (float(joint[dy, dx]), period, [float(m[dy, dx]) for m in maps],
+                [_bits(f, layer.k, (int(i[dy]), int(i[dx]))) for f, layer, i in zip(folded, layers, index, strict=True)])
+
+    # the base period: as written at this size, or as the autocorrelation of the finest layer
+    # (which a downscale may have erased) or of the coarsest finds it (other sizes, crops)
+    found = _periods(sums[0]) + [p / coarsest for p in _periods(sums[multiples.index(coarsest)], longest=0.75)]
+    candidates = [nominal]
+    for p in found:
+        if all(abs(p - c) > 1.0 for c in candidates):
+            candidates.append(p)
+    best = max((synchronised(p) for p in candidates), key=lambda r: r[0])
+    if best[1] != nominal:
+        # an autocorrelation peak is good to about 1 %, and a tile read 1 % too long drifts by
+        # a cell across a few tiles: the period is refined by the synchronisation peak itself
+        for steps in _PERIOD_STEPS:
+            best = max([best, *(synchronised(best[1] * (1 + step)) for step in steps)], key=lambda r: r[0])
     score, period, own, softs = best
-    periods = tuple(round(float(period), 2) for _ in layers)
+    periods = tuple(round(float(period * m), 2) for m in multiples)
     if score < SYNC_THRESHOLD:
         return Mark(False, None, score, periods, None)
     gains = [g for _, g in softs]          # each layer's cell signal-to-noise ratio
@@ -341,5 +374,16 @@ def _whitened(acc: np.ndarray, cell: int) -> np.ndarray:
 
 
 def _period(layers: tuple[Layer, ...], height: int, width: int) -> int:
-    """The tile period in pixels of every layer in a frame of this size (they share it)."""
-    return layers[0].k * layers[0].cell(height, width)
+    """The first layer's tile period in pixels in a frame of this size: the base every other
+    layer's period is a whole multiple of."""
+    return layers[0].period(height, width)
+
+
+def _multiples(layers: tuple[Layer, ...], height: int, width: int) -> list[int]:
+    """Each layer's period over the first layer's; raises ValueError where one is not a whole
+    multiple of it, or the coarsest not of each (the offsets could not be shared)."""
+    base = _period(layers, height, width)
+    out = [layer.period(height, width) // base for layer in layers]
+    if any(layer.period(height, width) != m * base or max(out) % m for layer, m in zip(layers, out, strict=True)):
+        raise ValueError("every layer's tile period must be a whole multiple of the first layer's")
+    return out
