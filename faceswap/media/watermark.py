@@ -73,11 +73,13 @@ class Layer:
     strength: float
     clip: float
 
-    def cell(self, height: int, width: int) -> int:
+    def cell(self, height: int, width: int, least: int | None = None) -> int:
         """Pixels per cell in a frame of this size: the finest layer's cell (1/120 of the shorter
-        side) times how much coarser this layer is, a whole number, so that the layers' periods
-        are whole multiples of one another and they synchronise together."""
-        fine = max(2, round(min(height, width) / _FINEST_CELLS))
+        side, at least `least` px, default _FINEST_MIN_PX) times how much coarser this layer is,
+        a whole number, so that the layers' periods are whole multiples of one another and they
+        synchronise together. The reader's filters take `least=_READ_MIN_PX`: a frame read at
+        half size has cells of half the written ones, held at no floor."""
+        fine = max(_FINEST_MIN_PX if least is None else least, round(min(height, width) / _FINEST_CELLS))
         return fine * max(1, round(_FINEST_CELLS / self.cells_per_side))
 
 
@@ -89,6 +91,10 @@ class Layer:
 
 
 _FINEST_CELLS = 120
+# Below 480 px (a 360p proxy) cells keep 4 px, so that half size still leaves 2 px luma and 8 px
+# chroma cells: 640x360 after CRF 28 + 50 % downscale decoded 5 of 9 windows with 3 px, 8 with 4.
+_FINEST_MIN_PX = 4
+_READ_MIN_PX = 2
 # Chroma cells are 1/30 of the shorter side (4 luma cells), so its 16-cell tile is twice the luma
 # tile. Scheme tile-4: at 1/60 (tile-3) H.264 CRF 28 after a 50 % downscale left a third of the
 # chroma cells' amplitude; at 1/30 the chroma noise after that fell by 40 % at the same amplitude
@@ -191,7 +197,7 @@ def residuals(frame: np.ndarray, layers: tuple[Layer, ...] = LAYERS) -> list[np.
     out = []
     for layer in layers:
         p = _plane(frame, layer.plane)
-        r = p - _local_mean(p, 1.5 * layer.cell(*p.shape))
+        r = p - _local_mean(p, 1.5 * layer.cell(*p.shape, least=_READ_MIN_PX))
         out.append(np.clip(r, -layer.clip, layer.clip, out=r))
     return out
 
@@ -330,7 +336,7 @@ def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
     coarsest = max(multiples)
     # each layer's folded tile, indexed at the place the coarsest tile's offset (u, v) falls in it
     index = [(np.arange(_FOLD) * (coarsest // m)) % _FOLD for m in multiples]
-    cleaned = [_whitened(acc, layer.cell(*shape)) for acc, layer in zip(sums, layers, strict=True)]
+    cleaned = [_whitened(acc, layer.cell(*shape, least=_READ_MIN_PX)) for acc, layer in zip(sums, layers, strict=True)]
 
     def synchronised(period: float) -> tuple[float, float, list[float], list[tuple[np.ndarray, float]]]:
         folded = [_fold(acc, period * m, weights) for acc, m in zip(cleaned, multiples, strict=True)]
@@ -340,15 +346,18 @@ def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
         return (float(joint[dy, dx]), period, [float(m[dy, dx]) for m in maps],
                 [_bits(f, layer.k, (int(i[dy]), int(i[dx]))) for f, layer, i in zip(folded, layers, index, strict=True)])
 
-    # the base period: as written at this size, or as the autocorrelation of the finest layer
-    # (which a downscale may have erased) or of the coarsest finds it (other sizes, crops)
+    # the base period: as written at this size, or at twice it and halved (a 50 % downscale of a
+    # frame whose cells were rounded, or held at _FINEST_MIN_PX, at its own size), or as the
+    # autocorrelation of the finest layer (which a downscale may have erased) or of the coarsest
+    # finds it (other sizes, crops)
+    exact = list(dict.fromkeys([nominal, float(_period(layers, 2 * shape[0], 2 * shape[1])) / 2]))
     found = _periods(sums[0]) + [p / coarsest for p in _periods(sums[multiples.index(coarsest)], longest=0.75)]
-    candidates = [nominal]
+    candidates = list(exact)
     for p in found:
         if all(abs(p - c) > 1.0 for c in candidates):
             candidates.append(p)
     best = max((synchronised(p) for p in candidates), key=lambda r: r[0])
-    if best[1] != nominal:
+    if best[1] not in exact:
         # an autocorrelation peak is good to about 1 %, and a tile read 1 % too long drifts by
         # a cell across a few tiles: the period is refined by the synchronisation peak itself
         for steps in _PERIOD_STEPS:
