@@ -25,9 +25,10 @@ Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing wate
   each layer's tile, finds the tiles' offset (any crop) by cross-correlation with the
   synchronisation cells of both layers at once (their periods are multiples of one another
   and they share the origin), reads each bit by correlation and decodes the codeword from
-  the layers' soft bits combined by their strength. A window counts as marked only when the decoded message's
-  CRC-16 and tool byte check; a random word passes with odds of 2**-24 (6e-8) per decoding
-  tried (up to six a window: each layer, their combination, over the frame and its faces).
+  the layers' soft bits combined by their strength. A window counts as marked only when the
+  decoded message's CRC-16 and tool byte check; a random word passes with odds of 2**-24
+  (6e-8) per decoding tried (up to six a window: each layer, their combination, over the
+  frame and its faces).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class Layer:
 
 _FINEST_CELLS = 120
 # Below 480 px (a 360p proxy) cells keep 4 px, so that half size still leaves 2 px luma and 8 px
-# chroma cells: 640x360 after CRF 28 + 50 % downscale decoded 5 of 9 windows with 3 px, 8 with 4.
+# chroma cells: 640x360 after CRF 28 + 50 % downscale decoded 5 of 9 windows with 3 px, 9 with 4.
 _FINEST_MIN_PX = 4
 _READ_MIN_PX = 2
 # Chroma cells are 1/30 of the shorter side (4 luma cells), so its 16-cell tile is twice the luma
@@ -205,7 +206,7 @@ def residuals(frame: np.ndarray, layers: tuple[Layer, ...] = LAYERS) -> list[np.
 def _local_mean(plane: np.ndarray, sigma: float) -> np.ndarray:
     """`plane` (H, W) float32 blurred by a Gaussian of `sigma` pixels. A wide one is computed at a
     quarter of sigma's resolution and enlarged back (the result is smooth at that scale): the
-    chroma layer's 36 px sigma at 720p costs 4 ms so instead of 60."""
+    chroma layer's 36 px sigma at 720p costs 4 ms instead of 60."""
     step = int(sigma // 4)
     if step < 2:
         return cv2.GaussianBlur(plane, (0, 0), sigma)
@@ -325,8 +326,9 @@ def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
     """Read the mark from `sums`, each layer's `residuals` summed over a window of frames;
     `weights` (H, W) in [0, 1] (e.g. where faces are, for a mark put on faces only) say
     where to look, None everywhere. The layers' periods are multiples of one another and
-    they share the origin, so they are synchronised together: their correlation maps, each in its own standard deviations, are
-    added (the peak grows by about sqrt(2) over one layer's, the noise does not). The soft
+    they share the origin, so they are synchronised together: their correlation maps, each
+    in its own standard deviations, are added (the peak grows by about sqrt(2) over one
+    layer's, the noise does not). The soft
     bits are then combined in proportion to each layer's bit amplitude (maximal-ratio
     combining: a layer the transformation destroyed has no say), and each layer whose own
     synchronisation peak suffices is also decoded alone."""
