@@ -340,13 +340,12 @@ def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
     index = [(np.arange(_FOLD) * (coarsest // m)) % _FOLD for m in multiples]
     cleaned = [_whitened(acc, layer.cell(*shape, least=_READ_MIN_PX)) for acc, layer in zip(sums, layers, strict=True)]
 
-    def synchronised(period: float) -> tuple[float, float, list[float], list[tuple[np.ndarray, float]]]:
+    def synchronised(period: float) -> tuple[float, float, list[float], list[np.ndarray], tuple[int, int]]:
         folded = [_fold(acc, period * m, weights) for acc, m in zip(cleaned, multiples, strict=True)]
         maps = [_sync_map(f, layer.k)[np.ix_(i, i)] for f, layer, i in zip(folded, layers, index, strict=True)]
         joint = sum(maps) / np.sqrt(len(maps))
         dy, dx = np.unravel_index(int(np.argmax(joint)), joint.shape)
-        return (float(joint[dy, dx]), period, [float(m[dy, dx]) for m in maps],
-                [_bits(f, layer.k, (int(i[dy]), int(i[dx]))) for f, layer, i in zip(folded, layers, index, strict=True)])
+        return float(joint[dy, dx]), period, [float(m[dy, dx]) for m in maps], folded, (int(dy), int(dx))
 
     # the base period: as written at this size, or at twice it and halved (a 50 % downscale of a
     # frame whose cells were rounded, or held at _FINEST_MIN_PX, at its own size), or as the
@@ -364,10 +363,12 @@ def decode_window(sums: list[np.ndarray], layers: tuple[Layer, ...] = LAYERS,
         # a cell across a few tiles: the period is refined by the synchronisation peak itself
         for steps in _PERIOD_STEPS:
             best = max([best, *(synchronised(best[1] * (1 + step)) for step in steps)], key=lambda r: r[0])
-    score, period, own, softs = best
+    score, period, own, folded, (dy, dx) = best
     periods = tuple(round(float(period * m), 2) for m in multiples)
     if score < SYNC_THRESHOLD:
         return Mark(False, None, score, periods, None)
+    # the bits are read at the winning period and offset only
+    softs = [_bits(f, layer.k, (int(i[dy]), int(i[dx]))) for f, layer, i in zip(folded, layers, index, strict=True)]
     gains = [g for _, g in softs]          # each layer's cell signal-to-noise ratio
     softs = [s for s, _ in softs]
     candidates = [sum(g * s for g, s in zip(gains, softs, strict=True))] if sum(gains) > 0 else []
