@@ -450,10 +450,9 @@ def _mark_clip(video: Path, out: Path, ident: int, frames: int | None) -> tuple[
 def bench_watermark(data: Path, frames: int | None = None) -> dict[str, Any]:
     """The watermark: embedding ms per 1080p frame beside convert's own frame time there, its luma
     PSNR, and the share of 1-second windows that decode after each delivery transformation."""
-    import cv2
-
     from .media import watermark
     from .media.ffmpeg_bin import run_ffmpeg
+    from .media.video_reader import VideoReader
     from .samples import sample_videos
     from .verify import verify_file
 
@@ -468,17 +467,25 @@ def bench_watermark(data: Path, frames: int | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         pattern = watermark.mark_pattern(ident, 1080, 1920)
         pattern_ms = (time.perf_counter() - started) * 1000
-        frame = np.ascontiguousarray(cv2.resize(np.random.default_rng(0).integers(0, 255, (270, 480, 3), np.uint8),
-                                                (1920, 1080)))
-        for _ in range(5):
-            watermark.embed(frame, pattern)
-        started = time.perf_counter()
-        for _ in range(100):
-            watermark.embed(frame, pattern)
-        embed_ms = (time.perf_counter() - started) * 10
+        # a frame of the footage, and the same letterboxed to 2.39:1 in black bars (left unmarked:
+        # the masked path); each embed into a fresh copy, as convert hands it a new frame
+        frame = next(iter(VideoReader(big)))[1]
+        boxed = frame.copy()
+        boxed[:138] = boxed[-138:] = 0
+
+        def embed_ms_of(image: np.ndarray) -> float:
+            copies = [image.copy() for _ in range(50)]
+            started = time.perf_counter()
+            for copy in copies:
+                watermark.embed(copy, pattern)
+            return (time.perf_counter() - started) * 1000 / len(copies)
+
+        embed_ms_of(frame)
+        embed_ms, boxed_ms = embed_ms_of(frame), embed_ms_of(boxed)
         model = _untrained_model(root / "model-quick", "quick")
         convert_ms = 1000 / _convert_once(big, model, root / "hd-out.mp4")["fps"]
         print(f"watermark benchmark ({_cores()} CPU cores): embedding {embed_ms:.2f} ms per 1080p frame "
+              f"({boxed_ms:.2f} letterboxed) "
               f"(pattern made once a run: {pattern_ms:.0f} ms); convert {convert_ms:.0f} ms per 1080p frame; "
               f"embedding / convert {embed_ms / convert_ms:.4f}", flush=True)
         rows = []
@@ -496,12 +503,14 @@ def bench_watermark(data: Path, frames: int | None = None) -> dict[str, Any]:
                              "windows": w["windows"], "decoded": decoded,
                              "share": round(decoded / max(w["windows"], 1), 3)})
                 print(f"{'  ' + name:<44}{w['windows']:>8}{decoded:>9}{rows[-1]['share']:>8.0%}", flush=True)
-    targets = [(f"embedding ms per 1080p frame <= {WATERMARK_MS_TARGET:g}", embed_ms, embed_ms <= WATERMARK_MS_TARGET)]
+    targets = [(f"embedding ms per 1080p frame <= {WATERMARK_MS_TARGET:g}", embed_ms, embed_ms <= WATERMARK_MS_TARGET),
+               (f"embedding ms per letterboxed 1080p frame <= {WATERMARK_MS_TARGET:g}", boxed_ms,
+                boxed_ms <= WATERMARK_MS_TARGET)]
     for r in rows:
         goal = 0.95 if "+" in r["transform"] else 0.99
         targets.append((f"{r['clip']} {r['transform']} share >= {goal:g}", r["share"], r["share"] >= goal))
     checked = _report_targets(targets)
-    return {"cores": _cores(), "embed_ms_1080p": round(embed_ms, 3), "pattern_ms_1080p": round(pattern_ms, 1),
+    return {"cores": _cores(), "embed_ms_1080p": round(embed_ms, 3), "embed_ms_1080p_letterboxed": round(boxed_ms, 3), "pattern_ms_1080p": round(pattern_ms, 1),
             "convert_ms_1080p": round(convert_ms, 1), "ratio": round(embed_ms / convert_ms, 5), "rows": rows,
             "targets": checked}
 

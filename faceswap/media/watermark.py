@@ -175,11 +175,37 @@ def mark_pattern(output_id: int, height: int, width: int, layers: tuple[Layer, .
     return np.clip(levels, 0, 255).astype(np.uint8), np.clip(-levels, 0, 255).astype(np.uint8)
 
 
+# A pixel with a channel this close to black or white (8-bit levels) is left unmarked: a saturating
+# add there keeps one side of the mark only, which turned black letterbox bars navy (blue +2 levels
+# on average after H.264, up to 10). 5, not the mark's full reach (blue moves up to about 9 levels):
+# dark stage footage keeps its mark in the red-brown shadows whose blue and green sit at 5-10
+# (hamilton_stage, CRF 28 + half size: 9 of 9 windows at 5, 1 of 9 at 10).
+_CLEAR = 5
+_PROBE = 4   # rows of the probe that finds the rows holding such pixels: one in _PROBE
+
+
 def embed(frame: np.ndarray, pattern: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """`frame` (H, W, 3) uint8 RGB with the mark (`mark_pattern`) added in place, saturating
-    at 0 and 255; returns it."""
-    cv2.add(frame, pattern[0], dst=frame)
-    cv2.subtract(frame, pattern[1], dst=frame)
+    """`frame` (H, W, 3) uint8 RGB, or uint16 with a uint16 pattern, with the mark
+    (`mark_pattern`) added in place; returns it. Pixels with a channel within _CLEAR levels of
+    black or white stay as they are (no one-sided, saturated mark): a probe of one pixel
+    in _PROBE x _PROBE finds the rows that hold such pixels (and their neighbours), and there
+    the two saturating adds are masked pixel by pixel (a lone such pixel the probe missed is
+    marked: too small to see). On 2 cores about 1.8 ms a 1080p frame of
+    footage, 2.1 letterboxed, 2.2 dark, up to 3.5 where every row holds such pixels."""
+    full = np.iinfo(frame.dtype).max
+    clear = _CLEAR * (full // 255)
+    low, high = (clear,) * 3, (full - clear,) * 3
+    h, w = frame.shape[:2]
+    probe = cv2.resize(frame, (-(-w // _PROBE), -(-h // _PROBE)), interpolation=cv2.INTER_NEAREST)
+    rows = (cv2.inRange(probe, low, high) == 0).any(axis=1)
+    rows = rows | np.r_[rows[1:], False] | np.r_[False, rows[:-1]]   # the rows between two probes
+    edges = np.flatnonzero(np.diff(rows.astype(np.int8))) + 1
+    for start, stop in zip(np.r_[0, edges], np.r_[edges, rows.size], strict=True):
+        band = slice(start * _PROBE, stop * _PROBE)
+        out = frame[band]
+        mask = cv2.inRange(out, low, high) if rows[start] else None
+        cv2.add(out, pattern[0][band], dst=out, mask=mask)
+        cv2.subtract(out, pattern[1][band], dst=out, mask=mask)
     return frame
 
 
