@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .convert.frame_range import check_frame_range
 from .convert.options import ConvertOptions
+from .data.covered import MOSTLY, record_faceset
 from .data.faceset import iter_faceset
 from .errors import FaceswapError, NoFaceError
 from .extract.contact_sheet import contact_sheet
@@ -67,6 +68,12 @@ class ExtractResult:
 
     summaries: list[ExtractSummary]
     contact_sheet: Path | None = None
+    covered: dict[str, float] | None = None   # every crop's covered share (data/covered.py), None: no crops
+
+    @property
+    def mostly_covered(self) -> int:
+        """Crops of the faceset whose bare skin is mostly covered (train draws them less often)."""
+        return sum(share > MOSTLY for share in (self.covered or {}).values())
 
     @property
     def faces(self) -> int:
@@ -121,12 +128,14 @@ def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
                 break
     finally:
         backend.close()
+    # the faceset's faces judged for what covers them, with the crops of earlier runs and inputs
+    covered = record_faceset(faceset) if any(True for _ in iter_faceset(faceset)) else None
     sheet = None
     if options.preview:
         sources = {str(Path(p).resolve()) for p in inputs}
         records = [r for r in iter_faceset(faceset) if r.meta.get("source") in sources]
         sheet = contact_sheet(records, Path(faceset) / "contact_sheet.png")
-    return ExtractResult(summaries, sheet)
+    return ExtractResult(summaries, sheet, covered)
 
 
 def training_configs(model_dir: str | Path, preset: str = DEFAULT_PRESET,

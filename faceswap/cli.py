@@ -156,6 +156,9 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
                 click.echo(f"{name}: no face found", err=True)
         elif s.no_face and not Path(s.source).is_file():
             click.echo(f"{name}: no face found in {len(s.no_face)} of {s.frames} images", err=True)
+    if result.mostly_covered:
+        click.echo(f"{result.mostly_covered} of {len(result.covered or {})} faces in {faceset} are mostly covered "
+                   f"(a hand, a microphone, hair): train draws them less often (covered.json)")
     if result.contact_sheet:
         click.echo(f"contact sheet: {result.contact_sheet}")
     finish(result, result.problem)
@@ -215,6 +218,10 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--pixel-weight", type=float, default=None, help="Weight of the pixel term." + train_must("pixel_weight") + train_default("pixel_weight"))
 @click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes." + train_must("eyes_weight") + train_default("eyes_weight"))
 @click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth." + train_must("mouth_weight") + train_default("mouth_weight"))
+@click.option("--covered-weight", type=float, default=None,
+              help="How often a face extract found mostly covered (covered.json: a hand, a microphone, hair "
+                   "over most of its skin) is drawn, against 1 for the others; 1 = as often."
+                   + train_must("covered_weight") + train_default("covered_weight"))
 @click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss." + train_must("mask_weight") + train_default("mask_weight"))
 @click.option("--detail-highpass", type=float, default=None,
               help="Weight of the high-pass term in the detail stage's loss; 0 = none."

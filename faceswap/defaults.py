@@ -164,6 +164,9 @@ LR_FLOOR = 0.1
 # weight the loss lets them stay soft.
 EYES_WEIGHT = 3.0
 MOUTH_WEIGHT = 2.0
+# How often train draws a face whose bare skin extract found mostly covered (data/covered.py),
+# against 1 for the rest: seen now and then, not learnt as the face.
+COVERED_WEIGHT = 0.1
 # The repository's weights/ folder (not weights/ under the current directory,
 # which would load whatever file happens to sit where the user runs).
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"

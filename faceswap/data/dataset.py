@@ -35,6 +35,7 @@ from ..log import get_logger
 from ..media.images import read_image
 from ..model.config import ModelConfig
 from . import augment
+from . import covered as covered_faces
 from .faceset import FaceRecord, iter_faceset
 from .occlusion_samples import occluded_samples
 
@@ -60,6 +61,7 @@ class FacesetArrays:
     coverage: float
     margin: float
     paths: list[Path] = field(default_factory=list)
+    covered: np.ndarray | None = None   # (N,) float32 share of each face's bare skin covered (data/covered.py)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -176,8 +178,10 @@ def load_faceset(folder: str | Path, cfg: ModelConfig, margin: float = MARGIN) -
                     "mirrored padding. Extract with centering head or a larger coverage",
                     folder, cfg.centering, cfg.coverage, outside)
     log.debug("%s: %d faces loaded at %d px (margin %.2f)", folder, len(keep), size, margin)
+    shares = covered_faces.read_shares(folder)
+    covered = np.array([shares.get(records[i].path.name, 0.0) for i in keep], np.float32) if shares else None
     return FacesetArrays(folder, images, landmarks, cfg.resolution, cfg.centering, cfg.coverage, margin,
-                         [records[i].path for i in keep])
+                         [records[i].path for i in keep], covered)
 
 
 def _disc(radius: int) -> np.ndarray:
@@ -398,14 +402,19 @@ def keep_batch(batch: RawBatch) -> RawBatch:
 class EndlessShuffle(Sampler[int]):
     """Indices forever, a fresh permutation each pass: the loader never ends an
     epoch, so the workers never drain and refill (a small faceset would make
-    the training step wait at every pass), and a faceset smaller than a batch works."""
+    the training step wait at every pass), and a faceset smaller than a batch works.
+    With `weights` (N,) each pass is N draws in proportion to them, with replacement."""
 
-    def __init__(self, n: int, generator: torch.Generator) -> None:
+    def __init__(self, n: int, generator: torch.Generator, weights: np.ndarray | None = None) -> None:
         self.n, self.generator = n, generator
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
 
     def __iter__(self) -> Iterator[int]:
         while True:
-            yield from torch.randperm(self.n, generator=self.generator).tolist()
+            if self.weights is None:
+                yield from torch.randperm(self.n, generator=self.generator).tolist()
+            else:
+                yield from torch.multinomial(self.weights, self.n, True, generator=self.generator).tolist()
 
 
 def _worker_init(worker_id: int) -> None:
@@ -434,7 +443,7 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch
                 device: torch.device | str | None = None, seed: int = 0, seed_offset: int = 0,
                 eyes_weight: float = defaults.EYES_WEIGHT, mouth_weight: float = defaults.MOUTH_WEIGHT,
                 warp: bool = True, workers: int | None = None, detail: FacesetArrays | None = None,
-                occlusion: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+                occlusion: bool = False, covered_weight: float = 1.0) -> Iterator[dict[str, torch.Tensor]]:
     """An endless iterator of training batches of one identity: dicts of
     ``input``/``target`` (B,3,R,R), ``mask``/``weight`` (B,1,R,R), float32.
 
@@ -445,6 +454,8 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch
     With `detail` (the same faceset loaded at a multiple of the resolution)
     batches also hold ``detail`` patches and their ``corner``; with `occlusion`, the occlusion
     net's ``occluded`` (M,3,R,R) crops and ``visible`` (M,1,R,R) labels, M = ceil(B/2) (see RawBatch).
+    Faces extract found mostly covered (`faces.covered`, data/covered.py) are drawn `covered_weight`
+    times as often as the others (1: as often).
     """
     if not isinstance(faces, FacesetArrays):
         faces = load_faceset(faces, model_cfg)
@@ -457,7 +468,11 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch
     extra = dict(persistent_workers=True, prefetch_factor=4, worker_init_fn=_worker_init) if workers else {}
     # The arrays reach the workers by fork (shared pages, no copy); a spawn
     # platform pickles them to each worker once.
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=EndlessShuffle(len(dataset), generator),
+    weights = None if faces.covered is None else covered_faces.sample_weights(faces.covered, covered_weight)
+    if weights is not None:
+        log.info("%s: %d of %d faces mostly covered, drawn %g times as often as the others", faces.folder,
+                 int((faces.covered > covered_faces.MOSTLY).sum()), len(faces), covered_weight)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=EndlessShuffle(len(dataset), generator, weights),
                         num_workers=workers, collate_fn=keep_batch, **extra)
     return _float_batches(iter(loader), dataset, pin=device is not None and device.type == "cuda")
 

@@ -18,6 +18,12 @@ import numpy as np
 
 from . import landmarks68 as L
 
+# Skin colour: a pixel is of a face's skin colour when its (Cr, Cb) lies within this Mahalanobis
+# distance of the skin's (the `skin` mask's pixels) and its luma is above SKIN_MIN_LUMA: the chroma
+# of near-black pixels is noise. qc's occlusion figure and extract's covered faces use both.
+SKIN_DISTANCE = 3.0
+SKIN_MIN_LUMA = 30
+
 
 def _parts(lm: np.ndarray) -> list[np.ndarray]:
     jaw, rb, lb = lm[L.JAW], lm[L.RIGHT_BROW], lm[L.LEFT_BROW]

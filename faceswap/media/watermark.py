@@ -177,16 +177,16 @@ def mark_pattern(output_id: int, height: int, width: int, layers: tuple[Layer, .
 
 # A pixel with a channel this close to black or white (8-bit levels) is left unmarked: a saturating
 # add there keeps one side of the mark only, which turned black letterbox bars navy (blue +2 levels
-# on average after H.264, up to 10). 5, not the mark's full reach (blue moves up to about 9 levels):
-# dark stage footage keeps its mark in the red-brown shadows whose blue and green sit at 5-10
-# (hamilton_stage, CRF 28 + half size: 9 of 9 windows at 5, 1 of 9 at 10).
-_CLEAR = 5
+# on average after H.264, up to 10). 3, not the mark's full reach (blue moves up to about 9 levels):
+# dark stage footage keeps its mark in the red-brown shadows whose blue and green sit at 3-10
+# (hamilton_stage, CRF 23 then CRF 28 + half size: 9 of 9 windows at 3 and unmarked, 7 of 9 at 5).
+_CLEAR = 3
 _PROBE = 4   # rows of the probe that finds the rows holding such pixels: one in _PROBE
 
 
 def embed(frame: np.ndarray, pattern: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """`frame` (H, W, 3) uint8 RGB, or uint16 with a uint16 pattern, with the mark
-    (`mark_pattern`) added in place; returns it. Pixels with a channel within _CLEAR levels of
+    (`mark_pattern`) added in place; returns it. Pixels with a channel less than _CLEAR levels from
     black or white stay as they are (no one-sided, saturated mark): a probe of one pixel
     in _PROBE x _PROBE finds the rows that hold such pixels (and their neighbours), and there
     the two saturating adds are masked pixel by pixel (a lone such pixel the probe missed is

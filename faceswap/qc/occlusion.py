@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..faces import landmarks68 as L
-from ..faces.masks import landmark_mask
+from ..faces.masks import SKIN_DISTANCE, SKIN_MIN_LUMA, landmark_mask
 
 # A pixel changed when the mean of its three channels' differences, averaged over 3x3
 # pixels, exceeds this many 8-bit levels: above the 1-3 levels H.264 at convert's default
@@ -26,11 +26,9 @@ CHANGE_LEVEL = 4.0
 # The region looked at: the landmarks' box grown by these shares of its width / height
 # (left-right, top: forehead and hair, bottom: chin and neck).
 GROW_SIDE, GROW_TOP, GROW_BOTTOM = 0.15, 0.35, 0.1
-# Face skin: a pixel whose (Cr, Cb) lies within this Mahalanobis distance of the footage's
-# skin (the landmarks' `skin` mask) and whose luma is above SKIN_MIN_LUMA (chroma of near-black
-# pixels is noise), inside the `extended` mask grown by FACE_GROW of the face width.
-SKIN_DISTANCE = 3.0
-SKIN_MIN_LUMA = 30
+# Face skin: a pixel whose (Cr, Cb) lies within SKIN_DISTANCE (Mahalanobis) of the footage's
+# skin (the landmarks' `skin` mask) and whose luma is above SKIN_MIN_LUMA (faces/masks.py), inside
+# the `extended` mask grown by FACE_GROW of the face width.
 FACE_GROW = 0.05
 # Fewer skin pixels than this: the skin colour is not known, the frame is not measured.
 MIN_SKIN_PIXELS = 50

@@ -35,6 +35,7 @@ class TrainConfig:
     pixel_weight: float = bounded(1.0, 0)
     eyes_weight: float = bounded(defaults.EYES_WEIGHT, 0)    # extra weight on the eye region
     mouth_weight: float = bounded(defaults.MOUTH_WEIGHT, 0)  # extra weight on the mouth region
+    covered_weight: float = bounded(defaults.COVERED_WEIGHT, 0, 1)  # how often a mostly covered face is drawn
     mask_weight: float = bounded(1.0, 0)
     detail_highpass: float = bounded(1.0, 0)       # weight of the high-pass term of the detail stage's loss
     detail_energy: float = bounded(4.0, 0)         # weight of its local-detail term (what brings detail; model/losses.py)

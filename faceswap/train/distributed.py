@@ -120,7 +120,8 @@ def shard(faces: FacesetArrays, rank: int, world: int) -> FacesetArrays:
         raise FaceswapError(f"{faces.folder} has {len(faces)} faces: training on {world} processes needs at "
                             f"least one face per process")
     return replace(faces, images=faces.images[rank::world], landmarks=faces.landmarks[rank::world],
-                   paths=faces.paths[rank::world])
+                   paths=faces.paths[rank::world],
+                   covered=None if faces.covered is None else faces.covered[rank::world])
 
 
 def weights_sha256(model: torch.nn.Module) -> str:
@@ -196,7 +197,8 @@ class DistributedTrainer(Trainer):
     def loaders(self):
         cfg, r, n = self.cfg, self.rank.rank, self.rank.world_size
         settings = dict(device=self.device, seed=cfg.seed, eyes_weight=cfg.eyes_weight, mouth_weight=cfg.mouth_weight,
-                        warp=cfg.warp, workers=cfg.workers, occlusion=self.model_cfg.occlusion)
+                        warp=cfg.warp, workers=cfg.workers, occlusion=self.model_cfg.occlusion,
+                        covered_weight=cfg.covered_weight)
         detail = shard(self.detail_faces, r, n) if self.detail_faces is not None else None
         # rank 0 draws the streams of a single-process run; rank r its own pair
         return (make_loader(shard(self.faces["a"], r, n), self.model_cfg, cfg.batch_size, seed_offset=2 * r,

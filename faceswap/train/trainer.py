@@ -411,7 +411,8 @@ class Trainer:
     def loaders(self) -> tuple[Iterator, Iterator]:
         cfg = self.cfg
         settings = dict(device=self.device, seed=cfg.seed, eyes_weight=cfg.eyes_weight, mouth_weight=cfg.mouth_weight,
-                        warp=cfg.warp, workers=cfg.workers, occlusion=self.model_cfg.occlusion)
+                        warp=cfg.warp, workers=cfg.workers, occlusion=self.model_cfg.occlusion,
+                        covered_weight=cfg.covered_weight)
         return (make_loader(self.faces["a"], self.model_cfg, cfg.batch_size, **settings),
                 make_loader(self.faces["b"], self.model_cfg, cfg.batch_size, seed_offset=1,
                             detail=self.detail_faces, **settings))

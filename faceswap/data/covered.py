@@ -1,0 +1,139 @@
+"""Which faces of a faceset are mostly covered (a hand, a microphone, a cup, hair across the face):
+recorded by extract, so that train draws them less often and does not learn the occluder as the face.
+
+The occlusion net (model/occlusion.py) exists only once a model is trained, so extract judges a
+face by colour: the share of its bare skin (the landmarks' `skin` mask: cheeks, nose, the brow
+ridge and a band of forehead, no eyes, brows or lips) whose chroma is not the skin colour of its
+own track. A track's skin colour is the median over its faces of each face's median skin chroma,
+so an occluder that crosses a few of its frames does not set the colour it is judged by; the
+spread allowed round it is the track's own (the median of its faces' spreads), so a face is
+compared with that person under that light. This is the test qc's `occlusion` figure makes on
+the footage (qc/occlusion.py: Mahalanobis distance in Cr/Cb, dark pixels not skin).
+
+It sees what is not skin-coloured: a microphone, a cup, a dark sleeve, hair. A hand of the same
+skin tone as the face is not seen (the occlusion net learns those from synthetic hands).
+
+The record is `covered.json` in the faceset: {"format", "method", "mostly", "faces": {crop file
+name: share of the bare skin covered, 0-1}}, written atomically by `record_faceset`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import FaceswapError
+from ..faces.geometry import transform_points
+from ..faces.masks import SKIN_DISTANCE, SKIN_MIN_LUMA, landmark_mask
+from ..log import get_logger
+from ..media.images import atomic_write_bytes
+from .faceset import iter_faceset, read_crop
+
+log = get_logger(__name__)
+
+COVERED_FILE = "covered.json"
+FORMAT = "faceswap-covered-1"
+# A face with more than this share of its bare skin covered is "mostly covered".
+MOSTLY = 0.5
+# Fewer bare-skin pixels than this in a crop: the face is not judged (share 0).
+MIN_PIXELS = 200
+# The least spread allowed round the track's skin chroma, in Cr/Cb levels: a flat, evenly lit
+# skin is not a point (the same floor qc uses).
+MIN_SPREAD = 2.0
+
+
+def _skin_chroma(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(N, 2) float64 Cr, Cb of the bare-skin pixels of `crop` (S, S, 3) uint8 RGB whose luma is
+    above SKIN_MIN_LUMA (the chroma of near-black pixels is noise); `landmarks` (68, 2) in crop
+    pixels."""
+    ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb)
+    skin = (landmark_mask(landmarks, crop.shape[:2], "skin") >= 128) & (ycc[..., 0] > SKIN_MIN_LUMA)
+    return ycc[skin][:, 1:].astype(np.float64)
+
+
+def covered_share(crop: np.ndarray, landmarks: np.ndarray, mean: np.ndarray, inverse_cov: np.ndarray) -> float:
+    """The share (0-1) of the bare skin of `crop` ((S, S, 3) uint8 RGB, `landmarks` (68, 2) in its
+    pixels) that is not of the skin colour given by `mean` (2,) Cr/Cb and `inverse_cov` (2, 2):
+    Mahalanobis distance over SKIN_DISTANCE, or darker than SKIN_MIN_LUMA (an occluder's shadow,
+    a dark microphone). 0.0 when the crop holds fewer than MIN_PIXELS of bare skin."""
+    ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb)
+    skin = landmark_mask(landmarks, crop.shape[:2], "skin") >= 128
+    if skin.sum() < MIN_PIXELS:
+        return 0.0
+    px = ycc[skin].astype(np.float64)
+    d = px[:, 1:] - mean
+    far = np.einsum("ni,ij,nj->n", d, inverse_cov, d) > SKIN_DISTANCE ** 2
+    return float(np.mean(far | (px[:, 0] <= SKIN_MIN_LUMA)))
+
+
+def _track_model(chromas: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean (2,), inverse covariance (2, 2)) of a track's skin from its faces' skin chroma: the
+    median of the faces' medians, and the median of their covariances about their own medians
+    (per element), floored at MIN_SPREAD. None when no face shows enough skin."""
+    usable = [c for c in chromas if len(c) >= MIN_PIXELS]
+    if not usable:
+        return None
+    medians = np.array([np.median(c, axis=0) for c in usable])
+    covs = np.array([np.cov((c - m).T) for c, m in zip(usable, medians, strict=True)])
+    cov = np.median(covs, axis=0) + np.eye(2) * MIN_SPREAD ** 2
+    return np.median(medians, axis=0), np.linalg.inv(cov)
+
+
+def record_faceset(faceset: str | Path) -> dict[str, float]:
+    """Judge every face crop in `faceset` and write `covered.json` beside them (atomically):
+    {crop file name: covered share}. Faces are grouped by source and track (an untracked face,
+    track -1, is judged against the faces of its source that are untracked too). Returns the
+    shares. Raises FaceswapError when the folder holds no crops or cannot be written."""
+    faceset = Path(faceset)
+    groups: dict[tuple[str, int], list[tuple[str, np.ndarray, np.ndarray]]] = defaultdict(list)
+    for rec in iter_faceset(faceset):
+        crop, _ = read_crop(rec.path)
+        points = transform_points(rec.landmarks, rec.matrix)
+        groups[str(rec.meta.get("source", "")), int(rec.meta.get("track", -1))].append((rec.path.name, crop, points))
+    if not groups:
+        raise FaceswapError(f"{faceset} has no face crops to judge")
+    shares: dict[str, float] = {}
+    for faces in groups.values():
+        model = _track_model([_skin_chroma(crop, points) for _, crop, points in faces])
+        for name, crop, points in faces:
+            shares[name] = 0.0 if model is None else round(covered_share(crop, points, *model), 4)
+    doc = {"format": FORMAT, "method": "bare skin not of its track's skin colour (Cr/Cb Mahalanobis "
+           f"> {SKIN_DISTANCE:g}) or darker than luma {SKIN_MIN_LUMA}", "mostly": MOSTLY,
+           "faces": dict(sorted(shares.items()))}
+    try:
+        atomic_write_bytes(faceset / COVERED_FILE, (json.dumps(doc, indent=1) + "\n").encode())
+    except OSError as err:
+        raise FaceswapError(f"cannot write {faceset / COVERED_FILE}: {err.strerror or err}") from err
+    mostly = sum(s > MOSTLY for s in shares.values())
+    if mostly:
+        log.info("%s: %d of %d faces are mostly covered (%s): train draws them less often",
+                 faceset, mostly, len(shares), COVERED_FILE)
+    return shares
+
+
+def read_shares(faceset: str | Path) -> dict[str, float]:
+    """The covered shares `record_faceset` wrote for `faceset`, by crop file name; {} when the
+    faceset has none (extracted before it was recorded) or the file is not ours (one warning)."""
+    path = Path(faceset) / COVERED_FILE
+    if not path.is_file():
+        return {}
+    try:
+        doc: Any = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT:
+            raise ValueError("not a faceswap covered-faces record")
+        return {str(k): float(v) for k, v in doc["faces"].items()}
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
+        log.warning("%s ignored: %s", path, err)
+        return {}
+
+
+def sample_weights(shares: list[float], covered_weight: float) -> np.ndarray | None:
+    """(N,) float64 sampling weights of a faceset's faces in load order: `covered_weight` for a
+    mostly covered face (share > MOSTLY), 1 for the rest; None when all weigh the same."""
+    weights = np.where(np.asarray(shares, np.float64) > MOSTLY, covered_weight, 1.0)
+    return None if np.all(weights == weights[0]) else weights
