@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .convert.frame_range import check_frame_range
 from .convert.options import ConvertOptions
-from .data.covered import MOSTLY, record_faceset
+from .data.covered import COVERED_FILE, MOSTLY, record_faceset
 from .data.faceset import iter_faceset
 from .errors import FaceswapError, NoFaceError
 from .extract.contact_sheet import contact_sheet
@@ -118,6 +118,8 @@ def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
     options.validate()
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    if (Path(faceset) / COVERED_FILE).is_dir():   # said now, not after the run
+        raise FaceswapError(f"{Path(faceset) / COVERED_FILE} is a folder: extract writes a file there; move it")
     backend = make_backend(options.detector, options.confidence)
     summaries = []
     try:

@@ -158,7 +158,8 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
             click.echo(f"{name}: no face found in {len(s.no_face)} of {s.frames} images", err=True)
     if result.mostly_covered:
         click.echo(f"{result.mostly_covered} of {len(result.covered or {})} faces in {faceset} are mostly covered "
-                   f"(a hand, a microphone, hair): train draws them less often (covered.json)")
+                   f"(over half their bare skin not of the person's skin colour): train draws them less often "
+                   f"(covered.json)")
     if result.contact_sheet:
         click.echo(f"contact sheet: {result.contact_sheet}")
     finish(result, result.problem)
@@ -219,8 +220,9 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--eyes-weight", type=float, default=None, help="Loss multiplier on the eyes." + train_must("eyes_weight") + train_default("eyes_weight"))
 @click.option("--mouth-weight", type=float, default=None, help="Loss multiplier on the mouth." + train_must("mouth_weight") + train_default("mouth_weight"))
 @click.option("--covered-weight", type=float, default=None,
-              help="How often a face extract found mostly covered (covered.json: a hand, a microphone, hair "
-                   "over most of its skin) is drawn, against 1 for the others; 1 = as often."
+              help="How often a face extract found mostly covered is drawn, against 1 for the others; 0 = "
+                   "never, 1 = as often (covered.json: over half its bare skin not of the person's skin colour, "
+                   "e.g. a microphone, a cup, hair; a hand of the same skin tone is not seen)."
                    + train_must("covered_weight") + train_default("covered_weight"))
 @click.option("--mask-weight", type=float, default=None, help="Weight of the mask loss." + train_must("mask_weight") + train_default("mask_weight"))
 @click.option("--detail-highpass", type=float, default=None,

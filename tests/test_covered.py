@@ -4,6 +4,7 @@ train draws the mostly covered ones less often (issue 16: "extract and train rec
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,9 +16,10 @@ import torch
 
 from faceswap import api
 from faceswap.data import covered
-from faceswap.data.dataset import EndlessShuffle, load_faceset
+from faceswap.data.dataset import EndlessShuffle, load_faceset, make_loader
 from faceswap.data.faceset import iter_faceset, read_crop, write_crop
 from faceswap.data.occluders import composite, moving_occluder
+from faceswap.errors import FaceswapError
 from faceswap.extract.options import ExtractOptions
 from faceswap.faces.geometry import transform_points
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
@@ -99,7 +101,6 @@ def test_a_face_mostly_covered_is_found_against_its_own_track_and_drawn_less_oft
     faces = load_faceset(faceset, ModelConfig(resolution=64))
     assert faces.covered is not None and (faces.covered > covered.MOSTLY).sum() == 3
     weights = covered.sample_weights(faces.covered, 0.1)
-    draws = []
     sampler = iter(EndlessShuffle(len(faces), torch.Generator().manual_seed(0), weights))
     draws = np.bincount([next(sampler) for _ in range(60000)], minlength=len(faces))
     mostly = faces.covered > covered.MOSTLY
@@ -113,6 +114,29 @@ def test_a_faceset_without_the_record_and_a_foreign_record_load_as_before(microp
     shutil.copytree(microphone_faceset[0], faceset)
     (faceset / covered.COVERED_FILE).unlink()
     assert load_faceset(faceset, ModelConfig(resolution=64)).covered is None
-    (faceset / covered.COVERED_FILE).write_text('{"format": "something else", "faces": {}}')
-    assert covered.read_shares(faceset) == {}
-    assert "ignored" in caplog.text
+    for text in ('{"format": "something else", "faces": {}}', "[1, 2]", "{not json",
+                 f'{{"format": "{covered.FORMAT}", "faces": {{"a.png": 5}}}}',
+                 f'{{"format": "{covered.FORMAT}", "faces": {{"a.png": "0.9"}}}}', "[" * 100000):
+        caplog.clear()
+        (faceset / covered.COVERED_FILE).write_text(text)
+        assert covered.read_shares(faceset) == {}, text[:40]
+        assert "ignored" in caplog.text, text[:40]
+    (faceset / covered.COVERED_FILE).unlink()
+    (faceset / covered.COVERED_FILE).mkdir()
+    with pytest.raises(FaceswapError, match="is a folder"):     # before any frame is read
+        api.extract(Path("/nonexistent/clip.mp4"), faceset, ExtractOptions())
+
+
+def test_when_every_face_is_mostly_covered_the_weight_changes_nothing_and_says_so(microphone_faceset, tmp_path,
+                                                                                   caplog):
+    faceset = tmp_path / "faceset"
+    shutil.copytree(microphone_faceset[0], faceset)
+    doc = json.loads((faceset / covered.COVERED_FILE).read_text())
+    doc["faces"] = {name: 0.9 for name in doc["faces"]}
+    (faceset / covered.COVERED_FILE).write_text(json.dumps(doc))
+    faces = load_faceset(faceset, ModelConfig(resolution=64))
+    assert covered.sample_weights(faces.covered, 0.1) is None
+    caplog.set_level(logging.INFO)
+    batches = make_loader(faces, ModelConfig(resolution=64), 4, workers=0, covered_weight=0.1)
+    next(batches)
+    assert "changes nothing" in caplog.text

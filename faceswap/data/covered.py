@@ -109,10 +109,7 @@ def record_faceset(faceset: str | Path) -> dict[str, float]:
         atomic_write_bytes(faceset / COVERED_FILE, (json.dumps(doc, indent=1) + "\n").encode())
     except OSError as err:
         raise FaceswapError(f"cannot write {faceset / COVERED_FILE}: {err.strerror or err}") from err
-    mostly = sum(s > MOSTLY for s in shares.values())
-    if mostly:
-        log.info("%s: %d of %d faces are mostly covered (%s): train draws them less often",
-                 faceset, mostly, len(shares), COVERED_FILE)
+    log.debug("%s: %d of %d faces mostly covered", faceset, sum(s > MOSTLY for s in shares.values()), len(shares))
     return shares
 
 
@@ -120,20 +117,24 @@ def read_shares(faceset: str | Path) -> dict[str, float]:
     """The covered shares `record_faceset` wrote for `faceset`, by crop file name; {} when the
     faceset has none (extracted before it was recorded) or the file is not ours (one warning)."""
     path = Path(faceset) / COVERED_FILE
-    if not path.is_file():
+    if not path.exists():
         return {}
     try:
         doc: Any = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("format") != FORMAT:
-            raise ValueError("not a faceswap covered-faces record")
-        return {str(k): float(v) for k, v in doc["faces"].items()}
-    except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
-        log.warning("%s ignored: %s", path, err)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("faces"), dict):
+            raise ValueError(f"not a {FORMAT} record")
+        shares = doc["faces"]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in shares.values()):
+            raise ValueError("a share is not a number from 0 to 1")
+        return {str(k): float(v) for k, v in shares.items()}
+    except (OSError, ValueError, RecursionError) as err:
+        log.warning("%s ignored (every face drawn alike): %s", path, getattr(err, "strerror", None) or err)
         return {}
 
 
-def sample_weights(shares: list[float], covered_weight: float) -> np.ndarray | None:
+def sample_weights(shares: np.ndarray, covered_weight: float) -> np.ndarray | None:
     """(N,) float64 sampling weights of a faceset's faces in load order: `covered_weight` for a
-    mostly covered face (share > MOSTLY), 1 for the rest; None when all weigh the same."""
+    mostly covered face (share > MOSTLY), 1 for the rest; None when all weigh the same (then
+    every face is drawn alike, whatever `covered_weight`)."""
     weights = np.where(np.asarray(shares, np.float64) > MOSTLY, covered_weight, 1.0)
     return None if np.all(weights == weights[0]) else weights

@@ -469,9 +469,13 @@ def make_loader(faces: FacesetArrays | str | Path, model_cfg: ModelConfig, batch
     # The arrays reach the workers by fork (shared pages, no copy); a spawn
     # platform pickles them to each worker once.
     weights = None if faces.covered is None else covered_faces.sample_weights(faces.covered, covered_weight)
+    mostly = 0 if faces.covered is None else int((faces.covered > covered_faces.MOSTLY).sum())
     if weights is not None:
-        log.info("%s: %d of %d faces mostly covered, drawn %g times as often as the others", faces.folder,
-                 int((faces.covered > covered_faces.MOSTLY).sum()), len(faces), covered_weight)
+        how = "never drawn" if covered_weight == 0 else f"drawn {covered_weight:g} times as often as the others"
+        log.info("%s: %d of %d faces mostly covered, %s", faces.folder, mostly, len(faces), how)
+    elif mostly and covered_weight != 1:
+        log.warning("%s: all %d faces are mostly covered (covered.json): they are drawn alike, --covered-weight "
+                    "changes nothing", faces.folder, mostly)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=EndlessShuffle(len(dataset), generator, weights),
                         num_workers=workers, collate_fn=keep_batch, **extra)
     return _float_batches(iter(loader), dataset, pin=device is not None and device.type == "cuda")
