@@ -136,7 +136,7 @@ def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
     if options.preview:
         sources = {str(Path(p).resolve()) for p in inputs}
         records = [r for r in iter_faceset(faceset) if r.meta.get("source") in sources]
-        sheet = contact_sheet(records, Path(faceset) / "contact_sheet.png")
+        sheet = contact_sheet(records, Path(faceset) / "contact_sheet.png", covered=covered)
     return ExtractResult(summaries, sheet, covered)
 
 

@@ -52,12 +52,17 @@ def _partial_file(path: str) -> None:
     """Writes a partial output, works a long time, removes it on KeyboardInterrupt (as convert's
     writer aborts): the file left behind says whether the task's cleanup ran."""
     out = Path(path)
-    out.write_text("partial")
     try:
+        # written inside the try: the test cancels as soon as the file exists, and a cancel that
+        # lands while write_text is still closing the file (a worker descheduled on a loaded
+        # machine) must find the cleanup in place; outside it, that left the file behind (CI, once
+        # in a few runs)
+        out.write_text("partial")
         for _ in range(1200):   # Python code running, as in convert: Ray's cancel interrupts between bytecodes
             time.sleep(0.1)
     except KeyboardInterrupt:
-        out.unlink()
+        time.sleep(1.0)   # a cleanup that takes a moment, as ending convert's ffmpeg writer does
+        out.unlink(missing_ok=True)
         raise
 
 

@@ -14,15 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from faceswap import api
+from faceswap import api, defaults
 from faceswap.data import covered
 from faceswap.data.dataset import EndlessShuffle, load_faceset, make_loader
 from faceswap.data.faceset import iter_faceset, read_crop, write_crop
 from faceswap.data.occluders import composite, moving_occluder
 from faceswap.errors import FaceswapError
+from faceswap.extract.contact_sheet import COVERED_COLOUR, contact_sheet
 from faceswap.extract.options import ExtractOptions
 from faceswap.faces.geometry import transform_points
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
+from faceswap.media.images import read_image
 from faceswap.media.video_reader import VideoReader
 from faceswap.model.config import ModelConfig
 
@@ -97,6 +99,14 @@ def test_a_face_mostly_covered_is_found_against_its_own_track_and_drawn_less_oft
     others = {n: s for n, s in shares.items() if n not in painted}
     assert all(abs(s - before[n]) < 0.02 for n, s in others.items())
     assert max(others.values()) < covered.MOSTLY
+
+    # the contact sheet frames those three tiles in red, and only those
+    records = list(iter_faceset(faceset))
+    sheet = read_image(contact_sheet(records, tmp_path / "sheet.png", tiles=len(records), covered=shares))
+    tile = defaults.PREVIEW_TILE_SIZE
+    framed = [divmod(n, 8) for n in range(len(records))
+              if tuple(sheet[divmod(n, 8)[0] * tile + tile // 2, divmod(n, 8)[1] * tile + 1]) == COVERED_COLOUR]
+    assert framed == [divmod(n, 8) for n, rec in enumerate(records) if rec.path.name in painted]
 
     faces = load_faceset(faceset, ModelConfig(resolution=64))
     assert faces.covered is not None and (faces.covered > covered.MOSTLY).sum() == 3
