@@ -7,8 +7,9 @@ Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing wate
 "Secure spread spectrum watermarking for multimedia", IEEE TIP 1997):
 
 - The payload (a tool byte and a 40-bit output id) and its CRC-16 are convolutionally encoded
-  (constraint length 7, rate 1/2) and decoded by soft-decision Viterbi (scikit-commpy), which
-  uses each bit's reliability instead of a hard guess.
+  (constraint length 7, rate 1/2, scikit-commpy) and decoded by a soft-decision list Viterbi
+  decoder (media/viterbi.py), which uses each bit's reliability instead of a hard guess and hands
+  the 16 most likely messages to the CRC check.
 - Each layer is a tile of k x k cells, each +1 or -1: a quarter of the cells carry a fixed
   synchronisation sequence, the rest the codeword's bits, each spread over several cells and
   scrambled by a key. The tile repeats over the whole frame; a cell spans a fixed fraction
@@ -27,8 +28,8 @@ Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing wate
   and they share the origin), reads each bit by correlation and decodes the codeword from
   the layers' soft bits combined by their strength. A window counts as marked only when the
   decoded message's CRC-16 and tool byte check; a random word passes with odds of 2**-24
-  (6e-8) per decoding tried (up to six a window: each layer, their combination, over the
-  frame and its faces).
+  (6e-8) per message checked, 16 a decoding tried (1e-6), up to six decodings a window (each
+  layer, their combination, over the frame and its faces).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from .viterbi import list_viterbi
 
 __all__ = ["LAYERS", "Layer", "Mark", "TOOL_ID", "decode_window", "embed", "mark_pattern", "residuals"]
 
@@ -53,6 +56,9 @@ _GENERATORS = (0o133, 0o171)
 CODE_BITS = (MESSAGE_BITS + _MEMORY) * 2
 SYNC_SHARE = 4            # one cell in SYNC_SHARE carries the synchronisation sequence
 SYNC_THRESHOLD = 4.5      # a synchronisation peak worth decoding, in standard deviations
+# Messages the list Viterbi decoder hands to the CRC check, best first. 16 took d10 after CRF 28 +
+# half size from 12 to 14 of 14 windows (docs/provenance.md) at 16 x 2**-24 false odds a decoding.
+LIST_SIZE = 16
 _PERIOD_STEPS = ((-0.01, -0.005, 0.005, 0.01), (-0.0025, 0.0025), (-0.00125, 0.00125))   # refining a found period
 _KEY = 0x5F17             # fixed: the mark is a label anyone may read, not a secret
 
@@ -322,18 +328,21 @@ def _bits(folded: np.ndarray, k: int, offset: tuple[int, int]) -> tuple[np.ndarr
 
 def _decode(soft: np.ndarray) -> tuple[int, int] | None:
     """(output id, coded bits the decoder corrected) from soft codeword bits, or None: the
-    most likely message (soft-decision Viterbi over the whole codeword, scikit-commpy), kept
-    only when its CRC-16 and tool byte check, so a random word passes with odds of 2**-24."""
-    from commpy.channelcoding.convcode import conv_encode, viterbi_decode
+    LIST_SIZE most likely messages (list Viterbi over the whole terminated codeword,
+    media/viterbi.py), the first whose CRC-16 and tool byte check; a random word passes one
+    check with odds of 2**-24, so a decoding passes with odds of LIST_SIZE * 2**-24 (1e-6)."""
+    from commpy.channelcoding.convcode import conv_encode
 
-    bits = viterbi_decode(soft.astype(np.float64), _trellis(), tb_depth=MESSAGE_BITS + _MEMORY,
-                          decoding_type="unquantized")[:MESSAGE_BITS]
-    message = np.packbits(bits.astype(np.uint8)).tobytes()
-    output_id = int.from_bytes(message[1:PAYLOAD_BYTES], "big")
-    if message != _message(output_id):   # the tool byte and the CRC-16, as the encoder made them
-        return None
-    corrected = int(np.sum((conv_encode(bits, _trellis(), "term") * 2 - 1) != np.sign(soft)))
-    return output_id, corrected
+    trellis = _trellis()
+    table = np.asarray(trellis.output_table)
+    outputs = np.stack([(table >> (1 - i)) & 1 for i in range(2)], axis=-1)   # the 2 code bits, MSB first
+    for bits in list_viterbi(soft, np.asarray(trellis.next_state_table), outputs, LIST_SIZE):
+        message = np.packbits(bits[:MESSAGE_BITS]).tobytes()
+        output_id = int.from_bytes(message[1:PAYLOAD_BYTES], "big")
+        if message == _message(output_id):   # the tool byte and the CRC-16, as the encoder made them
+            corrected = int(np.sum((conv_encode(bits[:MESSAGE_BITS], trellis, "term") * 2 - 1) != np.sign(soft)))
+            return output_id, corrected
+    return None
 
 
 @dataclass(frozen=True)
