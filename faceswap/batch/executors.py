@@ -189,6 +189,7 @@ class RayExecutor:
                 raise FaceswapError(f"cannot {what}: {reason}") from None
         # a local instance's CPUs are known; a cluster's are what its nodes have (at connect time)
         local = (cpus or _cores()) if address is None and self._started else None
+        self._own_instance = local is not None
         self.workers = local or max(1, int(ray.cluster_resources().get("CPU", 1)))
         # Ray would keep a task that asks for more GPUs than the cluster has pending for ever
         self._gpus = float(ray.cluster_resources().get("GPU", 0))
@@ -240,9 +241,17 @@ class RayExecutor:
             if refs and cancel:
                 for ref in refs:
                     ray.cancel(ref)
+                deadline = time.monotonic() + STOP_GRACE_S
                 _, left = ray.wait(refs, num_returns=len(refs), timeout=STOP_GRACE_S)
                 for ref in left:
                     ray.cancel(ref, force=True)
+                if self._own_instance:
+                    # a task's CPU comes back when its worker is through with it, cleanup included;
+                    # shutting down before that would cut a cleanup short, so wait (up to the grace
+                    # time) for every CPU of the instance this executor started to be free again
+                    total = ray.cluster_resources().get("CPU", 0)
+                    while ray.available_resources().get("CPU", 0) < total and time.monotonic() < deadline:
+                        time.sleep(0.05)
             elif refs:
                 ray.wait(refs, num_returns=len(refs))
         finally:

@@ -32,7 +32,7 @@ from ..faces.geometry import transform_points
 from ..faces.masks import SKIN_DISTANCE, SKIN_MIN_LUMA, landmark_mask
 from ..log import get_logger
 from ..media.images import atomic_write_bytes
-from .faceset import iter_faceset, read_crop
+from .faceset import FaceRecord, iter_faceset, read_crop
 
 log = get_logger(__name__)
 
@@ -71,17 +71,24 @@ def covered_share(crop: np.ndarray, landmarks: np.ndarray, mean: np.ndarray, inv
     return float(np.mean(far | (px[:, 0] <= SKIN_MIN_LUMA)))
 
 
-def _track_model(chromas: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(mean (2,), inverse covariance (2, 2)) of a track's skin from its faces' skin chroma: the
-    median of the faces' medians, and the median of their covariances about their own medians
-    (per element), floored at MIN_SPREAD. None when no face shows enough skin."""
-    usable = [c for c in chromas if len(c) >= MIN_PIXELS]
+def _face_stats(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(median (2,), covariance about it (2, 2)) of one face's skin chroma (N, 2); None when it
+    shows fewer than MIN_PIXELS of skin."""
+    if len(chroma) < MIN_PIXELS:
+        return None
+    median = np.median(chroma, axis=0)
+    return median, np.cov((chroma - median).T)
+
+
+def _track_model(stats: list[tuple[np.ndarray, np.ndarray] | None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean (2,), inverse covariance (2, 2)) of a track's skin from its faces' `_face_stats`: the
+    median of the faces' medians, and the median of their covariances (per element), floored at
+    MIN_SPREAD. None when no face shows enough skin."""
+    usable = [s for s in stats if s is not None]
     if not usable:
         return None
-    medians = np.array([np.median(c, axis=0) for c in usable])
-    covs = np.array([np.cov((c - m).T) for c, m in zip(usable, medians, strict=True)])
-    cov = np.median(covs, axis=0) + np.eye(2) * MIN_SPREAD ** 2
-    return np.median(medians, axis=0), np.linalg.inv(cov)
+    cov = np.median([c for _, c in usable], axis=0) + np.eye(2) * MIN_SPREAD ** 2
+    return np.median([m for m, _ in usable], axis=0), np.linalg.inv(cov)
 
 
 def record_faceset(faceset: str | Path) -> dict[str, float]:
@@ -90,18 +97,22 @@ def record_faceset(faceset: str | Path) -> dict[str, float]:
     track -1, is judged against the faces of its source that are untracked too). Returns the
     shares. Raises FaceswapError when the folder holds no crops or cannot be written."""
     faceset = Path(faceset)
-    groups: dict[tuple[str, int], list[tuple[str, np.ndarray, np.ndarray]]] = defaultdict(list)
+    groups: dict[tuple[str, int], list[FaceRecord]] = defaultdict(list)
     for rec in iter_faceset(faceset):
-        crop, _ = read_crop(rec.path)
-        points = transform_points(rec.landmarks, rec.matrix)
-        groups[str(rec.meta.get("source", "")), int(rec.meta.get("track", -1))].append((rec.path.name, crop, points))
+        groups[str(rec.meta.get("source", "")), int(rec.meta.get("track", -1))].append(rec)
     if not groups:
         raise FaceswapError(f"{faceset} has no face crops to judge")
+
+    def crop_and_points(rec: FaceRecord) -> tuple[np.ndarray, np.ndarray]:
+        return read_crop(rec.path)[0], transform_points(rec.landmarks, rec.matrix)
+
+    # two passes over each track, reading its crops twice: a faceset of thousands of crops is not
+    # held in memory, only each face's skin statistics
     shares: dict[str, float] = {}
     for faces in groups.values():
-        model = _track_model([_skin_chroma(crop, points) for _, crop, points in faces])
-        for name, crop, points in faces:
-            shares[name] = 0.0 if model is None else round(covered_share(crop, points, *model), 4)
+        model = _track_model([_face_stats(_skin_chroma(*crop_and_points(rec))) for rec in faces])
+        for rec in faces:
+            shares[rec.path.name] = 0.0 if model is None else round(covered_share(*crop_and_points(rec), *model), 4)
     doc = {"format": FORMAT, "method": "bare skin not of its track's skin colour (Cr/Cb Mahalanobis "
            f"> {SKIN_DISTANCE:g}) or darker than luma {SKIN_MIN_LUMA}", "mostly": MOSTLY,
            "faces": dict(sorted(shares.items()))}
