@@ -20,6 +20,7 @@ import os
 import queue as queue_module
 import signal
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -172,9 +173,15 @@ def run_task(fn: Callable[..., Any], args: tuple) -> Any:
 
 def run_ray_task(fn: Callable[..., Any], args: tuple) -> Any:
     """What a Ray task runs: `fn(*args)` with `report_frames` a no-op (the runner counts a Ray
-    task's frames from its result). Ray's own cancel raises KeyboardInterrupt in the task."""
+    task's frames from its result). Ray's own cancel raises KeyboardInterrupt in the task by
+    `_thread.interrupt_main()`, which does nothing where SIGINT is ignored: the workers of a Ray
+    started by a runner in the background (`cmd &`, whose children start with SIGINT ignored)
+    would never hear it and be killed without cleaning up, so Python's own handler is put back."""
     global _sink, _pool_worker
     _sink, _pool_worker = None, True
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return fn(*args)
 
 
