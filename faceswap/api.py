@@ -133,7 +133,7 @@ def extract(inputs: str | Path | Sequence[str | Path], faceset: str | Path,
     # the faceset's faces judged for what covers them, with the crops of earlier runs and inputs;
     # not after Ctrl-C (the user wants out): the next run, resumed, judges them all
     interrupted = any(s.interrupted for s in summaries)
-    covered = record_faceset(faceset) if not interrupted and any(True for _ in iter_faceset(faceset)) else None
+    covered = None if interrupted else (record_faceset(faceset) or None)
     sheet = None
     if options.preview:
         sources = {str(Path(p).resolve()) for p in inputs}

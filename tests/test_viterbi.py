@@ -11,12 +11,6 @@ from faceswap.media import watermark
 from faceswap.media.viterbi import list_viterbi
 
 
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    trellis = watermark._trellis()
-    table = np.asarray(trellis.output_table)
-    return np.asarray(trellis.next_state_table), np.stack([(table >> 1) & 1, table & 1], axis=-1)
-
-
 def _noisy(rng: np.random.Generator, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     bits = rng.integers(0, 2, watermark.MESSAGE_BITS)
     code = conv_encode(bits, watermark._trellis(), "term").astype(np.float64) * 2 - 1
@@ -24,7 +18,7 @@ def _noisy(rng: np.random.Generator, sigma: float) -> tuple[np.ndarray, np.ndarr
 
 
 def test_a_clean_word_comes_back_first_and_the_list_is_ordered_and_distinct():
-    next_state, outputs = _tables()
+    next_state, outputs = watermark.decoder_tables()
     rng = np.random.default_rng(3)
     bits, soft = _noisy(rng, 0.0)
     found = list_viterbi(soft, next_state, outputs, 16)
@@ -44,7 +38,7 @@ def test_it_decodes_more_noisy_words_than_commpy_and_its_list_more_still():
     13 %, beyond the code's comfort): maximum likelihood ending in state 0 recovers more than
     scikit-commpy's viterbi_decode, and a 16-long list checked against the truth (the CRC's
     job in the reader) more than that."""
-    next_state, outputs = _tables()
+    next_state, outputs = watermark.decoder_tables()
     rng = np.random.default_rng(7)
     counts = {"commpy": 0, "ml": 0, "list": 0}
     for _ in range(300):
@@ -63,6 +57,6 @@ def test_it_decodes_more_noisy_words_than_commpy_and_its_list_more_still():
 def test_random_words_never_pass_the_reader_and_bad_lengths_are_refused():
     rng = np.random.default_rng(11)
     assert all(watermark._decode(rng.standard_normal(watermark.CODE_BITS)) is None for _ in range(200))
-    next_state, outputs = _tables()
+    next_state, outputs = watermark.decoder_tables()
     with pytest.raises(ValueError, match="whole number"):
         list_viterbi(np.zeros(watermark.CODE_BITS + 1), next_state, outputs, 4)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import FaceswapError
 from ..faces.geometry import transform_points
-from ..faces.masks import SKIN_DISTANCE, SKIN_MIN_LUMA, landmark_mask
+from ..faces.masks import SKIN_DISTANCE, SKIN_MIN_LUMA, landmark_mask, off_skin
 from ..log import get_logger
 from ..media.images import atomic_write_bytes
 from .faceset import FaceRecord, iter_faceset, read_crop
@@ -47,33 +47,27 @@ MIN_PIXELS = 200
 MIN_SPREAD = 2.0
 
 
-def _skin_chroma(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(N, 2) float64 Cr, Cb of the bare-skin pixels of `crop` (S, S, 3) uint8 RGB whose luma is
-    above SKIN_MIN_LUMA (the chroma of near-black pixels is noise); `landmarks` (68, 2) in crop
-    pixels."""
+def _bare_skin(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 Y, Cr, Cb of the bare-skin pixels of `crop` ((S, S, 3) uint8 RGB; `landmarks`
+    (68, 2) in its pixels)."""
     ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb)
-    skin = (landmark_mask(landmarks, crop.shape[:2], "skin") >= 128) & (ycc[..., 0] > SKIN_MIN_LUMA)
-    return ycc[skin][:, 1:].astype(np.float64)
+    return ycc[landmark_mask(landmarks, crop.shape[:2], "skin") >= 128].astype(np.float64)
 
 
-def covered_share(crop: np.ndarray, landmarks: np.ndarray, mean: np.ndarray, inverse_cov: np.ndarray) -> float:
-    """The share (0-1) of the bare skin of `crop` ((S, S, 3) uint8 RGB, `landmarks` (68, 2) in its
-    pixels) that is not of the skin colour given by `mean` (2,) Cr/Cb and `inverse_cov` (2, 2):
-    Mahalanobis distance over SKIN_DISTANCE, or darker than SKIN_MIN_LUMA (an occluder's shadow,
-    a dark microphone). 0.0 when the crop holds fewer than MIN_PIXELS of bare skin."""
-    ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb)
-    skin = landmark_mask(landmarks, crop.shape[:2], "skin") >= 128
-    if skin.sum() < MIN_PIXELS:
+def covered_share(skin: np.ndarray, mean: np.ndarray, inverse_cov: np.ndarray) -> float:
+    """The share (0-1) of a face's bare skin (`_bare_skin`, (N, 3) Y/Cr/Cb) that is not of the skin
+    colour given by `mean` (2,) Cr/Cb and `inverse_cov` (2, 2) (`off_skin`), or darker than
+    SKIN_MIN_LUMA (an occluder's shadow, a dark microphone). 0.0 under MIN_PIXELS of bare skin."""
+    if len(skin) < MIN_PIXELS:
         return 0.0
-    px = ycc[skin].astype(np.float64)
-    d = px[:, 1:] - mean
-    far = np.einsum("ni,ij,nj->n", d, inverse_cov, d) > SKIN_DISTANCE ** 2
-    return float(np.mean(far | (px[:, 0] <= SKIN_MIN_LUMA)))
+    return float(np.mean(off_skin(skin[:, 1:], mean, inverse_cov) | (skin[:, 0] <= SKIN_MIN_LUMA)))
 
 
-def _face_stats(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(median (2,), covariance about it (2, 2)) of one face's skin chroma (N, 2); None when it
-    shows fewer than MIN_PIXELS of skin."""
+def _face_stats(skin: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(median (2,), covariance about it (2, 2)) of the Cr/Cb of a face's bare skin (`_bare_skin`)
+    brighter than SKIN_MIN_LUMA (the chroma of near-black pixels is noise); None when fewer than
+    MIN_PIXELS are."""
+    chroma = skin[skin[:, 0] > SKIN_MIN_LUMA, 1:]
     if len(chroma) < MIN_PIXELS:
         return None
     median = np.median(chroma, axis=0)
@@ -95,24 +89,25 @@ def record_faceset(faceset: str | Path) -> dict[str, float]:
     """Judge every face crop in `faceset` and write `covered.json` beside them (atomically):
     {crop file name: covered share}. Faces are grouped by source and track (an untracked face,
     track -1, is judged against the faces of its source that are untracked too). Returns the
-    shares. Raises FaceswapError when the folder holds no crops or cannot be written."""
+    shares, {} (and no file) when the folder holds no crops. Raises FaceswapError when the
+    file cannot be written."""
     faceset = Path(faceset)
     groups: dict[tuple[str, int], list[FaceRecord]] = defaultdict(list)
     for rec in iter_faceset(faceset):
         groups[str(rec.meta.get("source", "")), int(rec.meta.get("track", -1))].append(rec)
     if not groups:
-        raise FaceswapError(f"{faceset} has no face crops to judge")
+        return {}
 
-    def crop_and_points(rec: FaceRecord) -> tuple[np.ndarray, np.ndarray]:
-        return read_crop(rec.path)[0], transform_points(rec.landmarks, rec.matrix)
+    def skin(rec: FaceRecord) -> np.ndarray:
+        return _bare_skin(read_crop(rec.path)[0], transform_points(rec.landmarks, rec.matrix))
 
     # two passes over each track, reading its crops twice: a faceset of thousands of crops is not
     # held in memory, only each face's skin statistics
     shares: dict[str, float] = {}
     for faces in groups.values():
-        model = _track_model([_face_stats(_skin_chroma(*crop_and_points(rec))) for rec in faces])
+        model = _track_model([_face_stats(skin(rec)) for rec in faces])
         for rec in faces:
-            shares[rec.path.name] = 0.0 if model is None else round(covered_share(*crop_and_points(rec), *model), 4)
+            shares[rec.path.name] = 0.0 if model is None else round(covered_share(skin(rec), *model), 4)
     doc = {"format": FORMAT, "method": "bare skin not of its track's skin colour (Cr/Cb Mahalanobis "
            f"> {SKIN_DISTANCE:g}) or darker than luma {SKIN_MIN_LUMA}", "mostly": MOSTLY,
            "faces": dict(sorted(shares.items()))}

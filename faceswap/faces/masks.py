@@ -25,6 +25,13 @@ SKIN_DISTANCE = 3.0
 SKIN_MIN_LUMA = 30
 
 
+def off_skin(chroma: np.ndarray, mean: np.ndarray, inverse_cov: np.ndarray) -> np.ndarray:
+    """(...) bool: where (..., 2) Cr/Cb `chroma` lies beyond SKIN_DISTANCE of a skin colour
+    (`mean` (2,), `inverse_cov` (2, 2)) by Mahalanobis distance."""
+    d = np.asarray(chroma, np.float64) - mean
+    return np.einsum("...i,ij,...j->...", d, inverse_cov, d) > SKIN_DISTANCE ** 2
+
+
 def _parts(lm: np.ndarray) -> list[np.ndarray]:
     jaw, rb, lb = lm[L.JAW], lm[L.RIGHT_BROW], lm[L.LEFT_BROW]
     nose = lm[L.NOSE_BRIDGE.start:L.NOSE_BASE.stop]

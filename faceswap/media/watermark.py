@@ -137,6 +137,15 @@ def _trellis():
     return Trellis(np.array([_MEMORY]), np.array([list(_GENERATORS)]))
 
 
+@lru_cache(maxsize=1)
+def decoder_tables() -> tuple[np.ndarray, np.ndarray]:
+    """The code's trellis as `viterbi.list_viterbi` takes it: next state (S, 2) and the branch's
+    two code bits (S, 2, 2), MSB first as scikit-commpy's encoder emits them."""
+    trellis = _trellis()
+    table = np.asarray(trellis.output_table)
+    return np.asarray(trellis.next_state_table), np.stack([(table >> 1) & 1, table & 1], axis=-1)
+
+
 def _message(output_id: int) -> bytes:
     payload = bytes([TOOL_ID]) + output_id.to_bytes(5, "big")
     return payload + binascii.crc_hqx(payload, 0xFFFF).to_bytes(CHECK_BYTES, "big")
@@ -333,14 +342,11 @@ def _decode(soft: np.ndarray) -> tuple[int, int] | None:
     check with odds of 2**-24, so a decoding passes with odds of LIST_SIZE * 2**-24 (1e-6)."""
     from commpy.channelcoding.convcode import conv_encode
 
-    trellis = _trellis()
-    table = np.asarray(trellis.output_table)
-    outputs = np.stack([(table >> (1 - i)) & 1 for i in range(2)], axis=-1)   # the 2 code bits, MSB first
-    for bits in list_viterbi(soft, np.asarray(trellis.next_state_table), outputs, LIST_SIZE):
+    for bits in list_viterbi(soft, *decoder_tables(), LIST_SIZE):
         message = np.packbits(bits[:MESSAGE_BITS]).tobytes()
         output_id = int.from_bytes(message[1:PAYLOAD_BYTES], "big")
         if message == _message(output_id):   # the tool byte and the CRC-16, as the encoder made them
-            corrected = int(np.sum((conv_encode(bits[:MESSAGE_BITS], trellis, "term") * 2 - 1) != np.sign(soft)))
+            corrected = int(np.sum((conv_encode(bits[:MESSAGE_BITS], _trellis(), "term") * 2 - 1) != np.sign(soft)))
             return output_id, corrected
     return None
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..faces import landmarks68 as L
-from ..faces.masks import SKIN_DISTANCE, SKIN_MIN_LUMA, landmark_mask
+from ..faces.masks import SKIN_MIN_LUMA, landmark_mask, off_skin
 
 # A pixel changed when the mean of its three channels' differences, averaged over 3x3
 # pixels, exceeds this many 8-bit levels: above the 1-3 levels H.264 at convert's default
@@ -89,9 +89,7 @@ def face_skin(original: np.ndarray, landmarks: np.ndarray) -> FaceSkin | None:
     chroma = ycc[..., 1:]
     mean = chroma[skin].mean(axis=0)
     cov = np.cov(chroma[skin].T) + np.eye(2) * 4.0  # +2 levels of spread: a flat skin patch is not a point
-    d = chroma - mean
-    dist2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(cov), d)
-    skin_coloured = (dist2 < SKIN_DISTANCE ** 2) & (ycc[..., 0] > SKIN_MIN_LUMA)
+    skin_coloured = ~off_skin(chroma, mean, np.linalg.inv(cov)) & (ycc[..., 0] > SKIN_MIN_LUMA)
     width = float(lm[:, 0].max() - lm[:, 0].min())
     grow = max(int(round(FACE_GROW * width)), 1)
     face_area = cv2.dilate(landmark_mask(local, shape, "extended"),
