@@ -150,3 +150,16 @@ def test_when_every_face_is_mostly_covered_the_weight_changes_nothing_and_says_s
     batches = make_loader(faces, ModelConfig(resolution=64), 4, workers=0, covered_weight=0.1)
     next(batches)
     assert "changes nothing" in caplog.text
+
+
+def test_a_face_in_shadow_is_not_read_as_covered(microphone_faceset, tmp_path):
+    """A whole track darkened to a stage's shadow (skin luma about 30, as hamilton_stage's face in
+    shadow, which read 0.80 covered when every pixel under luma 30 counted as covered): its own
+    darkness is not an occluder."""
+    faceset = tmp_path / "faceset"
+    shutil.copytree(microphone_faceset[0], faceset)
+    for rec in iter_faceset(faceset):
+        crop, meta = read_crop(rec.path)
+        write_crop(rec.path, (crop.astype(np.float32) * 0.22).round().astype(np.uint8), meta)
+    shares = covered.record_faceset(faceset)
+    assert max(shares.values()) < covered.MOSTLY, sorted(shares.values())[-5:]

@@ -54,35 +54,39 @@ def _bare_skin(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return ycc[landmark_mask(landmarks, crop.shape[:2], "skin") >= 128].astype(np.float64)
 
 
-def covered_share(skin: np.ndarray, mean: np.ndarray, inverse_cov: np.ndarray) -> float:
+def covered_share(skin: np.ndarray, mean: np.ndarray, inverse_cov: np.ndarray, dark: float) -> float:
     """The share (0-1) of a face's bare skin (`_bare_skin`, (N, 3) Y/Cr/Cb) that is not of the skin
-    colour given by `mean` (2,) Cr/Cb and `inverse_cov` (2, 2) (`off_skin`), or darker than
-    SKIN_MIN_LUMA (an occluder's shadow, a dark microphone). 0.0 under MIN_PIXELS of bare skin."""
+    colour given by `mean` (2,) Cr/Cb and `inverse_cov` (2, 2) (`off_skin`), or darker than `dark`
+    (luma: a dark microphone, an occluder's shadow). 0.0 under MIN_PIXELS of bare skin."""
     if len(skin) < MIN_PIXELS:
         return 0.0
-    return float(np.mean(off_skin(skin[:, 1:], mean, inverse_cov) | (skin[:, 0] <= SKIN_MIN_LUMA)))
+    return float(np.mean(off_skin(skin[:, 1:], mean, inverse_cov) | (skin[:, 0] <= dark)))
 
 
-def _face_stats(skin: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _face_stats(skin: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
     """(median (2,), covariance about it (2, 2)) of the Cr/Cb of a face's bare skin (`_bare_skin`)
-    brighter than SKIN_MIN_LUMA (the chroma of near-black pixels is noise); None when fewer than
-    MIN_PIXELS are."""
+    brighter than SKIN_MIN_LUMA (the chroma of near-black pixels is noise), and the median luma of
+    all of it; None when fewer than MIN_PIXELS are bright enough."""
     chroma = skin[skin[:, 0] > SKIN_MIN_LUMA, 1:]
     if len(chroma) < MIN_PIXELS:
         return None
     median = np.median(chroma, axis=0)
-    return median, np.cov((chroma - median).T)
+    return median, np.cov((chroma - median).T), float(np.median(skin[:, 0]))
 
 
-def _track_model(stats: list[tuple[np.ndarray, np.ndarray] | None]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(mean (2,), inverse covariance (2, 2)) of a track's skin from its faces' `_face_stats`: the
-    median of the faces' medians, and the median of their covariances (per element), floored at
-    MIN_SPREAD. None when no face shows enough skin."""
+def _track_model(stats: list[tuple[np.ndarray, np.ndarray, float] | None]) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(mean (2,), inverse covariance (2, 2), dark luma) of a track's skin from its faces'
+    `_face_stats`: the median of the faces' medians, the median of their covariances (per
+    element) floored at MIN_SPREAD, and the luma under which a pixel counts as covered:
+    SKIN_MIN_LUMA, or half the track's skin luma for a face in shadow (a dark stage: its own skin
+    sits near SKIN_MIN_LUMA, and hamilton_stage's face in shadow read 0.80 covered without this).
+    None when no face shows enough skin."""
     usable = [s for s in stats if s is not None]
     if not usable:
         return None
-    cov = np.median([c for _, c in usable], axis=0) + np.eye(2) * MIN_SPREAD ** 2
-    return np.median([m for m, _ in usable], axis=0), np.linalg.inv(cov)
+    cov = np.median([c for _, c, _ in usable], axis=0) + np.eye(2) * MIN_SPREAD ** 2
+    dark = min(float(SKIN_MIN_LUMA), 0.5 * float(np.median([y for _, _, y in usable])))
+    return np.median([m for m, _, _ in usable], axis=0), np.linalg.inv(cov), dark
 
 
 def record_faceset(faceset: str | Path) -> dict[str, float]:
