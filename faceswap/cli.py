@@ -350,6 +350,10 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
               help="--mask occlusion: grow what covers the face by this % of the face width, so its edge keeps "
                    "the footage's pixels; more keeps fingertips and thin edges, less swaps more of the face "
                    "beside them (docs/occlusion.md)." + must(ConvertOptions, "occlusion_grow"))
+@click.option("--glasses", default=_convert_default("glasses"), type=click.Choice(list(defaults.GLASSES_MODES)),
+              help="The footage's faces wear glasses: keep their frames (rims and bridge) the footage's, in front "
+                   "of the swapped face, or remove them (filled from around them, so the swapped face shows none). "
+                   "face: swapped with the face, so frames that reach past the mask stay half (docs/occlusion.md).")
 @click.option("--blur", default=_convert_default("blur"), type=float,
               help="Feather the mask edge over this % of the face width." + must(ConvertOptions, "blur"))
 @click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),

@@ -69,6 +69,12 @@ MASKS = ("predicted", "landmarks", "both", "occlusion")
 # The region the occlusion net says is covered is grown by this % of the face width before the blend
 # (the occluder's anti-aliased rim, what is left of the net's uncertainty after the guided filter).
 OCCLUSION_GROW = 1.0
+# Glasses' frames (faces/glasses.py): "face" swaps them with the face (part of them, where the mask
+# reaches); "keep" keeps the footage's frames in front of the swapped face; "remove" fills them from
+# around them before the swap. The user's word that the shot's faces wear glasses: nothing is
+# detected on "face".
+GLASSES = "face"
+GLASSES_MODES = ("face", "keep", "remove")
 LANDMARK_MASK = "extended"
 LANDMARK_MASKS = ("components", "extended")
 # Mask refinement in % of the face's width: no erosion, a feather wide

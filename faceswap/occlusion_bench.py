@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from .api import ConvertOptions, ExtractOptions, convert, extract, train
-from .data.occluders import MOVING_KINDS, composite, moving_occluder
+from .data.occluders import MOVING_KINDS, composite, glasses, moving_occluder
 from .defaults import MASKS, SAMPLE_DATA
 from .errors import FaceswapError
 from .faces.backends import make_backend
@@ -43,6 +43,7 @@ from .samples import add_data_argument
 # clip -> (model pair A:B, the side convert puts in)
 CLIPS = {"d19": ("d19:d18", "b"), "d18": ("d19:d18", "a"), "d14": ("d14:d10", "b")}
 SECONDS = 3.0
+GLASSES = "glasses"   # make_clips' kind for synthetic glasses worn in every frame
 SHEET_TILE = 160
 
 
@@ -76,7 +77,8 @@ def make_clips(video: Path, folder: Path, seconds: float = SECONDS, kinds: tuple
                backend=None) -> dict[str, Path]:
     """The first `seconds` of `video` as folder/clean.mkv and, per occluder kind,
     folder/<kind>.mkv (FFV1, lossless RGB) with folder/<kind>.matte.npy (uint8, (frames, H, W)):
-    the occluder crosses the face once over the clip. Returns kind -> path ("clean" included)."""
+    the occluder crosses the face once over the clip; `glasses` (data/occluders.glasses) are worn
+    by the frame's largest face in every frame. Returns kind -> path ("clean" included)."""
     reader = VideoReader(video)
     count = max(int(round(seconds * reader.info.fps)), 2)
     frames = []
@@ -88,6 +90,9 @@ def make_clips(video: Path, folder: Path, seconds: float = SECONDS, kinds: tuple
     backend = backend or make_backend("mediapipe")
     try:
         box = face_box(frames, backend)
+        # glasses are worn: drawn at each frame's own landmarks (the frame's largest face)
+        worn = [max(backend.detect(f), key=lambda face: face.size, default=None) for f in frames] \
+            if GLASSES in kinds else []
     finally:
         if own:
             backend.close()
@@ -98,7 +103,13 @@ def make_clips(video: Path, folder: Path, seconds: float = SECONDS, kinds: tuple
         mattes = np.zeros((len(frames), *frames[0].shape[:2]), np.uint8)
         drawn = []
         for i, frame in enumerate(frames):
-            rgb, mattes[i] = moving_occluder(kind, i, frame.shape, box, period=len(frames))
+            if kind == GLASSES:
+                if worn[i] is None:
+                    drawn.append(frame)
+                    continue
+                rgb, mattes[i] = glasses(worn[i].landmarks, frame.shape)
+            else:
+                rgb, mattes[i] = moving_occluder(kind, i, frame.shape, box, period=len(frames))
             drawn.append(composite(frame, rgb, mattes[i]))
         paths[kind] = folder / f"{kind}.mkv"
         _write(paths[kind], drawn, reader.info.fps)

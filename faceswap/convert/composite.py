@@ -20,6 +20,7 @@ from ..media.plates import Plate
 from .blend import CLEAN, SPILL, blend, refine_mask, smoothstep
 from .color import match_color
 from .edge_match import EdgeTerms, apply_field, edge_terms, field
+from .glasses import GlassesMatte
 from .grain import regrain
 from .occlusion import frame_occlusion
 
@@ -126,9 +127,12 @@ class Layout:
 
 def lay_out(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
             mask: np.ndarray, face_width: float, settings: CompositeSettings,
-            weights: np.ndarray | None = None, occlusion: np.ndarray | None = None) -> Layout | None:
+            weights: np.ndarray | None = None, occlusion: np.ndarray | None = None,
+            kept: GlassesMatte | None = None) -> Layout | None:
     """Colour-match one rendered face and lay it out in its frame region (Layout); the frame is
-    not touched. Arguments as `composite`. None when the face lies outside the frame."""
+    not touched. Arguments as `composite`; `kept`: what stays the footage's in front of the face
+    whatever the mask (`--glasses keep`: the glasses' frames). None when the face lies outside the
+    frame."""
     stats = mask if weights is None else weights
     rgb = match_color(rgb, crop.astype(np.float32) / 255.0, stats, settings.color)
     # The region of the frame the mask covers (not the whole crop): the warp and blend cost scale with it.
@@ -157,6 +161,10 @@ def lay_out(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.nda
         visible = warp_back(occlusion, matrix, region, border=cv2.BORDER_REPLICATE, interpolation=cv2.INTER_LINEAR)
         uncovered = frame_occlusion(visible, frame[y0:y1, x0:x1], face_width, settings.occlusion_grow)
         alpha = alpha * uncovered
+    if kept is not None:
+        cut = 1.0 - kept.within(region)
+        uncovered = cut if uncovered is None else uncovered * cut
+        alpha = alpha * cut
     alpha[alpha < CLEAN] = 0.0
     terms = edge_terms(face_region, frame[y0:y1, x0:x1], outline, face_width, settings.edge_match, uncovered)
     return Layout(region, face_region, alpha, footprint, matrix, terms)

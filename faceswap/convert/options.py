@@ -58,6 +58,7 @@ class ConvertOptions(ColourOptions):
     erode: float = bounded(defaults.ERODE, -50, 50)  # % of the face width
     blur: float = bounded(defaults.BLUR, 0, 50)      # % of the face width
     occlusion_grow: float = bounded(defaults.OCCLUSION_GROW, 0, 20)  # % of the face width
+    glasses: str = defaults.GLASSES         # face | keep | remove: the footage's glasses' frames
     color: str = defaults.COLOR
     color_from: str = defaults.COLOR_FROM   # face | skin: where the colour statistics come from
     blend: str = defaults.BLEND
@@ -97,6 +98,7 @@ class ConvertOptions(ColourOptions):
             choice("audio", self.audio, AUDIO_SOURCES)
         choice("mask", self.mask, defaults.MASKS)
         choice("landmark_mask", self.landmark_mask, defaults.LANDMARK_MASKS)
+        choice("glasses", self.glasses, defaults.GLASSES_MODES)
         choice("color", self.color, tuple(COLOR_METHODS))
         choice("color_from", self.color_from, defaults.COLOR_SOURCES)
         choice("blend", self.blend, tuple(BLEND_METHODS))

@@ -43,6 +43,8 @@ from . import occlusion
 from .composite import CompositeSettings, Placed, color_weights, composite_plate, crop_mask, lay_out
 from .edge_steady import EdgeSteadier, Rendered, reach
 from .faces_in import FaceProvider, TargetSelector
+from .glasses import KEY as GLASSES
+from .glasses import mark_glasses
 from .marking import Marker, output_id, resolve_mode
 from .occlusion import KEY as OCCLUSION
 from .occlusion import REACH, CoveredFaces, blend_occlusion, face_key, smooth_occlusion
@@ -238,6 +240,8 @@ class Converter:
 
     def _items(self, start: int, end: int | None) -> Iterator[FrameItem]:
         footage = self._stabilised(self.input, start, end, select=True)
+        if self.options.glasses != "face":
+            footage = mark_glasses(footage, self.options.glasses)
         if self.settings.mask == "occlusion":
             footage = smooth_occlusion(footage, self._occlusion_masks)
         if self.options.mode == "swap":
@@ -284,13 +288,14 @@ class Converter:
                         continue  # no driver face this frame: the footage passes through
                     model_in = driver[0]
                     lm.append(driver[1])
-                jobs.append((n, face, matrix, crop, model_in, lm, visible))
+                kept = item.extra.get(GLASSES, {}).get(face_key(i, face.track))
+                jobs.append((n, face, matrix, crop, model_in, lm, visible, kept))
         rendered = [Rendered(item, [], [], []) for item in batch]
         if not jobs:
             return rendered
         rgb, pred = self.swapper.render_output(np.stack([j[4] for j in jobs]), self.render_side)
         size = rgb.shape[1]
-        for k, (n, face, matrix, crop, _, lm, occluded) in enumerate(jobs):
+        for k, (n, face, matrix, crop, _, lm, occluded, kept) in enumerate(jobs):
             if size != self.swapper.size:
                 # the detail stage drew the face larger: blend its pixels, with colour stats from
                 # the footage at the same size, so composite works at the size the face is shown at
@@ -310,7 +315,7 @@ class Converter:
                 occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
             out = rendered[n]
             out.faces.append((face, lay_out(batch[n].image, matrix, crop, rgb[k], mask, face.size,
-                                            self.settings, weights, occluded)))
+                                            self.settings, weights, occluded, kept)))
             out.keys.append(face.track if face.track >= 0 else None)
             out.sizes.append(size)
         return rendered

@@ -191,6 +191,53 @@ def occluder_frame(output: np.ndarray, footage: np.ndarray, clean_output: np.nda
     return OccluderFrame(n, kept, change, swapped)
 
 
+@dataclass
+class GlassesFrame:
+    """One frame of a clip whose face wears glasses of a known matte: `pixels`, the frames' pixels
+    (matte >= OCCLUDER_ALPHA, wherever they are: on the face or past it); `kept`, the share of them
+    within KEEP_LEVEL of the footage (the glasses stayed); `gone`, the share nearer the conversion
+    of the clip without glasses than the footage (the glasses went); `swapped` as in OccluderFrame."""
+
+    pixels: int
+    kept: float | None
+    gone: float | None
+    swapped: float | None
+
+
+def glasses_frame(output: np.ndarray, footage: np.ndarray, clean_output: np.ndarray, matte: np.ndarray,
+                  region: np.ndarray) -> GlassesFrame:
+    """The figures of one frame (GlassesFrame): output, footage (with the glasses), clean_output
+    (the conversion of the footage without them), the glasses' matte (uint8) and `swap_region`.
+    A frame's pixel is kept when no channel of output differs from the footage by more than
+    KEEP_LEVEL, gone when output is nearer clean_output than the footage (largest channel
+    difference). Entirely kept or entirely gone is `kept` or `gone` near 1; half is neither."""
+    rim = matte >= OCCLUDER_ALPHA
+    n = int(np.count_nonzero(rim))
+    if not n:
+        return GlassesFrame(0, None, None, None)
+    to_footage = cv2.absdiff(output, footage).max(axis=2)[rim]
+    to_clean = cv2.absdiff(output, clean_output).max(axis=2)[rim]
+    swapped = occluder_frame(output, footage, clean_output, matte, region).swapped
+    return GlassesFrame(n, float(np.mean(to_footage <= KEEP_LEVEL)), float(np.mean(to_clean < to_footage)), swapped)
+
+
+def summarise_glasses(frames: list[GlassesFrame], share: float = 0.9) -> dict[str, float | int | None]:
+    """A clip's glasses figures: `kept_frames` / `gone_frames`, the share of the frames with glasses
+    in which at least `share` of their pixels were kept / went; the mean shares; `swapped_mean`."""
+    seen = [f for f in frames if f.pixels]
+
+    def mean(values: list[float]) -> float | None:
+        return round(float(np.mean(values)), 4) if values else None
+
+    return {
+        "frames": len(frames), "glasses_frames": len(seen),
+        "kept_frames": round(sum(f.kept >= share for f in seen) / len(seen), 4) if seen else None,
+        "gone_frames": round(sum(f.gone >= share for f in seen) / len(seen), 4) if seen else None,
+        "kept_mean": mean([f.kept for f in seen]), "gone_mean": mean([f.gone for f in seen]),
+        "swapped_mean": mean([f.swapped for f in seen if f.swapped is not None]),
+    }
+
+
 def summarise(frames: list[OccluderFrame], kept_share: float = 0.9) -> dict[str, float | int | None]:
     """One occluder's figures over a clip: frames where it overlaps the face (MIN_OVERLAP);
     `kept_frames`, the share of them in which at least `kept_share` of its pixels kept the
