@@ -10,7 +10,7 @@ DATA_ARG := $(if $(DATA),--data $(DATA),)
 TORCH ?= torch==2.13.0
 OPENCV ?= opencv-contrib-python==4.11.0.86
 
-.PHONY: install test lint demo bench quality occlusion prior clean
+.PHONY: install test lint demo bench quality occlusion glasses prior clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,12 @@ OCCLUSION_MODELS ?=
 occlusion: install
 	$(PY) -m faceswap.occlusion_bench $(DATA_ARG) --out occlusion-out $(if $(OCCLUSION_MODELS),--models $(OCCLUSION_MODELS),)
 
+# Issue 16's glasses: synthetic glasses on d18 and d14, and d19's and d12's own, converted with each --glasses
+# (docs/occlusion.md). GLASSES_MODEL: a d19:d18 model to reuse; else one is trained for 5 minutes.
+GLASSES_MODEL ?=
+glasses: install
+	$(PY) -m faceswap.glasses_bench $(DATA_ARG) --out glasses-out $(if $(GLASSES_MODEL),--model $(GLASSES_MODEL),)
+
 # The face prior in weights/prior-quick (weights/README.md), as it was built: every clip and still but
 # d10 and d14, the pair it was checked on (docs/train.md); 30 minutes reached PRIOR_ITERATIONS here.
 SHARED ?= ../shared/data
@@ -60,4 +66,4 @@ prior: install
 	  $(addprefix $(PRIOR_WORK)/,d19 d18 d12 s18 s32 hamilton_stage stills)
 
 clean:
-	rm -rf $(VENV) demo bench-out occlusion-out .pytest_cache *.egg-info
+	rm -rf $(VENV) demo bench-out occlusion-out glasses-out .pytest_cache *.egg-info

@@ -1,6 +1,6 @@
 """`make glasses`: do glasses' frames stay entirely the footage's, or go entirely? (issue 16)
 
-    python -m faceswap.glasses_bench --model MODEL_DIR [--pair d19:d18] [--data DIR] [--out DIR] [--clips d18,d14]
+    python -m faceswap.glasses_bench [--model MODEL_DIR] [--pair d19:d18] [--data DIR] [--out DIR] [--clips d18,d14]
 
 Synthetic glasses of a known matte (data/occluders.glasses: round metal rims, a bridge, arms past
 the face's outline) are drawn at each frame's landmarks into the first --seconds of each clip
@@ -34,7 +34,7 @@ from .faces.backends import make_backend
 from .log import filter_native_stderr, setup_logging
 from .media.images import write_png
 from .media.video_reader import VideoReader
-from .occlusion_bench import GLASSES, _frame, _tile, face_box, make_clips
+from .occlusion_bench import GLASSES, _frame, _models, _tile, face_box, make_clips
 from .qc.occlusion import glasses_frame, summarise_glasses, swap_region
 from .samples import add_data_argument
 
@@ -48,7 +48,7 @@ def measure(footage: Path, output: Path, clean: Path, clean_output: Path, mattes
     for items in zip(*readers):
         i = items[0][0]
         foot, out, cl, cl_out = (frame for _, frame in items)
-        frames.append(glasses_frame(out, foot, cl_out, mattes[i], swap_region(cl_out, cl)))
+        frames.append(glasses_frame(out, foot, cl_out, mattes[i], swap_region(cl_out, cl), cl))
     return summarise_glasses(frames)
 
 
@@ -115,7 +115,9 @@ def table(records: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(parser)
-    parser.add_argument("--model", type=Path, required=True, help="a model folder (e.g. a d19:d18 quick model)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a model folder of --pair (default: a quick model trained for --minutes)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="training time of a model not given (default 5)")
     parser.add_argument("--out", type=Path, default=Path("glasses-out"), help="where results go (default glasses-out)")
     parser.add_argument("--pair", default="d19:d18", help="the model's A:B clips (default d19:d18)")
     parser.add_argument("--clips", default="d18,d14", help="clips given synthetic glasses (default d18,d14)")
@@ -131,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     split = lambda text: [c for c in text.split(",") if c]  # noqa: E731
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        records, sheet = run(args.data or SAMPLE_DATA, args.out, args.model, tuple(args.pair.split(":", 1)),
+        data = args.data or SAMPLE_DATA
+        model = args.model or _models(data, args.out, {}, args.minutes, {args.pair})[args.pair]
+        records, sheet = run(data, args.out, model, tuple(args.pair.split(":", 1)),
                              split(args.clips), split(args.real),
                              modes, args.seconds)
     except FaceswapError as err:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from faceswap.data.occluders import composite, glasses
-from faceswap.faces.glasses import GlassesTracker, Rims, rims_matte
+from faceswap.faces.glasses import GlassesTracker, line_contrast, rims_matte
 from faceswap.media.video_reader import VideoReader
 
 
@@ -52,15 +52,9 @@ def test_the_rims_found_on_real_glasses_are_lines_and_on_a_bare_face_are_not(dat
     """d19 wears thin metal glasses, d18 none. Along the rims found on d19 the luma carries far more
     line detail (|Laplacian|) than just beside them; on d18 the same search finds no such line."""
     def ratios(clip: str) -> list[float]:
-        tracker, out = GlassesTracker(), []
-        for frame in frames_of(data / "video" / f"{clip}.mp4", 120, step=10):
-            r = tracker.rims(frame, _largest(backend, frame), track=0)
-            on = rims_matte(frame.shape[:2], Rims(r.left, r.right, r.bridge, r.width), grow=0) >= 0.5
-            beside = (cv2.dilate(on.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~on
-            luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-            detail = np.abs(cv2.Laplacian(cv2.GaussianBlur(luma, (0, 0), 1.5), cv2.CV_32F))
-            out.append(float(detail[on].mean() / detail[beside].mean()))
-        return out
+        tracker = GlassesTracker()
+        return [line_contrast(frame, tracker.rims(frame, _largest(backend, frame), track=0))
+                for frame in frames_of(data / "video" / f"{clip}.mp4", 120, step=10)]
 
     worn, bare = ratios("d19"), ratios("d18")
     print("d19", np.round(worn, 2), "d18", np.round(bare, 2))
@@ -129,3 +123,21 @@ def test_segments_with_glasses_equal_one_piece(tmp_path, data, swap_model):
         assert not bad, (mode, bad)
         plain = next(f.copy() for i, f in VideoReader(whole) if i == 30)
         assert not np.array_equal(plain, next(f.copy() for i, f in VideoReader(src) if i == 30))
+
+
+def test_glasses_asked_for_on_a_bare_face_are_warned_of(tmp_path, data, swap_model, caplog):
+    """--glasses keep on d18 (no glasses) says in one warning that what was found looks like no
+    glasses; on d19 (glasses) it says nothing."""
+    from faceswap.convert.options import ConvertOptions
+    from faceswap.convert.pipeline import Converter
+
+    said = {}
+    for clip, to in (("d18", "a"), ("d19", "b")):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            Converter(data / "video" / f"{clip}.mp4", swap_model, tmp_path / f"{clip}.mkv",
+                      ConvertOptions(to=to, glasses="keep", codec="ffv1", frames="0:30", audio="none"),
+                      progress=False).run()
+        said[clip] = [r.getMessage() for r in caplog.records if "look like no glasses" in r.getMessage()]
+    assert len(said["d18"]) == 1 and "track 0" in said["d18"][0]
+    assert said["d19"] == []

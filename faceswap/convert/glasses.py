@@ -19,13 +19,25 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces.glasses import GlassesTracker, rims_matte
+from ..faces.glasses import GlassesTracker, line_contrast, rims_matte
+from ..log import get_logger
 from .occlusion import face_key
 from .stabilize import FrameItem
+
+log = get_logger(__name__)
 
 KEY = "glasses"
 # px of the frame's border round a matte's box, for the anti-aliased edge and the inpainting's reach
 _PAD = 4
+# px the matte is drawn wider than the frames' measured width (their profile's width at half depth,
+# which already holds their anti-aliased edge) on each side: keep 0 (at 1, a 1 px ring of the
+# footage's skin showed round d14's rims on the swapped face), remove 1.5 (a filled rim must take
+# its edge with it, or it leaves a ghost of itself)
+GROW = {"keep": 0.0, "remove": 1.5}
+# A track whose found frames' median line_contrast over its first _JUDGED frames is under this is
+# said in a warning: no glasses there (bare faces read 0.9-1.3, worn ones 1.3-1.6; docs/occlusion.md)
+BARE_CONTRAST = 1.2
+_JUDGED = 24
 
 
 @dataclass
@@ -53,7 +65,13 @@ def mark_glasses(items: Iterator[FrameItem], mode: str) -> Iterator[FrameItem]:
     """`items` with their faces' glasses handled: `keep` puts {face_key: GlassesMatte} in
     item.extra["glasses"]; `remove` fills the frames in item.image in place."""
     tracker, shot = GlassesTracker(), None
+    contrast: dict[int, list[float]] = {}
+    said = False
     for item in items:
+        if mode == "remove" and not said and "plate" in item.extra:
+            said = True
+            log.warning("--glasses remove on plates: the frames are filled within the swapped face only; outside "
+                        "its matte the plate is written as it was read, arms and all")
         if item.shot != shot:
             tracker.reset()
             shot = item.shot
@@ -61,13 +79,15 @@ def mark_glasses(items: Iterator[FrameItem], mode: str) -> Iterator[FrameItem]:
         height, width = item.image.shape[:2]
         for i, face in enumerate(item.faces):
             rims = tracker.rims(item.image, face.landmarks, face.track)
+            if len(seen := contrast.setdefault(face.track, [])) < _JUDGED:
+                seen.append(line_contrast(item.image, rims))
             pts = rims.points()
             reach = rims.width + _PAD
             x0, y0 = np.maximum(np.floor(pts.min(0) - reach), 0).astype(int)
             x1, y1 = np.minimum(np.ceil(pts.max(0) + reach), [width, height]).astype(int)
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            matte = rims_matte((y1 - y0, x1 - x0), rims.moved(x0, y0))
+            matte = rims_matte((y1 - y0, x1 - x0), rims.moved(x0, y0), GROW[mode])
             if mode == "remove":
                 holes = (matte > 0.02).astype(np.uint8)
                 region = np.ascontiguousarray(item.image[y0:y1, x0:x1])
@@ -76,6 +96,12 @@ def mark_glasses(items: Iterator[FrameItem], mode: str) -> Iterator[FrameItem]:
                 mattes[face_key(i, face.track)] = GlassesMatte(int(x0), int(y0), matte)
         item.extra[KEY] = mattes
         yield item
+    bare = sorted(track for track, seen in contrast.items() if seen and np.median(seen) < BARE_CONTRAST)
+    if bare:
+        log.warning("--glasses %s: the frames found on %s look like no glasses (line contrast under %.2f): "
+                    "a face without glasses gets rings of its own brows and creases %s", mode,
+                    "the untracked faces" if bare == [-1] else "track " + ", ".join(map(str, bare)),
+                    BARE_CONTRAST, "kept" if mode == "keep" else "filled")
 
 
 __all__ = ["GlassesMatte", "KEY", "mark_glasses"]

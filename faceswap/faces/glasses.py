@@ -33,7 +33,7 @@ import numpy as np
 
 from .geometry import invert, similarity, transform_points
 
-__all__ = ["GlassesTracker", "Rims", "find_rims", "rims_matte"]
+__all__ = ["GlassesTracker", "Rims", "find_rims", "line_contrast", "rims_matte"]
 
 NORM_IOD = 128            # eye-to-eye distance of the normalised view, px
 ANGLES = 96               # polar samples round each eye
@@ -89,16 +89,16 @@ def _view(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mat, eyes[0], eyes[1]
 
 
-def _ridges(luma: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ridges(luma: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """Line strength across lines that run round `centre` (H, W) float32, the best over SIGMAS
-    (scale-normalised), and the index of the scale that gave it."""
+    (scale-normalised)."""
     h, w = luma.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     nx, ny = xx - centre[0], yy - centre[1]
     norm = np.hypot(nx, ny) + 1e-6
     nx, ny = nx / norm, ny / norm
-    best = scale = None
-    for k, sigma in enumerate(SIGMAS):
+    best = None
+    for sigma in SIGMAS:
         g = cv2.GaussianBlur(luma, (0, 0), sigma)
         gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
         gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
@@ -106,12 +106,8 @@ def _ridges(luma: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarra
         across = gxx * nx * nx + 2 * gxy * nx * ny + gyy * ny * ny
         along = gxx * ny * ny - 2 * gxy * nx * ny + gyy * nx * nx
         r = (np.abs(across) - 0.5 * np.abs(along)) * (sigma / SIGMAS[0]) ** 2
-        if best is None:
-            best, scale = r, np.zeros(r.shape, np.int8)
-        else:
-            scale[r > best] = k
-            best = np.maximum(best, r)
-    return best, scale
+        best = r if best is None else np.maximum(best, r)
+    return best
 
 
 def _polar_grid(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,6 +116,47 @@ def _polar_grid(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     mx = centre[0] + np.cos(theta)[:, None] * radii[None]
     my = centre[1] + np.sin(theta)[:, None] * radii[None]
     return mx, my, radii
+
+
+def _centred(polar_luma: np.ndarray, path: np.ndarray, reach: int = 3) -> np.ndarray:
+    """Sub-pixel moves (ANGLES,) of the path's radius onto the rim's centre line: at each angle
+    the extremum (of the sign the median profile's centre has against its sides) of the luma
+    within `reach` px, by a parabola through it and its neighbours, smoothed over 5 angles (a
+    ridge's strongest response sits up to a pixel off its centre, a third of a thin rim)."""
+    offsets = np.arange(-reach - 1, reach + 2)
+    cols = np.clip(path[:, None] + offsets[None], 0, polar_luma.shape[1] - 1)
+    values = np.take_along_axis(polar_luma, cols, axis=1)
+    profile = np.median(values, axis=0)
+    sign = -1.0 if profile[reach + 1] < 0.5 * (profile[0] + profile[-1]) else 1.0
+    v = sign * values
+    inner = v[:, 1:-1]
+    j = np.argmax(inner, axis=1) + 1
+    rows = np.arange(len(path))
+    left, mid, right = v[rows, j - 1], v[rows, j], v[rows, j + 1]
+    curve = left - 2 * mid + right
+    shift = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
+    moves = offsets[j] + np.clip(shift, -0.5, 0.5)
+    padded = np.concatenate([moves[-2:], moves, moves[:2]])
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+
+
+def _profile_width(polar_luma: np.ndarray, path: np.ndarray, reach: int = 12) -> float:
+    """A rim's width in the view's px: the full width at half depth of the luma across it, the
+    median profile over all angles (ANGLES, R) taken about the path's radius (ANGLES,) at each, its
+    depth measured from its level `reach` px either side. At least 1.5, at most 2 x SIGMAS[-1] x 2."""
+    offsets = np.arange(-reach, reach + 1)
+    cols = np.clip(path[:, None] + offsets[None], 0, polar_luma.shape[1] - 1)
+    profile = np.median(np.take_along_axis(polar_luma, cols, axis=1), axis=0)
+    level = np.median(profile[np.abs(offsets) >= reach - 3])
+    dev = np.abs(profile - level)
+    centre = int(np.argmax(np.where(np.abs(offsets) <= 3, dev, -1.0)))
+    half = 0.5 * dev[centre]
+    lo = hi = centre
+    while lo > 0 and dev[lo - 1] >= half:
+        lo -= 1
+    while hi < len(dev) - 1 and dev[hi + 1] >= half:
+        hi += 1
+    return float(np.clip(hi - lo + 1, 1.5, 4 * SIGMAS[-1]))
 
 
 def _closed_path(score: np.ndarray) -> np.ndarray:
@@ -163,26 +200,27 @@ def find_rims(image: np.ndarray, landmarks: np.ndarray, prior: np.ndarray | None
     w, h = int(3 * NORM_IOD), int(2.4 * NORM_IOD)
     luma = cv2.cvtColor(cv2.warpAffine(image, mat[:2], (w, h), flags=cv2.INTER_LINEAR),
                         cv2.COLOR_RGB2GRAY).astype(np.float32)
-    maps, scales, grids = [], [], []
-    for eye in (left_eye, right_eye):
-        strength, scale = _ridges(luma, eye)
+    maps, scales = [], []   # scales: each eye's polar luma, for the rims' centre line and width
+    eyes = (left_eye, right_eye)
+    theta = np.linspace(0, 2 * np.pi, ANGLES, endpoint=False)
+    for eye in eyes:
+        strength = _ridges(luma, eye)
         mx, my, radii = _polar_grid(eye)
         polar = cv2.remap(strength, mx, my, cv2.INTER_LINEAR)
         maps.append(polar / max(float(np.median(np.abs(polar))), 1e-3))
-        scales.append(cv2.remap(scale.astype(np.float32), mx, my, cv2.INTER_NEAREST))
-        grids.append((mx, my))
+        scales.append(cv2.remap(luma, mx, my, cv2.INTER_LINEAR))
     evidence = (maps[0] + maps[1][_MIRROR]).astype(np.float32)
     track_path = _closed_path(evidence if prior is None else prior + evidence)
     band = np.abs(np.arange(evidence.shape[1])[None] - track_path[:, None]) <= BAND
     to_frame = invert(mat)
     rims, widths = [], []
-    for k, (polar, (mx, my)) in enumerate(zip(maps, grids)):
+    for k, polar in enumerate(maps):
         near = track_path if k == 0 else track_path[_MIRROR]
         own = _closed_path(np.where(band if k == 0 else band[_MIRROR], polar, -5.0)) if band.any() else near
-        rows = np.arange(ANGLES)
-        pts = np.stack([mx[rows, own], my[rows, own]], 1)
+        radius = radii[own] + _centred(scales[k], own)
+        pts = np.stack([eyes[k][0] + np.cos(theta) * radius, eyes[k][1] + np.sin(theta) * radius], 1)
         rims.append(transform_points(pts, to_frame))
-        widths.append(np.mean([2.5 * SIGMAS[int(s)] for s in scales[k][rows, own]]))
+        widths.append(_profile_width(scales[k], own))
     bridge = _bridge(luma, rims, mat, left_eye, right_eye)
     outline = transform_points(landmarks[[0, 16]], mat)[:, 0]
     arms = [transform_points(a, to_frame) for a in _arms(luma, [transform_points(r, mat) for r in rims], outline)]
@@ -276,19 +314,47 @@ def _arms(luma: np.ndarray, rims: list[np.ndarray], outline: np.ndarray) -> list
     return arms
 
 
+# The matte is drawn this many times larger and area-averaged down: each pixel's exact covered share
+# (OpenCV's anti-aliased thick lines come out about a pixel wider than asked).
+_SUPERSAMPLE = 4
+
+
 def rims_matte(shape: tuple[int, int], rims: Rims, grow: float = 1.0) -> np.ndarray:
     """The glasses' frames as a matte (H, W) float32 in [0, 1] of a frame of `shape`: the rims,
-    bridge and arms drawn `rims.width` + 2 x `grow` px wide, anti-aliased (so their soft edge is kept
-    too)."""
-    canvas = np.zeros(shape, np.uint8)
-    thickness = max(1, int(round(rims.width + 2 * grow)))
-    shift = 4   # sub-pixel coordinates, 1/16 px
-    lines = [np.round(p * (1 << shift)).astype(np.int32) for p in (rims.left, rims.right)]
-    cv2.polylines(canvas, lines, True, 255, thickness, cv2.LINE_AA, shift)
+    bridge and arms drawn `rims.width` + 2 x `grow` px wide, each pixel holding its covered share
+    (drawn _SUPERSAMPLE times larger, area-averaged down)."""
+    s = _SUPERSAMPLE
+    h, w = shape
+    canvas = np.zeros((h * s, w * s), np.uint8)
+    thickness = max(1, int(round((rims.width + 2 * grow) * s)))
+    # a pixel's centre at x is the centre of the block [x*s, x*s + s): x*s + (s - 1)/2 on the canvas
+    big = lambda p: np.round(p * s + (s - 1) / 2).astype(np.int32)  # noqa: E731
+    cv2.polylines(canvas, [big(rims.left), big(rims.right)], True, 255, thickness, cv2.LINE_8)
     for segment in (rims.bridge, *rims.arms):
-        ends = np.round(segment * (1 << shift)).astype(np.int32)
-        cv2.line(canvas, tuple(ends[0]), tuple(ends[1]), 255, thickness, cv2.LINE_AA, shift)
-    return canvas.astype(np.float32) / 255.0
+        ends = big(segment)
+        cv2.line(canvas, tuple(ends[0]), tuple(ends[1]), 255, thickness, cv2.LINE_8)
+    return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def line_contrast(image: np.ndarray, rims: Rims) -> float:
+    """How much more line detail the found rims and bridge carry than the pixels just beside them:
+    the mean |Laplacian| of the blurred luma (sigma SIGMAS[0]) on them over that in a 3 px band
+    round them, for `image` (H, W, 3) uint8 RGB. Real rims read 1.4-1.6 (d19's metal frames,
+    1.0-1.6 d12's clear ones), a path through a bare face's brows and creases 0.9-1.3."""
+    lo = np.floor(np.concatenate([rims.left, rims.right, rims.bridge]).min(0) - rims.width - 8).astype(int)
+    hi = np.ceil(np.concatenate([rims.left, rims.right, rims.bridge]).max(0) + rims.width + 8).astype(int)
+    x0, y0 = np.maximum(lo, 0)
+    x1, y1 = np.minimum(hi, [image.shape[1], image.shape[0]])
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return 0.0
+    bare = Rims(rims.left, rims.right, rims.bridge, rims.width).moved(x0, y0)
+    on = rims_matte((y1 - y0, x1 - x0), bare, grow=0) >= 0.5
+    beside = (cv2.dilate(on.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~on
+    luma = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = np.abs(cv2.Laplacian(cv2.GaussianBlur(luma, (0, 0), SIGMAS[0]), cv2.CV_32F))
+    if not on.any() or not beside.any():
+        return 0.0
+    return float(detail[on].mean() / max(float(detail[beside].mean()), 1e-6))
 
 
 class GlassesTracker:
@@ -296,15 +362,17 @@ class GlassesTracker:
     a new shot (`reset`) starts it again."""
 
     def __init__(self) -> None:
-        self._evidence: dict[int, deque[np.ndarray]] = {}
+        self._evidence: dict[int, deque[tuple[np.ndarray, float]]] = {}
 
     def rims(self, image: np.ndarray, landmarks: np.ndarray, track: int) -> Rims:
         """The face's rims in this frame (find_rims), with its track's evidence (track < 0: none)."""
         seen = self._evidence.setdefault(track, deque(maxlen=WINDOW)) if track >= 0 else None
-        prior = np.sum(seen, axis=0) if seen else None
+        prior = np.sum([e for e, _ in seen], axis=0) if seen else None
         rims, evidence = find_rims(image, landmarks, prior)
         if seen is not None:
-            seen.append(evidence)
+            # the width too is the frames': a reflection or motion blur widens one frame's profile
+            seen.append((evidence, rims.width))
+            rims.width = float(np.median([w for _, w in seen]))
         return rims
 
     def reset(self) -> None:

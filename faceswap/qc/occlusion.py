@@ -191,10 +191,14 @@ def occluder_frame(output: np.ndarray, footage: np.ndarray, clean_output: np.nda
     return OccluderFrame(n, kept, change, swapped)
 
 
+# A glasses' pixel is seen when the glasses change the footage there by more than this (levels).
+SEEN_LEVEL = 8
+
+
 @dataclass
 class GlassesFrame:
-    """One frame of a clip whose face wears glasses of a known matte: `pixels`, the frames' pixels
-    (matte >= OCCLUDER_ALPHA, wherever they are: on the face or past it); `kept`, the share of them
+    """One frame of a clip whose face wears glasses of a known matte: `pixels`, the frames' visible
+    pixels (wherever they are: on the face or past it; glasses_frame); `kept`, the share of them
     within KEEP_LEVEL of the footage (the glasses stayed); `gone`, the share nearer the conversion
     of the clip without glasses than the footage (the glasses went); `swapped` as in OccluderFrame."""
 
@@ -205,13 +209,16 @@ class GlassesFrame:
 
 
 def glasses_frame(output: np.ndarray, footage: np.ndarray, clean_output: np.ndarray, matte: np.ndarray,
-                  region: np.ndarray) -> GlassesFrame:
+                  region: np.ndarray, clean_footage: np.ndarray) -> GlassesFrame:
     """The figures of one frame (GlassesFrame): output, footage (with the glasses), clean_output
-    (the conversion of the footage without them), the glasses' matte (uint8) and `swap_region`.
-    A frame's pixel is kept when no channel of output differs from the footage by more than
-    KEEP_LEVEL, gone when output is nearer clean_output than the footage (largest channel
-    difference). Entirely kept or entirely gone is `kept` or `gone` near 1; half is neither."""
-    rim = matte >= OCCLUDER_ALPHA
+    (the conversion of the footage without them), the glasses' matte (uint8), `swap_region` and
+    the footage without the glasses. Only the frames' visible pixels count: matte >=
+    OCCLUDER_ALPHA where the glasses change the footage by more than SEEN_LEVEL (an arm over hair
+    of its own colour can be neither kept nor removed to the eye). A pixel is kept when no channel
+    of output differs from the footage by more than KEEP_LEVEL, gone when output is nearer
+    clean_output than the footage (largest channel difference). Entirely kept or entirely gone is
+    `kept` or `gone` near 1; half is neither."""
+    rim = (matte >= OCCLUDER_ALPHA) & (cv2.absdiff(footage, clean_footage).max(axis=2) > SEEN_LEVEL)
     n = int(np.count_nonzero(rim))
     if not n:
         return GlassesFrame(0, None, None, None)
