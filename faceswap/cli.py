@@ -351,9 +351,10 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "the footage's pixels; more keeps fingertips and thin edges, less swaps more of the face "
                    "beside them (docs/occlusion.md)." + must(ConvertOptions, "occlusion_grow"))
 @click.option("--glasses", default=_convert_default("glasses"), type=click.Choice(list(defaults.GLASSES_MODES)),
-              help="The footage's faces wear glasses: keep their frames (rims and bridge) the footage's, in front "
-                   "of the swapped face, or remove them (filled from around them, so the swapped face shows none). "
-                   "face: swapped with the face, so frames that reach past the mask stay half (docs/occlusion.md).")
+              help="For footage whose faces wear glasses. keep: the glasses (rims, bridge, arms) stay the footage's, "
+                   "whole, in front of the swapped face. remove: they are painted out of the footage first, so the "
+                   "swapped face wears none. face: they are swapped along with the face, so the parts past the "
+                   "swapped area (arms, outer rims) stay and the rest goes (docs/occlusion.md).")
 @click.option("--blur", default=_convert_default("blur"), type=float,
               help="Feather the mask edge over this % of the face width." + must(ConvertOptions, "blur"))
 @click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),

@@ -20,7 +20,6 @@ Writes OUT/glasses.md (the table), OUT/glasses.json and OUT/sheet.png.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,8 @@ from .defaults import GLASSES_MODES, SAMPLE_DATA
 from .errors import FaceswapError
 from .faces.backends import make_backend
 from .log import filter_native_stderr, setup_logging
-from .media.images import write_png
 from .media.video_reader import VideoReader
-from .occlusion_bench import GLASSES, _frame, _models, _tile, face_box, make_clips
+from .occlusion_bench import GLASSES, _frame, _models, _tile, face_box, make_clips, write_results
 from .qc.occlusion import glasses_frame, summarise_glasses, swap_region
 from .samples import add_data_argument
 
@@ -141,12 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except FaceswapError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    text = table(records)
-    (args.out / "glasses.md").write_text(text, encoding="utf-8")
-    (args.out / "glasses.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
-    write_png(args.out / "sheet.png", sheet)
-    print(text)
-    print(f"[glasses] {args.out / 'glasses.md'}, {args.out / 'sheet.png'}")
+    write_results(args.out, "glasses", table(records), records, sheet)
     return 0
 
 

@@ -254,13 +254,17 @@ def main(argv: list[str] | None = None) -> int:
     except FaceswapError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    text = table(records, masks)
-    (args.out / "occlusion.md").write_text(text, encoding="utf-8")
-    (args.out / "occlusion.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
-    write_png(args.out / "sheet.png", sheet)
-    print(text)
-    print(f"[occlusion] {args.out / 'occlusion.md'}, {args.out / 'sheet.png'}")
+    write_results(args.out, "occlusion", table(records, masks), records, sheet)
     return 0
+
+
+def write_results(out: Path, name: str, text: str, records: list[dict[str, Any]], sheet: np.ndarray) -> None:
+    """A bench's results: OUT/<name>.md (the table `text`), OUT/<name>.json, OUT/sheet.png; the table printed."""
+    (out / f"{name}.md").write_text(text, encoding="utf-8")
+    (out / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    write_png(out / "sheet.png", sheet)
+    print(text)
+    print(f"[{name}] {out / f'{name}.md'}, {out / 'sheet.png'}")
 
 
 if __name__ == "__main__":

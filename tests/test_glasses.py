@@ -138,6 +138,6 @@ def test_glasses_asked_for_on_a_bare_face_are_warned_of(tmp_path, data, swap_mod
             Converter(data / "video" / f"{clip}.mp4", swap_model, tmp_path / f"{clip}.mkv",
                       ConvertOptions(to=to, glasses="keep", codec="ffv1", frames="0:30", audio="none"),
                       progress=False).run()
-        said[clip] = [r.getMessage() for r in caplog.records if "look like no glasses" in r.getMessage()]
+        said[clip] = [r.getMessage() for r in caplog.records if "does not seem to wear glasses" in r.getMessage()]
     assert len(said["d18"]) == 1 and "track 0" in said["d18"][0]
     assert said["d19"] == []

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..faces.glasses import GlassesTracker, line_contrast, rims_matte
 from ..log import get_logger
+from .blend import smoothstep
 from .occlusion import face_key
 from .stabilize import FrameItem
 
@@ -34,6 +35,10 @@ _PAD = 4
 # footage's skin showed round d14's rims on the swapped face), remove 1.5 (a filled rim must take
 # its edge with it, or it leaves a ghost of itself)
 GROW = {"keep": 0.0, "remove": 1.5}
+# keep: a pixel the frames cover by 0.6 or more keeps the footage's, one covered by 0.2 or less the swap's
+# (a smoothstep between): a mixed edge pixel otherwise brings its share of the footage's skin, a pale
+# or dark ring round the rims on a swapped face of another tone (d14: a third fewer ring pixels)
+FIRM = (0.2, 0.6)
 # A track whose found frames' median line_contrast over its first _JUDGED frames is under this is
 # said in a warning: no glasses there (bare faces read 0.9-1.3, worn ones 1.3-1.6; docs/occlusion.md)
 BARE_CONTRAST = 1.2
@@ -93,15 +98,15 @@ def mark_glasses(items: Iterator[FrameItem], mode: str) -> Iterator[FrameItem]:
                 region = np.ascontiguousarray(item.image[y0:y1, x0:x1])
                 item.image[y0:y1, x0:x1] = cv2.inpaint(region, holes, max(3.0, rims.width), cv2.INPAINT_TELEA)
             else:
-                mattes[face_key(i, face.track)] = GlassesMatte(int(x0), int(y0), matte)
+                mattes[face_key(i, face.track)] = GlassesMatte(int(x0), int(y0), smoothstep(matte, *FIRM))
         item.extra[KEY] = mattes
         yield item
     bare = sorted(track for track, seen in contrast.items() if seen and np.median(seen) < BARE_CONTRAST)
     if bare:
-        log.warning("--glasses %s: the frames found on %s look like no glasses (line contrast under %.2f): "
-                    "a face without glasses gets rings of its own brows and creases %s", mode,
-                    "the untracked faces" if bare == [-1] else "track " + ", ".join(map(str, bare)),
-                    BARE_CONTRAST, "kept" if mode == "keep" else "filled")
+        log.warning("--glasses %s: %s does not seem to wear glasses (no rim stands out round the eyes), so rings "
+                    "of its own brows and lids were %s; convert it with --glasses face", mode,
+                    "an untracked face" if bare == [-1] else "track " + ", ".join(map(str, bare)),
+                    "kept" if mode == "keep" else "filled")
 
 
 __all__ = ["GlassesMatte", "KEY", "mark_glasses"]

@@ -10,17 +10,18 @@ coordinates about the eye's centre it is a ridge across every angle: the ridge s
 second derivative of the blurred luma across the line (the radial direction of the Hessian, Frangi
 et al. 1998, "Multiscale vessel enhancement filtering", at two scales for thin metal and thick
 plastic frames), less half of the derivative along it (an edge or a blob is not a line). A closed
-path through the polar map, one radius per angle, moving at most a pixel or two between angles,
-is found by dynamic programming (the classic minimal-path contour; Amini et al. 1990, "Using
-dynamic programming for solving variational problems in vision"). A pair of glasses is rigid on
-the face and its two rims mirror each other, so each track keeps the sum of its last frames'
-maps (the right eye's mirrored onto the left's) and finds the track's rim there first; each frame
-then follows its own ridge within a few pixels of it (a rim seen through motion blur or a
-reflection in one frame is held by the others). The bridge is the strongest horizontal line
-between the two rims' inner sides.
+path through the polar map, one radius per angle, moving at most a pixel between angles, is
+found by dynamic programming (the classic minimal-path contour; Amini et al. 1990, "Using dynamic
+programming for solving variational problems in vision"). A pair of glasses is rigid on the face
+and its two rims mirror each other, so each track sums its last WINDOW frames' maps (the right
+eye's mirrored onto the left's) and finds its rim there: a rim seen through motion blur or a
+reflection in one frame is held by the others. Each frame's rim is then centred on its own
+line to a sub-pixel (a parabola through the luma across it) and smoothed round the circle. The
+bridge is the strongest horizontal line between the two rims' inner sides; each arm the
+strongest straight line from a rim's outer side (`_arms`).
 
 It finds where the rims are, not whether a face wears glasses: `--glasses` is the user's word that
-the shot's faces do. Arms beyond the rims are not traced.
+the shot's faces do (`line_contrast` tells a found line from none, for a warning).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ NORM_IOD = 128            # eye-to-eye distance of the normalised view, px
 ANGLES = 96               # polar samples round each eye
 RADII = (0.24, 0.72)      # the search's inner and outer radius round an eye's centre, in IODs
 SIGMAS = (1.5, 3.0)       # ridge scales in normalised px: metal rims, plastic frames
-BAND = 4                  # a frame's rim stays within this many normalised px of its track's
 # A track's evidence: the sum of its last WINDOW frames' (a window, not a decaying sum, so a segment
 # whose context reads WINDOW frames back finds what a one-piece run finds: convert/segments.py)
 WINDOW = 8
@@ -49,6 +49,7 @@ _BRIDGE = (-0.3, 0.05)    # where the bridge is looked for: IODs above (-) / bel
 # within ARM_TILT degrees of level, out to the face's outline and ARM_PAST IODs beyond; one counts
 # when its line strength over its first ARM_PROBE IODs is ARM_SHARE of the rims' own.
 ARM_TILT = 30
+JOIN = 0.06               # IODs the bridge and arms reach into the rims, so no gap is left where they meet
 ARM_PAST = 0.4
 ARM_PROBE = 0.15
 ARM_SHARE = 0.35
@@ -116,6 +117,15 @@ def _polar_grid(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     mx = centre[0] + np.cos(theta)[:, None] * radii[None]
     my = centre[1] + np.sin(theta)[:, None] * radii[None]
     return mx, my, radii
+
+
+def _smooth_round(radius: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """A closed path's radii (ANGLES,) smoothed round the circle (a Gaussian of `sigma` angles): a
+    rim is a smooth curve, the per-angle search is not."""
+    reach = int(np.ceil(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-reach, reach + 1) / sigma) ** 2)
+    padded = np.concatenate([radius[-reach:], radius, radius[:reach]])
+    return np.convolve(padded, kernel / kernel.sum(), mode="valid")
 
 
 def _centred(polar_luma: np.ndarray, path: np.ndarray, reach: int = 3) -> np.ndarray:
@@ -211,13 +221,11 @@ def find_rims(image: np.ndarray, landmarks: np.ndarray, prior: np.ndarray | None
         scales.append(cv2.remap(luma, mx, my, cv2.INTER_LINEAR))
     evidence = (maps[0] + maps[1][_MIRROR]).astype(np.float32)
     track_path = _closed_path(evidence if prior is None else prior + evidence)
-    band = np.abs(np.arange(evidence.shape[1])[None] - track_path[:, None]) <= BAND
     to_frame = invert(mat)
     rims, widths = [], []
-    for k, polar in enumerate(maps):
-        near = track_path if k == 0 else track_path[_MIRROR]
-        own = _closed_path(np.where(band if k == 0 else band[_MIRROR], polar, -5.0)) if band.any() else near
-        radius = radii[own] + _centred(scales[k], own)
+    for k in range(2):
+        own = track_path if k == 0 else track_path[_MIRROR]
+        radius = _smooth_round(radii[own] + _centred(scales[k], own))
         pts = np.stack([eyes[k][0] + np.cos(theta) * radius, eyes[k][1] + np.sin(theta) * radius], 1)
         rims.append(transform_points(pts, to_frame))
         widths.append(_profile_width(scales[k], own))
@@ -243,7 +251,8 @@ def _bridge(luma: np.ndarray, rims: list[np.ndarray], mat: np.ndarray, left_eye:
     g = cv2.GaussianBlur(luma, (0, 0), SIGMAS[0])
     rows = np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)[y0:y1, x0:x1]).mean(axis=1)
     y = y0 + int(np.argmax(rows))
-    return np.array([[inner_l, y], [inner_r, y]], np.float64)
+    # into the rims: it meets them above their innermost points, where they have curved away
+    return np.array([[inner_l - JOIN * NORM_IOD, y], [inner_r + JOIN * NORM_IOD, y]], np.float64)
 
 
 def _arms(luma: np.ndarray, rims: list[np.ndarray], outline: np.ndarray) -> list[np.ndarray]:
@@ -278,7 +287,8 @@ def _arms(luma: np.ndarray, rims: list[np.ndarray], outline: np.ndarray) -> list
         run = np.convolve(along, np.ones(7) / 7, mode="same")[skip:]
         weak = np.convolve((run < ARM_END * score).astype(np.float32), np.ones(ARM_GAP), mode="valid") >= ARM_GAP
         end = np.nonzero(weak)[0]
-        return skip + int(end[0]) if len(end) else len(along)
+        # half the gap past where it weakened: an arm fades into hair of its own colour, not at once
+        return min(skip + int(end[0]) + ARM_GAP // 2, len(along)) if len(end) else len(along)
 
     rim_strength = float(np.mean([np.abs(gxx + gyy)[at(r)].mean() for r in rims]))
     arms = []
@@ -310,7 +320,8 @@ def _arms(luma: np.ndarray, rims: list[np.ndarray], outline: np.ndarray) -> list
             n = length(along, score, probe)
             found.append((float(along[:n].sum()), n, angle))
         _, n, angle = max(found)
-        arms.append(np.stack([start, start + steps[n - 1] * np.array([np.cos(angle), np.sin(angle)])]))
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        arms.append(np.stack([start - JOIN * NORM_IOD * direction, start + steps[n - 1] * direction]))
     return arms
 
 
