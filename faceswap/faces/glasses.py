@@ -15,8 +15,10 @@ found by dynamic programming (the classic minimal-path contour; Amini et al. 199
 programming for solving variational problems in vision"). A pair of glasses is rigid on the face
 and its two rims mirror each other, so each track sums its last WINDOW frames' maps (the right
 eye's mirrored onto the left's) and finds its rim there: a rim seen through motion blur or a
-reflection in one frame is held by the others. Each frame's rim is then centred on its own
-line to a sub-pixel (a parabola through the luma across it) and smoothed round the circle. The
+reflection in one frame is held by the others. Each frame then finds its own rim within BAND px
+of the track's (a face turning changes the rims' shape faster than the window follows), centres
+it on its line to a sub-pixel (a parabola through the luma across it) and smooths it round the
+circle. The
 bridge is the strongest horizontal line between the two rims' inner sides; each arm the
 strongest straight line from a rim's outer side (`_arms`).
 
@@ -43,6 +45,8 @@ SIGMAS = (1.5, 3.0)       # ridge scales in normalised px: metal rims, plastic f
 # A track's evidence: the sum of its last WINDOW frames' (a window, not a decaying sum, so a segment
 # whose context reads WINDOW frames back finds what a one-piece run finds: convert/segments.py)
 WINDOW = 8
+BAND = 4                  # a frame's own rim stays within this many px of its track's
+SMOOTH = 1.0              # the rim smoothed round the circle: a Gaussian of this many angles
 STEP = 1                  # the path's largest radial move between neighbouring angles, px
 _BRIDGE = (-0.3, 0.05)    # where the bridge is looked for: IODs above (-) / below the eyes' line
 # Arms: looked for from the outer side of each rim, at heights between its top and the eyes' line,
@@ -54,6 +58,7 @@ ARM_PAST = 0.4
 ARM_PROBE = 0.15
 ARM_SHARE = 0.35
 ARM_END, ARM_GAP = 0.3, 16
+ARM_EXTRA = ARM_GAP // 2  # an arm runs on this far past where it fades (into hair of its own colour)
 
 
 @dataclass
@@ -223,9 +228,12 @@ def find_rims(image: np.ndarray, landmarks: np.ndarray, prior: np.ndarray | None
     track_path = _closed_path(evidence if prior is None else prior + evidence)
     to_frame = invert(mat)
     rims, widths = [], []
-    for k in range(2):
-        own = track_path if k == 0 else track_path[_MIRROR]
-        radius = _smooth_round(radii[own] + _centred(scales[k], own))
+    band = np.abs(np.arange(evidence.shape[1])[None] - track_path[:, None]) <= BAND
+    for k, polar in enumerate(maps):
+        near = band if k == 0 else band[_MIRROR]
+        own = _closed_path(np.where(near, polar, -5.0))
+        radius = radii[own] + _centred(scales[k], own)
+        radius = _smooth_round(radius, SMOOTH) if SMOOTH else radius
         pts = np.stack([eyes[k][0] + np.cos(theta) * radius, eyes[k][1] + np.sin(theta) * radius], 1)
         rims.append(transform_points(pts, to_frame))
         widths.append(_profile_width(scales[k], own))
@@ -287,8 +295,7 @@ def _arms(luma: np.ndarray, rims: list[np.ndarray], outline: np.ndarray) -> list
         run = np.convolve(along, np.ones(7) / 7, mode="same")[skip:]
         weak = np.convolve((run < ARM_END * score).astype(np.float32), np.ones(ARM_GAP), mode="valid") >= ARM_GAP
         end = np.nonzero(weak)[0]
-        # half the gap past where it weakened: an arm fades into hair of its own colour, not at once
-        return min(skip + int(end[0]) + ARM_GAP // 2, len(along)) if len(end) else len(along)
+        return min(skip + int(end[0]) + ARM_EXTRA, len(along)) if len(end) else len(along)
 
     rim_strength = float(np.mean([np.abs(gxx + gyy)[at(r)].mean() for r in rims]))
     arms = []
