@@ -1,8 +1,9 @@
 """The package's layering, read from the source: every import goes down, never up or sideways.
 
     __main__                      `python -m faceswap`: runs cli
-    cli, bench, demo, quality,    scripts (occlusion_bench: `make occlusion`;
-    occlusion_bench               samples: their shared first step; cli_base: what cli's commands share)
+    cli, bench, demo, quality,    scripts (occlusion_bench: `make occlusion`; glasses_bench: `make glasses`,
+    occlusion_bench,              on occlusion_bench's clips; samples: their shared first step; cli_base:
+    glasses_bench                 what cli's commands share)
     api                           wires the stages
     batch                         many shots: convert + qc each, on workers or a Ray cluster
     extract, train, convert, qc,  the stages: none imports another
@@ -33,7 +34,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 LEAVES = {"faceswap", "errors", "log", "defaults", "ranges", "interrupts"}   # "faceswap": the package root (__version__)
 BASE = {"media", "faces", "model", "data", "plot", "provenance", "credentials"}
 STAGES = {"extract", "train", "convert", "qc", "verify"}
-SCRIPTS = {"cli", "bench", "demo", "quality", "occlusion_bench"}
+SCRIPTS = {"cli", "bench", "demo", "quality", "occlusion_bench", "glasses_bench"}
 
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
@@ -52,6 +53,8 @@ ALLOWED: dict[str, set[str]] = {
     "cli_base": LEAVES | BASE | STAGES | {"api"},
     # batch: the scripts read BatchOptions (a light record, as qc/options.py) for --help; runs go through api
     **{script: LEAVES | BASE | STAGES | {"api", "samples", "cli_base", "batch"} for script in SCRIPTS},
+    # the glasses bench draws its clips, trains its model and writes its results as the occlusion bench does
+    "glasses_bench": LEAVES | BASE | STAGES | {"api", "samples", "cli_base", "batch", "occlusion_bench"},
     "__main__": {"cli"},    # `python -m faceswap` (and torchrun's -m faceswap): the command and nothing else
 }
 
