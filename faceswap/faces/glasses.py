@@ -95,20 +95,27 @@ def _view(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mat, eyes[0], eyes[1]
 
 
-def _ridges(luma: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """Line strength across lines that run round `centre` (H, W) float32, the best over SIGMAS
-    (scale-normalised)."""
-    h, w = luma.shape
+def _hessians(luma: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
+    """(sigma, d2/dx2, d2/dy2, d2/dxdy) of the luma blurred at each of SIGMAS: one face's view's
+    second derivatives, computed once for both eyes' rims and the arms."""
+    out = []
+    for sigma in SIGMAS:
+        g = cv2.GaussianBlur(luma, (0, 0), sigma)
+        out.append((sigma, cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3),
+                    cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)))
+    return out
+
+
+def _ridges(hessians: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], centre: np.ndarray) -> np.ndarray:
+    """Line strength across lines that run round `centre` (H, W) float32, the best over the
+    scales of `hessians` (_hessians; scale-normalised)."""
+    h, w = hessians[0][1].shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     nx, ny = xx - centre[0], yy - centre[1]
     norm = np.hypot(nx, ny) + 1e-6
     nx, ny = nx / norm, ny / norm
     best = None
-    for sigma in SIGMAS:
-        g = cv2.GaussianBlur(luma, (0, 0), sigma)
-        gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
-        gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
-        gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)
+    for sigma, gxx, gyy, gxy in hessians:
         across = gxx * nx * nx + 2 * gxy * nx * ny + gyy * ny * ny
         along = gxx * ny * ny - 2 * gxy * nx * ny + gyy * nx * nx
         r = (np.abs(across) - 0.5 * np.abs(along)) * (sigma / SIGMAS[0]) ** 2
@@ -124,7 +131,7 @@ def _polar_grid(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return mx, my, radii
 
 
-def _smooth_round(radius: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+def _smooth_round(radius: np.ndarray, sigma: float) -> np.ndarray:
     """A closed path's radii (ANGLES,) smoothed round the circle (a Gaussian of `sigma` angles): a
     rim is a smooth curve, the per-angle search is not."""
     reach = int(np.ceil(3 * sigma))
@@ -218,8 +225,9 @@ def find_rims(image: np.ndarray, landmarks: np.ndarray, prior: np.ndarray | None
     maps, scales = [], []   # scales: each eye's polar luma, for the rims' centre line and width
     eyes = (left_eye, right_eye)
     theta = np.linspace(0, 2 * np.pi, ANGLES, endpoint=False)
+    hessians = _hessians(luma)
     for eye in eyes:
-        strength = _ridges(luma, eye)
+        strength = _ridges(hessians, eye)
         mx, my, radii = _polar_grid(eye)
         polar = cv2.remap(strength, mx, my, cv2.INTER_LINEAR)
         maps.append(polar / max(float(np.median(np.abs(polar))), 1e-3))
@@ -237,14 +245,15 @@ def find_rims(image: np.ndarray, landmarks: np.ndarray, prior: np.ndarray | None
         pts = np.stack([eyes[k][0] + np.cos(theta) * radius, eyes[k][1] + np.sin(theta) * radius], 1)
         rims.append(transform_points(pts, to_frame))
         widths.append(_profile_width(scales[k], own))
-    bridge = _bridge(luma, rims, mat, left_eye, right_eye)
+    bridge = _bridge(hessians[0][2], rims, mat, left_eye, right_eye)
     outline = transform_points(landmarks[[0, 16]], mat)[:, 0]
-    arms = [transform_points(a, to_frame) for a in _arms(luma, [transform_points(r, mat) for r in rims], outline)]
+    arms = [transform_points(a, to_frame) for a in _arms(hessians[0][1:], [transform_points(r, mat) for r in rims],
+                                                         outline)]
     width = float(np.mean(widths)) / NORM_IOD * float(np.hypot(*(landmarks[42:48].mean(0) - landmarks[36:42].mean(0))))
     return Rims(rims[0], rims[1], transform_points(bridge, to_frame), width, arms), evidence
 
 
-def _bridge(luma: np.ndarray, rims: list[np.ndarray], mat: np.ndarray, left_eye: np.ndarray,
+def _bridge(gyy: np.ndarray, rims: list[np.ndarray], mat: np.ndarray, left_eye: np.ndarray,
             right_eye: np.ndarray) -> np.ndarray:
     """The bridge in the normalised view (2, 2): the row of most horizontal-line strength between
     the rims' inner sides, within _BRIDGE of the eyes' line."""
@@ -253,29 +262,27 @@ def _bridge(luma: np.ndarray, rims: list[np.ndarray], mat: np.ndarray, left_eye:
     x0, x1 = int(min(inner_l, inner_r)), int(max(inner_l, inner_r)) + 1
     y_eyes = (left_eye[1] + right_eye[1]) / 2
     y0 = int(max(0, y_eyes + _BRIDGE[0] * NORM_IOD))
-    y1 = int(min(luma.shape[0], y_eyes + _BRIDGE[1] * NORM_IOD))
+    y1 = int(min(gyy.shape[0], y_eyes + _BRIDGE[1] * NORM_IOD))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return np.array([[inner_l, y_eyes], [inner_r, y_eyes]])
-    g = cv2.GaussianBlur(luma, (0, 0), SIGMAS[0])
-    rows = np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)[y0:y1, x0:x1]).mean(axis=1)
+    rows = np.abs(gyy[y0:y1, x0:x1]).mean(axis=1)
     y = y0 + int(np.argmax(rows))
     # into the rims: it meets them above their innermost points, where they have curved away
     return np.array([[inner_l - JOIN * NORM_IOD, y], [inner_r + JOIN * NORM_IOD, y]], np.float64)
 
 
-def _arms(luma: np.ndarray, rims: list[np.ndarray], outline: np.ndarray) -> list[np.ndarray]:
+def _arms(hessian: tuple[np.ndarray, np.ndarray, np.ndarray], rims: list[np.ndarray], outline: np.ndarray
+          ) -> list[np.ndarray]:
     """The arms in the normalised view, each (2, 2) from a rim's outer side outwards: of the
     straight lines from there within ARM_TILT of level (5-degree steps), the one of most line
     strength across itself over its first ARM_PROBE IODs, if that is ARM_SHARE of the rims'
     strength; its tilt is then refined in 1-degree steps to the line that runs strong longest
     (a long arm drifts off a line a few degrees off). It ends where its strength stays under
     ARM_END of the probe's for ARM_GAP px, or ARM_PAST IODs past the face's outline (`outline`:
-    the x of landmarks 0 and 16 in the view)."""
-    g = cv2.GaussianBlur(luma, (0, 0), SIGMAS[0])
-    gxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
-    gyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
-    gxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)
-    h, w = luma.shape
+    the x of landmarks 0 and 16 in the view); `hessian`: the view's second derivatives at the
+    finest scale (_hessians)."""
+    gxx, gyy, gxy = hessian
+    h, w = gxx.shape
 
     def at(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (np.clip(np.round(pts[..., 1]).astype(int), 0, h - 1),
