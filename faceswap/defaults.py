@@ -75,6 +75,11 @@ OCCLUSION_GROW = 1.0
 # detected on "face".
 GLASSES = "face"
 GLASSES_MODES = ("face", "keep", "remove")
+# Detail (convert/reference_detail.py): "reference" enlarges the render of a face shown larger than
+# the model draws it with the fine detail of B's own crops kept in the model folder; "off" enlarges
+# it as it is (bicubic, in the blend).
+DETAIL = "reference"
+DETAIL_MODES = ("reference", "off")
 LANDMARK_MASK = "extended"
 LANDMARK_MASKS = ("components", "extended")
 # Mask refinement in % of the face's width: no erosion, a feather wide

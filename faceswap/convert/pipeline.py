@@ -25,7 +25,7 @@ from .. import defaults
 from ..credentials import sign_output, signing_for
 from ..errors import FaceswapError, NoFaceError
 from ..faces.backends import make_backend
-from ..faces.geometry import compose, transform_points, warp
+from ..faces.geometry import box_matrix, compose, transform_points, warp
 from ..faces.types import Face
 from ..log import get_logger
 from ..media.audio import AudioSource, audio_decisions, probe_audio
@@ -49,6 +49,7 @@ from .marking import Marker, output_id, resolve_mode
 from .occlusion import KEY as OCCLUSION
 from .occlusion import REACH, CoveredFaces, blend_occlusion, face_key, smooth_occlusion
 from .options import ConvertOptions, parse_frames
+from .reference_detail import scale_for
 from .stabilize import CutDetector, FrameItem, Stabilizer
 from .summary import ConvertSummary
 from .swapper import Swapper
@@ -294,17 +295,27 @@ class Converter:
         if not jobs:
             return rendered
         rgb, pred = self.swapper.render_output(np.stack([j[4] for j in jobs]), self.render_side)
-        size = rgb.shape[1]
+        references = self.swapper.references if self.options.detail == "reference" \
+            and self.options.mode == "swap" and self.render_side == "b" else None
         for k, (n, face, matrix, crop, _, lm, occluded, kept) in enumerate(jobs):
-            if size != self.swapper.size:
-                # the detail stage drew the face larger: blend its pixels, with colour stats from
-                # the footage at the same size, so composite works at the size the face is shown at
-                enlarge = self.swapper.enlarge(self.render_side)
+            face_rgb, face_pred, size = rgb[k], None if pred is None else pred[k], rgb.shape[1]
+            enlarge = self.swapper.enlarge(self.render_side) if size != self.swapper.size else None
+            if references is not None:
+                scale = scale_for(matrix, references.max_scale)
+                if scale > 1:   # shown larger than drawn: enlarged with B's own detail
+                    face_rgb = references.enlarge(face_rgb, lm[0], scale)
+                    size = face_rgb.shape[0]
+                    enlarge = box_matrix((0, 0, self.swapper.size, self.swapper.size), size)
+                    if face_pred is not None:
+                        face_pred = np.clip(cv2.resize(face_pred, (size, size), interpolation=cv2.INTER_CUBIC), 0, 1)
+            if enlarge is not None:
+                # the face is drawn larger than the model's crop: blend its pixels, with colour stats
+                # from the footage at the same size, so composite works at the size the face is shown at
                 matrix = compose(enlarge, matrix)
                 crop = warp(batch[n].image, matrix, size)
                 lm = [transform_points(points, enlarge) for points in lm]
             # --mask occlusion: the landmark outline here, the net's cut after the feather (composite)
-            mask = crop_mask(pred[k] if pred is not None and occluded is None else None, lm, size, self.settings)
+            mask = crop_mask(face_pred if occluded is None else None, lm, size, self.settings)
             factor = blend_occlusion(occluded, size) if occluded is not None else None
             seen = mask if factor is None else mask * factor    # colour statistics: never from an occluder
             if factor is not None:
@@ -314,7 +325,7 @@ class Converter:
             if occluded is not None and len(occluded) != size:
                 occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
             out = rendered[n]
-            out.faces.append((face, lay_out(batch[n].image, matrix, crop, rgb[k], mask, face.size,
+            out.faces.append((face, lay_out(batch[n].image, matrix, crop, face_rgb, mask, face.size,
                                             self.settings, weights, occluded, kept)))
             out.keys.append(face.track if face.track >= 0 else None)
             out.sizes.append(size)

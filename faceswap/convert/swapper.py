@@ -8,12 +8,14 @@ import numpy as np
 import torch
 
 from .. import defaults
+from ..data.references import load_references
 from ..faces.geometry import box_matrix, crop_matrix, warp
 from ..faces.types import Face
 from ..log import get_logger
 from ..model.config import ModelConfig
 from ..model.detail import upscale_mask
 from ..model.store import load_model
+from .reference_detail import ReferenceDetail
 
 log = get_logger(__name__)
 
@@ -28,6 +30,12 @@ class Swapper:
         self.meta, self.device, self.weights_file = stored.meta, stored.device, stored.weights_file
         self.model = stored.model.to(memory_format=torch.channels_last)
         self.size = self.cfg.resolution
+        refs = load_references(self.model_dir)
+        # B's reference crops (data/references.py); a model with the detail stage draws its own detail
+        self.references = ReferenceDetail(refs, self.size) if refs is not None and not self.cfg.detail_scale else None
+        if refs is None and not self.cfg.detail_scale:
+            log.info("model %s has no B reference crops (trained before they existed): faces are enlarged "
+                     "without B's detail; one `faceswap train` run on it (it resumes) writes them", self.model_dir.name)
         log.info("model %s: %s %d px %s crops%s, device %s", self.model_dir.name, self.cfg.arch, self.size,
                  self.cfg.centering, f", B's detail stage to {self.size * self.cfg.detail_scale} px"
                  if self.cfg.detail_scale else "", self.device)

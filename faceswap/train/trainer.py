@@ -27,6 +27,8 @@ from tqdm import tqdm
 from ..data.dataset import load_faceset, make_loader
 from ..data.faceset import working_spaces
 from ..data.identity import faceset_identity
+from ..data.references import FILE as REFERENCES_FILE
+from ..data.references import build_references, save_references
 from ..errors import FaceswapError
 from ..interrupts import handling
 from ..log import get_logger
@@ -115,6 +117,7 @@ class Trainer:
         facesets = {"a": Path(faceset_a), "b": Path(faceset_b)}
         self._create_model_folder(facesets)
         self._record_identity(facesets)
+        self._record_references(facesets["b"])
         # B's faces again at the detail stage's size: its targets come from the stored crops, not enlarged 64s
         self.detail_faces = load_faceset(faceset_b, replace(
             self.model_cfg, resolution=self.model_cfg.resolution * self.model_cfg.detail_scale)) \
@@ -197,6 +200,13 @@ class Trainer:
             save_identity(self.model_dir, {side: faceset_identity(path) for side, path in facesets.items()})
         except FaceswapError as err:  # dlib missing: convert falls back to reconstruction error
             log.warning("no identity.json written (convert will pick faces by reconstruction error): %s", err)
+
+    def _record_references(self, faceset_b: Path) -> None:
+        """references_b.safetensors: B's crops that convert takes its detail from (data/references.py);
+        kept when the folder has them, written for a model trained before they existed."""
+        if not self.writes or (self.model_dir / REFERENCES_FILE).is_file() or self.model_cfg.detail_scale:
+            return
+        save_references(self.model_dir, build_references(faceset_b, self.model_cfg), faceset_b, self.model_cfg)
 
     def _resume(self, from_backup: bool) -> None:
         folder = checkpoint_dir(self.model_dir, from_backup)
