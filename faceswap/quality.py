@@ -1,11 +1,14 @@
 """`make quality`: the whole experiment, measured, before and after, on two pairs.
 
 For each pair of the sample footage (A = the footage to change, B = the face
-to put in; default d19/d18 and d14/d10) and each variant (default: `before`,
-the quick preset from random weights, the default, and `after`, the same
-started from the face prior, `--init auto`, the candidate for the default): extract both clips -> train a fresh
-`quick` model for exactly --minutes -> convert A's clip -> `faceswap qc` of
-the output against it with B's faceset as the wanted identity.
+to put in; default d19/d18 and d14/d10) and each variant: extract both clips ->
+train a fresh `quick` model for exactly --minutes -> convert A's clip ->
+`faceswap qc` of the output against it with B's faceset as the wanted identity.
+A variant is training settings plus convert options (VARIANTS); variants with
+the same training settings share one model, so `before` (convert as it was:
+the render enlarged by interpolation, `--detail off`) and `after` (today's
+default, `--detail reference`: B's own detail) compare one model's two
+converts; `prior` starts the model from the shipped face prior (`--init auto`).
 
 Writes OUT/<pair>/<variant>/{output.mp4, qc/}, one contact sheet per pair
 (OUT/<pair>/sheet.png: footage | each variant, four frames) and a Markdown
@@ -40,8 +43,13 @@ from .samples import add_data_argument
 from .train.config import DEFAULT_PRESET, PRESETS
 
 PAIRS = ("d19:d18", "d14:d10")
-# What each variant changes from today's defaults (training settings by field name).
-VARIANTS: dict[str, dict[str, Any]] = {"before": {"init": "none"}, "after": {"init": "auto"}}
+# What each variant changes from today's defaults: training settings and convert options by field name.
+VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "before": {"train": {"init": "none"}, "convert": {"detail": "off"}},
+    "after": {"train": {"init": "none"}, "convert": {"detail": "reference"}},
+    "prior": {"train": {"init": "auto"}, "convert": {"detail": "reference"}},
+}
+DEFAULT_VARIANTS = ("before", "after")
 SHEET_FRAMES = 4
 SHEET_HEIGHT = 240
 
@@ -96,16 +104,23 @@ def run_pair(data: Path, pair: str, variants: list[str], out: Path, minutes: flo
         facesets[side] = out / "facesets" / clip.stem
         extract(clip, facesets[side], ExtractOptions(every=2), progress=False)
     records, outputs = [], {"footage": clips["A"]}
+    trained: dict[str, tuple[Path, Any]] = {}   # training settings (JSON) -> the model and its run
     for variant in variants:
-        model = out / "models" / f"{stamp}-{a_name}_as_{b_name}-{variant}"
-        print(f"[{pair} {variant}] training a fresh {preset} model for {minutes:g} minutes -> {model}/")
-        t = train(facesets["A"], facesets["B"], model, preset, {"minutes": minutes, **VARIANTS[variant]},
-                  progress=False)
+        settings = VARIANTS[variant]["train"]
+        key = json.dumps(settings, sort_keys=True)
+        if key not in trained:
+            model = out / "models" / f"{stamp}-{a_name}_as_{b_name}-{variant}"
+            print(f"[{pair} {variant}] training a fresh {preset} model for {minutes:g} minutes -> {model}/")
+            trained[key] = model, train(facesets["A"], facesets["B"], model, preset, {"minutes": minutes, **settings},
+                                        progress=False)
+        model, t = trained[key]
         output = folder / variant / "output.mp4"
         output.parent.mkdir(parents=True, exist_ok=True)
-        c = convert(clips["A"], model, output, ConvertOptions(overwrite=True), progress=False)
+        c = convert(clips["A"], model, output, ConvertOptions(overwrite=True, **VARIANTS[variant]["convert"]),
+                    progress=False)
         r = qc(output, clips["A"], facesets["B"], QcOptions(report=str(folder / variant / "qc")), progress=False)
         record = {"time": stamp, "pair": pair, "variant": variant, "preset": preset, "minutes": minutes,
+                  "settings": VARIANTS[variant],
                   "model": str(model), "iterations": t.iteration, "samples_per_second": round(t.samples_per_second, 1),
                   **{name: metric_value(r.summary, name) for name in METRICS},
                   "convert_fps": round(c.speed_fps, 1), "integrity_ok": r.summary["integrity"]["ok"]}
@@ -126,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"model preset to train (default {DEFAULT_PRESET})")
     parser.add_argument("--pairs", default=",".join(PAIRS),
                         help=f"A:B clip pairs, comma-separated (default {','.join(PAIRS)})")
-    parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help=f"variants to run, comma-separated, of {', '.join(VARIANTS)} (default all)")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                        help=f"variants to run, comma-separated, of {', '.join(VARIANTS)} "
+                             f"(default {','.join(DEFAULT_VARIANTS)})")
     args = parser.parse_args(argv)
     filter_native_stderr()
     setup_logging("WARNING")
