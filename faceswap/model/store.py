@@ -7,6 +7,8 @@
                                  state beside the weights and does the renames)
       identity.json              who each side is: the mean dlib descriptor of each faceset (written
                                  by train; convert picks the model's own person with it)
+      references_b.safetensors   B's reference crops and landmarks (data/references.py): the detail
+                                 convert --detail reference puts on an enlarged face
 
 Nothing here knows about optimizers or training state, so converting a
 shot never imports the trainer. Weights are safetensors and the config is
