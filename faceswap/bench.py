@@ -238,9 +238,14 @@ print(json.dumps({"frames": s.frames, "swapped": s.swapped, "seconds": s.seconds
 
 
 def _untrained_model(folder: Path, name: str) -> Path:
-    """A model folder of the preset with random weights: speed does not depend on what it learnt."""
+    """A model folder of the preset with random weights, and B references of textured noise on the
+    mean face's landmarks (convert --detail reference aligns them like real ones): speed does not
+    depend on what it learnt or on what the references show."""
+    import cv2
     import torch
 
+    from .data.references import REFERENCES, References, reference_side, save_references
+    from .faces.geometry import MEAN_FACE, face_to_crop, transform_points
     from .model.autoencoder import FaceSwapModel
     from .model.store import save_model_config
     from .train.checkpoint import Checkpoint, save_checkpoint
@@ -250,6 +255,12 @@ def _untrained_model(folder: Path, name: str) -> Path:
     torch.manual_seed(0)
     save_model_config(folder, cfg)
     save_checkpoint(folder, Checkpoint(FaceSwapModel(cfg).state_dict(), None, {"iteration": 0}))
+    if not cfg.detail_scale:
+        side = reference_side(cfg)
+        noise = np.random.default_rng(0).normal(128, 40, (REFERENCES, side, side, 3)).astype(np.float32)
+        crops = np.stack([cv2.GaussianBlur(c, (0, 0), 1.5) for c in noise]).clip(0, 255).astype(np.uint8)
+        marks = transform_points(MEAN_FACE, face_to_crop(side, cfg.centering, cfg.coverage)).astype(np.float32)
+        save_references(folder, References(crops, np.repeat(marks[None], REFERENCES, 0)), folder, cfg)
     return folder
 
 
