@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from faceswap.convert.reference_detail import ReferenceDetail, scale_for
-from faceswap.data.faceset import iter_faceset, read_crop
+from faceswap.data.faceset import iter_faceset, read_crop, write_crop
 from faceswap.data.references import (
     FILE,
     build_references,
@@ -130,3 +130,33 @@ def test_face_at_the_model_size_is_left_alone(split_faceset):
     assert scale_for(np.eye(2, 3), detail.max_scale) == 1
     assert scale_for(np.eye(2, 3) * 64 / 230, detail.max_scale) == 4
     assert scale_for(np.eye(2, 3) * 64 / 600, detail.max_scale) == 4
+
+
+def _resourced(faceset, folder, source) -> None:
+    """`faceset`'s crops copied to `folder` with their metadata's source replaced by `source`."""
+    for rec in iter_faceset(faceset):
+        image, meta = read_crop(rec.path)
+        write_crop(folder / rec.path.name, image, {**meta, "source": str(source)})
+
+
+def test_references_cut_from_the_footage_when_it_is_there(split_faceset, data, tmp_path):
+    """With d18.mp4 where extract read it, the references are cut from its frames (the camera's
+    detail, not the 256 px head crop's); moved away or replaced by another clip, from the crops."""
+    even, _ = split_faceset
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "replaced").mkdir()
+    _resourced(even, tmp_path / "moved", tmp_path / "gone.mp4")
+    _resourced(even, tmp_path / "replaced", data / "video" / "d19.mp4")
+    footage, moved, replaced = (build_references(f, CFG, count=8) for f in (even, tmp_path / "moved",
+                                                                              tmp_path / "replaced"))
+    assert np.array_equal(moved.crops, replaced.crops)       # another clip's frames are never used
+    assert np.array_equal(footage.landmarks, moved.landmarks)  # the same faces chosen
+    low = [np.stack([cv2.resize(c, (64, 64), interpolation=cv2.INTER_AREA) for c in r.crops]).astype(np.float32)
+           for r in (footage, moved)]
+    assert np.abs(low[0] - low[1]).mean() < 3.0               # the same faces, aligned alike
+
+    def fine(crops):
+        y = np.stack([cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops])
+        return float(np.mean([np.abs(_detail(v)).mean() for v in y]))
+    print("fine detail, footage vs crops:", fine(footage.crops), fine(moved.crops))
+    assert fine(footage.crops) > 1.05 * fine(moved.crops)   # 1.0 if they came from the crops

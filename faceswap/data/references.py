@@ -5,7 +5,9 @@ lids and lip lines it shows are a blur (docs/convert.md, "B's own detail"). The 
 the person's real detail at a higher resolution; convert borrows it (convert/reference_detail.py).
 So train keeps REFERENCES of B's crops in MODEL_DIR/references_b.safetensors, cut to the model's
 crop (its centering and coverage) at REFERENCE_SCALE times the model's resolution (at most
-MAX_SIDE px), with each crop's landmarks, and convert needs no faceset.
+MAX_SIDE px), with each crop's landmarks, and convert needs no faceset. They are cut from B's
+source video frames when the footage is still where extract read it (and gives back the stored
+crops), else from the faceset's crops, which hold less detail (extract's 256 px head crop).
 
 The crops are chosen to span B's poses and expressions: farthest-point sampling (Gonzalez 1985)
 over the landmarks in crop coordinates, so convert finds one near any face it renders.
@@ -25,9 +27,11 @@ import torch
 from ..errors import FaceswapError
 from ..faces.geometry import compose, crop_matrix, invert, transform_points, warp
 from ..log import get_logger
+from ..media.source import source_kind
+from ..media.video_reader import VideoReader
 from ..model.config import ModelConfig
 from ..model.store import read_weights, save_weights
-from .faceset import iter_faceset, read_crop
+from .faceset import FaceRecord, iter_faceset, read_crop
 
 log = get_logger(__name__)
 
@@ -36,10 +40,14 @@ FORMAT = "faceswap-references"
 # How many crops: more covers more expressions, each costs S*S*3 bytes (196 KB at 256 px).
 REFERENCES = 48
 # The side the crops are kept at, in multiples of the model's resolution, and at most MAX_SIDE px:
-# a 64 px model's face fills 200-300 px of a close-up; the default 256 px head crop of extract holds
-# about 150 px of the model's face crop, so a larger side would only enlarge it.
+# a 64 px model's face fills 200-300 px of a close-up. Cut from the source frames (where they are
+# still there) a reference holds what the camera saw; cut from extract's default 256 px head crops,
+# only about 150 px of the model's face crop, enlarged.
 REFERENCE_SCALE = 4
 MAX_SIDE = 256
+# Mean level difference between a stored crop and the same crop cut again from its source frame
+# above which the frame is taken for another one (PNG is lossless: the same decode gives ~0).
+MATCH_LEVELS = 3.0
 
 
 @dataclass
@@ -85,14 +93,66 @@ def build_references(faceset: str | Path, cfg: ModelConfig, count: int = REFEREN
     # each face's landmarks in its model crop, as a share of the crop: the space faces are compared in
     shapes = np.stack([transform_points(r.landmarks, crop_matrix(r.landmarks, side, cfg.centering, cfg.coverage))
                        for r in records]) / side
+    chosen = farthest_points(shapes.reshape(len(records), -1), count)
+    from_footage = _cut_from_footage([records[i] for i in chosen], side, cfg)
     crops, marks = [], []
-    for i in farthest_points(shapes.reshape(len(records), -1), count):
-        image, _ = read_crop(records[i].path)
-        to_model = compose(crop_matrix(records[i].landmarks, side, cfg.centering, cfg.coverage),
-                           invert(records[i].matrix))
-        crops.append(warp(image, to_model, side))
+    for i in chosen:
+        crop = from_footage.get(records[i].path)
+        if crop is None:
+            image, _ = read_crop(records[i].path)
+            to_model = compose(crop_matrix(records[i].landmarks, side, cfg.centering, cfg.coverage),
+                               invert(records[i].matrix))
+            crop = warp(image, to_model, side)
+        crops.append(crop)
         marks.append(shapes[i] * side)
+    log.info("B references: %d crops at %d px, %d cut from the footage, %d from the faceset's crops",
+             len(crops), side, len(from_footage), len(crops) - len(from_footage))
     return References(np.stack(crops), np.stack(marks).astype(np.float32))
+
+
+def _cut_from_footage(records: list[FaceRecord], side: int, cfg: ModelConfig) -> dict[Path, np.ndarray]:
+    """The model crops of `records` at `side` cut from their source video's frames, by crop path,
+    for the records whose 8-bit video is still where extract read it.
+
+    Extract stores 256 px head crops, in which a close-up's face crop is only ~150 px: cut from
+    the frame, a reference holds the detail the camera saw. A frame is used only when it gives back
+    the stored crop (within MATCH_LEVELS): a file replaced or re-encoded since keeps the crop's."""
+    by_source: dict[str, dict[int, list[FaceRecord]]] = {}
+    for r in records:
+        source, frame = r.meta.get("source"), r.meta.get("frame")
+        if isinstance(source, str) and isinstance(frame, int) and source_kind(source) == "video" \
+                and Path(source).is_file():
+            by_source.setdefault(source, {}).setdefault(frame, []).append(r)
+    cut: dict[Path, np.ndarray] = {}
+    for source, frames in by_source.items():
+        try:
+            cut.update(_cut_from_video(source, frames, side, cfg))
+        except FaceswapError as err:
+            log.info("B references from the faceset's crops (%s)", err)
+    return cut
+
+
+def _cut_from_video(source: str, frames: dict[int, list[FaceRecord]], side: int,
+                    cfg: ModelConfig) -> dict[Path, np.ndarray]:
+    """`_cut_from_footage` for one video: {} when it is deep (its crops are in the working space,
+    its frames are not) or a frame does not give back its stored crop."""
+    reader = VideoReader(source)
+    if reader.deep:
+        return {}
+    cut: dict[Path, np.ndarray] = {}
+    last = max(frames)
+    for index, image in reader:
+        for r in frames.get(index, []):
+            stored, _ = read_crop(r.path)
+            again = warp(image, r.matrix, stored.shape[0])
+            if np.abs(again.astype(np.int16) - stored).mean() > MATCH_LEVELS:
+                log.info("%s: frame %d is not what the faceset was cut from; B references from the crops",
+                         source, index)
+                return {}
+            cut[r.path] = warp(image, crop_matrix(r.landmarks, side, cfg.centering, cfg.coverage), side)
+        if index >= last:
+            break
+    return cut
 
 
 def save_references(model_dir: str | Path, refs: References, faceset: str | Path, cfg: ModelConfig) -> Path:
