@@ -45,6 +45,8 @@ AGREEMENT = 20.0
 # The detail's relative luma change is kept within this: a reference's specular glint or black lash
 # line must not burn a hole in the face.
 MAX_GAIN = 0.5
+# DIS's speed/quality preset for aligning a reference to the render.
+FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 # Landmark groups by how much they decide which reference fits: eyes, brows and mouth (expression)
 # count twice the jaw and nose.
 _WEIGHTS = np.ones(68, np.float32)
@@ -71,7 +73,7 @@ class ReferenceDetail:
         self.max_scale = max(1, refs.side // resolution)
         self.shapes = refs.landmarks / refs.side          # (N, 68, 2) in crop widths
         self._at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._flow = cv2.DISOpticalFlow_create(FLOW_PRESET)
 
     def _references(self, side: int) -> tuple[np.ndarray, np.ndarray]:
         """The crops at `side`: float32 (N,S,S,2) of their luma and its blur at the model's resolution
