@@ -17,7 +17,7 @@ resolution it was filmed at; the model folder keeps a few dozen of those crops
 4. takes the reference's detail as the ratio of its luma to its own blur at the model's resolution
    (the band the render lacks), trusts it only where the aligned blur agrees with the render (a
    flow that failed, an expression the reference does not have: no detail rather than a ghost),
-   and multiplies the render by it.
+   and multiplies the render by it inside the hull of the jaw and brows (not onto hair).
 
 This is reference-based super-resolution by warping (Zheng et al., "CrossNet", ECCV 2018, with
 a flow instead of a learnt warp) and example-based face hallucination (Liu, Shum & Zhang, CVPR
@@ -47,6 +47,12 @@ AGREEMENT = 20.0
 MAX_GAIN = 0.5
 # DIS's speed/quality preset for aligning a reference to the render.
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+# The flow is found at at most this many times the model's resolution and enlarged: both images
+# hold only the model's resolution of detail (held-out d18 faces, 4x: at 2x the detail kept
+# 0.809 of the truth's against 0.827 at full size, in a third of the time).
+FLOW_SCALE = 2
+# Where the detail fades out: this share of the side inside the hull of the jaw and brows.
+INSET = 0.05
 # Landmark groups by how much they decide which reference fits: eyes, brows and mouth (expression)
 # count twice the jaw and nose.
 _WEIGHTS = np.ones(68, np.float32)
@@ -62,6 +68,19 @@ def scale_for(matrix: np.ndarray, limit: int) -> int:
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def _inside(landmarks: np.ndarray, side: int) -> np.ndarray:
+    """(side, side) float32: 0 outside the hull of the jaw and brows (68-point 0-26, in pixels),
+    rising to 1 at INSET x side inside it. Hair at the temples and the hairline is not B's identity
+    and moves: its strands must not be drawn onto the skin of a render that has none there."""
+    outline = np.array(landmarks[:27], np.float32)
+    # the brows raised (away from the chin, point 8) by twice the inset: they get the full detail
+    up = outline[17:27].mean(0) - outline[8]
+    outline[17:27] += 2 * INSET * side * up / max(float(np.linalg.norm(up)), 1.0)
+    hull = np.zeros((side, side), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(outline).astype(np.int32)), 1)
+    return np.clip(cv2.distanceTransform(hull, cv2.DIST_L2, 3) / (INSET * side), 0.0, 1.0)
 
 
 class ReferenceDetail:
@@ -112,9 +131,17 @@ class ReferenceDetail:
         order, weights = self.nearest(landmarks)
         grid = np.mgrid[0:side, 0:side][::-1].astype(np.float32)
         y_u8 = np.clip(y_up + 0.5, 0, 255).astype(np.uint8)
+        # both images hold only the model's resolution of detail: the flow is found at most
+        # FLOW_SCALE x R and enlarged (a quarter of the pixels at scale 4)
+        small = min(side, FLOW_SCALE * self.resolution)
+        if small < side:
+            y_u8 = cv2.resize(y_u8, (small, small), interpolation=cv2.INTER_AREA)
+            low_u8 = self._references(small)[1]
         detail = np.zeros((side, side), np.float32)
         for k, w in zip(order, weights):
             flow = self._flow.calc(y_u8, low_u8[k], None)
+            if small < side:
+                flow = cv2.resize(flow, (side, side), interpolation=cv2.INTER_LINEAR) * (side / small)
             mx, my = grid[0] + flow[..., 0], grid[1] + flow[..., 1]
             ref, blur = cv2.split(cv2.remap(pairs[k], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
             gain = np.clip((ref + 16.0) / (blur + 16.0) - 1.0, -MAX_GAIN, MAX_GAIN)
@@ -122,7 +149,7 @@ class ReferenceDetail:
             toned = (blur - blur.mean()) * (y_up.std() / max(float(blur.std()), 1.0)) + y_up.mean()
             miss = cv2.GaussianBlur(np.abs(toned - y_up), (0, 0), max(1.0, scale / 2))
             detail += w * gain * np.exp(-np.square(miss / AGREEMENT))
-        return np.clip(up * (1.0 + detail[..., None]), 0.0, 1.0)
+        return np.clip(up * (1.0 + (detail * _inside(landmarks * scale, side))[..., None]), 0.0, 1.0)
 
 
 __all__ = ["AGREEMENT", "MAX_GAIN", "NEAREST", "ReferenceDetail", "SOFTNESS", "scale_for"]
