@@ -357,9 +357,10 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "swapped area (arms, outer rims) stay and the rest goes (docs/occlusion.md).")
 @click.option("--detail", default=_convert_default("detail"), type=click.Choice(list(defaults.DETAIL_MODES)),
               help="reference: a face shown larger than the model draws it (a 64 px model on a close-up) gets "
-                   "the fine detail (lashes, lids, lip lines, skin) of the new identity's own faceset crops that "
+                   "the fine detail (lashes, lids, lip lines, skin) of the new identity's own footage, crops of which "
                    "train keeps in the model folder, aligned to the render by optical flow; off: the render is "
-                   "enlarged as it is (softer). Models trained before this have no crops: off "
+                   "enlarged as it is (softer). Swaps drawing B only (--mode swap --to b). Models trained before "
+                   "this have no crops: off "
                    "(docs/convert.md, B's own detail).")
 @click.option("--blur", default=_convert_default("blur"), type=float,
               help="Feather the mask edge over this % of the face width." + must(ConvertOptions, "blur"))

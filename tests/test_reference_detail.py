@@ -12,6 +12,7 @@ from faceswap.convert.reference_detail import ReferenceDetail, scale_for
 from faceswap.data.faceset import iter_faceset, read_crop, write_crop
 from faceswap.data.references import (
     FILE,
+    References,
     build_references,
     farthest_points,
     load_references,
@@ -86,6 +87,11 @@ def test_references_are_the_model_crop_of_the_faceset(split_faceset, tmp_path):
     save_references(tmp_path, refs, even, CFG)
     back = load_references(tmp_path)
     assert np.array_equal(back.crops, refs.crops) and np.allclose(back.landmarks, refs.landmarks)
+    damaged = refs.landmarks.copy()
+    damaged[0, 3] = np.nan                                  # bit-rot in the values, shapes intact
+    save_references(tmp_path, References(refs.crops, damaged), even, CFG)
+    with pytest.raises(FaceswapError, match="damaged.*--detail off"):
+        load_references(tmp_path)
     (tmp_path / FILE).write_bytes(b"not safetensors")
     with pytest.raises(FaceswapError, match="corrupt or unreadable"):
         load_references(tmp_path)

@@ -167,6 +167,9 @@ class Converter:
             self.footage_side = "a" if self.render_side == "b" else "b"
         elif self.options.to:
             self.footage_side = self.render_side = self.options.to
+        # B's own detail (convert/reference_detail.py): read now, so a damaged file stops the run here
+        self.references = self.swapper.references if self.options.detail == "reference" \
+            and self.options.mode == "swap" and self.render_side == "b" else None
 
     # -- faces ---------------------------------------------------------------------------
 
@@ -295,8 +298,7 @@ class Converter:
         if not jobs:
             return rendered
         rgb, pred = self.swapper.render_output(np.stack([j[4] for j in jobs]), self.render_side)
-        references = self.swapper.references if self.options.detail == "reference" \
-            and self.options.mode == "swap" and self.render_side == "b" else None
+        references = self.references
         for k, (n, face, matrix, crop, _, lm, occluded, kept) in enumerate(jobs):
             face_rgb, face_pred, size = rgb[k], None if pred is None else pred[k], rgb.shape[1]
             enlarge = self.swapper.enlarge(self.render_side) if size != self.swapper.size else None

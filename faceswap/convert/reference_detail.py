@@ -6,8 +6,9 @@ the loss). The B faceset holds that detail, B's lashes, lids, brows, lip lines a
 resolution it was filmed at; the model folder keeps a few dozen of those crops
 (data/references.py). For each face, convert:
 
-1. enlarges the render to S = s x R (s: how many frame pixels a crop pixel covers, rounded, at most
-   the references' scale; a face shown at about the model's size is left as it is);
+1. enlarges the render to S = s x R (s: how many frame pixels a crop pixel covers, rounded up
+   unless within a quarter of the integer below, at most the references' scale; a face shown at
+   up to 1.25x the model's size is left as it is);
 2. picks the K references whose landmarks (in crop coordinates) are nearest the footage face's
    (the render follows the footage's pose and expression), weighted softly by that distance so a
    face moving between two references cross-fades rather than switching;

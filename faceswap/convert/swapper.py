@@ -30,15 +30,24 @@ class Swapper:
         self.meta, self.device, self.weights_file = stored.meta, stored.device, stored.weights_file
         self.model = stored.model.to(memory_format=torch.channels_last)
         self.size = self.cfg.resolution
-        refs = load_references(self.model_dir)
-        # B's reference crops (data/references.py); a model with the detail stage draws its own detail
-        self.references = ReferenceDetail(refs, self.size) if refs is not None and not self.cfg.detail_scale else None
-        if refs is None and not self.cfg.detail_scale:
-            log.info("model %s has no B reference crops (trained before they existed): faces are enlarged "
-                     "without B's detail; one `faceswap train` run on it (it resumes) writes them", self.model_dir.name)
+        self._references: ReferenceDetail | None | bool = False   # False: not read yet
         log.info("model %s: %s %d px %s crops%s, device %s", self.model_dir.name, self.cfg.arch, self.size,
                  self.cfg.centering, f", B's detail stage to {self.size * self.cfg.detail_scale} px"
                  if self.cfg.detail_scale else "", self.device)
+
+    @property
+    def references(self) -> ReferenceDetail | None:
+        """B's reference crops (data/references.py), read on first use (`--detail off` never reads
+        them); None for a model with the detail stage (it draws its own detail) or without the file.
+        FaceswapError (one line) for a damaged file."""
+        if self._references is False:
+            refs = None if self.cfg.detail_scale else load_references(self.model_dir)
+            self._references = ReferenceDetail(refs, self.size) if refs is not None else None
+            if refs is None and not self.cfg.detail_scale:
+                log.info("model %s has no B reference crops (trained before they existed): faces are enlarged "
+                         "without B's detail; one `faceswap train` run on it (it resumes) writes them",
+                         self.model_dir.name)
+        return self._references or None
 
     def scale(self, side: str) -> int:
         """How many times the model's resolution `render_output` draws `side` at: the detail

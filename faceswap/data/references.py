@@ -45,6 +45,9 @@ REFERENCES = 48
 # only about 150 px of the model's face crop, enlarged.
 REFERENCE_SCALE = 4
 MAX_SIDE = 256
+# What to do about a damaged file, said with its error.
+REMEDY = ("; delete it and run `faceswap train` on the model once to write it again, "
+          "or convert with --detail off")
 # Mean level difference between a stored crop and the same crop cut again from its source frame
 # above which the frame is taken for another one (PNG is lossless: the same decode gives ~0).
 MATCH_LEVELS = 3.0
@@ -170,11 +173,14 @@ def load_references(model_dir: str | Path) -> References | None:
     path = Path(model_dir) / FILE
     if not path.is_file():
         return None
-    tensors = read_weights(path)
+    tensors = read_weights(path, REMEDY)
     crops, marks = tensors.get("crops"), tensors.get("landmarks")
     if (crops is None or marks is None or crops.dtype != torch.uint8 or crops.ndim != 4 or crops.shape[-1] != 3
             or crops.shape[1] != crops.shape[2] or tuple(marks.shape) != (len(crops), 68, 2)):
-        raise FaceswapError(f"{path} is not a faceswap reference file (unexpected arrays)")
+        raise FaceswapError(f"{path} is not a faceswap reference file (unexpected arrays){REMEDY}")
+    side = crops.shape[1]
+    if not bool(torch.isfinite(marks).all()) or float(marks.abs().max()) > 4 * side:
+        raise FaceswapError(f"{path} is damaged (landmarks outside its crops){REMEDY}")
     return References(crops.numpy(), marks.float().numpy())
 
 
