@@ -68,7 +68,7 @@ def test_two_ranks_train_in_step_and_only_rank_0_writes(ddp_run):
     assert np.mean(total[-5:]) < 0.9 * np.mean(total[:5]), total
     # one checkpoint, one preview per preview step, nothing from rank 1
     assert sorted(os.listdir(model_dir)) == ["checkpoint", "config.json", "identity.json", "loss.csv", "loss.png",
-                                             "preview.png", "previews"]
+                                             "preview.png", "previews", "references_b.safetensors"]
     assert sorted(os.listdir(model_dir / "previews")) == ["preview_0000015.png", "preview_0000030.png"]
     assert state_iteration(model_dir) == 30
     # samples/s counts both ranks' samples
