@@ -41,7 +41,7 @@ NEAREST = 2
 SOFTNESS = 0.01
 # Luma disagreement (levels) between the render and the aligned reference's blur at which the
 # reference's detail is trusted at exp(-1) (the face's overall tone is matched first). 10 kept
-# too little (d19 sharpness 0.318), 30 starts to let mismatched expressions through.
+# too little (d19 sharpness 0.318 against 0.349); 30 (0.357) lets more of a disagreeing reference through.
 AGREEMENT = 20.0
 # The detail's relative luma change is kept within this: a reference's specular glint or black lash
 # line must not burn a hole in the face.
@@ -63,7 +63,8 @@ _WEIGHTS[36:68] = 2.0
 
 def scale_for(matrix: np.ndarray, limit: int) -> int:
     """How many times to enlarge a render whose crop is placed by `matrix` (2x3 frame -> crop): the
-    frame pixels per crop pixel, rounded, within 1..`limit`."""
+    frame pixels per crop pixel, rounded up unless within a quarter of the integer below, within
+    1..`limit`."""
     return int(np.clip(np.ceil(1.0 / float(zoom(matrix)) - 0.25), 1, limit))
 
 
@@ -93,6 +94,7 @@ class ReferenceDetail:
         self.max_scale = max(1, refs.side // resolution)
         self.shapes = refs.landmarks / refs.side          # (N, 68, 2) in crop widths
         self._at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._grids: dict[int, np.ndarray] = {}     # (2, S, S) pixel coordinates, made once per side
         self._flow = cv2.DISOpticalFlow_create(FLOW_PRESET)
 
     def _references(self, side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +132,9 @@ class ReferenceDetail:
         y_up = _luma(np.clip(up, 0, 1)) * 255.0
         pairs, low_u8 = self._references(side)
         order, weights = self.nearest(landmarks)
-        grid = np.mgrid[0:side, 0:side][::-1].astype(np.float32)
+        grid = self._grids.get(side)
+        if grid is None:
+            grid = self._grids[side] = np.mgrid[0:side, 0:side][::-1].astype(np.float32)
         y_u8 = np.clip(y_up + 0.5, 0, 255).astype(np.uint8)
         # both images hold only the model's resolution of detail: the flow is found at most
         # FLOW_SCALE x R and enlarged (a quarter of the pixels at scale 4)
