@@ -80,6 +80,11 @@ GLASSES_MODES = ("face", "keep", "remove")
 # it as it is (bicubic, in the blend).
 DETAIL = "reference"
 DETAIL_MODES = ("reference", "off")
+# Expression (convert/expression_fit.py): "fit" warps the render so its mouth, eyes and brows land
+# on the footage face's landmarks (the model draws B's nearest expression, not always the
+# footage's); "off" blends the render as the model drew it.
+EXPRESSION = "fit"
+EXPRESSION_MODES = ("fit", "off")
 LANDMARK_MASK = "extended"
 LANDMARK_MASKS = ("components", "extended")
 # Mask refinement in % of the face's width: no erosion, a feather wide

@@ -60,6 +60,7 @@ class ConvertOptions(ColourOptions):
     occlusion_grow: float = bounded(defaults.OCCLUSION_GROW, 0, 20)  # % of the face width
     glasses: str = defaults.GLASSES         # face | keep | remove: the footage's glasses' frames
     detail: str = defaults.DETAIL           # reference | off: B's own detail on a face shown larger than rendered
+    expression: str = defaults.EXPRESSION   # fit | off: the render warped onto the footage's landmarks
     color: str = defaults.COLOR
     color_from: str = defaults.COLOR_FROM   # face | skin: where the colour statistics come from
     blend: str = defaults.BLEND
@@ -101,6 +102,7 @@ class ConvertOptions(ColourOptions):
         choice("landmark_mask", self.landmark_mask, defaults.LANDMARK_MASKS)
         choice("glasses", self.glasses, defaults.GLASSES_MODES)
         choice("detail", self.detail, defaults.DETAIL_MODES)
+        choice("expression", self.expression, defaults.EXPRESSION_MODES)
         choice("color", self.color, tuple(COLOR_METHODS))
         choice("color_from", self.color_from, defaults.COLOR_SOURCES)
         choice("blend", self.blend, tuple(BLEND_METHODS))

@@ -42,6 +42,7 @@ from ..media.writers.png import png_text
 from . import occlusion
 from .composite import CompositeSettings, Placed, color_weights, composite_plate, crop_mask, lay_out
 from .edge_steady import EdgeSteadier, Rendered, reach
+from .expression_fit import Drawn, ExpressionFit, FitWindow, fit_reach, irises
 from .faces_in import FaceProvider, TargetSelector
 from .glasses import KEY as GLASSES
 from .glasses import mark_glasses
@@ -170,6 +171,9 @@ class Converter:
         # B's own detail (convert/reference_detail.py): read now, so a damaged file stops the run here
         self.references = self.swapper.references if self.options.detail == "reference" \
             and self.options.mode == "swap" and self.render_side == "b" else None
+        # the footage's expression (convert/expression_fit.py): swaps only; a reenactment's render
+        # follows its driver's expression by design
+        self._fit: ExpressionFit | None = None
 
     # -- faces ---------------------------------------------------------------------------
 
@@ -178,11 +182,26 @@ class Converter:
         self._backends.append(backend)
         return backend
 
+    @property
+    def fit_reach(self) -> int:
+        """Frames either side whose renders the expression fit's window reads (0 when off)."""
+        return fit_reach(self.options)
+
+    @property
+    def expression_fit(self) -> ExpressionFit | None:
+        """The render-to-footage expression warp, with its own detector (made on first use: the
+        render runs beside the threads that detect faces), or None when off or reenacting."""
+        if not self.fit_reach:
+            return None
+        if self._fit is None:
+            self._fit = ExpressionFit(self._backend())
+        return self._fit
+
     def _hold(self, stabilizer: Stabilizer) -> int:
         # frames alive at once: the look-aheads, the queue to the model, a batch, the driver pairing
         # (and the edge match's window: a batch and its reach wait to be blended)
         return (stabilizer.ahead + 2 * REACH + QUEUE_FRAMES + 2 * self.options.batch_size + 4
-                + reach(self.options.edge_steady))
+                + reach(self.options.edge_steady) + self.fit_reach)
 
     def _stabilised(self, path: Path, start: int, end: int | None, select: bool) -> Iterator[FrameItem]:
         """Frames of `path` from `start` to `end`, with their stabilised faces to change."""
@@ -299,6 +318,7 @@ class Converter:
             return rendered
         rgb, pred = self.swapper.render_output(np.stack([j[4] for j in jobs]), self.render_side)
         references = self.references
+        fit = self.expression_fit
         for k, (n, face, matrix, crop, _, lm, occluded, kept) in enumerate(jobs):
             face_rgb, face_pred, size = rgb[k], None if pred is None else pred[k], rgb.shape[1]
             enlarge = self.swapper.enlarge(self.render_side) if size != self.swapper.size else None
@@ -316,6 +336,27 @@ class Converter:
                 matrix = compose(enlarge, matrix)
                 crop = warp(batch[n].image, matrix, size)
                 lm = [transform_points(points, enlarge) for points in lm]
+            measured = None
+            if fit is not None:   # lm[0]: the footage face's landmarks in the render's pixels
+                eyes = irises(face.mesh, face.landmarks)
+                measured = fit.measure(face_rgb, lm[0], None if eyes is None else transform_points(eyes, matrix))
+            out = rendered[n]
+            out.faces.append((face, Drawn(matrix, crop, face_rgb, face_pred, lm, occluded, kept, measured)))
+            out.keys.append(face.track if face.track >= 0 else None)
+            out.sizes.append(size)
+        return rendered
+
+    def _lay_out(self, rendered: Rendered, window: FitWindow) -> Rendered:
+        """The frame's drawn faces fitted to the footage's expression (steadied over `window`) and laid
+        out in the frame (composite.lay_out), ready for the edge match's window."""
+        item = rendered.item
+        laid = []
+        for k, (face, drawn) in enumerate(rendered.faces):
+            face_rgb, face_pred, lm, occluded, size = drawn.rgb, drawn.pred, drawn.lm, drawn.occluded, \
+                rendered.sizes[k]
+            if drawn.fit is not None:
+                shift = window.shift(rendered, k)
+                face_rgb, face_pred = ExpressionFit.apply(face_rgb, face_pred, drawn.fit, shift)
             # --mask occlusion: the landmark outline here, the net's cut after the feather (composite)
             mask = crop_mask(face_pred if occluded is None else None, lm, size, self.settings)
             factor = blend_occlusion(occluded, size) if occluded is not None else None
@@ -326,11 +367,9 @@ class Converter:
             weights = color_weights(seen, lm[0]) if self.settings.color_from == "skin" else seen
             if occluded is not None and len(occluded) != size:
                 occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
-            out = rendered[n]
-            out.faces.append((face, lay_out(batch[n].image, matrix, crop, face_rgb, mask, face.size,
-                                            self.settings, weights, occluded, kept)))
-            out.keys.append(face.track if face.track >= 0 else None)
-            out.sizes.append(size)
+            laid.append((face, lay_out(item.image, drawn.matrix, drawn.crop, face_rgb, mask, face.size,
+                                       self.settings, weights, occluded, drawn.kept)))
+        rendered.faces = laid
         return rendered
 
     # -- running --------------------------------------------------------------------------
@@ -427,19 +466,22 @@ class Converter:
                    desc=self.input.name)
         items = _threaded(self._items(self.start, self.end), QUEUE_FRAMES)
         steadier = EdgeSteadier(self.settings, self.options.edge_steady)
+        self._fit_window = FitWindow(self.fit_reach)
+        around = steadier.reach + self.fit_reach   # rendered frames either side of the range written
         try:
             batch: list[FrameItem] = []
             for item in items:
-                # frames just outside the range written are rendered too: the edge match's window reads them
-                if self.write_range and not (self.write_range[0] - steadier.reach <= item.index
-                                             < self.write_range[1] + steadier.reach):
+                # frames just outside the range written are rendered too: the edge match's and the
+                # expression fit's windows read them
+                if self.write_range and not (self.write_range[0] - around <= item.index
+                                             < self.write_range[1] + around):
                     continue
                 batch.append(item)
                 if len(batch) >= self.options.batch_size:
                     self._emit(self._blended(steadier, batch), summary, bar)
                     batch = []
             self._emit(self._blended(steadier, batch), summary, bar)
-            self._emit(steadier.flush(), summary, bar)
+            self._emit(self._flushed(steadier), summary, bar)
             writer = self._writer
             if writer is None:
                 raise FaceswapError(f"no frames to convert in {self.input}"
@@ -474,7 +516,14 @@ class Converter:
     def _blended(self, steadier: EdgeSteadier, batch: list[FrameItem]) -> Iterator[Rendered]:
         """Render `batch` and hand it to the edge match's window: the frames it has blended."""
         for rendered in self._render_batch(batch) if batch else ():
-            yield from steadier.push(rendered)
+            for ready in self._fit_window.push(rendered):
+                yield from steadier.push(self._lay_out(ready, self._fit_window))
+
+    def _flushed(self, steadier: EdgeSteadier) -> Iterator[Rendered]:
+        """The frames still in the expression fit's and the edge match's windows, blended."""
+        for ready in self._fit_window.flush():
+            yield from steadier.push(self._lay_out(ready, self._fit_window))
+        yield from steadier.flush()
 
     def _emit(self, frames: Iterator[Rendered], summary: ConvertSummary, bar) -> None:
         """Write the blended `frames` that are in the range written."""
@@ -529,7 +578,9 @@ class Converter:
         self.shots = 1
         started = time.perf_counter()
         steadier = EdgeSteadier(self.settings, self.options.edge_steady)
-        margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead + 2 * REACH + steadier.reach
+        self._fit_window = FitWindow(self.fit_reach)
+        around = steadier.reach + self.fit_reach
+        margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead + 2 * REACH + around
         stem = self.output.with_suffix("") if self.output.suffix else self.output
         found = original = None
         items = _threaded(self._items(max(0, frame - margin), frame + margin + 1), QUEUE_FRAMES)
@@ -537,12 +588,12 @@ class Converter:
             for item in items:
                 if item.index == frame:
                     original = item.image.copy()
-                # the frame and its neighbours in the edge match's window are rendered
-                blended = self._blended(steadier, [item]) if abs(item.index - frame) <= steadier.reach else ()
+                # the frame and its neighbours in the edge match's and expression fit's windows are rendered
+                blended = self._blended(steadier, [item]) if abs(item.index - frame) <= around else ()
                 for done in blended:
                     if done.item.index == frame:
                         found = (original, done.item.image.copy(), [p for _, p in done.faces if p is not None])
-            for done in steadier.flush():
+            for done in self._flushed(steadier):
                 if done.item.index == frame:
                     found = (original, done.item.image.copy(), [p for _, p in done.faces if p is not None])
         finally:

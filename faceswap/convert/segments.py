@@ -53,6 +53,7 @@ from ..media.timing import variable_timeline
 from ..media.writers.base import remove
 from ..provenance import build_record, container_tags, hash_file, job_key, sidecar_path, write_sidecar
 from .edge_steady import reach
+from .expression_fit import fit_reach
 from .frame_range import check_frame_range
 from .marking import Marker, job_mark_id, output_id, resolve_mode
 from .occlusion import REACH
@@ -108,8 +109,9 @@ def context_frames(options: ConvertOptions) -> tuple[int, int]:
     `detect_every` periods from the job's start (the face finder's detection phase in one
     piece, until a cut or a lost track moves it)."""
     stabilizer = Stabilizer(options.smooth, options.bridge_gap)
-    # the edge match's window reads `edge` rendered frames either side of the segment, each with its full context
-    edge = reach(options.edge_steady) if options.edge_match > 0 else 0
+    # the edge match's window reads `edge` rendered frames either side of the segment, each with its full
+    # context, and each of those the expression fit's window's renders
+    edge = (reach(options.edge_steady) if options.edge_match > 0 else 0) + fit_reach(options)
     back = max(stabilizer.radius, stabilizer.bridge_gap) + defaults.SEGMENT_TRACK_WARMUP + edge
     every = max(int(options.detect_every), 1)
     # ahead: the occlusion masks' look-ahead too, with full landmark look-ahead for each of its frames
