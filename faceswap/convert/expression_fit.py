@@ -52,7 +52,7 @@ SMOOTHING = 1.0
 # distance between frames where the footage's smoothed ones move 0.1 %: each face's shift is
 # averaged over its track's frames within a Gaussian of this many frames (sigma; the window reaches
 # 2 sigma either way, within the shot), centred so it does not lag.
-STEADY = 2.0
+STEADY = 3.0
 # Zero-shift anchors along each side of the crop: the face's surroundings do not move.
 BORDER_ANCHORS = 8
 # The field is found on a grid this many times coarser than the crop and enlarged (it is smooth).
