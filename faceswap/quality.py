@@ -6,9 +6,9 @@ train a fresh `quick` model for exactly --minutes -> convert A's clip ->
 `faceswap qc` of the output against it with B's faceset as the wanted identity.
 A variant is training settings plus convert options (VARIANTS); variants with
 the same training settings share one model, so `before` (convert as it was:
-the render enlarged by interpolation, `--detail off`) and `after` (today's
-default, `--detail reference`: B's own detail) compare one model's two
-converts; `prior` starts the model from the shipped face prior (`--init auto`).
+the render enlarged by interpolation and blended as drawn, `--detail off
+--expression off`) and `after` (today's defaults: B's own detail, the
+footage's expression) compare one model's two converts; `prior` starts the model from the shipped face prior (`--init auto`).
 
 Writes OUT/<pair>/<variant>/{output.mp4, qc/}, one contact sheet per pair
 (OUT/<pair>/sheet.png: footage | each variant, four frames) and a Markdown
@@ -45,9 +45,9 @@ from .train.config import DEFAULT_PRESET, PRESETS
 PAIRS = ("d19:d18", "d14:d10")
 # What each variant changes from today's defaults: training settings and convert options by field name.
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
-    "before": {"train": {"init": "none"}, "convert": {"detail": "off"}},
-    "after": {"train": {"init": "none"}, "convert": {"detail": "reference"}},
-    "prior": {"train": {"init": "auto"}, "convert": {"detail": "reference"}},
+    "before": {"train": {"init": "none"}, "convert": {"detail": "off", "expression": "off"}},
+    "after": {"train": {"init": "none"}, "convert": {"detail": "reference", "expression": "fit"}},
+    "prior": {"train": {"init": "auto"}, "convert": {"detail": "reference", "expression": "fit"}},
 }
 DEFAULT_VARIANTS = ("before", "after")
 SHEET_FRAMES = 4
