@@ -44,7 +44,7 @@ REJECT = 0.25
 # Shifts below this (inter-ocular distances) are mostly the detector's noise on the render, not
 # an expression: faded in as d^2 / (d^2 + DEAD_ZONE^2), so a render already on the footage's
 # expression is left still rather than trembling with each frame's reading.
-DEAD_ZONE = 0.005
+DEAD_ZONE = 0.015
 # Thin-plate spline smoothing (crop pixels squared, per point): fits a landmark to about a pixel
 # and keeps a lone outlier from folding the face.
 SMOOTHING = 1.0

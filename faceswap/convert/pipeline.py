@@ -507,6 +507,9 @@ class Converter:
         summary.seconds = time.perf_counter() - started
         summary.shots = self.shots
         summary.mostly_covered = self.covered.mostly
+        if self._fit is not None and self._fit.skipped:
+            log.info("expression fit: %d faces fitted to the footage's expression, %d blended as drawn (no face "
+                     "found in the render)", self._fit.fitted, self._fit.skipped)
         if self.write_range is None:
             self.covered.warn(self.footage_side, self.model_dir.name)
         video = self._sources[0].video if self._sources else None
