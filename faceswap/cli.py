@@ -532,6 +532,7 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
       identity_distance  dlib descriptor distance of the output face to --identity (< 0.6: same person)
       retrieval          share of frames whose face is nearer --identity than the footage's person
       landmark_error     68 landmarks of the output face against the footage's, inter-ocular distances
+      expression_error   mouth opening, mouth corners' height, eye openness against the footage's, IOD
       pose_error         largest of yaw/pitch/roll difference from the footage, degrees
       jitter             frame-to-frame landmark motion beyond the footage's, inter-ocular distances
       flicker            frame-to-frame change of the face skin's mean colour beyond the footage's,

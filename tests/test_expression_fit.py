@@ -14,13 +14,14 @@ from faceswap.convert.expression_fit import (
     FitWindow,
     displacement,
     expression_targets,
-    inter_ocular,
     irises,
     steady_shift,
     warp_by,
 )
 from faceswap.data.faceset import iter_faceset, read_crop
+from faceswap.faces import expression as X
 from faceswap.faces import landmarks68 as L
+from faceswap.faces.expression import expression_error
 from faceswap.faces.geometry import crop_matrix, transform_points, warp
 
 SIDE = 256
@@ -34,7 +35,7 @@ def _faces(folder, count: int, closed: bool = False) -> list[tuple[np.ndarray, n
     for rec in iter_faceset(folder):
         crop, meta = read_crop(rec.path)
         lm = transform_points(np.asarray(meta["landmarks"]), np.asarray(meta["crop"]["matrix"]))
-        if closed and np.linalg.norm(lm[[65, 66, 67]] - lm[[63, 62, 61]], axis=1).max() > 0.05 * inter_ocular(lm):
+        if closed and np.linalg.norm(lm[[65, 66, 67]] - lm[[63, 62, 61]], axis=1).max() > 0.05 * X.inter_ocular(lm):
             continue
         to_render = crop_matrix(lm, SIDE, "face", 0.9)
         out.append((warp(crop, to_render, SIDE), transform_points(lm, to_render)))
@@ -45,7 +46,7 @@ def _other_expression(crop: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.
     """The crop with another expression, as a model might draw it: the mouth opened (lower lip
     down 0.12 IOD), the eyes half shut (upper lids down 0.04 IOD), by a smooth warp. Returns the new
     image and where its landmarks now are."""
-    iod = inter_ocular(lm)
+    iod = X.inter_ocular(lm)
     moved = lm.copy()
     moved[[55, 56, 57, 58, 59, 64, 65, 66, 67]] += (0, 0.12 * iod)
     moved[[37, 38, 43, 44]] += (0, 0.04 * iod)
@@ -56,7 +57,7 @@ def _other_expression(crop: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.
 
 def _error(found: np.ndarray, wanted: np.ndarray) -> float:
     """Mean landmark distance of the eyes and mouth, in inter-ocular distances."""
-    return float(np.linalg.norm(found[36:] - wanted[36:], axis=1).mean() / inter_ocular(wanted))
+    return float(np.linalg.norm(found[36:] - wanted[36:], axis=1).mean() / X.inter_ocular(wanted))
 
 
 def test_fit_closes_the_renders_mouth_and_opens_its_eyes_as_the_footage_has_them(d18_faceset, backend):
@@ -188,6 +189,26 @@ def test_steady_shift_averages_a_tracks_neighbours_and_not_another_shot():
         list(window.push(fr))
     np.testing.assert_allclose(window.shift(mixed[0], 0), 0.02)
     np.testing.assert_allclose(steady_shift([(0, mixed[0].faces[0][1].fit)], 0), 0.02)
+
+
+def test_expression_error_reads_expression_not_build_or_placement(d18_faceset):
+    """qc's measure: 0 for the same face moved, turned in the image plane or rescaled, and for
+    another build with the same expression; the mouth opened by 0.1 IOD reads 0.1 / 5 features."""
+    lm = _faces(d18_faceset[0], 1, closed=True)[0][1]
+    angle = np.deg2rad(12)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = (lm - lm.mean(0)) @ turn.T * 1.7 + (40, -25)
+    assert expression_error(moved, lm) < 1e-9
+    wider = lm.copy()
+    middle = lm[L.MOUTH].mean(axis=0)
+    across = -np.array([-X.down(lm)[1], X.down(lm)[0]])             # along the eyes' line
+    along = (lm[L.MOUTH] - middle) @ across
+    wider[L.MOUTH] = lm[L.MOUTH] + 0.2 * along[:, None] * across     # another mouth's width
+    assert expression_error(wider, lm) < 1e-3   # (the lips' pairs are not quite square to the mouth)
+    opened = lm.copy()
+    iod = X.inter_ocular(lm)
+    opened[[65, 66, 67]] += 0.1 * iod * X.down(lm)     # the inner lower lip: the gap alone
+    assert abs(expression_error(opened, lm) - 0.1 / 5) < 0.004
 
 
 @pytest.mark.parametrize("size", [64, 256])

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
+from ..faces import expression as X
 from ..faces import landmarks68 as L
 from ..faces.landmarks68 import mesh_to_68
 
@@ -40,11 +41,11 @@ from ..faces.landmarks68 import mesh_to_68
 MAX_SHIFT = 0.06
 # A render whose landmarks sit this far from the footage's on average (inter-ocular distances)
 # is not the same face's or was misread: left as it is.
-REJECT = 0.25
+REJECT = 0.17
 # Shifts below this (inter-ocular distances) are mostly the detector's noise on the render, not
 # an expression: faded in as d^2 / (d^2 + DEAD_ZONE^2), so a render already on the footage's
 # expression is left still rather than trembling with each frame's reading.
-DEAD_ZONE = 0.015
+DEAD_ZONE = 0.01
 # Thin-plate spline smoothing (crop pixels squared, per point): fits a landmark to about a pixel
 # and keeps a lone outlier from folding the face.
 SMOOTHING = 1.0
@@ -57,11 +58,6 @@ STEADY = 3.0
 BORDER_ANCHORS = 8
 # The field is found on a grid this many times coarser than the crop and enlarged (it is smooth).
 GRID_STEP = 8
-
-
-def inter_ocular(landmarks: np.ndarray) -> float:
-    """Distance between the eyes' centres (pixels) of 68 landmarks."""
-    return float(np.linalg.norm(landmarks[L.LEFT_EYE].mean(axis=0) - landmarks[L.RIGHT_EYE].mean(axis=0)))
 
 
 def irises(mesh: np.ndarray | None, landmarks: np.ndarray) -> np.ndarray | None:
@@ -82,22 +78,10 @@ def irises(mesh: np.ndarray | None, landmarks: np.ndarray) -> np.ndarray | None:
     return placed + (iris - centres)
 
 
-# The 68 landmarks' expression points. Mouth: inner lip pairs (upper, lower) across the opening, the
-# outer lip points that move with each, and the corners.
-_INNER_UPPER, _INNER_LOWER = [61, 62, 63], [67, 66, 65]
-_OUTER_UPPER, _OUTER_LOWER = [49, 50, 51, 52, 53], [59, 58, 57, 56, 55]
-_CORNERS = [48, 54, 60, 64]
-# Eyes: (outer/inner corners, upper lid, lower lid), right then left, the lids paired across the eye.
-_EYES = (((36, 39), [37, 38], [41, 40]), ((42, 45), [43, 44], [47, 46]))
-
-
-def _eye_frame(lm: np.ndarray, corners: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(midpoint, unit axis corner to corner, unit normal pointing down the face, width) of an eye."""
-    a, b = lm[corners[0]], lm[corners[1]]
-    width = float(np.linalg.norm(b - a)) or 1.0
-    axis = (b - a) / width
-    normal = np.array([-axis[1], axis[0]])
-    return (a + b) / 2, axis, normal, width
+def _eyes_apart(landmarks: np.ndarray) -> float:
+    """Distance between the eyes' centres (pixels): the faces' scale ratio, which unlike the outer
+    corners' distance does not grow with the eyes' size."""
+    return max(float(np.linalg.norm(landmarks[L.LEFT_EYE].mean(axis=0) - landmarks[L.RIGHT_EYE].mean(axis=0))), 1e-6)
 
 
 def expression_targets(render: np.ndarray, footage: np.ndarray, render_irises: np.ndarray | None = None,
@@ -106,40 +90,37 @@ def expression_targets(render: np.ndarray, footage: np.ndarray, render_irises: n
 
     render, footage: (68, 2) landmarks of the render and the footage face, in the same crop's pixels;
     the irises (2, 2) of each (`irises`) or None. Returns (68, 2), or (70, 2) with the irises when
-    both are given: the render's own points with only these moved, each measured relative to the
-    face's own parts and scaled by the faces' inter-ocular ratio, so eye size, lip fullness, mouth
-    width and brow line stay the render's (B's):
+    both are given: the render's own points with only these moved, each measured on the face's own
+    parts (faces/expression.py) and scaled by the faces' inter-ocular ratio, so eye size, lip
+    fullness, mouth width and brow line stay the render's (B's):
     - the mouth's opening: each inner-lip pair's gap vector becomes the footage's, the lower lip
       moving (the jaw opens the mouth), its outer points with it;
-    - the mouth corners' height against the lips' middle (a smile or a frown);
-    - each eye's openness as a share of its width (the eye aspect ratio of Soukupova & Cech, "Real-time
-      eye blink detection using facial landmarks", CVWW 2016), the upper lid moving;
+    - the mouth corners' height against the lips' middle (a smile, a frown, a smirk);
+    - each eye's openness as a share of its width, the upper lid moving (a blink, a squint);
     - the gaze: each iris at the footage's place within its eye, in units of the eye's width.
     The brows and the jaw stay where the render has them: a brow's height is as much the person's as
     the expression's, and the jaw is the blend's outline.
     """
     render = np.asarray(render, np.float64)
     footage = np.asarray(footage, np.float64)
-    k = inter_ocular(render) / max(inter_ocular(footage), 1e-6)
+    k = _eyes_apart(render) / _eyes_apart(footage)
     target = render.copy()
-    # the mouth opens with the jaw: the lower lip moves, the upper stays (its outer points with the
-    # mean change: 5 outer points against 3 inner pairs)
-    change = (footage[_INNER_LOWER] - footage[_INNER_UPPER]) * k - (render[_INNER_LOWER] - render[_INNER_UPPER])
-    target[_INNER_LOWER] += change
-    target[_OUTER_LOWER] += change.mean(axis=0)
-    middle_r = render[[51, 57]].mean(axis=0)
-    middle_f = footage[[51, 57]].mean(axis=0)
-    for c in _CORNERS:
-        target[c, 1] = middle_r[1] + (footage[c, 1] - middle_f[1]) * k
+    change = (footage[X.INNER_LOWER] - footage[X.INNER_UPPER]) * k - (render[X.INNER_LOWER] - render[X.INNER_UPPER])
+    target[X.INNER_LOWER] += change
+    target[X.OUTER_LOWER] += change.mean(axis=0)      # 5 outer points against 3 inner pairs
+    # against the lips' middle once the lower lip has moved: a mouth closed by its lower lip does not
+    # read as a frown
+    raise_by = X.corner_heights(footage) * k - X.corner_heights(target)
+    up = -X.down(render)
+    for side, (outer, inner) in enumerate(((48, 60), (54, 64))):
+        target[[outer, inner]] += raise_by[side] * up
+    open_f, open_r = X.eye_openness(footage), X.eye_openness(render)
     gaze = []
-    for e, (corners, upper, lower) in enumerate(_EYES):
-        mid_r, axis_r, normal_r, width_r = _eye_frame(render, corners)
-        mid_f, axis_f, normal_f, width_f = _eye_frame(footage, corners)
-        open_f = float(np.mean((footage[lower] - footage[upper]) @ normal_f)) / width_f
-        open_r = float(np.mean((render[lower] - render[upper]) @ normal_r))
-        # an eye opens and shuts with its upper lid (a blink, a squint's lid), the lower lid nearly still
-        target[upper] -= (open_f * width_r - open_r) * normal_r
+    for e, (corners, upper, _) in enumerate(X.EYES):
+        mid_r, axis_r, normal_r, width_r = X.eye_frame(render, corners)
+        target[upper] -= (open_f[e] - open_r[e]) * width_r * normal_r
         if render_irises is not None and footage_irises is not None:
+            mid_f, axis_f, normal_f, width_f = X.eye_frame(footage, corners)
             rel = np.asarray(footage_irises[e], np.float64) - mid_f
             along, across = float(rel @ axis_f) / width_f, float(rel @ normal_f) / width_f
             gaze.append(mid_r + (along * axis_r + across * normal_r) * width_r)
@@ -213,7 +194,7 @@ class ExpressionFit:
         if not faces:
             return None
         found = np.asarray(faces[0].landmarks, np.float64)
-        iod = max(inter_ocular(footage_lm), 1.0)
+        iod = max(X.inter_ocular(footage_lm), 1.0)
         if float(np.linalg.norm(found - footage_lm, axis=1).mean()) > REJECT * iod:
             return None
         return found, irises(faces[0].mesh, found)
@@ -240,7 +221,7 @@ class ExpressionFit:
         if both:
             render_pts = np.concatenate([render_pts, found[1]])
         target = expression_targets(found[0], footage_lm, found[1], footage_irises if both else None)
-        return Fit(target / size, (render_pts - target) / size, inter_ocular(footage_lm) / size)
+        return Fit(target / size, (render_pts - target) / size, X.inter_ocular(footage_lm) / size)
 
     @staticmethod
     def apply(render: np.ndarray, pred: np.ndarray | None, fit: Fit,

@@ -26,6 +26,9 @@ METRICS: dict[str, tuple[tuple[str, ...], str, str]] = {
                   "share of sampled frames closer to the wanted identity than to the original", "higher"),
     "landmark_error": (("expression", "landmark_error", "mean"),
                        "mean 68-point error output vs original, in inter-ocular distances", "lower"),
+    "expression_error": (("expression", "expression_error", "mean"),
+                         "mean difference of mouth opening, mouth corners and eye openness output vs original, "
+                         "inter-ocular distances (either person's build apart)", "lower"),
     "pose_error": (("expression", "pose_error_deg", "mean"),
                    "mean of the largest yaw/pitch/roll difference per frame, degrees", "lower"),
     "jitter": (("temporal", "jitter", "mean"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..faces.expression import expression_error, inter_ocular
 from ..faces.masks import landmark_mask
 from ..faces.tracking import box_iou
 from ..faces.types import Face
@@ -21,7 +22,6 @@ from .occlusion import face_skin, occlusion
 from .pose import angle_difference, head_pose
 
 # iBUG outer eye corners: the inter-ocular distance of the 300-W benchmark.
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 36, 45
 # The colour region is cut this much wider than the landmarks' box before masking.
 REGION_MARGIN = 0.1
 
@@ -39,12 +39,6 @@ def matching(faces: list[Face], ref: Face | None) -> Face | None:
         if box_iou(best.bbox, ref.bbox) > 0:
             return best
     return largest(faces)
-
-
-def inter_ocular(landmarks: np.ndarray) -> float:
-    """Distance between the outer eye corners, in pixels (at least 1)."""
-    lm = np.asarray(landmarks, np.float64)
-    return max(float(np.linalg.norm(lm[LEFT_EYE_OUTER] - lm[RIGHT_EYE_OUTER])), 1.0)
 
 
 def landmark_error(output: np.ndarray, original: np.ndarray, iod: float) -> float:
@@ -122,6 +116,7 @@ class FrameMeasures:
     output_face: Face | None
     iod: float | None = None
     landmark_error: float | None = None
+    expression_error: float | None = None   # mouth opening, corners, eye openness vs the original's, IOD
     pose_original: np.ndarray | None = None
     pose_output: np.ndarray | None = None
     pose_diff: np.ndarray | None = None       # |d yaw|, |d pitch|, |d roll| in degrees
@@ -163,6 +158,7 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
                             None if found is None else (found.box, found.not_face))
     if face_x is not None:
         m.landmark_error = landmark_error(face_x.landmarks, face_o.landmarks, m.iod)
+        m.expression_error = expression_error(face_x.landmarks, face_o.landmarks)
         m.pose_output = head_pose(face_x.landmarks, (w, h))
         if m.pose_original is not None and m.pose_output is not None:
             m.pose_diff = angle_difference(m.pose_output, m.pose_original)

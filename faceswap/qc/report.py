@@ -23,6 +23,7 @@ from .worst import WorstFrames
 WORST_TITLES = {
     "identity": "identity: farthest from the wanted identity (descriptor distance)",
     "landmark_error": "expression: largest landmark error (inter-ocular distances)",
+    "expression_error": "expression: mouth and eyes least like the original's (inter-ocular distances)",
     "pose_error": "pose: largest yaw/pitch/roll difference (degrees)",
     "jitter": "jitter: landmark motion beyond the original's (inter-ocular distances)",
     "flicker": "flicker: face colour change beyond the original's (8-bit levels)",
@@ -162,7 +163,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     else:
         lines.append(f"  identity   distance to original {_fmt(mean(ident, 'output_to_original'))} "
                      f"(no --identity given)")
-    lines.append(f"  expression landmark error {_fmt(mean(expr, 'landmark_error'))} IOD, pose difference "
+    lines.append(f"  expression landmark error {_fmt(mean(expr, 'landmark_error'))} IOD, mouth/eyes "
+                 f"{_fmt(mean(expr, 'expression_error'))} IOD, pose difference "
                  f"{_fmt(mean(expr, 'pose_error_deg'))} deg")
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")

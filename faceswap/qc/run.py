@@ -39,7 +39,7 @@ from .worst import WorstFrames, thumbnail_pair
 
 log = get_logger(__name__)
 
-COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "yaw_diff", "pitch_diff", "roll_diff",
+COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "expression_error", "yaw_diff", "pitch_diff", "roll_diff",
            "pose_error", "jitter", "original_motion", "flicker", "sharpness", "seam", "occlusion", "face_change", "unswapped",
            "output_to_wanted", "output_to_wanted_cosine", "output_to_original", "output_to_original_cosine",
            "input_to_wanted", "input_to_wanted_cosine")
@@ -118,6 +118,7 @@ class _Measurer:
             return nan if v is None else v
 
         row["landmark_error"] = value(m.landmark_error)
+        row["expression_error"] = value(m.expression_error)
         if m.pose_diff is not None:
             row["yaw_diff"], row["pitch_diff"], row["roll_diff"] = (float(x) for x in m.pose_diff)
             row["pose_error"] = m.pose_error
@@ -151,7 +152,7 @@ class _Measurer:
                     self.worst.offer("unswapped", 1.0, index, tile, f"diff {m.face_change:.2f}")
         if index % self.o.identity_every == 0:
             self._identity(len(self.cols["frame"]), index, original, output, m, row, tile)
-        for key in ("landmark_error", "pose_error", "jitter", "flicker", "seam", "occlusion"):
+        for key in ("landmark_error", "expression_error", "pose_error", "jitter", "flicker", "seam", "occlusion"):
             self.worst.offer(key, None if row[key] != row[key] else row[key], index, tile)
         if m.sharpness is not None:  # worst = least detail: ranked by the detail lost
             self.worst.offer("sharpness", 1.0 - m.sharpness, index, tile, f"{m.sharpness:.3g}")
@@ -216,7 +217,8 @@ class _Measurer:
         measured_change = self.counts["swapped"] + self.counts["unswapped"]
         return {
             "identity": self.finish_identity(),
-            "expression": {"landmark_error": _stats(c["landmark_error"]), "pose_error_deg": _stats(c["pose_error"]),
+            "expression": {"landmark_error": _stats(c["landmark_error"]),
+                           "expression_error": _stats(c["expression_error"]), "pose_error_deg": _stats(c["pose_error"]),
                            "yaw_diff_deg": _stats(c["yaw_diff"]), "pitch_diff_deg": _stats(c["pitch_diff"]),
                            "roll_diff_deg": _stats(c["roll_diff"])},
             "temporal": {"jitter": _stats(c["jitter"]), "flicker": _stats(c["flicker"]),
