@@ -67,9 +67,12 @@ def test_plan_covers_the_range_with_context_and_keeps_whole_what_it_cannot_join(
     back, ahead = context_frames(options)
     assert [(s.start, s.end) for s in plan] == [(10, 110), (110, 210), (210, 310), (310, 335)]
     # the stabiliser's window and bridge reach, plus the face finder's warm-up, on its detection phase
-    # ahead: the stabiliser's look-ahead (9), the occlusion masks' (2 x REACH) and the edge match's window (4)
-    assert back >= max(6, options.bridge_gap) + 4 and back % options.detect_every == 0
-    assert ahead == 9 + 2 * REACH + 4
+    # ahead: the stabiliser's look-ahead (9), the occlusion masks' (2 x REACH), the edge match's window (4)
+    # and the expression fit's (6)
+    assert back >= max(6, options.bridge_gap) + 4 + 6 and back % options.detect_every == 0
+    assert ahead == 9 + 2 * REACH + 4 + 6
+    off = context_frames(ConvertOptions(frames="10:335", expression="off"))
+    assert off[1] == 9 + 2 * REACH + 4
     assert [(s.read_start, s.read_end) for s in plan] == [(10, 110 + ahead), (110 - back, 210 + ahead),
                                                           (210 - back, 310 + ahead), (310 - back, 335)]
     # a segment length off the detection period still starts each read on the job's phase
