@@ -364,10 +364,12 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
                    "(docs/convert.md, B's own detail).")
 @click.option("--expression", default=_convert_default("expression"),
               type=click.Choice(list(defaults.EXPRESSION_MODES)),
-              help="fit: the rendered face is warped so its mouth, eyes and brows land where the footage face's "
-                   "are (the model draws the new identity's nearest expression, not always the footage's: a closed "
-                   "smile as a half-open mouth); the pixels stay the new identity's. off: blended as the model "
-                   "drew it (docs/convert.md, Expression).")
+              help="fit: the rendered face is warped so its mouth opening, mouth corners, eye openness and gaze "
+                   "are the footage face's (the model draws the new identity's nearest expression, not always the "
+                   "footage's: a closed smile as a half-open mouth), measured on each face's own features so the new "
+                   "identity's build (eye size, lips, brows) stays; the pixels stay the new identity's. off: blended "
+                   "as the model drew it. Swaps only (--mode swap): a reenactment follows its driver "
+                   "(docs/convert.md, The footage's expression).")
 @click.option("--blur", default=_convert_default("blur"), type=float,
               help="Feather the mask edge over this % of the face width." + must(ConvertOptions, "blur"))
 @click.option("--color", default=_convert_default("color"), type=click.Choice(list(COLOR_METHODS)),

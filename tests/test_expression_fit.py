@@ -64,7 +64,7 @@ def test_fit_closes_the_renders_mouth_and_opens_its_eyes_as_the_footage_has_them
     """A d18 face drawn with the mouth open and the eyes half shut is warped back onto d18's expression:
     the detector then finds its landmarks near the footage's, and its pixels near the footage's face."""
     fit = ExpressionFit(backend)
-    before, after, pixels_before, pixels_after = [], [], [], []
+    before, after, pixels_before, pixels_after, folds = [], [], [], [], []
     faces = _faces(d18_faceset[0], 6, closed=True)
     assert len(faces) == 6
     for crop, stored in faces:
@@ -75,6 +75,11 @@ def test_fit_closes_the_renders_mouth_and_opens_its_eyes_as_the_footage_has_them
         assert measured is not None
         warped, _ = ExpressionFit.apply(render.astype(np.float32) / 255.0, None, measured)
         warped = (np.clip(warped, 0, 1) * 255 + 0.5).astype(np.uint8)
+        # the map never folds (a shut mouth's lip pairs meet): its Jacobian stays positive
+        field = ExpressionFit.offsets(measured, SIDE)
+        dxx, dxy = np.gradient(field[..., 0], axis=1), np.gradient(field[..., 0], axis=0)
+        dyx, dyy = np.gradient(field[..., 1], axis=1), np.gradient(field[..., 1], axis=0)
+        folds.append(float(((1 + dxx) * (1 + dyy) - dxy * dyx).min()))
         seen_render = backend.faces_in_boxes(render, [(box, 1.0)])[0].landmarks
         seen_warped = backend.faces_in_boxes(warped, [(box, 1.0)])[0].landmarks
         before.append(_error(seen_render, lm))
@@ -85,8 +90,9 @@ def test_fit_closes_the_renders_mouth_and_opens_its_eyes_as_the_footage_has_them
         pixels_before.append(np.abs(render.astype(float) - crop)[mouth].mean())
         pixels_after.append(np.abs(warped.astype(float) - crop)[mouth].mean())
     print(f"\nlandmark error (IOD) drawn {np.mean(before):.4f} -> fitted {np.mean(after):.4f}; mouth pixels "
-          f"{np.mean(pixels_before):.2f} -> {np.mean(pixels_after):.2f} levels")
+          f"{np.mean(pixels_before):.2f} -> {np.mean(pixels_after):.2f} levels; least Jacobian {min(folds):.3f}")
     assert np.mean(after) < 0.7 * np.mean(before)
+    assert min(folds) > 0.1, folds
     assert np.mean(pixels_after) < 0.8 * np.mean(pixels_before)
 
 

@@ -46,6 +46,9 @@ REJECT = 0.17
 # an expression: faded in as d^2 / (d^2 + DEAD_ZONE^2), so a render already on the footage's
 # expression is left still rather than trembling with each frame's reading.
 DEAD_ZONE = 0.01
+# An inner-lip pair whose targets are closer than this (inter-ocular distances) is a shut mouth: its
+# upper point is left out of the spline (Fit.apply).
+SHUT = 0.05
 # Thin-plate spline smoothing (crop pixels squared, per point): fits a landmark to about a pixel
 # and keeps a lone outlier from folding the face.
 SMOOTHING = 1.0
@@ -224,16 +227,26 @@ class ExpressionFit:
         return Fit(target / size, (render_pts - target) / size, X.inter_ocular(footage_lm) / size)
 
     @staticmethod
-    def apply(render: np.ndarray, pred: np.ndarray | None, fit: Fit,
-              shift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """render (S, S, C) and pred (S, S) or None warped so the render's points (fit.target +
-        shift, shift defaulting to fit.shift, steadied by FitWindow) land on fit.target; shifts
+    def offsets(fit: Fit, size: int, shift: np.ndarray | None = None) -> np.ndarray:
+        """The backward map (size, size, 2) pixels that carries the render's points (fit.target + shift,
+        shift defaulting to fit.shift, steadied by FitWindow) onto fit.target (`displacement`); shifts
         within DEAD_ZONE fade out (the detector's noise)."""
-        size = render.shape[0]
         shift = fit.shift if shift is None else shift
         length2 = np.square(shift).sum(axis=1, keepdims=True)
         shift = shift * (length2 / (length2 + (DEAD_ZONE * fit.iod) ** 2))
-        offsets = displacement((fit.target + shift) * size, fit.target * size, size)
+        # a shut mouth puts each inner-lip pair's targets (nearly) on one point with two different
+        # shifts: a spline through both folds the lip over (a torn-looking notch). The upper one goes,
+        # and the upper lip follows the field between its outer edge and the lower lip.
+        keep = np.ones(len(shift), bool)
+        gaps = np.linalg.norm(fit.target[X.INNER_LOWER] - fit.target[X.INNER_UPPER], axis=1)
+        keep[np.asarray(X.INNER_UPPER)[gaps < SHUT * fit.iod]] = False
+        return displacement((fit.target + shift)[keep] * size, fit.target[keep] * size, size)
+
+    @staticmethod
+    def apply(render: np.ndarray, pred: np.ndarray | None, fit: Fit,
+              shift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """render (S, S, C) and pred (S, S) or None resampled through `offsets`."""
+        offsets = ExpressionFit.offsets(fit, render.shape[0], shift)
         warped = warp_by(render, offsets)
         if pred is not None:
             pred = np.clip(warp_by(pred.astype(np.float32), offsets), 0.0, 1.0)

@@ -163,8 +163,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     else:
         lines.append(f"  identity   distance to original {_fmt(mean(ident, 'output_to_original'))} "
                      f"(no --identity given)")
-    lines.append(f"  expression landmark error {_fmt(mean(expr, 'landmark_error'))} IOD, mouth/eyes "
-                 f"{_fmt(mean(expr, 'expression_error'))} IOD, pose difference "
+    lines.append(f"  expression landmark error {_fmt(mean(expr, 'landmark_error'))} IOD, expression_error "
+                 f"(mouth, eyes) {_fmt(mean(expr, 'expression_error'))} IOD, pose difference "
                  f"{_fmt(mean(expr, 'pose_error_deg'))} deg")
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")
