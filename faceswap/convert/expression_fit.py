@@ -35,6 +35,7 @@ from scipy.interpolate import RBFInterpolator
 from ..faces import expression as X
 from ..faces import landmarks68 as L
 from ..faces.landmarks68 import mesh_to_68
+from .edge_steady import reach
 
 # The largest shift, as a share of the crop's side: an expression differs by a few % of the face;
 # more than this is a bad detection, not an expression.
@@ -271,16 +272,11 @@ def steady_shift(fits: list[tuple[int, Fit]], index: int, sigma: float = STEADY)
     return total / np.maximum(weight, 1e-12)
 
 
-def window_reach(sigma: float = STEADY) -> int:
-    """Frames either side that `steady_shift` reads (0: none)."""
-    return math.ceil(2 * sigma) if sigma > 0 else 0
-
-
 def fit_reach(options) -> int:
     """Frames either side whose renders the expression fit reads for a face (ConvertOptions):
-    `window_reach()` for swaps with --expression fit, else 0 (a reenactment's render follows its
+    `edge_steady.reach(STEADY)` for swaps with --expression fit, else 0 (a reenactment's render follows its
     driver's expression by design)."""
-    return window_reach() if options.expression == "fit" and options.mode == "swap" else 0
+    return reach(STEADY) if options.expression == "fit" and options.mode == "swap" else 0
 
 
 @dataclass
