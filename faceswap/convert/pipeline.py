@@ -48,7 +48,7 @@ from .glasses import KEY as GLASSES
 from .glasses import mark_glasses
 from .marking import Marker, output_id, resolve_mode
 from .occlusion import KEY as OCCLUSION
-from .occlusion import REACH, CoveredFaces, blend_occlusion, face_key, smooth_occlusion
+from .occlusion import REACH, CoveredFaces, CropView, blend_occlusion, crop_view, face_key, smooth_occlusion
 from .options import ConvertOptions, parse_frames
 from .reference_detail import scale_for
 from .stabilize import CutDetector, FrameItem, Stabilizer
@@ -286,10 +286,11 @@ class Converter:
 
     # -- the model and the blend ------------------------------------------------------------
 
-    def _occlusion_masks(self, item: FrameItem) -> dict[int, np.ndarray]:
-        """The occlusion net's view of each footage face of a frame, by face_key."""
-        visible = self.swapper.occlusion(self.swapper.face_crops(item.image, item.faces))
-        return {face_key(i, face.track): visible[i] for i, face in enumerate(item.faces)}
+    def _occlusion_masks(self, item: FrameItem) -> dict[int, CropView]:
+        """The occlusion net's view of each footage face of a frame, with the crop it saw, by face_key."""
+        crops = self.swapper.face_crops(item.image, item.faces)
+        visible = self.swapper.occlusion(crops)
+        return {face_key(i, face.track): crop_view(visible[i], crops[i]) for i, face in enumerate(item.faces)}
 
     def _render_batch(self, batch: list[FrameItem]) -> list[Rendered]:
         """Render each frame's faces and lay them out in the frame (composite.lay_out); blending
