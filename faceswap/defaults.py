@@ -68,7 +68,8 @@ MASK = "occlusion"
 MASKS = ("predicted", "landmarks", "both", "occlusion")
 # The region the occlusion net says is covered is grown by this % of the face width before the blend
 # (the occluder's anti-aliased rim, what is left of the net's uncertainty after the guided filter);
-# 0.5 gives the face back 0.5-2.4 points but keeps a crossing hand whole in 0.87-0.90 of its frames.
+# 0.5 gives the face back 0.3-0.9 points but keeps a crossing hand whole in only 0.87-0.90 of its
+# frames (docs/occlusion.md, stop 34).
 OCCLUSION_GROW = 1.0
 # Glasses' frames (faces/glasses.py): "face" swaps them with the face (part of them, where the mask
 # reaches); "keep" keeps the footage's frames in front of the swapped face; "remove" fills them from
