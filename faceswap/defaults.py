@@ -188,14 +188,13 @@ COVERED_WEIGHT = 0.1
 # The repository's weights/ folder (not weights/ under the current directory,
 # which would load whatever file happens to sit where the user runs).
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-# The face prior a new model can start from (`train --init auto`): the quick
-# preset's, trained on the sample footage's faces (weights/README.md; `make
-# prior` rebuilds it). Not the default: measured at 1200 iterations on d19 ->
-# d18 it kept expression and pose far better but the identity worse (qc
-# retrieval 0.54 vs 1.0; docs/train.md), and identity is what a swap is for.
-# `make demo`, whose 5 minutes leave a random start a smudge, uses it.
+# The face prior a new model starts from (`train --init auto`, the default): the quick
+# preset's df model trained on the sample footage's faces, shipped in weights/ (6 MB;
+# weights/README.md; `make prior` rebuilds it). Measured after 30 minutes' training on
+# both pairs (docs/train.md): expression, pose, seam and flicker better, identity better
+# on a pair it never saw and 0.025 worse on one it had. `--init none` starts from scratch.
 PRIOR_DIR = WEIGHTS_DIR / "prior-quick"
-INIT = "none"
+INIT = "auto"
 # What of the prior a new model takes: "all" (encoder, bottleneck and the decoder, copied to both
 # sides) or "encoder" (encoder and bottleneck; each side's decoder starts from random weights).
 INIT_PARTS = ("all", "encoder")

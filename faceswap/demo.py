@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             videos = sample_videos(args.data)
         facesets = extract_pair(videos, args.out, preview=True)
         model = args.out / "model"
-        t = train(facesets[0], facesets[1], model, DEFAULT_PRESET, {"minutes": args.minutes, "init": "auto"})
+        t = train(facesets[0], facesets[1], model, DEFAULT_PRESET, {"minutes": args.minutes})
         losses = ", ".join(f"{k} {v:.4f}" for k, v in t.last_losses.items())
         print(f"[train] quick preset: iterations {t.start_iteration} -> {t.iteration} in {t.seconds:.0f} s "
               f"({t.samples_per_second:.0f} samples/s), {losses} -> {model}/ (preview {model / 'preview.png'})")

@@ -181,7 +181,7 @@ def _models(data: Path, out: Path, given: dict[str, str], minutes: float, pairs:
             extract(data / "video" / f"{name}.mp4", sets[name], ExtractOptions(every=2), progress=False)
         models[pair] = out / "models" / pair.replace(":", "_")
         print(f"[{pair}] training a quick model from the face prior for {minutes:g} minutes -> {models[pair]}")
-        train(sets[a], sets[b], models[pair], "quick", {"minutes": minutes, "init": "auto"}, progress=False)
+        train(sets[a], sets[b], models[pair], "quick", {"minutes": minutes}, progress=False)
     return models
 
 

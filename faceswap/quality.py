@@ -5,10 +5,12 @@ to put in; default d19/d18 and d14/d10) and each variant: extract both clips ->
 train a fresh `quick` model for exactly --minutes -> convert A's clip ->
 `faceswap qc` of the output against it with B's faceset as the wanted identity.
 A variant is training settings plus convert options (VARIANTS); variants with
-the same training settings share one model, so `before` (convert as it was:
-the render enlarged by interpolation and blended as drawn, `--detail off
---expression off`) and `after` (today's defaults: B's own detail, the
-footage's expression) compare one model's two converts; `prior` starts the model from the shipped face prior (`--init auto`).
+the same training settings share one model. `before` is the swap as it was
+(a random start, `--init none`, and convert's render enlarged by
+interpolation and blended as drawn, `--detail off --expression off`),
+`after` today's defaults (the shipped face prior, B's own detail, the
+footage's expression); `scratch` (not run unless asked) is today's convert
+on a model from random weights, which shares `before`'s model.
 
 Writes OUT/<pair>/<variant>/{output.mp4, qc/}, one contact sheet per pair
 (OUT/<pair>/sheet.png: footage | each variant, four frames) and a Markdown
@@ -46,8 +48,8 @@ PAIRS = ("d19:d18", "d14:d10")
 # What each variant changes from today's defaults: training settings and convert options by field name.
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "before": {"train": {"init": "none"}, "convert": {"detail": "off", "expression": "off"}},
-    "after": {"train": {"init": "none"}, "convert": {"detail": "reference", "expression": "fit"}},
-    "prior": {"train": {"init": "auto"}, "convert": {"detail": "reference", "expression": "fit"}},
+    "after": {"train": {"init": "auto"}, "convert": {"detail": "reference", "expression": "fit"}},
+    "scratch": {"train": {"init": "none"}, "convert": {"detail": "reference", "expression": "fit"}},
 }
 DEFAULT_VARIANTS = ("before", "after")
 SHEET_FRAMES = 4

@@ -145,7 +145,7 @@ def describe(cfg: ModelConfig) -> str:
 def resolve_init(init: str, cfg: ModelConfig) -> Prior | None:
     """The prior a new model of `cfg` starts from, for train's `--init`:
 
-    - "auto": the prior `make prior` builds in weights/ (defaults.PRIOR_DIR) when it fits `cfg`, else None
+    - "auto": the prior shipped in weights/ (defaults.PRIOR_DIR, `make prior` rebuilds it) when it fits `cfg`, else None
       (said in one log line: other presets and architectures start from scratch);
     - "none": None (random start);
     - a folder: that prior, which must fit (FaceswapError otherwise, and for a missing or
@@ -155,7 +155,9 @@ def resolve_init(init: str, cfg: ModelConfig) -> Prior | None:
     if init == INIT_AUTO:
         folder = Path(defaults.PRIOR_DIR)
         if not (folder / PRIOR_JSON).is_file():
-            log.info("no face prior at %s: starting from random weights", folder)
+            # shipped with the checkout: missing means a damaged checkout or a wheel install without it
+            log.warning("no face prior at %s: starting from random weights (git checkout restores it; "
+                        "`make prior` rebuilds it)", folder)
             return None
         prior = read_prior(folder)
         if not fits(prior.config, cfg):
