@@ -248,8 +248,8 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--init", default=None, metavar="auto|none|FOLDER",
               help="Where a new model starts: auto = the face prior shipped in weights/prior-quick when it fits "
                    "the model (the quick preset's df model; others start from random weights): a face within "
-                   "minutes, expression and pose kept better (docs/train.md); none = random weights; or a prior "
-                   "folder (make prior). Ignored when resuming." + train_default("init"))
+                   "minutes, expression and pose kept better than from a random start (docs/train.md); none = "
+                   "random weights; or a prior folder (make prior PRIOR_OUT=DIR). Ignored when resuming." + train_default("init"))
 @click.option("--init-parts", default=None, type=click.Choice(defaults.INIT_PARTS),
               help="What a new model takes of the prior: all = encoder, bottleneck and decoder (copied to "
                    "both sides); encoder = encoder and bottleneck, each decoder from random weights."

@@ -10,7 +10,9 @@ the same training settings share one model. `before` is the swap as it was
 interpolation and blended as drawn, `--detail off --expression off`),
 `after` today's defaults (the shipped face prior, B's own detail, the
 footage's expression); `scratch` (not run unless asked) is today's convert
-on a model from random weights, which shares `before`'s model.
+on a model from random weights, which shares `before`'s model. The shipped
+prior has seen both pairs' clips (docs/train.md says how its effect on an
+unseen pair was measured).
 
 Writes OUT/<pair>/<variant>/{output.mp4, qc/}, one contact sheet per pair
 (OUT/<pair>/sheet.png: footage | each variant, four frames) and a Markdown

@@ -4,7 +4,7 @@ faces, that a new model starts from instead of random weights.
     PRIOR_DIR/
       prior.json           the ModelConfig it fits, the sha256 of the weights, the faces it saw,
                            how long it trained and the command that rebuilds it
-      prior.safetensors    encoder.*, inter.*, decoder.* in float16 (a few MB)
+      prior.safetensors    encoder.*, inter.*, decoder.* and occlusion.* (if the model had one) in float16 (a few MB)
 
 Why: a fresh `quick` model spends its first thousands of iterations learning
 what a face is at all (the pink smudge of a 5-minute demo); starting from a
@@ -63,7 +63,8 @@ def _sha256(path: Path) -> str:
 
 def fits(prior_cfg: ModelConfig, cfg: ModelConfig) -> bool:
     """Whether a prior trained as `prior_cfg` can start a model of `cfg`: the same network up to
-    the detail stage and the occlusion net (which a prior does not hold; they start fresh)."""
+    the detail stage (which a prior does not hold) and the occlusion net (taken when both have one,
+    else the model's own starts fresh)."""
     return cfg.arch == "df" and replace(prior_cfg, detail_scale=0, occlusion=False) == \
         replace(cfg, detail_scale=0, occlusion=False)
 
@@ -151,6 +152,7 @@ def resolve_init(init: str, cfg: ModelConfig) -> Prior | None:
     - a folder: that prior, which must fit (FaceswapError otherwise, and for a missing or
       damaged folder)."""
     if init == INIT_NONE:
+        log.info("--init none: starting from random weights")
         return None
     if init == INIT_AUTO:
         folder = Path(defaults.PRIOR_DIR)

@@ -1,6 +1,6 @@
 """Build a face prior (model/prior.py) from facesets of many people: `make prior` runs this.
 
-    python -m faceswap.train.prior_build --out weights/prior-quick --minutes 40 FACESET...
+    python -m faceswap.train.prior_build --out DIR --iterations 6000 FACESET...
 
 Both decoders of a `quick` df model are trained on the same mixed pool of
 every faceset's crops (a folder of links to them), so encoder, bottleneck
