@@ -62,3 +62,34 @@ def test_covered_pixels_do_not_lend_their_colour():
     edge = _ring(alpha, 3, 8) & covered
     assert ignored[edge].mean() > misled[edge].mean() + 40
 
+
+
+
+def _browed():
+    """_case with a dark brow (60 levels under the face) drawn just inside the top of the edge, where
+    the footage has none; its features mask (the brow grown by 4 px, as features_mask grows it)
+    and the skin beside it."""
+    face, footage, alpha = _case()
+    face = face.copy()
+    cv2.ellipse(face, (SIZE // 2, SIZE // 2 - 66), (30, 7), 0, 0, 360, (90, 40, 50), -1)
+    brow = np.all(face == (90, 40, 50), axis=2)
+    features = cv2.dilate(brow.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(np.float32)
+    near = cv2.dilate(brow.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~cv2.dilate(
+        brow.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & (alpha > 0.5)
+    return face, footage, alpha, brow, features, near
+
+
+def test_a_brow_the_footage_lacks_keeps_its_contrast():
+    """A brow drawn where the footage's forehead is, inside the matched ring, is a feature, not a
+    difference of tone: with its features mask it stays as much darker than the skin beside it
+    as it was drawn, and that skin takes the footage's colour. Read as tone (no mask), its own
+    difference is averaged into the field and lifts it towards the skin (d10's brows on d14)."""
+    face, footage, alpha, brow, features, near = _browed()
+    out = match_edge(face, footage, alpha, FACE_WIDTH, depth=12, features=features).astype(float)
+    naive = match_edge(face, footage, alpha, FACE_WIDTH, depth=12).astype(float)
+    drawn = face[near].mean() - face[brow].mean()
+    kept = out[near].mean() - out[brow].mean()
+    assert drawn > 55 and kept > 0.9 * drawn, (drawn, kept)
+    assert naive[near].mean() - naive[brow].mean() < kept - 8
+    # and the skin beside the brow is matched to the footage's better without the brow in its field
+    assert np.abs(out[near] - footage[near]).mean() < np.abs(naive[near] - footage[near]).mean() - 5

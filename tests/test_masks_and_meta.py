@@ -6,7 +6,7 @@ import pytest
 
 from faceswap.data.png_meta import add_metadata, read_metadata, read_metadata_bytes
 from faceswap.faces.geometry import MEAN_FACE, face_to_crop, transform_points
-from faceswap.faces.masks import MASKS, landmark_mask
+from faceswap.faces.masks import MASKS, features_mask, landmark_mask
 from faceswap.media.images import encode_png
 
 
@@ -38,6 +38,20 @@ def test_mouth_mask_is_inside_the_lower_face(crop_landmarks):
     assert mouth.sum() > 0 and (mouth & ~lower).sum() < 0.05 * mouth.sum()
     eye_row = int(crop_landmarks[36:48, 1].mean())
     assert not mouth[:eye_row].any()
+
+
+def test_features_mask_covers_brows_eyes_and_lips_not_the_skin(crop_landmarks):
+    features = features_mask(crop_landmarks, (256, 256)) > 127
+    for i in (19, 24, 37, 44, 48, 54, 62):  # brows' middles, upper lids, mouth corners, inner lip
+        x, y = np.round(crop_landmarks[i]).astype(int)
+        assert features[y, x], i
+    for i in (2, 14, 30, 8):  # cheeks by the jaw, nose tip, chin
+        x, y = np.round(crop_landmarks[i]).astype(int)
+        assert not features[y, x], i
+    skin = landmark_mask(crop_landmarks, (256, 256), "skin") > 127
+    assert skin.any() and not (skin & features).any()
+    thick = features_mask(crop_landmarks, (256, 256), brow_stroke=1.0) > 127
+    assert thick.sum() > features.sum() and np.all(thick[features])
 
 
 def test_every_registered_mask_draws(crop_landmarks):

@@ -52,7 +52,8 @@ def field(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def edge_terms(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_width: float,
-               depth: float = defaults.EDGE_MATCH, visible: np.ndarray | None = None) -> EdgeTerms | None:
+               depth: float = defaults.EDGE_MATCH, visible: np.ndarray | None = None,
+               features: np.ndarray | None = None) -> EdgeTerms | None:
     """The edge match's terms (EdgeTerms) for `face` over `footage`; arguments as match_edge.
     None when there is nothing to match (depth 0, or no alpha)."""
     if depth <= 0 or not (alpha > RING_ALPHA).any():
@@ -62,6 +63,8 @@ def edge_terms(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_wi
     weight = (alpha * ((alpha > RING_ALPHA) & (inside <= d))).astype(np.float32)
     if visible is not None:
         weight *= visible
+    if features is not None:
+        weight *= 1.0 - features
     values = footage.astype(np.float32) - face.astype(np.float32)
     sigma = max(SMOOTH * d, 1.0)
     num = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
@@ -76,7 +79,8 @@ def apply_field(face: np.ndarray, colour_field: np.ndarray, fade: np.ndarray) ->
 
 
 def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_width: float,
-               depth: float = defaults.EDGE_MATCH, visible: np.ndarray | None = None) -> np.ndarray:
+               depth: float = defaults.EDGE_MATCH, visible: np.ndarray | None = None,
+               features: np.ndarray | None = None) -> np.ndarray:
     """`face` with its colour matched to `footage` along the edge of `alpha`, from this frame
     alone: a new uint8 array.
 
@@ -85,9 +89,14 @@ def match_edge(face: np.ndarray, footage: np.ndarray, alpha: np.ndarray, face_wi
     (its edge is the face's outline); face_width: pixels; depth: % of face_width over which the
     match is full (measured inward from the alpha's edge); it fades out over the next `depth`;
     visible: (h, w) in [0, 1] or None, the share of each pixel not covered by an occluder: a
-    hand's colour is not read as the footage's skin. depth 0 returns `face` itself.
+    hand's colour is not read as the footage's skin; features: (h, w) in [0, 1] or None, where the
+    face has its brows, eyes and lips (faces.masks.features_mask at the footage face's landmarks,
+    where convert draws the face's own): a brow against the footage's forehead is a feature, not a
+    difference of tone, and read into the field it is lifted to the skin's colour (d10's brows on
+    d14's face came out as pale patches). They are left out of the reading, and the field over them
+    is the skin's around them. depth 0 returns `face` itself.
     """
-    terms = edge_terms(face, footage, alpha, face_width, depth, visible)
+    terms = edge_terms(face, footage, alpha, face_width, depth, visible, features)
     if terms is None:
         return face
     return apply_field(face, field(terms.num, terms.den), terms.fade)

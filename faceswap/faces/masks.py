@@ -86,6 +86,20 @@ def _scaled(points: np.ndarray, factor: float) -> np.ndarray:
     return centre + (points - centre) * factor
 
 
+def features_mask(lm: np.ndarray, shape: tuple[int, int], brow_stroke: float = 0.6) -> np.ndarray:
+    """(H, W) uint8, 255 over what is not skin in a face, grown by its own size: the eyes (lids and
+    lashes: 1.8 times their outline), the lips (1.3 times) and the brows, a line of points drawn as a
+    stroke `brow_stroke` times the brow-eye distance thick. lm: (68, 2) in the mask's pixels."""
+    brows = np.concatenate([lm[L.RIGHT_BROW], lm[L.LEFT_BROW]])
+    eye_brow = np.linalg.norm(brows.mean(axis=0) - lm[L.RIGHT_EYE.start:L.LEFT_EYE.stop].mean(axis=0))
+    cut = _fill(shape, [_scaled(lm[L.RIGHT_EYE], 1.8), _scaled(lm[L.LEFT_EYE], 1.8),
+                        _scaled(lm[L.OUTER_MOUTH], 1.3)])
+    stroke = max(1, int(round(eye_brow * brow_stroke)))
+    for brow in (L.RIGHT_BROW, L.LEFT_BROW):
+        cv2.polylines(cut, [np.round(lm[brow] * 4).astype(np.int32)], False, 255, stroke, cv2.LINE_AA, 2)
+    return cut
+
+
 def skin_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Skin that every face shows: the cheeks between the lower lids, the nose and the mouth
     corners, the nose, and the brow ridge with a low forehead band (0.6 of the brow-eye
@@ -99,16 +113,7 @@ def skin_mask(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     nose = np.concatenate([lm[L.NOSE_BRIDGE.start:L.NOSE_BASE.stop], lm[[39, 42]]])
     brows = np.concatenate([lm[L.RIGHT_BROW], lm[L.LEFT_BROW]])
     forehead = np.concatenate([brows, _extend_brows(lm, 0.6)[17:27], lm[[39, 42]]])
-    mask = _fill(shape, [right_cheek, left_cheek, nose, forehead])
-    # What is not skin, grown by its own size: eyes and lips change colour with expression, brows
-    # are hair. Brows are a line of points, drawn as a thick stroke.
-    eye_brow = np.linalg.norm(brows.mean(axis=0) - lm[L.RIGHT_EYE.start:L.LEFT_EYE.stop].mean(axis=0))
-    cut = _fill(shape, [_scaled(lm[L.RIGHT_EYE], 1.8), _scaled(lm[L.LEFT_EYE], 1.8),
-                        _scaled(lm[L.OUTER_MOUTH], 1.3)])
-    stroke = max(1, int(round(eye_brow * 0.6)))
-    for brow in (L.RIGHT_BROW, L.LEFT_BROW):
-        cv2.polylines(cut, [np.round(lm[brow] * 4).astype(np.int32)], False, 255, stroke, cv2.LINE_AA, 2)
-    mask = np.minimum(mask, 255 - cut)
+    mask = np.minimum(_fill(shape, [right_cheek, left_cheek, nose, forehead]), 255 - features_mask(lm, shape))
     erode = max(1, int(round(0.03 * min(h, w))))
     return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)),
                      borderType=cv2.BORDER_CONSTANT, borderValue=0)
