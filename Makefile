@@ -52,8 +52,7 @@ GLASSES_MODEL ?=
 glasses: install
 	$(PY) -m faceswap.glasses_bench $(DATA_ARG) --out glasses-out $(if $(GLASSES_MODEL),--model $(GLASSES_MODEL),)
 
-# The face prior shipped in weights/prior-quick (weights/README.md, docs/train.md), rebuilt as it was
-# built: the faces of every clip and still of the sample footage, PRIOR_ITERATIONS iterations (6000: 25
+# The face prior in weights/prior-quick (weights/README.md, docs/train.md; kept out of git), built: the faces of every clip and still of the sample footage, PRIOR_ITERATIONS iterations (6000: 25
 # minutes on a 2-core CPU). The check of what it gives on a pair it never saw used a prior without that
 # pair: make prior PRIOR_SETS="d18 d19 d12 s18 s32 hamilton_stage stills" PRIOR_ITERATIONS=3359 PRIOR_OUT=DIR
 SHARED ?= ../shared/data

@@ -1,5 +1,5 @@
 """Face priors (model/prior.py) and `train --init`. Most tests export their own prior from a model
-with known weights; the last ones check the prior shipped in weights/prior-quick."""
+with known weights; the last one builds a short prior from real faces."""
 
 from __future__ import annotations
 
@@ -109,18 +109,22 @@ def test_other_models_start_from_random_weights_and_a_bad_init_is_refused_up_fro
     assert resolve_init("auto", QUICK) is None          # no prior built: a random start, not an error
 
 
-def test_the_shipped_prior_is_intact_saw_every_clip_and_renders_a_face_a_random_start_does_not(d18_faceset):
-    """weights/prior-quick, as committed: its hash holds, it fits the quick preset, it learnt from
-    every clip of the sample footage, and it rebuilds d18's faces (which it saw) far closer than
-    a model from random weights does: what lets `make demo`'s 5 minutes show a face."""
+def test_a_prior_built_from_faces_renders_them_where_a_random_start_does_not(d18_faceset, tmp_path):
+    """`make prior`'s builder (train/prior_build.py), run short on d18's faces: the prior fits the
+    quick preset, records the faces it saw, its iterations and its command, and rebuilds d18's
+    faces far closer than a model from random weights does (300 iterations: 0.034 against 0.129,
+    measured): what lets `make demo`'s 5 minutes show a face once `make prior` has run."""
     from faceswap.data.dataset import load_faceset
+    from faceswap.train.prior_build import build_prior
 
-    prior = read_prior(defaults.PRIOR_DIR)
+    faceset = d18_faceset[0]
+    out = build_prior([faceset], tmp_path / "prior-quick", minutes=None, iterations=300, command="test")
+    prior = read_prior(out)
     assert fits(prior.config, QUICK)
-    assert (defaults.PRIOR_DIR / "prior.safetensors").stat().st_size < 8 << 20
-    assert {"d10", "d14", "d18", "d19", "d12", "s18", "s32", "hamilton_stage", "stills"} <= set(prior.info["faces"])
-    assert "faceswap.train.prior_build" in prior.info["command"] and prior.info["iterations"] >= 3000
-    faces = load_faceset(d18_faceset[0], QUICK).preview_batch(8)
+    assert (out / "prior.safetensors").stat().st_size < 8 << 20
+    assert sum(prior.info["faces"].values()) == len(list(faceset.glob("*.png")))
+    assert prior.info["iterations"] == 300 and prior.info["command"] == "test"
+    faces = load_faceset(faceset, QUICK).preview_batch(8)
     errors = {}
     for name in ("prior", "random"):
         torch.manual_seed(0)

@@ -51,7 +51,7 @@ class TrainConfig:
     warp: bool = True                  # random grid warp of the inputs
     seed: int = bounded(0, *defaults.SEED_RANGE)
     force: bool = False                # train on facesets extracted in different working spaces
-    init: str = defaults.INIT          # a new model's start: "auto" (the shipped prior if it fits), "none", a prior folder
+    init: str = defaults.INIT          # a new model's start: "auto" (weights/prior-quick if built and it fits), "none", a prior folder
     init_parts: str = defaults.INIT_PART  # what of the prior it takes: one of defaults.INIT_PARTS
 
     def validate(self) -> None:
