@@ -246,8 +246,8 @@ def extract(inputs: tuple[str, ...], faceset: str, progress: bool, **opts: Any) 
 @click.option("--warp/--no-warp", default=None, help="Random grid warp of the inputs." + train_default("warp"))
 @click.option("--seed", type=int, default=None, help="Random seed." + train_must("seed") + train_default("seed"))
 @click.option("--init", default=None, metavar="auto|none|FOLDER",
-              help="Where a new model starts: auto = the face prior in weights/prior-quick (built by make prior) when there and it fits "
-                   "the model (the quick preset's df model; others start from random weights): a face within "
+              help="Where a new model starts: auto = the face prior in weights/prior-quick (built by make prior) "
+                   "when there and it fits the model (the quick preset's df model; others start from random weights): a face within "
                    "minutes, expression and pose kept better than from a random start (docs/train.md); none = "
                    "random weights; or a prior folder (make prior PRIOR_OUT=DIR). Ignored when resuming." + train_default("init"))
 @click.option("--init-parts", default=None, type=click.Choice(defaults.INIT_PARTS),

@@ -190,8 +190,8 @@ COVERED_WEIGHT = 0.1
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 # The face prior a new model starts from (`train --init auto`, the default): the quick
 # preset's df model trained on the sample footage's faces, built into weights/ by `make prior`
-# (6 MB, kept out of git; weights/README.md); missing, a new model starts from random weights. Measured after 30 minutes' training on
-# both pairs (docs/train.md): expression, pose, seam and flicker better, identity better
+# (6 MB, kept out of git; weights/README.md); missing, a new model starts from random weights.
+# Measured after 30 minutes' training on both pairs (docs/train.md): expression, pose, seam and flicker better, identity better
 # on a pair it never saw and 0.025 worse on one it had. `--init none` starts from scratch.
 PRIOR_DIR = WEIGHTS_DIR / "prior-quick"
 INIT = "auto"

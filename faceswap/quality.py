@@ -8,10 +8,10 @@ A variant is training settings plus convert options (VARIANTS); variants with
 the same training settings share one model. `before` is the swap as it was
 (a random start, `--init none`, and convert's render enlarged by
 interpolation and blended as drawn, `--detail off --expression off`),
-`after` today's defaults (the shipped face prior, B's own detail, the
+`after` today's defaults (the face prior `make prior` builds, B's own detail, the
 footage's expression); `scratch` (not run unless asked) is today's convert
-on a model from random weights, which shares `before`'s model. The shipped
-prior has seen both pairs' clips (docs/train.md says how its effect on an
+on a model from random weights, which shares `before`'s model. That prior
+has seen both pairs' clips (docs/train.md says how its effect on an
 unseen pair was measured).
 
 Writes OUT/<pair>/<variant>/{output.mp4, qc/}, one contact sheet per pair

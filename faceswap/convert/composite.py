@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import defaults
 from ..faces.geometry import covering_box, invert, warp_back, zoom
-from ..faces.masks import landmark_mask
+from ..faces.masks import features_mask, landmark_mask
 from ..media.colour import PlateColour
 from ..media.plates import Plate
 from .blend import CLEAN, SPILL, blend, refine_mask, smoothstep
@@ -128,12 +128,12 @@ class Layout:
 def lay_out(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.ndarray,
             mask: np.ndarray, face_width: float, settings: CompositeSettings,
             weights: np.ndarray | None = None, occlusion: np.ndarray | None = None,
-            kept: GlassesMatte | None = None, features: np.ndarray | None = None) -> Layout | None:
+            kept: GlassesMatte | None = None, landmarks: np.ndarray | None = None) -> Layout | None:
     """Colour-match one rendered face and lay it out in its frame region (Layout); the frame is
     not touched. Arguments as `composite`; `kept`: what stays the footage's in front of the face
-    whatever the mask (`--glasses keep`: the glasses' frames); `features`: (R, R) float32 in [0, 1]
-    in crop space, the face's brows, eyes and lips, which the edge match does not read as tone
-    (edge_match.match_edge). None when the face lies outside the frame."""
+    whatever the mask (`--glasses keep`: the glasses' frames); `landmarks`: the footage face's (68, 2)
+    in frame pixels, where the render's brows, eyes and lips are drawn, which the edge match does not
+    read as tone (edge_match.match_edge). None when the face lies outside the frame."""
     stats = mask if weights is None else weights
     rgb = match_color(rgb, crop.astype(np.float32) / 255.0, stats, settings.color)
     # The region of the frame the mask covers (not the whole crop): the warp and blend cost scale with it.
@@ -167,8 +167,9 @@ def lay_out(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.nda
         uncovered = cut if uncovered is None else uncovered * cut
         alpha = alpha * cut
     alpha[alpha < CLEAN] = 0.0
-    if features is not None:
-        features = warp_back(features, matrix, region, border=cv2.BORDER_CONSTANT, interpolation=cv2.INTER_LINEAR)
+    features = None
+    if landmarks is not None and settings.edge_match > 0:
+        features = features_mask(landmarks - (x0, y0), (y1 - y0, x1 - x0)).astype(np.float32) / 255.0
     terms = edge_terms(face_region, frame[y0:y1, x0:x1], outline, face_width, settings.edge_match, uncovered,
                        features)
     return Layout(region, face_region, alpha, footprint, matrix, terms)

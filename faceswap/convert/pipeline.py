@@ -26,7 +26,6 @@ from ..credentials import sign_output, signing_for
 from ..errors import FaceswapError, NoFaceError
 from ..faces.backends import make_backend
 from ..faces.geometry import box_matrix, compose, transform_points, warp
-from ..faces.masks import features_mask
 from ..faces.types import Face
 from ..log import get_logger
 from ..media.audio import AudioSource, audio_decisions, probe_audio
@@ -369,11 +368,8 @@ class Converter:
             weights = color_weights(seen, lm[0]) if self.settings.color_from == "skin" else seen
             if occluded is not None and len(occluded) != size:
                 occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
-            # the edge match reads tone from skin, not from the brows, eyes and lips drawn at lm[0]
-            features = features_mask(lm[0], (size, size)).astype(np.float32) / 255.0 \
-                if self.settings.edge_match > 0 else None
             laid.append((face, lay_out(item.image, drawn.matrix, drawn.crop, face_rgb, mask, face.size,
-                                       self.settings, weights, occluded, drawn.kept, features)))
+                                       self.settings, weights, occluded, drawn.kept, face.landmarks)))
         rendered.faces = laid
         return rendered
 
