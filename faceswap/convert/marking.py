@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ..errors import FaceswapError
@@ -22,7 +23,9 @@ from .composite import Placed
 
 __all__ = ["SCHEME", "Marker", "job_mark_id", "output_id", "resolve_mode"]
 
-SCHEME = "faceswap-tile-4"   # media/watermark.py's layout; verify reads it, and tile-2/3 by their luma tile (unchanged)
+# media/watermark.py's layout; verify reads it, and tile-2/3/4 by their luma tile (unchanged). tile-5 is
+# tile-4's layout at amplitudes that follow the picture (the reader needs nothing new).
+SCHEME = "faceswap-tile-5"
 
 
 def resolve_mode(mode: str, source_kind: str) -> str:
@@ -63,25 +66,31 @@ class Marker:
         self._cache: dict[tuple[int, int], dict[str, Any]] = {}
 
     def _patterns(self, height: int, width: int) -> dict[str, Any]:
-        """The mark for a frame size, made once a run: `add`/`sub` (uint8), `signed` (int16),
-        `deep` (uint16 add/sub for 10/12-bit video)."""
+        """The mark for a frame size, made once a run: `pattern` (watermark.Pattern), and the
+        embedders that mark a clip's frames one after another, `uint8` and `uint16` (10/12-bit
+        video, the mark scaled to the same levels), made when first needed."""
         if (height, width) not in self._cache:
-            add, sub = watermark.mark_pattern(self.ident, height, width)
-            self._cache[height, width] = {"add": add, "sub": sub,
-                                          "signed": add.astype(np.int16) - sub.astype(np.int16),
-                                          "deep": (add.astype(np.uint16) * 257, sub.astype(np.uint16) * 257)}
+            self._cache[height, width] = {"pattern": watermark.mark_pattern(self.ident, height, width)}
         return self._cache[height, width]
 
     def frame(self, pixels: np.ndarray) -> None:
-        """Mark a whole frame in place: (H, W, 3) uint8, or uint16 (deep video, the mark scaled
-        to the same levels)."""
+        """Mark a whole frame in place: (H, W, 3) uint8, or uint16 (deep video)."""
         p = self._patterns(*pixels.shape[:2])
-        watermark.embed(pixels, p["deep"] if pixels.dtype == np.uint16 else (p["add"], p["sub"]))
+        kind = pixels.dtype.name
+        if kind not in p:
+            p[kind] = watermark.Embedder(p["pattern"].deep() if pixels.dtype == np.uint16 else p["pattern"])
+        p[kind](pixels)
 
     def face(self, placed: Placed, frame_shape: tuple[int, ...]) -> Placed:
         """A copy of `placed` whose colour carries the mark (for plates and patches, which lay the
         face over the input with its alpha)."""
-        region = self._region(placed, frame_shape)
+        # the face where it lands decides the busy squares, its edges stretched over the rest of the
+        # frame (black there would make every square across its border busy)
+        height, width = frame_shape[:2]
+        rgb = placed.rgb[:height - placed.y, :width - placed.x]
+        canvas = cv2.copyMakeBorder(rgb, placed.y, height - placed.y - rgb.shape[0], placed.x,
+                                    width - placed.x - rgb.shape[1], cv2.BORDER_REPLICATE)
+        region = self._region(placed, canvas)
         rgb = placed.rgb.copy()
         h, w = region.shape[:2]
         rgb[:h, :w] = np.clip(rgb[:h, :w].astype(np.int16) + region, 0, 255).astype(np.uint8)
@@ -90,7 +99,7 @@ class Marker:
     def face_into(self, image: np.ndarray, placed: Placed) -> None:
         """Add the mark to the face `placed` already composited into `image` ((H, W, 3) uint8),
         weighted by its alpha: pixels the face did not touch stay as they are."""
-        region = self._region(placed, image.shape)
+        region = self._region(placed, image)
         h, w = region.shape[:2]
         alpha = placed.alpha[:h, :w, None]
         inside = alpha[..., 0] > 0
@@ -98,8 +107,11 @@ class Marker:
         moved = target.astype(np.float32) + region * alpha
         target[inside] = np.clip(np.rint(moved[inside]), 0, 255).astype(np.uint8)
 
-    def _region(self, placed: Placed, frame_shape: tuple[int, ...]) -> np.ndarray:
-        signed = self._patterns(*frame_shape[:2])["signed"]
+    def _region(self, placed: Placed, image: np.ndarray) -> np.ndarray:
+        """(h, w, 3) int16: the mark over `placed`, at its busy strength where `image` (the frame
+        the face lands in) is busy."""
+        pattern = self._patterns(*image.shape[:2])["pattern"]
+        signed = pattern.signed(watermark.square_levels(image, pattern.block))
         h, w = placed.alpha.shape
         return signed[placed.y:placed.y + h, placed.x:placed.x + w]
 

@@ -17,8 +17,11 @@ Scheme (spread spectrum on a periodic tile, after Kutter's self-referencing wate
   compression at full size) and cells four times as large in the blue-difference chroma
   (blue up, red and green down: no luma change; robust to downscaling and strong compression
   together, where the fine cells blur or are quantised away), whose tile is twice the luma
-  tile; both start at the frame's corner.
-- Embedding adds the same smoothed pattern to every frame (two saturating uint8 adds).
+  tile; both start at the frame's corner. The chroma amplitude follows the picture: faint
+  where it is flat (a wall, a cheek: a mottle there is what an eye sees), strong where its
+  texture hides it, between the two where it is flat and dark (`square_levels`).
+- Embedding adds the smoothed pattern to every frame (two saturating uint8 adds), its busy
+  squares changed as the picture moves (`Embedder`).
 - Detection averages a window of frames' high-passed planes (the picture changes, the mark
   does not), takes the tile period as written at that size or finds it from the whitened
   autocorrelation (any scale) and refines it by the synchronisation peak,
@@ -43,7 +46,8 @@ import numpy as np
 
 from .viterbi import list_viterbi
 
-__all__ = ["LAYERS", "Layer", "Mark", "TOOL_ID", "decode_window", "embed", "mark_pattern", "residuals"]
+__all__ = ["BUSY", "DARK", "FLAT", "LAYERS", "TOOL_ID", "Embedder", "Layer", "Mark", "Pattern", "decode_window", "embed",
+           "mark_pattern", "residuals", "square_levels"]
 
 TOOL_ID = 0xF5            # the payload's first byte: "made by faceswap"
 PAYLOAD_BYTES = 6         # tool byte + 40-bit output id
@@ -72,13 +76,20 @@ _DIRECTIONS = {"y": np.array([1.0, 1.0, 1.0], np.float32), "cb": np.array([_CB_R
 @dataclass(frozen=True)
 class Layer:
     """One tiled pattern: the `plane` it lives in, cells across the frame's shorter side,
-    cells per tile side, its amplitude in 8-bit levels, and the residual clip for reading."""
+    cells per tile side, its amplitude in 8-bit levels where the picture is flat, and the
+    residual clip for reading; optionally other amplitudes where the picture is dark or busy."""
 
     plane: str
     cells_per_side: int
     k: int
     strength: float
     clip: float
+    dark: float = 0.0   # amplitude where the picture is flat and dark (0: `strength` there too)
+    busy: float = 0.0   # amplitude where the picture's texture hides the mark (0: `strength` there too)
+
+    def amplitude(self, level: int) -> float:
+        """The amplitude in a square of this `level` (FLAT, DARK or BUSY, see `square_levels`)."""
+        return (self.strength, self.dark or self.strength, self.busy or self.strength)[level]
 
     def cell(self, height: int, width: int, least: int | None = None) -> int:
         """Pixels per cell in a frame of this size: the finest layer's cell (1/120 of the shorter
@@ -106,7 +117,54 @@ _READ_MIN_PX = 2
 # tile. Scheme tile-4: at 1/60 (tile-3) H.264 CRF 28 after a 50 % downscale left a third of the
 # chroma cells' amplitude; at 1/30 the chroma noise after that fell by 40 % at the same amplitude
 # and d10, d12, d14 decoded 38 of 40 windows against 24 (docs/provenance.md).
-LAYERS = (Layer("y", 120, 32, 1.75, 3.0), Layer("cb", 30, 16, 6.0, 9.0))
+# Scheme tile-5: the chroma amplitude follows the picture (perceptual masking, after Watson, "DCT
+# quantization matrices visually optimized for individual images", SPIE 1993, and Kutter & Winkler,
+# "A vision-based masking model for spread-spectrum image watermarking", IEEE TIP 2002): 2 levels
+# where the picture is flat and bright (a wall, a cheek: on d18's wall a mottle of mean CIEDE2000
+# 2.3 at tile-4's 6, 0.9 at 2), 5 where it is flat and dark (colour differences are harder to see
+# at low luminance, Brown, JOSA 1951; hamilton_stage's dark stage needs them to decode: 4 of 9
+# windows after CRF 28 + half size at 2, 9 at 5), 11 where its texture hides the mark. The
+# textured squares carry what survives CRF 28 + half size: at 7 there, d10 (black hair) decoded 4
+# of 15 windows, d12 3 of 7; at 11, 15 and 7. Luma 1.0 (was 1.75): PSNR 46 -> 49.6 dB.
+LAYERS = (Layer("y", 120, 32, 1.0, 3.0), Layer("cb", 30, 16, 2.0, 9.0, dark=5.0, busy=11.0))
+FLAT, DARK, BUSY = 0, 1, 2   # the levels of a square (`square_levels`)
+# A square is busy where the texture of luma (8-bit levels, see `square_levels`) is above _BUSY_SD
+# at every sample in it: d18's wall sits at 0.1-0.5, cheeks and forehead at 0.5-2, hair, brows, eyes,
+# lips, the jumper and edges above. It is dark where its mean luma is under _DARK_LUMA. Both with
+# hysteresis (-+ _HYSTERESIS of the threshold), so that one frame's noise does not flip a square.
+_BUSY_SD = 2.0
+_DARK_LUMA = 40.0
+_HYSTERESIS = 0.125
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """The mark for one frame size: per level (FLAT, DARK, BUSY) an (add, sub) pair of (H, W, 3)
+    uint8 images (uint16 for deep video) whose difference is every layer at that level's
+    amplitude; one pair when no layer's amplitude changes. `block`: the squares (px) in which
+    `square_levels` decides, the coarsest layer's cell."""
+
+    levels: tuple[tuple[np.ndarray, np.ndarray], ...]
+    block: int
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the amplitude follows the picture."""
+        return len(self.levels) > 1
+
+    def deep(self) -> Pattern:
+        """The same mark in 16-bit levels (x257), for 10/12-bit video read as uint16."""
+        return Pattern(tuple((a.astype(np.uint16) * 257, s.astype(np.uint16) * 257) for a, s in self.levels), self.block)
+
+    def signed(self, levels: np.ndarray | None = None) -> np.ndarray:
+        """(H, W, 3) int16 (8-bit levels): the mark, each square at its level in `levels` (see
+        `square_levels`; None: FLAT everywhere)."""
+        signed = [a.astype(np.int16) - s.astype(np.int16) for a, s in self.levels]
+        if levels is None or not self.adaptive:
+            return signed[0]
+        h, w = signed[0].shape[:2]
+        where = np.repeat(np.repeat(levels, self.block, axis=0), self.block, axis=1)[:h, :w]
+        return np.choose(where[..., None], signed)
 
 
 @dataclass(frozen=True)
@@ -172,22 +230,61 @@ def tile_cells(word: np.ndarray, k: int) -> np.ndarray:
 
 
 def mark_pattern(output_id: int, height: int, width: int, layers: tuple[Layer, ...] = LAYERS,
-                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(add, subtract): two (H, W, 3) uint8 images whose difference is the mark for a frame of
-    that size, each layer's cells smoothed (bilinear from the cell centres: no block edges to
-    see) and rounded to whole levels with random dither, so a fraction of a level still leaves
-    its average."""
+                 seed: int = 0) -> Pattern:
+    """The mark for a frame of that size (see `Pattern`): each layer's cells smoothed (bilinear
+    from the cell centres: no block edges to see) and rounded to whole levels with random dither
+    (the same at every level), so a fraction of a level still leaves its average."""
     word = codeword(output_id)
-    total = np.zeros((height, width, 3), np.float32)
+    ups = []
     for layer in layers:
         cell = layer.cell(height, width)
         tile = tile_cells(word, layer.k)
         grid = np.tile(tile, (height // (layer.k * cell) + 2, width // (layer.k * cell) + 2))
         up = cv2.resize(grid, (grid.shape[1] * cell, grid.shape[0] * cell), interpolation=cv2.INTER_LINEAR)
-        total += up[:height, :width, None] * (layer.strength * _DIRECTIONS[layer.plane])
-    rng = np.random.default_rng(seed)
-    levels = np.floor(total + rng.random((height, width, 1), dtype=np.float32)).astype(np.int16)
-    return np.clip(levels, 0, 255).astype(np.uint8), np.clip(-levels, 0, 255).astype(np.uint8)
+        ups.append(up[:height, :width, None])
+    dither = np.random.default_rng(seed).random((height, width, 1), dtype=np.float32)
+    pairs = []
+    for level in (FLAT, DARK, BUSY) if any(layer.dark or layer.busy for layer in layers) else (FLAT,):
+        total = dither.copy()
+        for layer, up in zip(layers, ups, strict=True):
+            total = total + up * (layer.amplitude(level) * _DIRECTIONS[layer.plane])
+        levels = np.floor(total).astype(np.int16)
+        pairs.append((np.clip(levels, 0, 255).astype(np.uint8), np.clip(-levels, 0, 255).astype(np.uint8)))
+    return Pattern(tuple(pairs), max(layer.cell(height, width) for layer in layers))
+
+
+def square_levels(frame: np.ndarray, block: int, before: np.ndarray | None = None) -> np.ndarray:
+    """(ceil(H / block), ceil(W / block)) uint8: the level (FLAT, DARK or BUSY) of each `block` x
+    `block` px square of `frame` ((H, W, 3) uint8 or uint16 RGB). Luma is sampled every block / 4
+    px (about 480 points across the shorter side whatever the frame's size). A square is BUSY
+    when the texture around every sample in it (the root mean square of luma less its 3 x 3
+    mean, over 5 x 5 samples: shading cancels, hair, lashes, fabric do not) is above _BUSY_SD
+    levels, so a square that holds a piece of flat wall beside the hair stays faint; else DARK
+    when its samples' mean luma is under _DARK_LUMA; else FLAT. With the previous frame's levels (`before`) both thresholds have hysteresis: a square near
+    one does not flicker between two amplitudes from one frame's noise to the next. 0.3 ms at
+    1080p."""
+    h, w = frame.shape[:2]
+    step = max(1, block // 4)
+    small = cv2.resize(frame, (-(-w // step), -(-h // step)), interpolation=cv2.INTER_NEAREST)
+    luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if frame.dtype == np.uint16:
+        luma *= 1 / 257
+    # texture, not shading: each sample less the mean of its 3 x 3 neighbours (a smooth gradient
+    # across a cheek cancels), its root mean square over 5 x 5 samples (about a square and a half)
+    detail = luma - cv2.blur(luma, (3, 3))
+    sd = np.sqrt(cv2.blur(detail * detail, (5, 5)))
+    hb, wb = -(-h // block), -(-w // block)
+    # the last row and column of squares may hold fewer samples: pad with their own edge
+    sd = cv2.copyMakeBorder(sd, 0, hb * 4 - sd.shape[0], 0, wb * 4 - sd.shape[1], cv2.BORDER_REPLICATE)
+    luma = cv2.copyMakeBorder(luma, 0, hb * 4 - luma.shape[0], 0, wb * 4 - luma.shape[1], cv2.BORDER_REPLICATE)
+    least = sd.reshape(hb, 4, wb, 4).min(axis=(1, 3))
+    bright = cv2.resize(luma, (wb, hb), interpolation=cv2.INTER_AREA)
+    if before is None:
+        busy, dark = least > _BUSY_SD, bright < _DARK_LUMA
+    else:   # a square stays as it was unless it moved past the threshold by the margin
+        busy = least > _BUSY_SD * np.where(before == BUSY, 1 - _HYSTERESIS, 1 + _HYSTERESIS)
+        dark = bright < _DARK_LUMA * np.where(before == DARK, 1 + _HYSTERESIS, 1 - _HYSTERESIS)
+    return np.where(busy, BUSY, np.where(dark, DARK, FLAT)).astype(np.uint8)
 
 
 # A pixel with a channel this close to black or white (8-bit levels) is left unmarked: a saturating
@@ -199,29 +296,60 @@ _CLEAR = 3
 _PROBE = 4   # rows of the probe that finds the rows holding such pixels: one in _PROBE
 
 
-def embed(frame: np.ndarray, pattern: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """`frame` (H, W, 3) uint8 RGB, or uint16 with a uint16 pattern, with the mark
-    (`mark_pattern`) added in place; returns it. Pixels with a channel less than _CLEAR levels from
-    black or white stay as they are (no one-sided, saturated mark): a probe of one pixel
-    in _PROBE x _PROBE finds the rows that hold such pixels (and their neighbours), and there
-    the two saturating adds are masked pixel by pixel (a lone such pixel the probe missed is
-    marked: too small to see). On 2 cores about 1.8 ms a 1080p frame of
-    footage, 2.1 letterboxed, 2.2 dark, up to 3.5 where every row holds such pixels."""
-    full = np.iinfo(frame.dtype).max
-    clear = _CLEAR * (full // 255)
-    low, high = (clear,) * 3, (full - clear,) * 3
-    h, w = frame.shape[:2]
-    probe = cv2.resize(frame, (-(-w // _PROBE), -(-h // _PROBE)), interpolation=cv2.INTER_NEAREST)
-    rows = (cv2.inRange(probe, low, high) == 0).any(axis=1)
-    rows = rows | np.r_[rows[1:], False] | np.r_[False, rows[:-1]]   # the rows between two probes
-    edges = np.flatnonzero(np.diff(rows.astype(np.int8))) + 1
-    for start, stop in zip(np.r_[0, edges], np.r_[edges, rows.size], strict=True):
-        band = slice(start * _PROBE, stop * _PROBE)
-        out = frame[band]
-        mask = cv2.inRange(out, low, high) if rows[start] else None
-        cv2.add(out, pattern[0][band], dst=out, mask=mask)
-        cv2.subtract(out, pattern[1][band], dst=out, mask=mask)
-    return frame
+class Embedder:
+    """Marks the frames of one output at one size (`Pattern`), each square at the amplitude of
+    its level (`square_levels`). It keeps the pattern the last frame's squares made and changes
+    only the squares whose level changed since, so a frame costs two saturating adds, the
+    squares' measure and the squares that moved (a cut: most of them, once)."""
+
+    def __init__(self, pattern: Pattern) -> None:
+        self.pattern = pattern
+        self.add, self.sub = (a.copy() for a in pattern.levels[FLAT])
+        self.levels: np.ndarray | None = None
+
+    def _update(self, frame: np.ndarray) -> None:
+        p = self.pattern
+        h, w = frame.shape[:2]
+        levels = square_levels(frame, p.block, self.levels)
+        before = np.full_like(levels, FLAT) if self.levels is None else self.levels
+        for i, j in zip(*np.nonzero(levels != before), strict=True):
+            rows, cols = slice(i * p.block, min(h, (i + 1) * p.block)), slice(j * p.block, min(w, (j + 1) * p.block))
+            add, sub = p.levels[levels[i, j]]
+            self.add[rows, cols] = add[rows, cols]
+            self.sub[rows, cols] = sub[rows, cols]
+        self.levels = levels
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """`frame` (H, W, 3) uint8 RGB, or uint16 with a `Pattern.deep` pattern, with the mark
+        added in place; returns it. Pixels with a channel less than _CLEAR levels from black or
+        white stay as they are (no one-sided, saturated mark): a probe of one pixel in _PROBE x
+        _PROBE finds the rows that hold such pixels (and their neighbours), and there the two
+        saturating adds are masked pixel by pixel (a lone such pixel the probe missed is marked:
+        too small to see). On 2 cores 1.6-2.6 ms a 1080p frame of footage (the squares' levels
+        0.3-1 of it), more where many rows hold such pixels."""
+        if self.pattern.adaptive:
+            self._update(frame)
+        full = np.iinfo(frame.dtype).max
+        clear = _CLEAR * (full // 255)
+        low, high = (clear,) * 3, (full - clear,) * 3
+        h, w = frame.shape[:2]
+        probe = cv2.resize(frame, (-(-w // _PROBE), -(-h // _PROBE)), interpolation=cv2.INTER_NEAREST)
+        rows = (cv2.inRange(probe, low, high) == 0).any(axis=1)
+        rows = rows | np.r_[rows[1:], False] | np.r_[False, rows[:-1]]   # the rows between two probes
+        edges = np.flatnonzero(np.diff(rows.astype(np.int8))) + 1
+        for start, stop in zip(np.r_[0, edges], np.r_[edges, rows.size], strict=True):
+            band = slice(start * _PROBE, stop * _PROBE)
+            out = frame[band]
+            mask = cv2.inRange(out, low, high) if rows[start] else None
+            cv2.add(out, self.add[band], dst=out, mask=mask)
+            cv2.subtract(out, self.sub[band], dst=out, mask=mask)
+        return frame
+
+
+def embed(frame: np.ndarray, pattern: Pattern) -> np.ndarray:
+    """`frame` with the mark added in place (one frame on its own: see `Embedder`, which marks a
+    clip's frames one after another for less); returns it."""
+    return Embedder(pattern)(frame)
 
 
 def _plane(frame: np.ndarray, plane: str) -> np.ndarray:
