@@ -12,6 +12,7 @@ print PASS/MISS for information only: the exit status is 0 either way.
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
 import json
 import os
@@ -462,16 +463,17 @@ def _mark_clip(video: Path, out: Path, ident: int, frames: int | None) -> tuple[
 
 
 def _mark_delta_e(video: Path, ident: int, index: int = 30) -> tuple[float, float]:
-    """How visible the mark is on frame `index` of `video`: the mean CIEDE2000 colour difference
-    (scikit-image) between the frame marked and unmarked, both through H.264 CRF 18 as convert
-    writes them, over the squares the mark calls flat and bright, and over the whole frame."""
+    """How visible the mark is on frame `index` of `video` (its last frame if shorter): the mean
+    CIEDE2000 colour difference (scikit-image) between the frame marked and unmarked, both through
+    H.264 CRF 18 as convert writes them, over the squares the mark calls flat and bright, and over the whole frame."""
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     from .media import watermark
     from .media.ffmpeg_bin import ffmpeg_exe
     from .media.video_reader import VideoReader
 
-    frame = next(f for i, f in VideoReader(video) if i >= index).copy()
+    frames = itertools.islice(VideoReader(video), index + 1)
+    frame = collections.deque((f.copy() for _, f in frames), maxlen=1)[0]   # frame `index`, or a shorter clip's last
     h, w = frame.shape[:2]
     pattern = watermark.mark_pattern(ident, h, w)
 
@@ -511,7 +513,7 @@ def bench_watermark(data: Path, frames: int | None = None) -> dict[str, Any]:
         pattern_ms = (time.perf_counter() - started) * 1000
         # the clip's frames one after another (the busy squares follow the picture as in convert),
         # and the same letterboxed to 2.39:1 in black bars (left unmarked: the masked path)
-        clip = [frame for _, frame in itertools.islice(VideoReader(big), 30)]
+        clip = [frame.copy() for _, frame in itertools.islice(VideoReader(big), 30)]   # the reader reuses its buffers
         boxed = [frame.copy() for frame in clip]
         for frame in boxed:
             frame[:138] = frame[-138:] = 0

@@ -36,7 +36,7 @@ TRANSFORMS = {
     "25 fps": ["-vf", "fps=25", "-c:v", "libx264", "-crf", "23"],
 }
 # CRF 28 and a 50% downscale together: with tile-5 the goal (95 % of windows) is met over the eight
-# clips, 78 of 79 windows (docs/provenance.md). It is tested on first generations with a fixed id: a
+# clips, 76 of 79 windows (docs/provenance.md). It is tested on first generations with a fixed id: a
 # converted clip's id, and so its pattern, follows its model.
 # one encoder thread: x264's output, and so the windows decoded, then do not depend on the machine's cores
 CRF28_HALF = ["-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-crf", "28", "-threads", "1"]
@@ -255,11 +255,11 @@ def _mark_straight(video: Path, out: Path, ident: int, frames: int, args: list[s
             break
         if proc is None:
             h, w = frame.shape[:2]
-            pattern = watermark.mark_pattern(ident, h, w, layers)
+            embedder = watermark.Embedder(watermark.mark_pattern(ident, h, w, layers))
             proc = subprocess.Popen([ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
                                      f"{w}x{h}", "-r", "30", "-i", "-", *args, "-pix_fmt", "yuv420p", str(out)],
                                     stdin=subprocess.PIPE)
-        proc.stdin.write(watermark.embed(frame, pattern).tobytes())
+        proc.stdin.write(embedder(frame).tobytes())
     proc.stdin.close()
     assert proc.wait() == 0
     return out
@@ -306,7 +306,7 @@ def _h264(frame: np.ndarray) -> np.ndarray:
     from faceswap.media.ffmpeg_bin import ffmpeg_exe
     h, w = frame.shape[:2]
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-",
-                          "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", "-f", "h264", "-"],
+                          "-c:v", "libx264", "-crf", "18", "-threads", "1", "-pix_fmt", "yuv420p", "-f", "h264", "-"],
                          input=frame.tobytes(), capture_output=True, check=True).stdout
     return np.frombuffer(subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo",
                                          "-pix_fmt", "rgb24", "-"], input=raw, capture_output=True, check=True).stdout,
@@ -316,7 +316,7 @@ def _h264(frame: np.ndarray) -> np.ndarray:
 def test_a_flat_wall_carries_the_faint_mark_and_hair_the_strong_one(d18_frames):
     """d18's evenly lit wall (top right) gets chroma at 2 levels, the hair above the brow at 11: the
     wall's colour difference after H.264 CRF 18 (CIEDE2000, the footage's own encode as reference)
-    stays near one just-noticeable difference: 0.86. tile-4 (chroma 6 everywhere) measured 2.26 there."""
+    stays near one just-noticeable difference: 0.88. tile-4 (chroma 6 everywhere) measured 2.26 there."""
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     frame = d18_frames[30]
@@ -350,21 +350,26 @@ def test_dark_flat_areas_get_the_middle_amplitude(data):
     assert (levels == watermark.BUSY).any() and (levels == watermark.DARK).any()
 
 
-def test_squares_follow_the_picture_without_flickering(d18_frames):
-    """Frame after frame of a talking head, few squares change level (the thresholds' hysteresis
-    keeps a square near one from flipping with the noise): fewer than measured afresh each frame."""
-    h, w = d18_frames[0].shape[:2]
-    embedder = watermark.Embedder(watermark.mark_pattern(0x5EC0FFEE42, h, w))
-    flips, without = [], []
-    before = before_raw = None
-    for frame in d18_frames[:60]:
-        raw = watermark.square_levels(frame, embedder.pattern.block)
-        embedder(frame.copy())
+def test_the_mark_depends_on_the_frame_alone_and_few_squares_change_level(d18_frames):
+    """A clip marked frame after frame (convert's Embedder, which changes only the squares whose
+    level changed) writes, for every frame, what marking that frame on its own writes, at an odd
+    size too: a job written in segments equals one piece. From one frame of a talking head to the
+    next few squares change level (d18: about 1 %; d14, d10, s18: 2-3 %, most where the picture
+    moved)."""
+    frames = [cv2.resize(f, (357, 331)) for f in d18_frames[:40]]   # partial squares at both edges
+    pattern = watermark.mark_pattern(0x5EC0FFEE42, 331, 357)
+    embedder = watermark.Embedder(pattern)
+    changed, before = [], None
+    for frame in frames:
+        assert np.array_equal(embedder(frame.copy()), watermark.embed(frame.copy(), pattern))
+        levels = embedder.levels.copy()
+        expected = np.clip(frame.astype(np.int16) + pattern.signed(levels), 0, 255)
+        clear = (frame >= 3).all(axis=2) & (frame <= 252).all(axis=2)   # black and white stay as they are
+        assert np.array_equal(watermark.embed(frame.copy(), pattern)[clear], expected[clear])
         if before is not None:
-            flips.append(np.mean(embedder.levels != before))
-            without.append(np.mean(raw != before_raw))
-        before, before_raw = embedder.levels.copy(), raw
-    assert np.mean(flips) < 0.5 * np.mean(without) and max(flips) < 0.03, (np.mean(flips), np.mean(without), max(flips))
+            changed.append(np.mean(levels != before))
+        before = levels
+    assert np.mean(changed) < 0.03 and len(np.unique(before)) > 1, (np.mean(changed), max(changed))
 
 
 def test_every_layer_period_is_a_whole_multiple_of_the_first():

@@ -83,9 +83,12 @@ class Marker:
 
     def face(self, placed: Placed, frame_shape: tuple[int, ...]) -> Placed:
         """A copy of `placed` whose colour carries the mark (for plates and patches, which lay the
-        face over the input with its alpha)."""
-        # the face where it lands decides the busy squares, its edges stretched over the rest of the
-        # frame (black there would make every square across its border busy)
+        face over the input with its alpha). Raises ValueError for a face placed outside the
+        frame's top or left edge (the compositor clips every face's box to the frame)."""
+        if placed.x < 0 or placed.y < 0:
+            raise ValueError("a face's box must start inside the frame")
+        # the face where it lands decides the squares' levels, its edges stretched over the rest of
+        # the frame (black there would make every square across its border busy)
         height, width = frame_shape[:2]
         rgb = placed.rgb[:height - placed.y, :width - placed.x]
         canvas = cv2.copyMakeBorder(rgb, placed.y, height - placed.y - rgb.shape[0], placed.x,
@@ -108,12 +111,12 @@ class Marker:
         target[inside] = np.clip(np.rint(moved[inside]), 0, 255).astype(np.uint8)
 
     def _region(self, placed: Placed, image: np.ndarray) -> np.ndarray:
-        """(h, w, 3) int16: the mark over `placed`, at its busy strength where `image` (the frame
-        the face lands in) is busy."""
+        """(h, w, 3) int16: the mark over `placed`, each square at the level `image` (the frame the
+        face lands in) gives it (watermark.square_levels)."""
         pattern = self._patterns(*image.shape[:2])["pattern"]
-        signed = pattern.signed(watermark.square_levels(image, pattern.block))
         h, w = placed.alpha.shape
-        return signed[placed.y:placed.y + h, placed.x:placed.x + w]
+        return pattern.signed(watermark.square_levels(image, pattern.block),
+                              slice(placed.y, placed.y + h), slice(placed.x, placed.x + w))
 
     def record(self) -> dict[str, Any]:
         """The provenance record's `watermark` section."""
