@@ -251,9 +251,12 @@ def test_an_exr_plate_converts_to_half_float_with_frame_numbers_and_everything_o
         assert after.attribute("faceswap:synthetic") == "1"
         box = _face_box(np.asarray(records[frame]["faces"][0]["landmarks"]), before.pixels.shape)
         assert np.array_equal(_outside(after.pixels, box).view(np.uint16), _outside(before.pixels, box).view(np.uint16))
-        diff = np.abs(after.pixels.astype(np.float32) - before.pixels.astype(np.float32))[box]
+        # within the landmarks' own box (the face itself, not the blend's reach around it): the
+        # watermark moves flat skin by 2 levels only, so what changes there is the swap
+        inner = _face_box(np.asarray(records[frame]["faces"][0]["landmarks"]), before.pixels.shape, margin=0.0)
+        diff = np.abs(after.pixels.astype(np.float32) - before.pixels.astype(np.float32))[inner]
         changed.append(float((diff.max(axis=2) > 0.01).mean()))
-    assert min(changed) > 0.15, changed    # the face was replaced, not a few pixels nudged
+    assert min(changed) > 0.5, changed    # the face was replaced, not a few pixels nudged
     record = read_sidecar(out / "sh010_comp.####.exr")
     assert record["output"]["method"] == "sequence-contents" and record["output"]["files"] == 216
     assert record["timecode"] == "01:00:10:00"          # the first plate's, read from its header
