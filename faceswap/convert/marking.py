@@ -23,8 +23,8 @@ from .composite import Placed
 
 __all__ = ["SCHEME", "Marker", "job_mark_id", "output_id", "resolve_mode"]
 
-# media/watermark.py's layout; verify reads it, and tile-2/3/4 by their luma tile (unchanged). tile-5 is
-# tile-4's layout at amplitudes that follow the picture (the reader needs nothing new).
+# media/watermark.py's layout; verify reads it, tile-4 (the same layout at fixed amplitudes), and tile-2/3 by
+# their luma tile (unchanged). The reader needs nothing new for tile-5's amplitudes.
 SCHEME = "faceswap-tile-5"
 
 
