@@ -469,23 +469,14 @@ def _mark_delta_e(video: Path, ident: int, index: int = 30) -> tuple[float, floa
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     from .media import watermark
-    from .media.ffmpeg_bin import ffmpeg_exe
+    from .media.delivered import through_h264
     from .media.video_reader import VideoReader
 
     frames = itertools.islice(VideoReader(video), index + 1)
     frame = collections.deque((f.copy() for _, f in frames), maxlen=1)[0]   # frame `index`, or a shorter clip's last
     h, w = frame.shape[:2]
     pattern = watermark.mark_pattern(ident, h, w)
-
-    def delivered(image: np.ndarray) -> np.ndarray:
-        args = [ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-"]
-        stream = subprocess.run([*args, "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", "-f", "h264", "-"],
-                                input=image.tobytes(), capture_output=True, check=True).stdout
-        back = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt",
-                               "rgb24", "-"], input=stream, capture_output=True, check=True).stdout
-        return np.frombuffer(back, np.uint8).reshape(h, w, 3)
-
-    difference = deltaE_ciede2000(rgb2lab(delivered(frame)), rgb2lab(delivered(watermark.embed(frame.copy(), pattern))))
+    difference = deltaE_ciede2000(rgb2lab(through_h264(frame)), rgb2lab(through_h264(watermark.embed(frame.copy(), pattern))))
     levels = watermark.square_levels(frame, pattern.block)
     flat = np.repeat(np.repeat(levels == watermark.FLAT, pattern.block, 0), pattern.block, 1)[:h, :w]
     return float(difference[flat].mean()) if flat.any() else float("nan"), float(difference.mean())

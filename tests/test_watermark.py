@@ -18,6 +18,7 @@ from faceswap.convert.options import ConvertOptions
 from faceswap.convert.pipeline import convert
 from faceswap.defaults import IMAGE_EXTENSIONS
 from faceswap.media import watermark
+from faceswap.media.delivered import through_h264
 from faceswap.media.ffmpeg_bin import run_ffmpeg
 from faceswap.provenance import read_container_tags, read_sidecar
 from faceswap.verify import verify_file
@@ -299,20 +300,6 @@ def test_a_file_marked_with_an_earlier_scheme_is_still_read(data, tmp_path, sche
     assert found["output_id"] == f"{ident:010x}" and found["decoded"] == found["windows"] == 2, found
 
 
-def _h264(frame: np.ndarray) -> np.ndarray:
-    """`frame` through H.264 CRF 18 (4:2:0), as convert writes it."""
-    import subprocess
-
-    from faceswap.media.ffmpeg_bin import ffmpeg_exe
-    h, w = frame.shape[:2]
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-",
-                          "-c:v", "libx264", "-crf", "18", "-threads", "1", "-pix_fmt", "yuv420p", "-f", "h264", "-"],
-                         input=frame.tobytes(), capture_output=True, check=True).stdout
-    return np.frombuffer(subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo",
-                                         "-pix_fmt", "rgb24", "-"], input=raw, capture_output=True, check=True).stdout,
-                         np.uint8).reshape(h, w, 3)
-
-
 def test_a_flat_wall_carries_the_faint_mark_and_hair_the_strong_one(d18_frames):
     """d18's evenly lit wall (top right) gets chroma at 2 levels, the hair above the brow at 11: the
     wall's colour difference after H.264 CRF 18 (CIEDE2000, the footage's own encode as reference)
@@ -330,7 +317,7 @@ def test_a_flat_wall_carries_the_faint_mark_and_hair_the_strong_one(d18_frames):
     cb = lambda f: 0.886 * f[..., 2].astype(np.float32) - 0.299 * f[..., 0] - 0.587 * f[..., 1]   # noqa: E731
     moved = np.abs(cb(marked) - cb(frame))
     assert moved[wall].max() <= 3.5 and moved[hair].max() >= 9, (moved[wall].max(), moved[hair].max())
-    footage, delivered = _h264(frame)[wall], _h264(marked)[wall]
+    footage, delivered = through_h264(frame, threads=1)[wall], through_h264(marked, threads=1)[wall]
     difference = deltaE_ciede2000(rgb2lab(footage), rgb2lab(delivered))
     assert difference.mean() < 1.2, difference.mean()
 
