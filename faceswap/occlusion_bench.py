@@ -6,13 +6,16 @@ For each clip (default d18, d19, d14: the first --seconds of each), the footage 
 decoded once and written losslessly (FFV1, RGB) without an occluder and once per test
 occluder of `data/occluders.py` (hand, microphone, box, cup) moving across the face, with
 the occluder's matte per frame (OUT/clips/<clip>/<kind>.matte.npy, uint8 (frames, H, W)).
-Each of those clips is converted (lossless output) with each --masks value, by a model of
-its pair (d19 and d18: the d19:d18 model, to the other side; d14: the d14:d10 model),
+Each of those clips is converted (lossless output, and again as patches for convert's matte) with
+each --masks value, by a model of its pair (d19 and d18: the d19:d18 model, to the other side;
+d14: the d14:d10 model),
 trained for --minutes from the face prior unless --models names one. Then, per occluder,
 `qc/occlusion.py` compares the converted occluded clip with the footage, the matte and the
 converted clip without the occluder (the swap the face would get): the share of the frames
 where the occluder overlaps the face in which >= 90 % of its pixels keep the footage's (within
-3 levels), and the share of the rest of the face still swapped. Writes OUT/occlusion.md (the
+3 levels), and the share of the rest of the face still swapped: counted as pixels the output
+changes, and read from convert's matte (which counts a swapped pixel that happens to match the
+footage, and separates what the masks leave out). Writes OUT/occlusion.md (the
 table), OUT/occlusion.json and OUT/sheet.png (the frame of most overlap per clip and occluder:
 footage | each mask).
 """
@@ -36,8 +39,8 @@ from .faces.backends import make_backend
 from .log import filter_native_stderr, setup_logging
 from .media.images import write_png
 from .media.video_reader import VideoReader
-from .media.writers import VideoWriter
-from .qc.occlusion import occluder_frame, summarise, swap_region
+from .media.writers import VideoWriter, load_patches, patch_matte
+from .qc.occlusion import matte_swapped, occluder_frame, summarise, swap_region
 from .samples import add_data_argument
 
 # clip -> (model pair A:B, the side convert puts in)
@@ -117,15 +120,22 @@ def make_clips(video: Path, folder: Path, seconds: float = SECONDS, kinds: tuple
     return paths
 
 
-def measure(footage: Path, output: Path, clean: Path, clean_output: Path, mattes: np.ndarray) -> tuple[
+def measure(footage: Path, output: Path, clean: Path, clean_output: Path, mattes: np.ndarray,
+            patches: Path | None = None, clean_patches: Path | None = None) -> tuple[
         dict[str, Any], int, np.ndarray | None]:
-    """`summarise` of every frame, the frame of most overlap and its output frame."""
+    """`summarise` of every frame, the frame of most overlap and its output frame. `patches`,
+    `clean_patches`: the same two conversions as patch folders (`--codec patch`), whose mattes
+    give `swapped_matte`."""
     per_frame, best, best_frame = [], (-1, -1), None
     readers = [iter(VideoReader(p)) for p in (footage, output, clean, clean_output)]
+    indexes = (load_patches(patches), load_patches(clean_patches)) if patches and clean_patches else None
     for items in zip(*readers):
         i = items[0][0]
         foot, out, cl, cl_out = (frame for _, frame in items)
         f = occluder_frame(out, foot, cl_out, mattes[i], swap_region(cl_out, cl))
+        if indexes is not None:
+            size = foot.shape[:2]
+            f.swapped_matte = matte_swapped(patch_matte(indexes[0], i, size), patch_matte(indexes[1], i, size), mattes[i])
         per_frame.append(f)
         if f.overlap > best[1]:
             best, best_frame = (i, f.overlap), out.copy()
@@ -153,9 +163,10 @@ def _tile(frame: np.ndarray, box: tuple[float, ...], label: str) -> np.ndarray:
 
 def table(records: list[dict[str, Any]], masks: list[str]) -> str:
     """Markdown: a row per clip and occluder, per mask the kept-frames share, the mean change of
-    the occluder's pixels, and the share of the rest of the face still swapped."""
+    the occluder's pixels, and the share of the rest of the face still swapped, counted in changed
+    pixels and read from convert's matte."""
     head = "| clip | occluder | overlap frames | " + " | ".join(
-        f"{m}: kept frames / occluder change / swapped" for m in masks) + " |"
+        f"{m}: kept frames / occluder change / swapped / swapped (matte)" for m in masks) + " |"
     lines = [head, "|---" * (3 + len(masks)) + "|"]
     fmt = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
     for clip in dict.fromkeys(r["clip"] for r in records):
@@ -163,7 +174,8 @@ def table(records: list[dict[str, Any]], masks: list[str]) -> str:
             rows = {r["mask"]: r for r in records if r["clip"] == clip and r["occluder"] == kind}
             first = next(iter(rows.values()))
             cells = [f"{fmt(rows[m]['kept_frames'])} / {fmt(rows[m]['occluder_change'], 1)} / "
-                     f"{fmt(rows[m]['swapped_mean'], 3)}" if m in rows else "-" for m in masks]
+                     f"{fmt(rows[m]['swapped_mean'], 3)} / {fmt(rows[m].get('swapped_matte_mean'), 3)}"
+                     if m in rows else "-" for m in masks]
             lines.append(f"| {clip} | {kind} | {first['overlap_frames']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -199,22 +211,26 @@ def run(data: Path, out: Path, clips: list[str], masks: list[str], models: dict[
             if not (reuse and all(p.is_file() for p in paths.values())):
                 paths = make_clips(data / "video" / f"{clip}.mp4", folder, seconds, backend=backend)
             box = face_box([_frame(paths["clean"], 0)], backend)
-            converted = {}
+            converted, patched = {}, {}
             for mask in masks:
                 for kind, path in paths.items():
                     target = out / "converted" / clip / f"{kind}.{mask}.mkv"
                     target.parent.mkdir(parents=True, exist_ok=True)
                     converted[kind, mask] = target
-                    if reuse and target.is_file():
-                        continue
-                    convert(path, models[pair], target, ConvertOptions(to=side, mask=mask, overwrite=True, codec="ffv1", watermark="off",
-                                                                       audio="none"), progress=False)
+                    # the same conversion as patches: their alpha is convert's matte (`swapped_matte`)
+                    patched[kind, mask] = out / "patches" / clip / f"{kind}.{mask}"
+                    for codec, where in (("ffv1", target), ("patch", patched[kind, mask])):
+                        if reuse and (where / "patches.json" if codec == "patch" else where).is_file():
+                            continue
+                        convert(path, models[pair], where, ConvertOptions(to=side, mask=mask, overwrite=True, codec=codec,
+                                                                          watermark="off", audio="none"), progress=False)
             for kind in MOVING_KINDS:
                 mattes = np.load(folder / f"{kind}.matte.npy", allow_pickle=False)
                 tiles = []
                 for mask in masks:
                     figures, index, frame = measure(paths[kind], converted[kind, mask], paths["clean"],
-                                                    converted["clean", mask], mattes)
+                                                    converted["clean", mask], mattes, patched[kind, mask],
+                                                    patched["clean", mask])
                     records.append({"clip": clip, "occluder": kind, "mask": mask, "model": str(models[pair]),
                                     "to": side, **figures})
                     print(f"[{clip} {kind} --mask {mask}] " + ", ".join(f"{k} {v}" for k, v in figures.items()))

@@ -12,7 +12,7 @@ import pytest
 from faceswap.data import occluders as O
 from faceswap.media.video_reader import VideoReader
 from faceswap.media.writers import VideoWriter
-from faceswap.qc.occlusion import occluder_frame, occlusion, summarise, swap_region
+from faceswap.qc.occlusion import matte_swapped, occluder_frame, occlusion, summarise, swap_region
 
 
 def frames_of(path: Path, count: int) -> list[np.ndarray]:
@@ -164,6 +164,29 @@ def test_measure_known_answers(d19_frames):
     assert f_cut.kept == 1.0 and f_cut.swapped == pytest.approx(free[230:].sum() / free.sum(), abs=0.02)
     s = summarise([f, f_half, occluder_frame(occluded, occluded, clean_output, np.zeros_like(matte), region)])
     assert s["overlap_frames"] == 2 and s["kept_frames"] == 0.5 and s["swapped_clear"] == 0.0
+    assert s["swapped_matte_mean"] is None
+
+
+def test_swapped_read_from_the_matte(d19_frames):
+    """convert's matte, not changed pixels: a matte cut round the occluder keeps the rest of the face
+    whole, one that also leaves the face's top out loses it, and a swap drawn the footage's own colour
+    still counts (the changed-pixel count calls it not swapped)."""
+    footage, occluded, clean_output, matte, face = _case(d19_frames)
+    clean_matte = face.astype(np.float32)
+    free = face & (matte == 0)
+    around = clean_matte * (matte == 0)
+    assert matte_swapped(around, clean_matte, matte) == 1.0
+    top_cut = around.copy()
+    top_cut[:230] = 0.0
+    assert matte_swapped(top_cut, clean_matte, matte) == pytest.approx(free[230:].sum() / free.sum(), abs=1e-6)
+    assert matte_swapped(np.zeros_like(clean_matte), clean_matte, matte) == 0.0
+    assert matte_swapped(around, np.zeros_like(clean_matte), matte) is None
+    # the swap drawn as the footage itself where nothing covers it: the matte still says swapped
+    same = O.composite(footage, np.full((480, 480, 3), (30, 60, 200), np.uint8), matte)
+    f = occluder_frame(same, occluded, clean_output, matte, swap_region(clean_output, footage))
+    f.swapped_matte = matte_swapped(around, clean_matte, matte)
+    assert f.swapped == 0.0 and f.swapped_matte == 1.0
+    assert summarise([f])["swapped_matte_mean"] == 1.0
 
 
 # --- qc's occlusion figure ---

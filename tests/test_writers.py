@@ -33,6 +33,7 @@ from faceswap.media.writers import (
     VideoWriter,
     load_patches,
     open_writer,
+    patch_matte,
     recomposite,
 )
 from faceswap.provenance import (
@@ -434,6 +435,12 @@ def test_patch_writer_recomposite(tmp_path: Path, d18) -> None:
     assert np.array_equal(recomposite(folder, 4, bg), bg)
     with pytest.raises(FaceswapError, match="480x480"):
         recomposite(folder, 3, bg[:240])
+    # the matte: a's alpha ramp where a lies, b's disc (clipped at the frame's edge) over it, nothing elsewhere
+    matte = patch_matte(folder, 3, (480, 480))
+    assert matte.shape == (480, 480) and matte.dtype == np.float32
+    assert np.allclose(matte[60:140, 50:150], a[..., 3] / 255.0, atol=1e-6)
+    assert np.allclose(matte[440:480, 0:44], b[:40, 20:, 3] / 255.0, atol=1e-6)
+    assert matte[200:400, 200:400].max() == 0.0 and not patch_matte(folder, 4, (480, 480)).any()
 
     with pytest.raises(FaceswapError, match="overwrite"):
         PatchWriter(folder, width=480, height=480, fps=30)

@@ -145,12 +145,14 @@ class OccluderFrame:
     """One frame of an occluded clip: `overlap`, the occluder's pixels on the face (the swap
     region); `kept`, the share of them within KEEP_LEVEL of the footage; `occluder_change`,
     their mean change (8-bit levels, all channels); `swapped`, how much of the rest of the
-    face carries the swap (see `occluder_frame`). None where not measured."""
+    face carries the swap (see `occluder_frame`); `swapped_matte`, the same read from convert's
+    own matte (`matte_swapped`). None where not measured."""
 
     overlap: int
     kept: float | None
     occluder_change: float | None
     swapped: float | None
+    swapped_matte: float | None = None
 
 
 def swap_region(clean_output: np.ndarray, clean_footage: np.ndarray) -> np.ndarray:
@@ -189,6 +191,21 @@ def occluder_frame(output: np.ndarray, footage: np.ndarray, clean_output: np.nda
         does = np.count_nonzero(free & (cv2.absdiff(output, footage).max(axis=2) > KEEP_LEVEL))
         swapped = min(does / would, 1.0)
     return OccluderFrame(n, kept, change, swapped)
+
+
+def matte_swapped(matte: np.ndarray, clean_matte: np.ndarray, occluder: np.ndarray) -> float | None:
+    """Of the face the swap replaces when nothing is in front of it (`clean_matte`, the matte of
+    the conversion of the clip without the occluder, (H, W) in [0, 1], at 0.5 or more) less the
+    occluder's pixels (`occluder`, its alpha (H, W) uint8, above 0), the share that the occluded
+    clip's conversion replaces too (its `matte` at 0.5 or more). The mattes are convert's own
+    (`--codec patch`, media.writers.patch_matte): unlike `occluder_frame`'s count of changed pixels,
+    a swapped pixel that happens to match the footage's colour still counts, so what this misses is
+    what the masks left out: the occlusion cut beyond the occluder, and the landmark mask's outline
+    moving when the detector guesses at the covered part of the face. None when no face pixel is
+    free of the occluder."""
+    free = (clean_matte >= 0.5) & (occluder == 0)
+    n = int(np.count_nonzero(free))
+    return float(np.count_nonzero(free & (matte >= 0.5)) / n) if n else None
 
 
 # A glasses' pixel is seen when the glasses change the footage there by more than this (levels).
@@ -250,10 +267,12 @@ def summarise(frames: list[OccluderFrame], kept_share: float = 0.9) -> dict[str,
     `kept_frames`, the share of them in which at least `kept_share` of its pixels kept the
     footage's; `kept_mean`, the mean kept share; `occluder_change`, the mean change of its
     pixels (levels); `swapped_mean` / `swapped_min`, the share of the rest of the face still
-    swapped in those frames; `swapped_clear`, the same over frames it does not overlap."""
+    swapped in those frames; `swapped_clear`, the same over frames it does not overlap;
+    `swapped_matte_mean`, `swapped_mean` read from convert's mattes (None when not measured)."""
     over = [f for f in frames if f.overlap >= MIN_OVERLAP and f.kept is not None]
     clear = [f.swapped for f in frames if f.overlap < MIN_OVERLAP and f.swapped is not None]
     swapped = [f.swapped for f in over if f.swapped is not None]
+    by_matte = [f.swapped_matte for f in over if f.swapped_matte is not None]
 
     def mean(values: list[float]) -> float | None:
         return round(float(np.mean(values)), 4) if values else None
@@ -264,5 +283,5 @@ def summarise(frames: list[OccluderFrame], kept_share: float = 0.9) -> dict[str,
         "kept_mean": mean([f.kept for f in over]),
         "occluder_change": mean([f.occluder_change for f in over]),
         "swapped_mean": mean(swapped), "swapped_min": round(min(swapped), 4) if swapped else None,
-        "swapped_clear": mean(clear),
+        "swapped_clear": mean(clear), "swapped_matte_mean": mean(by_matte),
     }

@@ -19,13 +19,13 @@ from ..output_plan import PlateFormat
 from ..sequence import PlateSequence
 from ..timing import Timeline
 from .base import FrameWriter, Patch
-from .patch import PatchIndex, PatchWriter, load_patches, recomposite, recomposite_plate
+from .patch import PatchIndex, PatchWriter, load_patches, patch_matte, recomposite, recomposite_plate
 from .plates import PlateSequenceWriter
 from .png import ImageSetWriter, PngSequenceWriter
 from .video import VideoWriter
 
 __all__ = ["FrameWriter", "ImageSetWriter", "Patch", "PatchIndex", "PatchWriter", "PlateSequenceWriter", "PngSequenceWriter",
-           "VideoWriter", "load_patches", "open_writer", "recomposite", "recomposite_plate"]
+           "VideoWriter", "load_patches", "open_writer", "patch_matte", "recomposite", "recomposite_plate"]
 
 
 def open_writer(path: str | Path, codec: str | None = None, *, width: int, height: int,

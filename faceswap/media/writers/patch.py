@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,7 +38,8 @@ from .base import (
     write_file,
 )
 
-__all__ = ["PATCHES_FORMAT", "Patch", "PatchIndex", "PatchWriter", "load_patches", "recomposite", "recomposite_plate"]
+__all__ = ["PATCHES_FORMAT", "Patch", "PatchIndex", "PatchWriter", "load_patches", "patch_matte", "recomposite",
+           "recomposite_plate"]
 
 PATCHES_FORMAT = "faceswap-patches"
 
@@ -228,29 +229,53 @@ def recomposite_plate(folder: str | Path | PatchIndex, frame_index: int, plate: 
     return out
 
 
-def recomposite(folder: str | Path | PatchIndex, frame_index: int, background: np.ndarray) -> np.ndarray:
-    """Alpha-composite (straight alpha, "over") frame `frame_index`'s stored patches onto a
-    copy of `background` (HxWx3 uint8 RGB, the untouched plate), as a compositor would; returns
-    the HxWx3 uint8 frame. Raises FaceswapError when the background's size is not the
-    folder's frame size, or a patch file is missing or not RGBA."""
-    index = folder if isinstance(folder, PatchIndex) else load_patches(folder)
-    h, w = background.shape[:2]
-    if (w, h) != index.frame_size:
-        raise FaceswapError(f"background is {w}x{h} but the patches were made for "
-                            f"{index.frame_size[0]}x{index.frame_size[1]} frames")
-    out = background[..., :3].astype(np.float32)
+def _placed(index: PatchIndex, frame_index: int, size: tuple[int, int]
+            ) -> Iterator[tuple[np.ndarray, tuple[slice, slice]]]:
+    """Frame `frame_index`'s PNG patches, each as its RGBA float32 pixels clipped to a frame of
+    `size` (h, w) (a face at the edge may hang over it) and where they go in the frame. Raises
+    FaceswapError for a missing patch file or one that is not RGBA."""
+    h, w = size
     for entry in index.frames.get(int(frame_index), []):
         img = cv2.imread(str(index.folder / entry["file"]), cv2.IMREAD_UNCHANGED)
         if img is None or img.ndim != 3 or img.shape[2] != 4:
             raise FaceswapError(f"{index.folder / entry['file']} is missing or not an RGBA PNG")
         rgba = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
         x, y = int(entry["x"]), int(entry["y"])
-        # Clip the patch to the frame: a face at the edge may hang over it.
         x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + rgba.shape[1], w), min(y + rgba.shape[0], h)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        part = rgba[y0 - y:y1 - y, x0 - x:x1 - x].astype(np.float32)
+        if x0 < x1 and y0 < y1:
+            yield rgba[y0 - y:y1 - y, x0 - x:x1 - x].astype(np.float32), (slice(y0, y1), slice(x0, x1))
+
+
+def _index_for(folder: str | Path | PatchIndex, size: tuple[int, int], what: str) -> PatchIndex:
+    index = folder if isinstance(folder, PatchIndex) else load_patches(folder)
+    h, w = size
+    if (w, h) != index.frame_size:
+        raise FaceswapError(f"{what} is {w}x{h} but the patches were made for "
+                            f"{index.frame_size[0]}x{index.frame_size[1]} frames")
+    return index
+
+
+def recomposite(folder: str | Path | PatchIndex, frame_index: int, background: np.ndarray) -> np.ndarray:
+    """Alpha-composite (straight alpha, "over") frame `frame_index`'s stored patches onto a
+    copy of `background` (HxWx3 uint8 RGB, the untouched plate), as a compositor would; returns
+    the HxWx3 uint8 frame. Raises FaceswapError when the background's size is not the
+    folder's frame size, or a patch file is missing or not RGBA."""
+    index = _index_for(folder, background.shape[:2], "background")
+    out = background[..., :3].astype(np.float32)
+    for part, where in _placed(index, frame_index, background.shape[:2]):
         alpha = part[..., 3:4] / 255.0
-        region = out[y0:y1, x0:x1]
-        out[y0:y1, x0:x1] = part[..., :3] * alpha + region * (1.0 - alpha)
+        out[where] = part[..., :3] * alpha + out[where] * (1.0 - alpha)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def patch_matte(folder: str | Path | PatchIndex, frame_index: int, size: tuple[int, int]) -> np.ndarray:
+    """The matte of frame `frame_index`'s stored patches over a frame of `size` (h, w): (h, w)
+    float32 in [0, 1], each patch's alpha laid "over" the others (1 where any face covers the pixel
+    fully, 0 where none was drawn): what of the frame the swap replaced. Raises FaceswapError as
+    `recomposite`."""
+    index = _index_for(folder, size, "frame")
+    matte = np.zeros(size, np.float32)
+    for part, where in _placed(index, frame_index, size):
+        alpha = part[..., 3] / 255.0
+        matte[where] = alpha + matte[where] * (1.0 - alpha)
+    return matte
