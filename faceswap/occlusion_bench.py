@@ -219,6 +219,7 @@ def run(data: Path, out: Path, clips: list[str], masks: list[str], models: dict[
                     converted[kind, mask] = target
                     # the same conversion as patches: their alpha is convert's matte (`swapped_matte`)
                     patched[kind, mask] = out / "patches" / clip / f"{kind}.{mask}"
+                    patched[kind, mask].parent.mkdir(parents=True, exist_ok=True)
                     for codec, where in (("ffv1", target), ("patch", patched[kind, mask])):
                         if reuse and (where / "patches.json" if codec == "patch" else where).is_file():
                             continue
