@@ -2,8 +2,8 @@
 
     __main__                      `python -m faceswap`: runs cli
     cli, bench, demo, quality,    scripts (occlusion_bench: `make occlusion`; glasses_bench: `make glasses`,
-    occlusion_bench,              on occlusion_bench's clips; samples: their shared first step; cli_base:
-    glasses_bench                 what cli's commands share)
+    occlusion_bench,              on occlusion_bench's clips; watermark_look: a blind look at the watermark;
+    glasses_bench, watermark_look samples: their shared first step; cli_base: what cli's commands share)
     api                           wires the stages
     batch                         many shots: convert + qc each, on workers or a Ray cluster
     extract, train, convert, qc,  the stages: none imports another
@@ -34,7 +34,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "faceswap"
 LEAVES = {"faceswap", "errors", "log", "defaults", "ranges", "interrupts"}   # "faceswap": the package root (__version__)
 BASE = {"media", "faces", "model", "data", "plot", "provenance", "credentials"}
 STAGES = {"extract", "train", "convert", "qc", "verify"}
-SCRIPTS = {"cli", "bench", "demo", "quality", "occlusion_bench", "glasses_bench"}
+SCRIPTS = {"cli", "bench", "demo", "quality", "occlusion_bench", "glasses_bench", "watermark_look"}
 
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
