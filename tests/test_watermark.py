@@ -359,6 +359,25 @@ def test_the_mark_depends_on_the_frame_alone_and_few_squares_change_level(d18_fr
     assert np.mean(changed) < 0.03 and len(np.unique(before)) > 1, (np.mean(changed), max(changed))
 
 
+def test_a_marker_keeps_the_marks_of_its_last_sizes_only(d18_frames):
+    """A folder of stills of many sizes: the Marker keeps the mark of the CACHED_SIZES sizes it used
+    last (50 MB each at 1080p), and a size it dropped and meets again is marked as before."""
+    from faceswap.convert.marking import CACHED_SIZES, Marker
+
+    marker = Marker("frame", 0x5EC0FFEE42)
+    sizes = [(120, 160), (96, 128), (120, 160), (64, 80), (72, 96)]
+    first = None
+    for h, w in sizes:
+        frame = cv2.resize(d18_frames[0], (w, h))
+        marker.frame(frame)
+        if (h, w) == sizes[0] and first is None:
+            first = frame.copy()
+    assert list(marker._cache) == [(64, 80), (72, 96)] and len(marker._cache) == CACHED_SIZES
+    again = cv2.resize(d18_frames[0], (160, 120))
+    marker.frame(again)
+    assert np.array_equal(again, first) and list(marker._cache) == [(72, 96), (120, 160)]
+
+
 def test_every_layer_period_is_a_whole_multiple_of_the_first():
     assert watermark._multiples(watermark.LAYERS, 1080, 1920) == [1, 2]
     # a 360p proxy's cells are held at 4 px when written; the reader's filters assume no floor

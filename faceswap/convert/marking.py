@@ -21,11 +21,15 @@ from ..media import watermark
 from ..provenance import job_key, record_job_key
 from .composite import Placed
 
-__all__ = ["SCHEME", "Marker", "job_mark_id", "output_id", "resolve_mode"]
+__all__ = ["CACHED_SIZES", "SCHEME", "Marker", "job_mark_id", "output_id", "resolve_mode"]
 
 # media/watermark.py's layout; verify reads it, tile-4 (the same layout at fixed amplitudes), and tile-2/3 by
 # their luma tile (unchanged). The reader needs nothing new for tile-5's amplitudes.
 SCHEME = "faceswap-tile-5"
+# Frame sizes whose mark a Marker keeps made (the least recently used goes first): a clip has one
+# size, a plate with proxies two; each costs about 50 MB at 1080p (the three amplitude levels' adds
+# and subs and the embedders' working copies), 200 MB at 4K.
+CACHED_SIZES = 2
 
 
 def resolve_mode(mode: str, source_kind: str) -> str:
@@ -69,9 +73,15 @@ class Marker:
         """The mark for a frame size, made once a run: `pattern` (watermark.Pattern), and the
         embedders that mark a clip's frames one after another, `uint8` and `uint16` (10/12-bit
         video, the mark scaled to the same levels), made when first needed."""
-        if (height, width) not in self._cache:
-            self._cache[height, width] = {"pattern": watermark.mark_pattern(self.ident, height, width)}
-        return self._cache[height, width]
+        key = (height, width)
+        if key in self._cache:
+            self._cache[key] = self._cache.pop(key)   # the most recently used goes last
+        else:
+            # a folder of stills of many sizes would otherwise keep every size's (50 MB at 1080p)
+            while len(self._cache) >= CACHED_SIZES:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = {"pattern": watermark.mark_pattern(self.ident, height, width)}
+        return self._cache[key]
 
     def frame(self, pixels: np.ndarray) -> None:
         """Mark a whole frame in place: (H, W, 3) uint8, or uint16 (deep video)."""
