@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from faceswap.convert.composite import CompositeSettings, composite, crop_mask
-from faceswap.convert.occlusion import REACH, OcclusionSmoother, blend_occlusion, face_key, frame_occlusion
+from faceswap.convert.occlusion import (
+    REACH,
+    OcclusionSmoother,
+    blend_occlusion,
+    colour_refine,
+    face_key,
+    frame_occlusion,
+)
 from faceswap.convert.stabilize import FrameItem
 from faceswap.data.dataset import FaceDataset, load_faceset
 from faceswap.data.occlusion_samples import occluded_samples
@@ -150,6 +157,33 @@ def test_the_smoother_never_reaches_across_a_cut():
     out = _smooth(_items([0.0] * 5 + [1.0] * 5, shots=[0] * 5 + [1] * 5))
     assert out[5].extra["occlusion"][0].min() == 1.0   # the new shot's first frame: its own masks only
     assert out[4].extra["occlusion"][0].max() == 0.0
+
+
+def _fingers(occluder_rgb):
+    """Skin with two fingers of `occluder_rgb` crossing its lower half, skin showing between them,
+    and the net's coarse view: the fingers and the gap between them one covered block."""
+    rng = np.random.default_rng(3)
+    guide = np.clip(np.array([200, 150, 130]) + rng.normal(0, 2, (200, 200, 3)), 0, 255).astype(np.uint8)
+    guide[100:, 60:80] = occluder_rgb
+    guide[100:, 100:120] = occluder_rgb
+    visible = np.ones((200, 200), np.float32)
+    visible[92:, 52:128] = 0.0
+    return guide, visible
+
+
+def test_face_coloured_pixels_between_fingers_go_back_to_the_face_and_an_occluder_of_skin_colour_stays_cut():
+    inside = np.ones((200, 200), bool)
+    guide, visible = _fingers((90, 60, 40))   # brown fingers on pink skin
+    refined = colour_refine(visible, guide, inside, face_width=200.0)
+    assert (refined[110:, 84:97] == 1.0).all()                        # the skin between them: face again
+    assert (refined[100:, 62:78] == 0.0).all() and (refined[100:, 102:118] == 0.0).all()   # the fingers: cut
+    cut = frame_occlusion(visible, guide, face_width=200.0, grow=0.0, inside=inside)
+    assert (cut[115:, 86:95] > 0.5).all() and (cut[105:, 64:76] < 0.5).all()
+    assert (frame_occlusion(visible, guide, face_width=200.0, grow=0.0)[115:, 86:95] < 0.5).all()   # without: cut
+    # outside the landmark mask nothing is asked; fingers of the skin's own colour decide nothing
+    assert np.array_equal(colour_refine(visible, guide, np.zeros_like(inside), 200.0), visible)
+    guide, visible = _fingers((197, 148, 128))
+    assert np.array_equal(colour_refine(visible, guide, inside, face_width=200.0), visible)
 
 
 def test_the_cut_snaps_to_the_footage_edges_grows_and_multiplies_into_the_blend():

@@ -160,7 +160,7 @@ def lay_out(frame: np.ndarray, matrix: np.ndarray, crop: np.ndarray, rgb: np.nda
     outline, uncovered = alpha, None
     if occlusion is not None:
         visible = warp_back(occlusion, matrix, region, border=cv2.BORDER_REPLICATE, interpolation=cv2.INTER_LINEAR)
-        uncovered = frame_occlusion(visible, frame[y0:y1, x0:x1], face_width, settings.occlusion_grow)
+        uncovered = frame_occlusion(visible, frame[y0:y1, x0:x1], face_width, settings.occlusion_grow, alpha > 0.5)
         alpha = alpha * uncovered
     if kept is not None:
         cut = 1.0 - kept.within(region)

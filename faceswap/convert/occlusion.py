@@ -200,8 +200,79 @@ GUIDE_RADIUS = 3.0
 GUIDE_EPS = 12.0
 
 
+# The colour check of the net's cut (`colour_refine`): how far from the face's visible part it reaches,
+# in % of the face width (the gaps between a hand's fingers run a fifth of the face below their tips),
+# and the squared Mahalanobis distances (CIELAB, 3 degrees of freedom) under which a pixel is the
+# skin's colour (16: 1 pixel of skin in 1,000 is farther) and over which it is not the occluder's (25:
+# 1 in 60,000).
+COLOUR_REACH = 25.0
+SKIN_LIKE = 16.0
+NOT_OCCLUDER = 25.0
+# Covariance floor of either colour model (CIELAB units squared): a flat occluder (the issue's drawbox)
+# has almost none, and the face pixels' codec noise should not read as "not the occluder".
+_COLOUR_FLOOR = 4.0
+
+
+def _gaussian(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and inverse covariance (floored) of (N, 3) colours."""
+    return pixels.mean(axis=0), np.linalg.inv(np.cov(pixels.T) + np.eye(3) * _COLOUR_FLOOR)
+
+
+def _distance(pixels: np.ndarray, model: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Squared Mahalanobis distance (N,) of (N, 3) colours from a `_gaussian` model."""
+    d = pixels - model[0]
+    return np.einsum("ni,ij,nj->n", d, model[1], d)
+
+
+def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, face_width: float) -> np.ndarray:
+    """The net's visible share (H, W) float32 in [0, 1] at the frame's resolution, with the face
+    pixels it calls covered but whose colour says face given back (set to 1).
+
+    `guide`: the footage there, (H, W, 3) uint8 RGB; `inside`: (H, W) bool, the face's landmark
+    mask (the only place a cut matters); `face_width`: pixels. The net sees a 64 px crop: the gaps
+    between a hand's fingers, a few crop pixels wide, come out covered, and the lips and chin seen
+    between the fingers kept the footage's (d19: 4.7 % of the face's swap lost under a hand against
+    the landmark mask's). Two Gaussian colour models in CIELAB, one of the face's skin the net sees
+    (within 15 % of the face width of the cut), one of the occluder (the cut less its rim, less its
+    skin-like pixels: the face between the fingers; at least half of it must be left), decide
+    each covered pixel within COLOUR_REACH of the seen face: it goes back to the face only when it
+    is likely skin (SKIN_LIKE) and unlikely occluder (NOT_OCCLUDER). This is GrabCut's data term
+    (Rother, Kolmogorov & Blake, "GrabCut: interactive foreground extraction using iterated graph
+    cuts", SIGGRAPH 2004) with one Gaussian a side and two thresholds instead of the graph cut: an
+    occluder of the face's own colour (a skin-toned hand, the issue's skin-coloured box) decides
+    nothing, and the net's cut stands. Returns `visible` itself when there is not enough of either
+    side to model."""
+    unit = face_width / 100
+    seen = (visible > 0.9) & inside
+    covered = (visible < 0.1) & inside
+    rim = max(1, int(round(2 * unit)))
+    core = cv2.erode(covered.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2)) > 0
+    if np.count_nonzero(seen) < 200 or np.count_nonzero(core) < 50:
+        return visible
+    to_seen = cv2.distanceTransform((~seen).astype(np.uint8), cv2.DIST_L2, 5)
+    to_covered = cv2.distanceTransform((~covered).astype(np.uint8), cv2.DIST_L2, 5)
+    ask = (visible <= 0.9) & inside & (to_seen <= COLOUR_REACH * unit)
+    if not ask.any():
+        return visible
+    lab = cv2.cvtColor(np.ascontiguousarray(guide), cv2.COLOR_RGB2LAB).astype(np.float32)
+    skin = seen & (to_covered <= 15 * unit)
+    skin_model = _gaussian(lab[skin if np.count_nonzero(skin) >= 100 else seen])
+    # the occluder's colour from the cut's pixels that are not skin-like: the cut also holds the face
+    # between the fingers; when most of it is skin-like, the occluder is of the skin's colour
+    held = lab[core]
+    other = _distance(held, skin_model) >= SKIN_LIKE
+    if np.count_nonzero(other) < max(50, 0.5 * len(held)):
+        return visible
+    occluder_model = _gaussian(held[other])
+    x = lab[ask]
+    face = (_distance(x, skin_model) < SKIN_LIKE) & (_distance(x, occluder_model) > NOT_OCCLUDER)
+    out = visible.copy()
+    out[ask] = np.where(face, 1.0, visible[ask])
+    return out
+
+
 def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
-                    grow: float = defaults.OCCLUSION_GROW) -> np.ndarray:
+                    grow: float = defaults.OCCLUSION_GROW, inside: np.ndarray | None = None) -> np.ndarray:
     """The occlusion net's cut at the frame's resolution: (H, W) float32 in [0, 1] to multiply the
     blend alpha by, from the steadied visible share warped into a frame region (H, W) and that
     region of the footage, `guide` (H, W, 3) uint8.
@@ -210,9 +281,12 @@ def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
     filter (He, Sun & Tang 2010, "Guided Image Filtering", as in OpenCV's ximgproc) moves it onto
     the footage's own edges (an occluder's outline is one), then a smoothstep from 0.3 to 0.7 firms
     it and the covered region is grown by `grow` % of `face_width` (pixels), so the occluder's
-    anti-aliased rim keeps the footage's pixels too."""
+    anti-aliased rim keeps the footage's pixels too. `inside` ((H, W) bool, the face's landmark mask):
+    the covered face pixels whose colour says face are given back first (`colour_refine`)."""
     radius = max(1, int(round(GUIDE_RADIUS * face_width / 100)))
     v = cv2.ximgproc.guidedFilter(guide, visible.astype(np.float32), radius, GUIDE_EPS ** 2)
+    if inside is not None:
+        v = colour_refine(v, guide, inside, face_width)
     firm = smoothstep(v, 0.3, 0.7)
     px = int(round(grow * face_width / 100))
     if px > 0:
@@ -221,4 +295,4 @@ def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
     return firm
 
 
-__all__ = ["CropView", "CoveredFaces", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
+__all__ = ["COLOUR_REACH", "CropView", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
