@@ -12,7 +12,6 @@ print PASS/MISS for information only: the exit status is 0 either way.
 from __future__ import annotations
 
 import argparse
-import collections
 import itertools
 import json
 import os
@@ -470,10 +469,9 @@ def _mark_delta_e(video: Path, ident: int, index: int = 30) -> tuple[float, floa
 
     from .media import watermark
     from .media.delivered import through_h264
-    from .media.video_reader import VideoReader
+    from .media.video_reader import read_frame
 
-    frames = itertools.islice(VideoReader(video), index + 1)
-    frame = collections.deque((f.copy() for _, f in frames), maxlen=1)[0]   # frame `index`, or a shorter clip's last
+    frame = read_frame(video, index, or_last=True)
     h, w = frame.shape[:2]
     pattern = watermark.mark_pattern(ident, h, w)
     difference = deltaE_ciede2000(rgb2lab(through_h264(frame)), rgb2lab(through_h264(watermark.embed(frame.copy(), pattern))))

@@ -31,8 +31,8 @@ from .defaults import GLASSES_MODES, SAMPLE_DATA
 from .errors import FaceswapError
 from .faces.backends import make_backend
 from .log import filter_native_stderr, setup_logging
-from .media.video_reader import VideoReader
-from .occlusion_bench import GLASSES, _frame, _models, _tile, face_box, make_clips, write_results
+from .media.video_reader import VideoReader, read_frame
+from .occlusion_bench import GLASSES, _models, _tile, face_box, make_clips, write_results
 from .qc.occlusion import glasses_frame, summarise_glasses, swap_region
 from .samples import add_data_argument
 
@@ -69,16 +69,16 @@ def run(data: Path, out: Path, model: Path, pair: tuple[str, str], clips: list[s
             mattes = np.load(folder / f"{GLASSES}.matte.npy")
             clean_out = out / "converted" / f"{clip}.clean.mkv"
             convert(paths["clean"], model, clean_out, _options(clip, pair, "face"), progress=False)
-            box = face_box([_frame(paths["clean"], 0)], backend)
+            box = face_box([read_frame(paths["clean"], 0)], backend)
             index = len(mattes) // 2
-            tiles = [_tile(_frame(paths[GLASSES], index), box, f"{clip} + glasses")]
+            tiles = [_tile(read_frame(paths[GLASSES], index), box, f"{clip} + glasses")]
             for mode in modes:
                 result = out / "converted" / f"{clip}.{mode}.mkv"
                 convert(paths[GLASSES], model, result, _options(clip, pair, mode), progress=False)
                 figures = measure(paths[GLASSES], result, paths["clean"], clean_out, mattes)
                 records.append({"clip": clip, "glasses": mode, **figures})
                 print(f"[{clip} --glasses {mode}] " + ", ".join(f"{k} {v}" for k, v in figures.items()))
-                tiles.append(_tile(_frame(result, index), box, mode))
+                tiles.append(_tile(read_frame(result, index), box, mode))
             rows.append(np.concatenate(tiles, axis=1))
         for clip in real:
             source = data / "video" / f"{clip}.mp4"
@@ -91,7 +91,7 @@ def run(data: Path, out: Path, model: Path, pair: tuple[str, str], clips: list[s
                 options = _options(clip, pair, mode)
                 options.frames = f"0:{max(2, int(seconds * 25))}"
                 convert(source, model, result, options, progress=False)
-                tiles.append(_tile(_frame(result, index), box, mode))
+                tiles.append(_tile(read_frame(result, index), box, mode))
             rows.append(np.concatenate(tiles, axis=1))
     finally:
         backend.close()

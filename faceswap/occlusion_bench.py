@@ -38,7 +38,7 @@ from .errors import FaceswapError
 from .faces.backends import make_backend
 from .log import filter_native_stderr, setup_logging
 from .media.images import write_png
-from .media.video_reader import VideoReader
+from .media.video_reader import VideoReader, read_frame
 from .media.writers import VideoWriter, load_patches, patch_matte
 from .qc.occlusion import matte_swapped, occluder_frame, summarise, swap_region
 from .samples import add_data_argument
@@ -142,13 +142,6 @@ def measure(footage: Path, output: Path, clean: Path, clean_output: Path, mattes
     return summarise(per_frame), best[0], best_frame
 
 
-def _frame(path: Path, index: int) -> np.ndarray:
-    for i, frame in VideoReader(path):
-        if i == index:
-            return frame.copy()
-    raise FaceswapError(f"{path} has no frame {index}")
-
-
 def _tile(frame: np.ndarray, box: tuple[float, ...], label: str) -> np.ndarray:
     x0, y0, x1, y1 = box
     cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * 1.5
@@ -210,7 +203,7 @@ def run(data: Path, out: Path, clips: list[str], masks: list[str], models: dict[
             paths = {kind: folder / f"{kind}.mkv" for kind in ("clean", *MOVING_KINDS)}
             if not (reuse and all(p.is_file() for p in paths.values())):
                 paths = make_clips(data / "video" / f"{clip}.mp4", folder, seconds, backend=backend)
-            box = face_box([_frame(paths["clean"], 0)], backend)
+            box = face_box([read_frame(paths["clean"], 0)], backend)
             converted, patched = {}, {}
             for mask in masks:
                 for kind, path in paths.items():
@@ -236,7 +229,7 @@ def run(data: Path, out: Path, clips: list[str], masks: list[str], models: dict[
                                     "to": side, **figures})
                     print(f"[{clip} {kind} --mask {mask}] " + ", ".join(f"{k} {v}" for k, v in figures.items()))
                     if not tiles:
-                        tiles.append(_tile(_frame(paths[kind], index), box, f"{clip} {kind} {index}"))
+                        tiles.append(_tile(read_frame(paths[kind], index), box, f"{clip} {kind} {index}"))
                     tiles.append(_tile(frame, box, mask))
                 rows.append(np.concatenate(tiles, axis=1))
     finally:

@@ -34,10 +34,11 @@ import cv2
 import numpy as np
 
 from .defaults import SAMPLE_DATA
+from .errors import FaceswapError
 from .media import watermark
 from .media.delivered import through_h264
 from .media.images import write_png
-from .media.video_reader import VideoReader
+from .media.video_reader import read_frame
 from .samples import add_data_argument
 
 __all__ = ["flattest_crop", "make", "score"]
@@ -65,17 +66,6 @@ def flattest_crop(frame: np.ndarray) -> tuple[int, int, int, int]:
     return best[2], best[1], cw, ch
 
 
-def _frame(video: Path, index: int) -> np.ndarray:
-    last = None
-    for i, frame in VideoReader(video):
-        last = frame
-        if i == index:
-            break
-    if last is None:
-        raise ValueError(f"{video} has no frames")
-    return last.copy()
-
-
 def make(data: Path, out: Path, index: int = 50, seed: int = 42, clips: tuple[str, ...] = CLIPS) -> Path:
     """Write the shuffled images to `out` and their key to `out`.key.json (see the module); returns
     the key's path. Raises FileNotFoundError for a clip missing from `data`/video."""
@@ -84,7 +74,7 @@ def make(data: Path, out: Path, index: int = 50, seed: int = 42, clips: tuple[st
         video = data / "video" / f"{clip}.mp4"
         if not video.is_file():
             raise FileNotFoundError(video)
-        frame = _frame(video, index)
+        frame = read_frame(video, index, or_last=True)
         h, w = frame.shape[:2]
         marked = watermark.embed(frame.copy(), watermark.mark_pattern(IDENT, h, w))
         x, y, cw, ch = flattest_crop(frame)
@@ -157,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(json.loads(key_path.read_text()))} images in {args.out}; key {key_path}")
             return 0
         rows = score(json.loads(args.key.read_text()), parse_ratings(args.ratings.read_text()))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, FaceswapError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{'view':<8}{'marked >=1':>12}{'=2':>5}{'unmarked >=1':>15}{'=2':>5}{'p':>8}")

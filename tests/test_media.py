@@ -6,7 +6,7 @@ import pytest
 from faceswap.errors import FaceswapError
 from faceswap.media.probe import probe_video
 from faceswap.media.source import FrameSource
-from faceswap.media.video_reader import VideoReader
+from faceswap.media.video_reader import VideoReader, read_frame
 
 
 def test_probe_real_video(data):
@@ -62,6 +62,14 @@ def test_reader_started_mid_file_gives_the_same_pixels(data):
     index, frame = next(iter(VideoReader(path, start=20)))
     assert index == 20
     assert np.array_equal(frame, from_start[0])
+
+
+def test_read_frame_gives_one_frame_or_the_last_of_a_shorter_clip(data, d18_frames):
+    path = data / "video" / "d18.mp4"
+    assert np.array_equal(read_frame(path, 7), d18_frames[7]) and not np.array_equal(d18_frames[7], d18_frames[0])
+    assert np.array_equal(read_frame(path, 10_000, or_last=True), d18_frames[-1])
+    with pytest.raises(FaceswapError, match="no frame 10000"):
+        read_frame(path, 10_000)
 
 
 def test_system_ffmpeg_older_than_5_1_is_passed_over(tmp_path, monkeypatch):

@@ -129,3 +129,17 @@ class VideoReader:
             # Corrupt packets mid-stream: ffmpeg conceals them and goes on. Say so once.
             self.warning = f"{Path(self.info.path).name}: ffmpeg reported decode errors ({err})"
             log.warning(self.warning)
+
+
+def read_frame(path: str | Path, index: int, or_last: bool = False) -> np.ndarray:
+    """Frame `index` (0-based) of the video at `path`: a copy, (H, W, 3) RGB as VideoReader gives it,
+    decoded from the start (frame-exact; for a still or a sheet, not for a loop). `or_last`: a
+    shorter video gives its last frame instead. Raises FaceswapError when there is no such frame."""
+    last = None
+    for i, frame in VideoReader(path):
+        last = frame
+        if i == index:
+            return frame.copy()
+    if or_last and last is not None:
+        return last.copy()
+    raise FaceswapError(f"{path} has no frame {index}")
