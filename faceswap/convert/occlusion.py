@@ -213,15 +213,15 @@ NOT_OCCLUDER = 25.0
 _COLOUR_FLOOR = 4.0
 
 
-def _gaussian(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and inverse covariance (floored) of (N, 3) colours."""
+def colour_model(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (3,) and inverse covariance (3, 3), floored by _COLOUR_FLOOR, of (N, 3) colours (CIELAB)."""
     return pixels.mean(axis=0), np.linalg.inv(np.cov(pixels.T) + np.eye(3) * _COLOUR_FLOOR)
 
 
-def _distance(pixels: np.ndarray, model: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Squared Mahalanobis distance (N,) of (N, 3) colours from a `_gaussian` model."""
+def colour_distance(pixels: np.ndarray, model: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Squared Mahalanobis distance (...,) of (..., 3) colours from a `colour_model`."""
     d = pixels - model[0]
-    return np.einsum("ni,ij,nj->n", d, model[1], d)
+    return np.einsum("...i,ij,...j->...", d, model[1], d)
 
 
 def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, face_width: float) -> np.ndarray:
@@ -256,16 +256,16 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
         return visible
     lab = cv2.cvtColor(np.ascontiguousarray(guide), cv2.COLOR_RGB2LAB).astype(np.float32)
     skin = seen & (to_covered <= 15 * unit)
-    skin_model = _gaussian(lab[skin if np.count_nonzero(skin) >= 100 else seen])
+    skin_model = colour_model(lab[skin if np.count_nonzero(skin) >= 100 else seen])
     # the occluder's colour from the cut's pixels that are not skin-like: the cut also holds the face
     # between the fingers; when most of it is skin-like, the occluder is of the skin's colour
     held = lab[core]
-    other = _distance(held, skin_model) >= SKIN_LIKE
+    other = colour_distance(held, skin_model) >= SKIN_LIKE
     if np.count_nonzero(other) < max(50, 0.5 * len(held)):
         return visible
-    occluder_model = _gaussian(held[other])
+    occluder_model = colour_model(held[other])
     x = lab[ask]
-    face = (_distance(x, skin_model) < SKIN_LIKE) & (_distance(x, occluder_model) > NOT_OCCLUDER)
+    face = (colour_distance(x, skin_model) < SKIN_LIKE) & (colour_distance(x, occluder_model) > NOT_OCCLUDER)
     out = visible.copy()
     out[ask] = np.where(face, 1.0, visible[ask])
     return out
@@ -295,4 +295,4 @@ def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
     return firm
 
 
-__all__ = ["COLOUR_REACH", "CropView", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
+__all__ = ["COLOUR_REACH", "CropView", "colour_distance", "colour_model", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]

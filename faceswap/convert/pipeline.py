@@ -47,6 +47,7 @@ from .faces_in import FaceProvider, TargetSelector
 from .glasses import KEY as GLASSES
 from .glasses import mark_glasses
 from .marking import Marker, output_id, resolve_mode
+from .occluded_landmarks import OccludedLandmarks
 from .occlusion import KEY as OCCLUSION
 from .occlusion import REACH, CoveredFaces, CropView, blend_occlusion, crop_view, face_key, smooth_occlusion
 from .options import ConvertOptions, parse_frames
@@ -212,6 +213,9 @@ class Converter:
         selector = TargetSelector(self.options, self.swapper, self.footage_side or "a", self._backend) \
             if select else None
         cuts = CutDetector()
+        # --mask occlusion: a face with a hand or a microphone over it is found again with it painted out
+        refind = OccludedLandmarks(self.swapper, self._backend()) \
+            if select and self.settings.mask == "occlusion" else None
         for frame in source:
             if frame.index < start:
                 continue
@@ -224,6 +228,8 @@ class Converter:
                     self._decide_footage_side(frame.image, faces)
                     selector.side = self.footage_side
                 faces = selector(frame.image, faces)
+                if refind is not None:
+                    faces = refind(frame.image, faces)
             elif faces:
                 faces = [max(faces, key=lambda f: f.size)]  # the driver: its main face
             item = FrameItem(frame.index, frame.image, frame.name, faces, shot=shot)
@@ -231,6 +237,8 @@ class Converter:
                 item.extra[PLATE] = frame.plate
             yield from stabilizer.push(item)
         yield from stabilizer.flush()
+        if refind is not None and refind.refound:
+            log.info("%d faces with something in front of them found again with it painted out", refind.refound)
         if select:
             self.shots = cuts.shot + 1
 
