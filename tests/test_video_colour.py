@@ -164,6 +164,22 @@ def test_an_untagged_8_bit_video_is_still_written_8_bit_bt709(data, swap_model, 
     assert info.colour == {"range": "tv", "space": "bt709", "primaries": "bt709", "transfer": "bt709"}
 
 
+def test_rgb_video_written_as_yuv_gets_a_yuv_matrix(data, swap_model, backend, tmp_path):
+    """RGB footage (FFV1 bgr0, whose matrix tag is GBR) into H.264: Y'CbCr tagged BT.709, not GBR
+    (players read Y'CbCr tagged GBR as G, B, R: a green and magenta frame), and the levels outside
+    the face those of the input."""
+    rgb = tmp_path / "rgb.mkv"
+    run_ffmpeg(["-y", "-i", str(data / "video" / "d19.mp4"), "-frames:v", "6", "-c:v", "ffv1", "-pix_fmt", "bgr0",
+                str(rgb)], "make rgb")
+    assert probe_video(rgb).colour.get("space") == "gbr"
+    out = tmp_path / "out.mp4"
+    convert(rgb, swap_model, out, ConvertOptions(all_faces=True, watermark="off"), progress=False)
+    info = probe_video(out)
+    assert info.pix_fmt == "yuv444p" and info.colour.get("space") == "bt709" and info.colour.get("range") == "tv"
+    bias, _, _ = _levels(rgb, out, backend)
+    assert np.abs(bias).max() < 1.0, bias
+
+
 def _face_boxes(frames: list[np.ndarray], backend) -> list[np.ndarray]:
     """Each frame's face box grown by 60 % of its width, as a boolean mask (frames 16-bit RGB)."""
     out = []

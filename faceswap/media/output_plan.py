@@ -233,8 +233,15 @@ def _choose_depth(plan: OutputPlan, info: VideoInfo, tonemap: str | None = None)
         plan.notes.append(f"colour: {tags['transfer']} tone mapped to BT.709 SDR (--tonemap {tonemap}; zscale + "
                           "tonemap hable), tagged bt709")
     elif tags:
-        plan.notes.append("colour: " + ", ".join(f"{k} {v}" for k, v in tags.items()) + " read from the input "
-                          "and written unchanged (no tone mapping)")
+        if tags.get("space") == "gbr" and codec in CODECS and CODECS[codec].yuv:
+            # RGB footage (FFV1, PNG-in-MOV, a grade's RGB export) written as Y'CbCr: its RGB matrix tag
+            # on Y'CbCr makes players read Y, Cb, Cr as G, B, R (a green and magenta picture)
+            plan.colour.update(space="bt709", range="tv")
+            plan.notes.append(f"colour: RGB input written as Y'CbCr ({codec}): BT.709 matrix, limited range")
+            tags = {k: v for k, v in tags.items() if k not in ("space", "range")}
+        if tags:
+            plan.notes.append("colour: " + ", ".join(f"{k} {v}" for k, v in tags.items()) + " read from the input "
+                              "and written unchanged (no tone mapping)")
     if not info.deep or codec not in _MAX_BITS:
         return
     plan.deep = True
