@@ -50,7 +50,7 @@ def test_nothing_covered_leaves_the_face_as_it_is():
     from faceswap.faces.types import Face
 
     face = Face(np.random.default_rng(1).uniform(40, 80, (68, 2)).astype(np.float32), 1.0)
-    refind = OL.OccludedLandmarks(Clear(), backend=None)
+    refind = OL.OccludedLandmarks(Clear(), backend_factory=lambda: None)
     assert refind(np.zeros((120, 120, 3), np.uint8), [face])[0] is face
     assert refind.refound == 0
 
@@ -90,11 +90,27 @@ def test_a_hand_over_the_mouth_no_longer_moves_the_mouth(data, backend):
         rgb, alpha = O.moving_occluder("hand", index, clean.shape, box)
         occluded = O.composite(clean, rgb, alpha)
         face = max(backend.detect(occluded), key=lambda f: f.size)
-        refind = OL.OccludedLandmarks(MatteNet(truth, alpha), backend)
+        refind = OL.OccludedLandmarks(MatteNet(truth, alpha), lambda: backend)
         found = refind(occluded, [face])[0]
         assert refind.refound == 1 and found.track == face.track
         iod = np.linalg.norm(truth[36:42].mean(0) - truth[42:48].mean(0))
         raw_err.append(np.linalg.norm(face.landmarks[48:68] - truth[48:68], axis=1).mean() / iod)
         new_err.append(np.linalg.norm(found.landmarks[48:68] - truth[48:68], axis=1).mean() / iod)
     assert np.mean(raw_err) > 0.05                     # the hand does mislead the mesh
-    assert np.mean(new_err) < 0.6 * np.mean(raw_err)
+    assert np.mean(new_err) < 0.32 * np.mean(raw_err)   # 0.26 here; 0.34 without the colour join
+
+
+def test_a_face_mostly_covered_keeps_the_mesh_own_guess(data, backend):
+    """The box over nose and mouth covers more than MAX_SHARE of d18's face: painting it out would
+    leave the mesh nothing to place them by, so the face is left as found."""
+    video = data / "video" / "d18.mp4"
+    clean = read_frame(video, 45)
+    truth = max(backend.detect(clean), key=lambda f: f.size).landmarks
+    rgb, alpha = O.moving_occluder("box", 45, clean.shape, (*truth.min(axis=0), *truth.max(axis=0)))
+    occluded = O.composite(clean, rgb, alpha)
+    face = max(backend.detect(occluded), key=lambda f: f.size)
+    net = MatteNet(truth, alpha)
+    crop_visible = net.occlusion(net.crop(occluded, net.matrix(face.landmarks))[None])[0]
+    assert (crop_visible < 0.3).mean() > 0.3                       # the box does cover most of the face
+    refind = OL.OccludedLandmarks(net, lambda: backend)
+    assert refind(occluded, [face])[0] is face and refind.refound == 0

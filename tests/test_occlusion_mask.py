@@ -4,6 +4,7 @@ time within a shot, grown at the edge, multiplied into the blend mask)."""
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -358,3 +359,29 @@ def test_the_steadied_mask_follows_a_moving_occluder_instead_of_widening_along_i
     assert moved[truth].mean() == 1.0 and still[truth].mean() == 1.0   # the occluder itself kept either way
     assert still.sum() >= truth.sum() + 2 * 20 * 3                     # widened by its motion both sides
     assert moved.sum() <= truth.sum() + 20 * 2                         # at most a pixel's rim along it
+
+
+def test_a_hand_over_the_mouth_is_painted_out_to_find_the_face_and_segments_still_equal_one_piece(
+        tmp_path, data, occlusion_model, backend, caplog):
+    """With --mask occlusion, faces the net sees partly covered are found again with the occluder
+    painted out (convert/occluded_landmarks.py): on d19 with the test hand some are, and a run in
+    segments still writes what a run in one piece does."""
+    from faceswap.convert.options import ConvertOptions
+    from faceswap.convert.pipeline import Converter
+    from faceswap.convert.segments import convert_in_segments
+    from faceswap.media.video_reader import VideoReader
+    from faceswap.occlusion_bench import make_clips
+
+    clips = make_clips(data / "video" / "d19.mp4", tmp_path / "clips", seconds=1.5, kinds=("hand",), backend=backend)
+    options = dict(codec="ffv1", audio="none", watermark="off")
+    whole = tmp_path / "whole.mkv"
+    with caplog.at_level("INFO"):
+        Converter(clips["hand"], occlusion_model, whole, ConvertOptions(**options), progress=False).run()
+    found = re.search(r"(\d+) faces with something in front of them found again", caplog.text)
+    assert found and int(found[1]) >= 3, caplog.text[-2000:]
+    seg = tmp_path / "seg.mkv"
+    summary = convert_in_segments(clips["hand"], occlusion_model, seg, ConvertOptions(**options), 15, progress=False)
+    assert len(summary.segments) >= 2
+    pairs = list(zip((f.copy() for _, f in VideoReader(whole)), (f.copy() for _, f in VideoReader(seg))))
+    bad = [i for i, (a, b) in enumerate(pairs) if not np.array_equal(a, b)]
+    assert len(pairs) == summary.frames and not bad, bad

@@ -22,13 +22,14 @@ feature to place the points by and the mesh's own guess is no worse, so such fac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import cv2
 import numpy as np
 
 from ..faces.backends import Backend
-from ..faces.geometry import invert, transform_points
+from ..faces.geometry import compose, invert, transform_points
 from ..faces.roll import track_faces
 from ..faces.types import Face
 from .occlusion import SKIN_LIKE, colour_distance, colour_model
@@ -37,13 +38,13 @@ __all__ = ["MAX_SHARE", "MIN_SHARE", "OccludedLandmarks", "occluder_hole", "refi
 
 # share of the face (its landmarks' hull) the net must call covered before the mesh is run again:
 # below it the cut is a rim of hair or shadow, and a second mesh run would only jitter the points
-MIN_SHARE = 0.02
+MIN_SHARE = 0.01
 # beyond it the fill is a featureless patch over most of the lower face (see the module)
 MAX_SHARE = 0.20
 _COVERED = 0.3      # the net's visible share under which a pixel inside the face is the occluder
 _MAYBE = 0.7        # ... and under which a pixel of the occluder's colour joins it
 _GROW = 0.02        # the hole grown by this share of the face width: the occluder's anti-aliased rim
-_FILL_WIDTH = 160   # faces wider than this (px) are filled at this width, then scaled back
+_FILL_WIDTH = 160   # faces wider than this (px) are cut and filled at this width, then scaled back
 _PAD = 0.5          # the region filled and searched: the face's box grown by this share of its width
 
 
@@ -80,45 +81,50 @@ def occluder_hole(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray) ->
     return share, np.isin(label, joined[joined > 0]) | core
 
 
-def refind(image: np.ndarray, face: Face, hole: np.ndarray, origin: tuple[int, int], backend: Backend) -> Face:
+def refind(image: np.ndarray, face: Face, hole: np.ndarray, box: tuple[int, int, int, int],
+           backend: Backend) -> Face:
     """`face` found again on `image` with the pixels of `hole` painted out.
 
-    image: (H, W, 3) uint8 RGB frame (not modified). hole: (h, w) bool, a region of it whose top
-    left corner is `origin` (x, y) px. Returns a Face with the new landmarks and mesh and `face`'s
-    track and score, or `face` itself when the mesh finds no face in the filled frame.
+    image: (H, W, 3) uint8 RGB frame (not modified). box: (x0, y0, x1, y1) px, the region of the
+    frame `hole` covers; hole: (h, w) bool, the occluder's pixels in that region at any scale (the
+    fill is made at that scale: Telea's cost grows with the hole's area, and the mesh sees the face
+    at 256 px anyway). Returns a Face with the new landmarks and `face`'s track and score (and the
+    new mesh where `face` had one: a face read from an alignments file keeps none, so nothing
+    downstream sees a mesh come and go along its track), or `face` itself when the mesh finds no
+    face in the filled frame.
     """
-    x0, y0 = origin
-    h, w = hole.shape
-    region = image[y0:y0 + h, x0:x0 + w]
-    grow = max(1, round(_GROW * face.size))
+    x0, y0, x1, y1 = box
+    region = image[y0:y1, x0:x1]
+    h, w = region.shape[:2]
+    hs, ws = hole.shape
+    small = region if (hs, ws) == (h, w) else cv2.resize(region, (ws, hs), interpolation=cv2.INTER_AREA)
+    grow = max(1, round(_GROW * face.size * ws / w))
     mask = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-    scale = min(1.0, _FILL_WIDTH / max(face.size, 1.0))
-    if scale < 1.0:   # Telea's cost grows with the hole's area; the mesh sees the face at 256 px anyway
-        size = (max(8, round(w * scale)), max(8, round(h * scale)))
-        small = cv2.inpaint(cv2.resize(region, size, interpolation=cv2.INTER_AREA),
-                            cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST), 3, cv2.INPAINT_TELEA)
-        fill = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        fill = cv2.inpaint(region, mask, 3, cv2.INPAINT_TELEA)
+    fill = cv2.inpaint(small, mask, 3, cv2.INPAINT_TELEA)
+    if (hs, ws) != (h, w):
+        fill = cv2.resize(fill, (w, h), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
     filled = image.copy()
-    filled[y0:y0 + h, x0:x0 + w] = np.where(mask[..., None] > 0, fill, region)
+    filled[y0:y1, x0:x1] = np.where(mask[..., None] > 0, fill, region)
     found = track_faces(backend, filled, face.landmarks, face.bbox, face.score)
     if not found:
         return face
     best = min(found, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - face.landmarks.mean(0))))
-    return Face(best.landmarks, face.score, best.mesh, face.track)
+    return Face(best.landmarks, face.score, best.mesh if face.mesh is not None else None, face.track)
 
 
 class OccludedLandmarks:
     """`(image, faces) -> faces`: each face the model's occlusion net sees covered by between
     MIN_SHARE and MAX_SHARE of its area found again with the occluder painted out (`refind`); the
-    others as they are. `model`: the convert's Swapper (its crop and occlusion net); `backend`: the
-    face backend that finds the face again (its mesh runs on single images: no state is carried
-    from frame to frame, so a run in segments finds what a run in one piece does)."""
+    others as they are. `model`: the convert's Swapper (its crop and occlusion net);
+    `backend_factory`: makes the face backend that finds faces again, on first need (its mesh runs
+    on single images: no state is carried from frame to frame, so a run in segments finds what a
+    run in one piece does)."""
 
-    def __init__(self, model: _Occlusion, backend: Backend) -> None:
-        self.model, self.backend = model, backend
-        self.refound = 0   # faces found again, for the log
+    def __init__(self, model: _Occlusion, backend_factory: Callable[[], Backend]) -> None:
+        self.model, self._factory = model, backend_factory
+        self._backend: Backend | None = None
+        self.refound = 0   # faces found again, for the log and the summary
 
     def __call__(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
         if not faces:
@@ -128,10 +134,12 @@ class OccludedLandmarks:
         return [self._one(image, face, v, m) for face, v, m in zip(faces, visible, matrices, strict=True)]
 
     def _one(self, image: np.ndarray, face: Face, visible: np.ndarray, matrix: np.ndarray) -> Face:
-        # the share first in the crop (64 px: cheap), so an uncovered face, the common case, costs the net alone
+        # the share first, in the crop (64 px: cheap), so an uncovered face, the common case, costs the
+        # net alone; over the outline less its rim, whose pixels the net calls half face
         hull = np.zeros(visible.shape, np.uint8)
         cv2.fillConvexPoly(hull, cv2.convexHull(np.round(transform_points(face.landmarks, matrix)).astype(np.int32)), 1)
-        share = float(np.count_nonzero((hull > 0) & (visible < _COVERED)) / max(np.count_nonzero(hull), 1))
+        hull = cv2.erode(hull, np.ones((3, 3), np.uint8)) > 0
+        share = float(np.count_nonzero(hull & (visible < _COVERED)) / max(np.count_nonzero(hull), 1))
         if not MIN_SHARE <= share <= MAX_SHARE:
             return face
         h, w = image.shape[:2]
@@ -141,12 +149,22 @@ class OccludedLandmarks:
         x1, y1 = min(int(np.ceil(bx1 + pad)), w), min(int(np.ceil(by1 + pad)), h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return face
-        to_region = invert(matrix).astype(np.float64)
-        to_region[:, 2] -= (x0, y0)
-        seen = cv2.warpAffine(visible.astype(np.float32), to_region, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+        # the hole is found and filled at _FILL_WIDTH: its cost then does not grow with the face's size
+        scale = min(1.0, _FILL_WIDTH / max(face.size, 1.0))
+        size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
+        sx, sy = size[0] / (x1 - x0), size[1] / (y1 - y0)
+        to_region = compose(np.array([[sx, 0, -x0 * sx], [0, sy, -y0 * sy]]), invert(matrix))
+        seen = cv2.warpAffine(visible.astype(np.float32), to_region, size, flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
+        guide = image[y0:y1, x0:x1]
+        if size != (x1 - x0, y1 - y0):
+            guide = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
         inside = np.zeros(seen.shape, np.uint8)
-        cv2.fillConvexPoly(inside, cv2.convexHull(np.round(face.landmarks - (x0, y0)).astype(np.int32)), 1)
-        _, hole = occluder_hole(seen, image[y0:y1, x0:x1], inside > 0)
-        self.refound += 1
-        return refind(image, face, hole, (x0, y0), self.backend)
+        outline = (face.landmarks - (x0, y0)) * (sx, sy)
+        cv2.fillConvexPoly(inside, cv2.convexHull(np.round(outline).astype(np.int32)), 1)
+        _, hole = occluder_hole(seen, guide, inside > 0)
+        if self._backend is None:
+            self._backend = self._factory()
+        found = refind(image, face, hole, (x0, y0, x1, y1), self._backend)
+        self.refound += found is not face
+        return found

@@ -221,7 +221,7 @@ def colour_model(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def colour_distance(pixels: np.ndarray, model: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Squared Mahalanobis distance (...,) of (..., 3) colours from a `colour_model`."""
     d = pixels - model[0]
-    return np.einsum("...i,ij,...j->...", d, model[1], d)
+    return ((d @ model[1]) * d).sum(axis=-1)
 
 
 def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, face_width: float) -> np.ndarray:

@@ -214,7 +214,7 @@ class Converter:
             if select else None
         cuts = CutDetector()
         # --mask occlusion: a face with a hand or a microphone over it is found again with it painted out
-        refind = OccludedLandmarks(self.swapper, self._backend()) \
+        refind = OccludedLandmarks(self.swapper, self._backend) \
             if select and self.settings.mask == "occlusion" else None
         for frame in source:
             if frame.index < start:
