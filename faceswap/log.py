@@ -7,6 +7,8 @@ import re
 import sys
 import threading
 
+from tqdm import tqdm
+
 LOGGER_NAME = "faceswap"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LEVEL = "INFO"
@@ -17,12 +19,27 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"{LOGGER_NAME}.{name}" if not name.startswith(LOGGER_NAME) else name)
 
 
+class _AboveProgressBars(logging.StreamHandler):
+    """A stream handler that writes each line through tqdm, which clears the progress bars on the
+    terminal, prints the line and draws them again below it: a log line does not land in the
+    middle of a bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 def setup_logging(level: str = DEFAULT_LEVEL) -> None:
     """Configure the package logger once; third-party chatter stays quiet."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level.upper())
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _AboveProgressBars()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
     logger.propagate = False
