@@ -48,6 +48,13 @@ _FILL_WIDTH = 160   # faces wider than this (px) are cut and filled at this widt
 _PAD = 0.5          # the region filled and searched: the face's box grown by this share of its width
 
 
+def _hull(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) uint8, 1 inside the convex hull of `points` (N, 2) px, for an image of `shape`."""
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    return mask
+
+
 class _Occlusion(Protocol):
     size: int
 
@@ -124,7 +131,7 @@ class OccludedLandmarks:
     def __init__(self, model: _Occlusion, backend_factory: Callable[[], Backend]) -> None:
         self.model, self._factory = model, backend_factory
         self._backend: Backend | None = None
-        self.refound = 0   # faces found again, for the log and the summary
+        self.refound = 0   # faces found again, for the log
 
     def __call__(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
         if not faces:
@@ -136,9 +143,7 @@ class OccludedLandmarks:
     def _one(self, image: np.ndarray, face: Face, visible: np.ndarray, matrix: np.ndarray) -> Face:
         # the share first, in the crop (64 px: cheap), so an uncovered face, the common case, costs the
         # net alone; over the outline less its rim, whose pixels the net calls half face
-        hull = np.zeros(visible.shape, np.uint8)
-        cv2.fillConvexPoly(hull, cv2.convexHull(np.round(transform_points(face.landmarks, matrix)).astype(np.int32)), 1)
-        hull = cv2.erode(hull, np.ones((3, 3), np.uint8)) > 0
+        hull = cv2.erode(_hull(transform_points(face.landmarks, matrix), visible.shape), np.ones((3, 3), np.uint8)) > 0
         share = float(np.count_nonzero(hull & (visible < _COVERED)) / max(np.count_nonzero(hull), 1))
         if not MIN_SHARE <= share <= MAX_SHARE:
             return face
@@ -159,10 +164,7 @@ class OccludedLandmarks:
         guide = image[y0:y1, x0:x1]
         if size != (x1 - x0, y1 - y0):
             guide = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
-        inside = np.zeros(seen.shape, np.uint8)
-        outline = (face.landmarks - (x0, y0)) * (sx, sy)
-        cv2.fillConvexPoly(inside, cv2.convexHull(np.round(outline).astype(np.int32)), 1)
-        _, hole = occluder_hole(seen, guide, inside > 0)
+        _, hole = occluder_hole(seen, guide, _hull((face.landmarks - (x0, y0)) * (sx, sy), seen.shape) > 0)
         if self._backend is None:
             self._backend = self._factory()
         found = refind(image, face, hole, (x0, y0, x1, y1), self._backend)
