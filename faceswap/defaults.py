@@ -67,10 +67,12 @@ SEGMENT_TRACK_WARMUP = 16
 MASK = "occlusion"
 MASKS = ("predicted", "landmarks", "both", "occlusion")
 # The region the occlusion net says is covered is grown by this % of the face width before the blend
-# (the occluder's anti-aliased rim, what is left of the net's uncertainty after the guided filter);
-# 0.5 gives the face back 0.3-0.9 points but keeps a crossing hand whole in only 0.87-0.90 of its
-# frames (docs/occlusion.md, stop 34).
-OCCLUSION_GROW = 1.0
+# (the occluder's anti-aliased rim, what is left of the net's uncertainty after the guided filter).
+# 0.5 against 1 gave the face back 0.2-2 points by convert's matte and kept every occluder whole in
+# as many frames (d18's box 0.98 against 1.00) since the cut follows the occluder along the optical
+# flow and is checked by colour (docs/occlusion.md, stop 44); at stop 34, before both, 0.5 kept a
+# crossing hand whole in only 0.87-0.90 of its frames.
+OCCLUSION_GROW = 0.5
 # Glasses' frames (faces/glasses.py): "face" swaps them with the face (part of them, where the mask
 # reaches); "keep" keeps the footage's frames in front of the swapped face; "remove" fills them from
 # around them before the swap. The user's word that the shot's faces wear glasses: nothing is

@@ -187,6 +187,30 @@ def test_face_coloured_pixels_between_fingers_go_back_to_the_face_and_an_occlude
     assert np.array_equal(colour_refine(visible, guide, inside, face_width=200.0), visible)
 
 
+def test_a_flat_box_of_the_skins_hue_gives_back_the_shaded_skin_beside_it_but_not_itself():
+    # skin lit on one side and in shadow on the other (the box's colour lies between: skin-like to
+    # the skin's one Gaussian), a flat box of a skin tone over the middle, and the net's coarse view:
+    # the box and a band of 4 px of skin round it covered
+    rng = np.random.default_rng(5)
+    two_tone = np.zeros((200, 200, 3))
+    two_tone[:, :100], two_tone[:, 100:] = (215, 160, 140), (175, 125, 105)
+    guide = np.clip(two_tone + rng.normal(0, 1.5, (200, 200, 3)), 0, 255).astype(np.uint8)
+    guide[80:140, 70:130] = (192, 138, 106)
+    visible = np.ones((200, 200), np.float32)
+    visible[76:144, 66:134] = 0.0
+    inside = np.ones((200, 200), bool)
+    refined = colour_refine(visible, guide, inside, face_width=200.0)
+    assert (refined[80:140, 70:130] == 0.0).all()                       # the box: still cut
+    band = np.zeros((200, 200), bool)
+    band[76:144, 66:134] = True
+    band[80:140, 70:130] = False
+    assert (refined[band] == 1.0).mean() > 0.8                          # the skin beside it: face again
+    # the same box on skin as flat as it (no shading): the two cannot be told apart, the cut stands
+    flat = np.clip(np.full((200, 200, 3), (194, 140, 110)) + rng.normal(0, 1.5, (200, 200, 3)), 0, 255).astype(np.uint8)
+    flat[80:140, 70:130] = (192, 138, 106)
+    assert np.array_equal(colour_refine(visible, flat, inside, face_width=200.0), visible)
+
+
 def test_the_cut_snaps_to_the_footage_edges_grows_and_multiplies_into_the_blend():
     # the footage: a bright square (the occluder) on skin; the net's view: the square, coarse and 3 px off
     guide = np.full((120, 120, 3), 100, np.uint8)

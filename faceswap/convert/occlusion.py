@@ -208,6 +208,10 @@ GUIDE_EPS = 12.0
 COLOUR_REACH = 25.0
 SKIN_LIKE = 16.0
 NOT_OCCLUDER = 25.0
+# An occluder of the skin's own hue is told apart from the skin only when at least this share of the
+# skin the net sees lies beyond NOT_OCCLUDER from it (a flat skin-toned box: 0.99 on d18; a skin of
+# the occluder's own colour and shading: none).
+APART = 0.9
 # Covariance floor of either colour model (CIELAB units squared): a flat occluder (the issue's drawbox)
 # has almost none, and the face pixels' codec noise should not read as "not the occluder".
 _COLOUR_FLOOR = 4.0
@@ -238,10 +242,13 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
     each covered pixel within COLOUR_REACH of the seen face: it goes back to the face only when it
     is likely skin (SKIN_LIKE) and unlikely occluder (NOT_OCCLUDER). This is GrabCut's data term
     (Rother, Kolmogorov & Blake, "GrabCut: interactive foreground extraction using iterated graph
-    cuts", SIGGRAPH 2004) with one Gaussian a side and two thresholds instead of the graph cut: an
-    occluder of the face's own colour (a skin-toned hand, the issue's skin-coloured box) decides
-    nothing, and the net's cut stands. Returns `visible` itself when there is not enough of either
-    side to model."""
+    cuts", SIGGRAPH 2004) with one Gaussian a side and two thresholds instead of the graph cut.
+    When most of the cut is skin-like (an occluder of the skin's hue: the issue's skin-coloured
+    box, a hand), the occluder's model is the whole cut, and it decides only when at least APART of
+    the seen skin lies beyond NOT_OCCLUDER from it: a flat box is told from the shaded skin beside
+    it (d18: 1 point of the face's swap given back), a hand as varied as the face is not, and the
+    net's cut stands. Returns `visible` itself when there is not enough of either side to model, or
+    the two cannot be told apart."""
     unit = face_width / 100
     seen = (visible > 0.9) & inside
     covered = (visible < 0.1) & inside
@@ -256,14 +263,21 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
         return visible
     lab = cv2.cvtColor(np.ascontiguousarray(guide), cv2.COLOR_RGB2LAB).astype(np.float32)
     skin = seen & (to_covered <= 15 * unit)
-    skin_model = colour_model(lab[skin if np.count_nonzero(skin) >= 100 else seen])
+    skin_px = lab[skin if np.count_nonzero(skin) >= 100 else seen]
+    skin_model = colour_model(skin_px)
     # the occluder's colour from the cut's pixels that are not skin-like: the cut also holds the face
     # between the fingers; when most of it is skin-like, the occluder is of the skin's colour
     held = lab[core]
     other = colour_distance(held, skin_model) >= SKIN_LIKE
-    if np.count_nonzero(other) < max(50, 0.5 * len(held)):
-        return visible
-    occluder_model = colour_model(held[other])
+    if np.count_nonzero(other) >= max(50, 0.5 * len(held)):
+        occluder_model = colour_model(held[other])
+    else:
+        # most of the cut is skin-like: an occluder of the skin's own hue (a skin-toned box or hand).
+        # A flat one is still told apart from the shaded skin around it; one as varied as the skin
+        # is not, and then the net's cut stands
+        occluder_model = colour_model(held)
+        if np.mean(colour_distance(skin_px, occluder_model) > NOT_OCCLUDER) < APART:
+            return visible
     x = lab[ask]
     face = (colour_distance(x, skin_model) < SKIN_LIKE) & (colour_distance(x, occluder_model) > NOT_OCCLUDER)
     out = visible.copy()
@@ -295,4 +309,4 @@ def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
     return firm
 
 
-__all__ = ["COLOUR_REACH", "CropView", "colour_distance", "colour_model", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
+__all__ = ["APART", "COLOUR_REACH", "CropView", "colour_distance", "colour_model", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]

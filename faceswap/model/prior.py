@@ -157,9 +157,9 @@ def resolve_init(init: str, cfg: ModelConfig) -> Prior | None:
     if init == INIT_AUTO:
         folder = Path(defaults.PRIOR_DIR)
         if not (folder / PRIOR_JSON).is_file():
-            # shipped with the checkout: missing means a damaged checkout or a wheel install without it
-            log.warning("no face prior at %s: starting from random weights (git checkout restores it; "
-                        "`make prior` rebuilds it)", folder)
+            # built on each machine (weights stay out of git): missing until `make prior` has run
+            log.warning("no face prior at %s: starting from random weights (`make prior` builds it from "
+                        "the sample footage)", folder)
             return None
         prior = read_prior(folder)
         if not fits(prior.config, cfg):
