@@ -68,9 +68,9 @@ MASK = "occlusion"
 MASKS = ("predicted", "landmarks", "both", "occlusion")
 # The region the occlusion net says is covered is grown by this % of the face width before the blend
 # (the occluder's anti-aliased rim, what is left of the net's uncertainty after the guided filter).
-# 0.5 against 1 gave the face back 0.2-2 points by convert's matte and kept every occluder whole in
-# as many frames (d18's box 0.98 against 1.00) since the cut follows the occluder along the optical
-# flow and is checked by colour (docs/occlusion.md, stop 44). A weakly trained net (1,383 iterations)
+# 0.5 against 1 gave the face back 0.2-2 points by convert's matte, with hand, microphone and cup
+# still kept whole in every frame and d18's box in 0.98 of them (1.00 at 1), since the cut follows
+# the occluder along the optical flow and is checked by colour (docs/occlusion.md, stop 44). A weakly trained net (1,383 iterations)
 # keeps a crossing hand whole in 0.05-0.07 fewer of its frames at 0.5 than at 1: raise it for such a model.
 OCCLUSION_GROW = 0.5
 # Glasses' frames (faces/glasses.py): "face" swaps them with the face (part of them, where the mask

@@ -208,10 +208,13 @@ GUIDE_EPS = 12.0
 COLOUR_REACH = 25.0
 SKIN_LIKE = 16.0
 NOT_OCCLUDER = 25.0
-# An occluder of the skin's own hue is told apart from the skin only when at least this share of the
+# An occluder of the skin's own colour is told apart from the skin only when at least this share of the
 # skin the net sees lies beyond NOT_OCCLUDER from it (a flat skin-toned box: 0.99 on d18; a skin of
 # the occluder's own colour and shading: none).
 APART = 0.9
+# ... and when at most this share of the cut itself lies beyond NOT_OCCLUDER from it (a Gaussian's
+# share is 1 in 60,000; a logo printed on the box, or a finger's shaded side, is more)
+OUTLIERS = 0.001
 # Covariance floor of either colour model (CIELAB units squared): a flat occluder (the issue's drawbox)
 # has almost none, and the face pixels' codec noise should not read as "not the occluder".
 _COLOUR_FLOOR = 4.0
@@ -243,11 +246,11 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
     is likely skin (SKIN_LIKE) and unlikely occluder (NOT_OCCLUDER). This is GrabCut's data term
     (Rother, Kolmogorov & Blake, "GrabCut: interactive foreground extraction using iterated graph
     cuts", SIGGRAPH 2004) with one Gaussian a side and two thresholds instead of the graph cut.
-    When most of the cut is skin-like (an occluder of the skin's hue: the issue's skin-coloured
+    When most of the cut is skin-like (an occluder of the skin's colour: the issue's skin-coloured
     box, a hand), the occluder's model is the whole cut, and it decides only when at least APART of
-    the seen skin lies beyond NOT_OCCLUDER from it: a flat box is told from the shaded skin beside
-    it (d18: 1 point of the face's swap given back), a hand as varied as the face is not, and the
-    net's cut stands. Returns `visible` itself when there is not enough of either side to model, or
+    the seen skin lies beyond NOT_OCCLUDER from it and at most OUTLIERS of the cut does: a flat box
+    is told from the shaded skin beside it (d18: 1 point of the face's swap given back); a hand as
+    varied as the face, or a box with a print on it, is not, and the net's cut stands. Returns `visible` itself when there is not enough of either side to model, or
     the two cannot be told apart."""
     unit = face_width / 100
     seen = (visible > 0.9) & inside
@@ -272,11 +275,13 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
     if np.count_nonzero(other) >= max(50, 0.5 * len(held)):
         occluder_model = colour_model(held[other])
     else:
-        # most of the cut is skin-like: an occluder of the skin's own hue (a skin-toned box or hand).
+        # most of the cut is skin-like: an occluder of the skin's colour (a skin-toned box or hand).
         # A flat one is still told apart from the shaded skin around it; one as varied as the skin
-        # is not, and then the net's cut stands
+        # is not, nor one with a print or a shadow of its own (pixels its one Gaussian does not
+        # hold, which would be given back as "not occluder"), and then the net's cut stands
         occluder_model = colour_model(held)
-        if np.mean(colour_distance(skin_px, occluder_model) > NOT_OCCLUDER) < APART:
+        if np.mean(colour_distance(held, occluder_model) > NOT_OCCLUDER) > OUTLIERS \
+                or np.mean(colour_distance(skin_px, occluder_model) > NOT_OCCLUDER) < APART:
             return visible
     x = lab[ask]
     face = (colour_distance(x, skin_model) < SKIN_LIKE) & (colour_distance(x, occluder_model) > NOT_OCCLUDER)
@@ -309,4 +314,4 @@ def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
     return firm
 
 
-__all__ = ["APART", "COLOUR_REACH", "CropView", "colour_distance", "colour_model", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
+__all__ = ["APART", "COLOUR_REACH", "OUTLIERS", "CropView", "colour_distance", "colour_model", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
