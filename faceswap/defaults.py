@@ -70,8 +70,9 @@ MASKS = ("predicted", "landmarks", "both", "occlusion")
 # (the occluder's anti-aliased rim, what is left of the net's uncertainty after the guided filter).
 # 0.5 against 1 gave the face back 0.2-2 points by convert's matte, with hand, microphone and cup
 # still kept whole in every frame and d18's box in 0.98 of them (1.00 at 1), since the cut follows
-# the occluder along the optical flow and is checked by colour (docs/occlusion.md, stop 44). A weakly trained net (1,383 iterations)
-# keeps a crossing hand whole in 0.05-0.07 fewer of its frames at 0.5 than at 1: raise it for such a model.
+# the occluder along the optical flow and is checked by colour (docs/occlusion.md, stop 44). A weakly
+# trained net (1,383 iterations) keeps a crossing hand whole in 0.05-0.07 fewer of its frames at 0.5
+# than at 1: raise it for such a model.
 OCCLUSION_GROW = 0.5
 # Glasses' frames (faces/glasses.py): "face" swaps them with the face (part of them, where the mask
 # reaches); "keep" keeps the footage's frames in front of the swapped face; "remove" fills them from

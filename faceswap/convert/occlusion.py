@@ -250,8 +250,9 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
     box, a hand), the occluder's model is the whole cut, and it decides only when at least APART of
     the seen skin lies beyond NOT_OCCLUDER from it and at most OUTLIERS of the cut does: a flat box
     is told from the shaded skin beside it (d18: 1 point of the face's swap given back); a hand as
-    varied as the face, or a box with a print on it, is not, and the net's cut stands. Returns `visible` itself when there is not enough of either side to model, or
-    the two cannot be told apart."""
+    varied as the face, or a box with a print on it, is not, and the net's cut stands. Returns
+    `visible` itself when there is not enough of either side to model, or the two cannot be told
+    apart."""
     unit = face_width / 100
     seen = (visible > 0.9) & inside
     covered = (visible < 0.1) & inside
