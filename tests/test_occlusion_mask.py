@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from faceswap.convert.composite import CompositeSettings, composite, crop_mask
+from faceswap.convert.composite import CompositeSettings, composite, crop_mask, crop_taper
 from faceswap.convert.occlusion import (
     REACH,
     OcclusionSmoother,
@@ -19,11 +19,13 @@ from faceswap.convert.occlusion import (
     colour_refine,
     face_key,
     frame_occlusion,
+    net_outline,
 )
 from faceswap.convert.stabilize import FrameItem
 from faceswap.data.dataset import FaceDataset, load_faceset
 from faceswap.data.occlusion_samples import occluded_samples
 from faceswap.faces.geometry import MEAN_FACE, face_to_crop, transform_points
+from faceswap.faces.masks import landmark_mask
 from faceswap.faces.types import Face
 from faceswap.model.autoencoder import FaceSwapModel
 from faceswap.model.config import ModelConfig
@@ -227,6 +229,42 @@ def test_a_flat_box_of_the_skins_colour_gives_back_the_shaded_skin_beside_it_but
     # an occluder of the skin's own colours and shading (here the skin itself): the cut stands
     shaded = two_tone + rng.normal(0, 1.5, (200, 200, 3))
     assert np.array_equal(colour_refine(visible, np.clip(shaded, 0, 255).astype(np.uint8), inside, 200.0), visible)
+
+
+def test_where_an_occluder_made_the_mesh_guess_the_jaw_the_mask_reaches_out_to_the_face_the_net_sees():
+    # the true face, and the mesh's guess with a box over the mouth: its jaw pulled in by 12 %
+    settings = CompositeSettings(mask="occlusion", color="none")
+    taper = crop_taper(128)
+    true = transform_points(MEAN_FACE, face_to_crop(128, "face", 0.9))
+    guess = true.copy()
+    centre = true[27:36].mean(axis=0)
+    guess[:17] = centre + (true[:17] - centre) * 0.88
+    mask = crop_mask(None, [guess], 128, settings)
+    face = landmark_mask(true, (128, 128), "extended") > 127
+    visible = face.astype(np.float32)
+    visible[70:100, 45:83] = 0.0                                        # the box, which the net calls covered
+    rng = np.random.default_rng(3)
+    crop = np.where(face[..., None], (200, 150, 128), (120, 124, 126)) + rng.normal(0, 2, (128, 128, 3))
+    crop = np.clip(crop, 0, 255).astype(np.uint8)
+    out = net_outline(mask, visible, guess, taper, crop)
+    eyes = int(np.ceil(guess[36:48, 1].mean()))
+    lost = face & (mask < 0.5) & (visible > 0.5) & (taper > 0.99)
+    lost[:eyes] = False
+    assert lost.sum() > 150                                            # the guess lost a band of the jaw
+    assert (out[lost] >= 0.5).mean() > 0.9                             # the net's view gives it back
+    assert np.array_equal(out[:eyes], mask[:eyes])                     # not above the eyes (hair)
+    assert (out[~face] == mask[~face]).all()                            # nor where the net sees no face
+    # face the net sees beyond OUTLINE_REACH of the mask, or of another colour than the skin: not taken
+    far = visible.copy()
+    far[110:, :] = 1.0
+    far_out = net_outline(mask, far, guess, taper, crop)
+    ring = cv2.dilate((mask > 0.5).astype(np.uint8), np.ones((21, 21), np.uint8)) == 0
+    assert np.array_equal(far_out[ring], mask[ring])
+    dark = crop.copy()
+    dark[face & (mask < 0.5)] = (60, 40, 35)                           # a dark bar the net took for face
+    assert np.array_equal(net_outline(mask, visible, guess, taper, dark), mask)
+    # a face the net calls uncovered keeps the landmarks' outline
+    assert net_outline(mask, face.astype(np.float32), guess, taper, crop) is mask
 
 
 def test_the_cut_snaps_to_the_footage_edges_grows_and_multiplies_into_the_blend():

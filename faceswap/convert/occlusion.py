@@ -291,6 +291,51 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
     return out
 
 
+# The outline where an occluder made the mesh guess (`net_outline`): how far beyond the landmark mask
+# the blend mask may reach out to the face the net sees, as a share of the crop's side, and the share
+# of the landmark mask the net must call covered first (a frame without an occluder keeps its outline).
+OUTLINE_REACH = 0.06
+OUTLINE_FROM = 0.01
+
+
+def net_outline(mask: np.ndarray, visible: np.ndarray, landmarks: np.ndarray, taper: np.ndarray,
+                crop: np.ndarray) -> np.ndarray:
+    """The crop-space blend mask (R, R) float32 in [0, 1], reached out to the face the occlusion net
+    sees beside it, below the eyes, when the net calls at least OUTLINE_FROM of the mask covered.
+
+    `visible`: the net's steadied view (R, R) in [0, 1] (1 = face seen); `landmarks`: the footage
+    face's (68, 2) in crop pixels; `taper`: (R, R), the crop's taper (composite.crop_taper), which
+    the reach is kept inside. An occluder over the mouth leaves the mesh (MediaPipe) guessing the
+    jaw and mouth, and the guess moves the whole lower outline, the visible jaw sides too (d18 behind
+    the issue's box: 3.2 % of the face the clean clip swaps left unswapped, the chin pulled up by 0.05
+    of the eyes' distance on average). The net, trained on the landmark mask minus synthetic
+    occluders (model/occlusion.py), reads the visible outline from the pixels, not from a face
+    model, so where it sees face within OUTLINE_REACH of the landmark mask the mask takes its
+    value (the larger of the two), where the crop's colour is also the skin's (SKIN_LIKE from the
+    Gaussian of the skin the net sees, as `colour_refine`): a weak net took the end of a microphone
+    at d14's jaw for face, and without this check it was painted over (kept frames 0.99 -> 0.96).
+    Above the eyes nothing changes: there the outline meets hair. Nothing reaches past the taper:
+    where the guessed landmarks placed the crop too high, the chin below it was never rendered.
+    Returns `mask` itself when the face is not covered enough, or too little skin is seen to
+    model. What the net calls covered stays cut by `frame_occlusion`."""
+    inside = mask > 0.5
+    if not inside.any() or np.mean(visible[inside] < 0.5) < OUTLINE_FROM:
+        return mask
+    k = max(1, int(round(OUTLINE_REACH * mask.shape[0])))
+    reach = cv2.dilate(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)) > 0
+    reach[:max(0, int(np.ceil(landmarks[36:48, 1].mean())))] = False
+    reach &= mask < 0.5
+    if not reach.any():
+        return mask
+    lab = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2LAB).astype(np.float32)
+    skin = (landmark_mask(landmarks, mask.shape, "skin") > 127) & (visible > 0.9)
+    if np.count_nonzero(skin) < 100:
+        return mask
+    reach &= colour_distance(lab, colour_model(lab[skin])) < SKIN_LIKE
+    seen = smoothstep(visible.astype(np.float32), 0.3, 0.7) * reach * taper
+    return np.maximum(mask, seen)
+
+
 def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
                     grow: float = defaults.OCCLUSION_GROW, inside: np.ndarray | None = None) -> np.ndarray:
     """The occlusion net's cut at the frame's resolution: (H, W) float32 in [0, 1] to multiply the
@@ -315,4 +360,4 @@ def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,
     return firm
 
 
-__all__ = ["APART", "COLOUR_REACH", "OUTLIERS", "CropView", "colour_distance", "colour_model", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]
+__all__ = ["APART", "COLOUR_REACH", "OUTLIERS", "OUTLINE_FROM", "OUTLINE_REACH", "net_outline", "CropView", "colour_distance", "colour_model", "CoveredFaces", "NOT_OCCLUDER", "SKIN_LIKE", "colour_refine", "crop_view", "FILL_COVERED", "fill_covered", "frame_occlusion", "GUIDE_EPS", "GUIDE_RADIUS", "KEY", "OcclusionSmoother", "REACH", "blend_occlusion", "face_key", "smooth_occlusion"]

@@ -40,7 +40,7 @@ from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from ..media.writers.png import png_text
 from . import occlusion
-from .composite import CompositeSettings, Placed, color_weights, composite_plate, crop_mask, lay_out
+from .composite import CompositeSettings, Placed, color_weights, composite_plate, crop_mask, crop_taper, lay_out
 from .edge_steady import EdgeSteadier, Rendered, reach
 from .expression_fit import Drawn, ExpressionFit, FitWindow, fit_reach, irises
 from .faces_in import FaceProvider, TargetSelector
@@ -366,8 +366,13 @@ class Converter:
             if drawn.fit is not None:
                 shift = window.shift(rendered, k)
                 face_rgb, face_pred = ExpressionFit.apply(face_rgb, face_pred, drawn.fit, shift)
-            # --mask occlusion: the landmark outline here, the net's cut after the feather (composite)
+            # --mask occlusion: the landmark outline here (reaching out to the face the net sees where
+            # an occluder made the mesh guess), the net's cut after the feather (composite)
             mask = crop_mask(face_pred if occluded is None else None, lm, size, self.settings)
+            if occluded is not None:
+                seen_by_net = occluded if len(occluded) == size else \
+                    cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
+                mask = occlusion.net_outline(mask, seen_by_net, lm[0], crop_taper(size), drawn.crop)
             factor = blend_occlusion(occluded, size) if occluded is not None else None
             seen = mask if factor is None else mask * factor    # colour statistics: never from an occluder
             if factor is not None:
