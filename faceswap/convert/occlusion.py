@@ -293,7 +293,8 @@ def colour_refine(visible: np.ndarray, guide: np.ndarray, inside: np.ndarray, fa
 
 # The outline where an occluder made the mesh guess (`net_outline`): how far beyond the landmark mask
 # the blend mask may reach out to the face the net sees, as a share of the crop's side, and the share
-# of the landmark mask the net must call covered first (a frame without an occluder keeps its outline).
+# of the landmark mask the net must call covered before it does (fully from twice that share: a hard
+# threshold would let the jaw line jump between frames as an occluder comes and goes).
 OUTLINE_REACH = 0.06
 OUTLINE_FROM = 0.01
 
@@ -305,35 +306,46 @@ def net_outline(mask: np.ndarray, visible: np.ndarray, landmarks: np.ndarray, ta
 
     `visible`: the net's steadied view (R, R) in [0, 1] (1 = face seen); `landmarks`: the footage
     face's (68, 2) in crop pixels; `taper`: (R, R), the crop's taper (composite.crop_taper), which
-    the reach is kept inside. An occluder over the mouth leaves the mesh (MediaPipe) guessing the
-    jaw and mouth, and the guess moves the whole lower outline, the visible jaw sides too (d18 behind
-    the issue's box: 3.2 % of the face the clean clip swaps left unswapped, the chin pulled up by 0.05
-    of the eyes' distance on average). The net, trained on the landmark mask minus synthetic
-    occluders (model/occlusion.py), reads the visible outline from the pixels, not from a face
-    model, so where it sees face within OUTLINE_REACH of the landmark mask the mask takes its
-    value (the larger of the two), where the crop's colour is also the skin's (SKIN_LIKE from the
+    the reach is kept inside; `crop`: the footage crop (R, R, 3) uint8 RGB. An occluder over the
+    mouth leaves the mesh (MediaPipe) guessing the jaw and mouth, and the guess moves the whole lower
+    outline, the visible jaw sides too (d18 behind the issue's box: 3.2 % of the face the clean clip
+    swaps left unswapped, the chin pulled up by 0.05 of the eyes' distance on average). The net,
+    trained on the landmark mask minus synthetic occluders (model/occlusion.py), reads the visible
+    outline from the pixels, not from a face model, so within OUTLINE_REACH of the landmark mask the
+    mask takes the net's value where that is larger, weighted by how skin-like the crop's colour is
+    there (1 under SKIN_LIKE, 0 from NOT_OCCLUDER, squared Mahalanobis distance in CIELAB from the
     Gaussian of the skin the net sees, as `colour_refine`): a weak net took the end of a microphone
     at d14's jaw for face, and without this check it was painted over (kept frames 0.99 -> 0.96).
-    Above the eyes nothing changes: there the outline meets hair. Nothing reaches past the taper:
-    where the guessed landmarks placed the crop too high, the chin below it was never rendered.
-    Returns `mask` itself when the face is not covered enough, or too little skin is seen to
-    model. What the net calls covered stays cut by `frame_occlusion`."""
+    The weight ramps in from OUTLINE_FROM to twice it of the mask covered. Above the eyes nothing
+    changes: there the outline meets hair. Nothing reaches past the taper: where the guessed
+    landmarks placed the crop too high, the chin below it was never rendered. Returns `mask` itself
+    when the face is not covered enough, nothing lies within reach, or too little skin is seen to
+    model. The cut that follows (`frame_occlusion`) still keeps what the net calls covered."""
     inside = mask > 0.5
-    if not inside.any() or np.mean(visible[inside] < 0.5) < OUTLINE_FROM:
+    if not inside.any():
+        return mask
+    ramp = np.clip(np.mean(visible[inside] < 0.5) / OUTLINE_FROM - 1.0, 0.0, 1.0)
+    if ramp <= 0.0:
         return mask
     k = max(1, int(round(OUTLINE_REACH * mask.shape[0])))
     reach = cv2.dilate(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)) > 0
     reach[:max(0, int(np.ceil(landmarks[36:48, 1].mean())))] = False
-    reach &= mask < 0.5
-    if not reach.any():
+    reach &= mask < 1.0     # the landmark mask's soft rim too, or a faint line stays where it was
+    skin = (landmark_mask(landmarks, mask.shape, "skin") > 127) & (visible > 0.9)
+    if not reach.any() or np.count_nonzero(skin) < _MIN_SKIN * mask.size:
         return mask
     lab = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2LAB).astype(np.float32)
-    skin = (landmark_mask(landmarks, mask.shape, "skin") > 127) & (visible > 0.9)
-    if np.count_nonzero(skin) < 100:
-        return mask
-    reach &= colour_distance(lab, colour_model(lab[skin])) < SKIN_LIKE
-    seen = smoothstep(visible.astype(np.float32), 0.3, 0.7) * reach * taper
-    return np.maximum(mask, seen)
+    distance = colour_distance(lab[reach], colour_model(lab[skin]))
+    like = 1.0 - smoothstep(distance, SKIN_LIKE, NOT_OCCLUDER)
+    out = mask.copy()
+    out[reach] = np.maximum(mask[reach], smoothstep(visible[reach].astype(np.float32), 0.3, 0.7)
+                            * like * taper[reach] * ramp)
+    return out
+
+
+# the least share of the crop the skin seen by the net must cover for its colour model (a 64 px crop:
+# 100 pixels)
+_MIN_SKIN = 0.025
 
 
 def frame_occlusion(visible: np.ndarray, guide: np.ndarray, face_width: float,

@@ -369,18 +369,17 @@ class Converter:
             # --mask occlusion: the landmark outline here (reaching out to the face the net sees where
             # an occluder made the mesh guess), the net's cut after the feather (composite)
             mask = crop_mask(face_pred if occluded is None else None, lm, size, self.settings)
-            if occluded is not None:
-                seen_by_net = occluded if len(occluded) == size else \
-                    cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
-                mask = occlusion.net_outline(mask, seen_by_net, lm[0], crop_taper(size), drawn.crop)
             factor = blend_occlusion(occluded, size) if occluded is not None else None
+            if occluded is not None and len(occluded) != size:
+                occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
+            if occluded is not None and self.options.mode == "swap":
+                # a reenacted region (the mouth) follows the driver, not the footage's outline
+                mask = occlusion.net_outline(mask, occluded, lm[0], crop_taper(size), drawn.crop)
             seen = mask if factor is None else mask * factor    # colour statistics: never from an occluder
             if factor is not None:
                 self.covered.add(seen, mask)
             # skin: colour from the footage face's skin (lm[0]); the render is drawn at the same place
             weights = color_weights(seen, lm[0]) if self.settings.color_from == "skin" else seen
-            if occluded is not None and len(occluded) != size:
-                occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_LINEAR)
             laid.append((face, lay_out(item.image, drawn.matrix, drawn.crop, face_rgb, mask, face.size,
                                        self.settings, weights, occluded, drawn.kept, face.landmarks)))
         rendered.faces = laid
