@@ -340,7 +340,8 @@ def train(faceset_a: str, faceset_b: str, model_dir: str, preset: str, from_back
 @click.option("--mask", default=_convert_default("mask"), type=click.Choice(list(defaults.MASKS)),
               help="predicted (the model's), landmarks, both multiplied, or occlusion: the landmark mask less "
                    "whatever the model's occlusion net sees in front of the footage's face (hands, microphones, "
-                   "cups keep the footage's pixels; docs/occlusion.md). A model without the net (trained before "
+                   "cups keep the footage's pixels; where they hide the mouth, the outline follows the jaw the net "
+                   "sees; docs/occlusion.md). A model without the net (trained before "
                    "it existed, or with --no-occlusion) uses both instead, said in one line.")
 @click.option("--landmark-mask", default=_convert_default("landmark_mask"), type=click.Choice(list(defaults.LANDMARK_MASKS)),
               help="components follows the face outline; extended also covers the forehead.")
