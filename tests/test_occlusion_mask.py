@@ -329,13 +329,24 @@ def test_the_cut_snaps_to_the_footage_edges_grows_and_multiplies_into_the_blend(
 
 # --- end to end: an occluder on real footage stays in front ---
 
-def test_convert_keeps_what_covers_the_face(tmp_path, data, occlusion_model, backend):
+def test_convert_keeps_what_covers_the_face(tmp_path, data, occlusion_model, backend, monkeypatch):
     """d19 with a hand and the issue's box crossing the face (exact mattes): with --mask occlusion
     far more of the occluder keeps the footage's pixels than with the landmark mask, and the rest of
-    the face is still swapped."""
+    the face is still swapped; convert reaches the blend mask out to the face the net sees there."""
     from faceswap.api import convert
+    from faceswap.convert import occlusion
     from faceswap.convert.options import ConvertOptions
     from faceswap.occlusion_bench import make_clips, measure
+
+    raised = []   # per call of net_outline from convert: did it raise the landmark mask anywhere?
+    reach_out = occlusion.net_outline
+
+    def counted(mask, *args):
+        out = reach_out(mask, *args)
+        raised.append(bool((out > mask).any()))
+        return out
+
+    monkeypatch.setattr(occlusion, "net_outline", counted)
 
     kinds = ("hand", "box")
     clips = make_clips(data / "video" / "d19.mp4", tmp_path / "clips", seconds=1.5, kinds=kinds, backend=backend)
@@ -355,6 +366,7 @@ def test_convert_keeps_what_covers_the_face(tmp_path, data, occlusion_model, bac
         assert fig["occlusion"]["kept_mean"] >= fig["landmarks"]["kept_mean"] + 0.4
         assert fig["occlusion"]["occluder_change"] < fig["landmarks"]["occluder_change"] / 2
         assert fig["occlusion"]["swapped_mean"] >= 0.8                  # the rest of the face: still swapped
+    assert sum(raised) >= 3                                             # the outline, where the mesh guessed
 
 
 def test_training_down_weights_what_the_net_calls_covered(swap_model, tmp_path, monkeypatch):
