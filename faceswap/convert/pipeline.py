@@ -27,6 +27,7 @@ from ..errors import FaceswapError, NoFaceError
 from ..faces.backends import make_backend
 from ..faces.geometry import box_matrix, compose, transform_points, warp
 from ..faces.types import Face
+from ..interrupts import HeldStop, held_until_safe
 from ..log import get_logger
 from ..media.audio import AudioSource, audio_decisions, probe_audio
 from ..media.codecs import CODECS
@@ -126,6 +127,7 @@ class Converter:
         self.input = Path(input_path)
         # the watermark's output id: a segment is given its whole job's (marking.output_id)
         self.mark_id = mark_id
+        self._held = HeldStop()   # run() and preview() hold Ctrl-C / SIGTERM to a frame boundary
         kind = check_source(self.input)
         self.mark_mode = resolve_mode(self.options.watermark, kind)
         self.output = Path(output)
@@ -470,6 +472,14 @@ class Converter:
         return max(count, 1)
 
     def run(self) -> ConvertSummary:
+        """Convert the whole input (or --frames) into the output; see the class. Ctrl-C and SIGTERM
+        stop it at the next frame (interrupts.held_until_safe): the partial output is removed and
+        KeyboardInterrupt raised. A stop that comes while the output is being finished lets it
+        finish (with its sidecar) and is raised after."""
+        with held_until_safe() as self._held:
+            return self._run()
+
+    def _run(self) -> ConvertSummary:
         summary = ConvertSummary(str(self.input), str(self.output))
         self._sources: list[FrameSource] = []
         self.shots = 1
@@ -484,6 +494,7 @@ class Converter:
         try:
             batch: list[FrameItem] = []
             for item in items:
+                self._held.check()
                 # frames just outside the range written are rendered too: the edge match's and the
                 # expression fit's windows read them
                 if self.write_range and not (self.write_range[0] - around <= item.index
@@ -501,6 +512,7 @@ class Converter:
                                     + (f" within --frames {self.options.frames}" if self.options.frames else ""))
             if summary.swapped == 0 and self.write_range is None:
                 raise NoFaceError(f"no face to change was found in {self.input}; nothing written")
+            self._held.check()
             published = writer.close()  # a sequence's pattern when the output was a folder
             if self.signing is not None:
                 self.record["credentials"] = sign_output(published, self.record, self.signing, self.input)
@@ -582,6 +594,7 @@ class Converter:
                 marker.face_into(item.image, p)
         # RGBA layers cost a copy of every face region: only for a writer that keeps them
         patches = [_patch(f, p, layer) for (f, p), layer in zip(done, layers)] if writer.keeps_patches else ()
+        self._held.check()
         writer.write(item.image, item.index, name=item.name, patches=patches, plate=plate)
         bar.update(1)
         return 1
@@ -589,6 +602,10 @@ class Converter:
     def preview(self, frame: int) -> ConvertSummary:
         """Convert one frame (with enough neighbours for smoothing) and write it and a
         side-by-side with the original as PNGs next to the output."""
+        with held_until_safe() as self._held:
+            return self._preview(frame)
+
+    def _preview(self, frame: int) -> ConvertSummary:
         summary = ConvertSummary(str(self.input), str(self.output))
         self._sources = []
         self.shots = 1
@@ -602,6 +619,7 @@ class Converter:
         items = _threaded(self._items(max(0, frame - margin), frame + margin + 1), QUEUE_FRAMES)
         try:
             for item in items:
+                self._held.check()
                 if item.index == frame:
                     original = item.image.copy()
                 # the frame and its neighbours in the edge match's and expression fit's windows are rendered

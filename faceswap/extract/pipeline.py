@@ -25,6 +25,7 @@ from ..faces.finder import FaceFinder
 from ..faces.geometry import crop_matrix, warp
 from ..faces.reference import ReferenceFilter
 from ..faces.types import Face
+from ..interrupts import held_until_safe
 from ..log import get_logger
 from ..media.output_plan import rotation_note
 from ..media.source import FrameSource
@@ -130,44 +131,47 @@ def _run(source: FrameSource, faceset: Path, options: ExtractOptions, backend: B
                desc=source.path.name, leave=True)
     start = time.perf_counter()
     found = 0
-    try:
-        for frame in source:
-            bar.update(1)
-            if frame.index % options.every:
-                continue
-            if frame.key in alignments.frames:
-                summary.resumed += 1
-                continue
-            faces = finder.find(frame.image, frame.index)
-            if reference is not None:
-                faces = reference.keep(frame.image, faces)
-            jobs = []
-            for k, face in enumerate(faces):
-                matrix = crop_matrix(face.landmarks, options.size, options.centering, options.coverage)
-                jobs.append((face, matrix, warp(frame.image, matrix, options.size), k))
-            pending.append(writer.submit(_write_frame, source, frame.index, frame.name, jobs,
-                                         alignments, options, summary))
-            summary.frames += 1
-            if faces:
-                summary.frames_with_faces += 1
-            else:
-                summary.no_face.append(frame.name)
-                if source.kind == "images":  # one line per image of a folder; a single image is the run's error
-                    log.warning("no face found: %s", frame.name)
-            summary.tracks.update(f.track for f in faces)
-            found += len(faces)
-            bar.set_postfix(faces=found, refresh=False)
-            while len(pending) > 16:  # bound memory if the disk is slow
-                pending.pop(0).result()
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        log.warning("interrupted: finishing the frames in hand; run the same command to resume")
-    finally:
-        bar.close()
-        writer.shutdown(wait=True)
-        for job in pending:
-            job.result()  # surface write errors (full disk) as FaceswapError
-        alignments.close()
+    # Ctrl-C / SIGTERM wait for the next frame (interrupts.held_until_safe), not inside the writer's lock
+    with held_until_safe() as held:
+        try:
+            for frame in source:
+                held.check()
+                bar.update(1)
+                if frame.index % options.every:
+                    continue
+                if frame.key in alignments.frames:
+                    summary.resumed += 1
+                    continue
+                faces = finder.find(frame.image, frame.index)
+                if reference is not None:
+                    faces = reference.keep(frame.image, faces)
+                jobs = []
+                for k, face in enumerate(faces):
+                    matrix = crop_matrix(face.landmarks, options.size, options.centering, options.coverage)
+                    jobs.append((face, matrix, warp(frame.image, matrix, options.size), k))
+                pending.append(writer.submit(_write_frame, source, frame.index, frame.name, jobs,
+                                             alignments, options, summary))
+                summary.frames += 1
+                if faces:
+                    summary.frames_with_faces += 1
+                else:
+                    summary.no_face.append(frame.name)
+                    if source.kind == "images":  # one line per image of a folder; a single image is the run's error
+                        log.warning("no face found: %s", frame.name)
+                summary.tracks.update(f.track for f in faces)
+                found += len(faces)
+                bar.set_postfix(faces=found, refresh=False)
+                while len(pending) > 16:  # bound memory if the disk is slow
+                    pending.pop(0).result()
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            log.warning("interrupted: finishing the frames in hand; run the same command to resume")
+        finally:
+            bar.close()
+            writer.shutdown(wait=True)
+            for job in pending:
+                job.result()  # surface write errors (full disk) as FaceswapError
+            alignments.close()
     summary.seconds = time.perf_counter() - start
     summary.decode_warning = source.video.warning if source.video else None
     return summary
