@@ -278,3 +278,12 @@ def test_each_preset_option_says_what_it_selects():
     assert "model's size" in train and "encoder" not in train.split("(Not")[0]
     assert "encoder's speed" in convert and "x264" in convert
     assert "Not convert's --preset" in train and "Not train's --preset" in convert
+
+
+def test_a_preview_into_a_missing_folder_is_refused_before_any_work(run_cli, data, tmp_path):
+    """--preview writes its PNGs beside the output: a missing folder is one line at the start (it
+    was a FileNotFoundError traceback after the frames were rendered)."""
+    out = tmp_path / "missing" / "out.mp4"
+    result = run_cli("convert", data / "video" / "d18.mp4", "-m", tmp_path / "no-model", "-o", out, "--preview", "10")
+    assert result.exit_code == 1
+    assert one_line_error(result) == f"error: cannot write the preview of {out}: folder {out.parent} does not exist"

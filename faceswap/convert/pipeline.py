@@ -140,6 +140,10 @@ class Converter:
             # before loading anything: the writer checks again, this saves the wait (a sequence's
             # writer checks each of its frames: a folder of plates may hold other shots)
             raise FaceswapError(f"{self.output} exists: pass --overwrite to replace it")
+        if self.options.preview is not None and not self._preview_stem.parent.is_dir():
+            # the PNGs go beside the output: said now, not after the frames are rendered
+            raise FaceswapError(f"cannot write the preview of {self.output}: folder "
+                                f"{self._preview_stem.parent} does not exist")
         # one probe before the model loads: rotation, codec and chroma, each said in one line
         self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec,
                              self.options.tonemap)
@@ -599,6 +603,11 @@ class Converter:
         bar.update(1)
         return 1
 
+    @property
+    def _preview_stem(self) -> Path:
+        """Where --preview's PNGs go: STEM.preview-N.png beside the output (its name less its suffix)."""
+        return self.output.with_suffix("") if self.output.suffix else self.output
+
     def preview(self, frame: int) -> ConvertSummary:
         """Convert one frame (with enough neighbours for smoothing) and write it and a
         side-by-side with the original as PNGs next to the output."""
@@ -614,7 +623,7 @@ class Converter:
         self._fit_window = FitWindow(self.fit_reach)
         around = steadier.reach + self.fit_reach
         margin = Stabilizer(self.options.smooth, self.options.bridge_gap).ahead + 2 * REACH + around
-        stem = self.output.with_suffix("") if self.output.suffix else self.output
+        stem = self._preview_stem
         found = original = None
         items = _threaded(self._items(max(0, frame - margin), frame + margin + 1), QUEUE_FRAMES)
         try:
