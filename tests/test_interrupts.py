@@ -13,6 +13,18 @@ import pytest
 from faceswap.interrupts import held_until_safe, terminate_as_interrupt
 
 
+@pytest.fixture(autouse=True)
+def python_handlers():
+    """Each test starts from Python's own handlers (Ctrl-C raises KeyboardInterrupt, SIGTERM ends
+    the process), whatever an earlier test in the same process left installed."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, h in before.items():
+        signal.signal(s, signal.SIG_DFL if h is None else h)
+
+
 def _signal_self(signum: int) -> None:
     os.kill(os.getpid(), signum)
     time.sleep(0.05)  # Python runs a handler at the next bytecode: give it the chance to
