@@ -25,8 +25,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -c "import cv2, mediapipe, torch, albumentations; print('installed: cv2', cv2.__version__, '| torch', torch.__version__)"
 	touch $@
 
+# --durations: the slowest tests at the end of every run (CI's log included), to keep the suite short
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 lint: install
 	$(VENV)/bin/ruff check faceswap tests

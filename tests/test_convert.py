@@ -349,6 +349,35 @@ def test_interrupted_convert_leaves_nothing_half_written(model, data, tmp_path, 
     assert not out.exists() and not list(tmp_path.glob(".stopped*")), list(tmp_path.iterdir())
 
 
+def test_a_stop_while_the_output_is_closed_keeps_it_whole_and_says_so(model, data, tmp_path, monkeypatch, caplog,
+                                                                    frame_count):
+    """Ctrl-C that lands while ffmpeg finishes the file: the work is done, so the output is kept
+    whole with its sidecar, a warning says so, and the stop is raised after (exit 130)."""
+    import logging
+
+    from faceswap.media.writers.video import VideoWriter
+    close = VideoWriter.close
+
+    def ctrl_c_then_close(self):
+        signal.raise_signal(signal.SIGINT)   # held: the close goes on
+        return close(self)
+
+    monkeypatch.setattr(VideoWriter, "close", ctrl_c_then_close)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)   # a background job starts with it ignored
+    logger = logging.getLogger("faceswap")   # the CLI's set-up stops it propagating to caplog's root handler
+    logger.addHandler(caplog.handler)
+    out = tmp_path / "closed.mp4"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            convert(data / "video" / "d18.mp4", model, out, ConvertOptions(frames="0:6"), progress=False)
+    finally:
+        signal.signal(signal.SIGINT, before)
+        logger.removeHandler(caplog.handler)
+    assert frame_count(out) == 6
+    assert (tmp_path / "closed.mp4.provenance.json").is_file()
+    assert any("is complete and kept" in r.getMessage() for r in caplog.records)
+
+
 def test_image_folder_in_images_out_with_their_names(model, data, tmp_path):
     out = tmp_path / "stills_out"
     s = convert(data / "stills", model, out, ConvertOptions(all_faces=True), progress=False)
