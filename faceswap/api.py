@@ -199,7 +199,10 @@ def convert(input_path: str | Path, model_dir: str | Path, output: str | Path,
     write `output` (or, with options.preview, one frame as PNG), with a provenance sidecar.
 
     The output appears under its name only when complete: on any error or
-    a KeyboardInterrupt the partial output is removed. Raises NoFaceError
+    a KeyboardInterrupt the partial output is removed. Ctrl-C and SIGTERM take
+    effect at the next frame (interrupts.held_until_safe); one that comes while
+    the finished output is being closed lets it finish, with its sidecar, and
+    KeyboardInterrupt is raised after. Raises NoFaceError
     (exit code 3) when no face to change was found, FaceswapError for bad
     inputs, options (a number out of its range; a --preview frame or --frames
     range past the footage's end, naming its length) or model folders, all

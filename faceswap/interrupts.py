@@ -50,33 +50,47 @@ class HeldStop:
 
     def __init__(self, previous: dict[int, Any] | None = None) -> None:
         self._previous = previous or {}
-        self.signum: int | None = None
+        self.signum: int | None = None   # the stop held: the first signal that was not ignored
         self._delivered = False
 
+    @property
+    def pending(self) -> bool:
+        """A stop arrived and has not been delivered yet."""
+        return self.signum is not None and not self._delivered
+
     def hold(self, signum: int, frame: Any) -> None:
-        """The signal handler: keep the first signal; a second one is delivered at once (a user
-        pressing Ctrl-C again does not want to wait for the safe point)."""
+        """The signal handler. A signal that was ignored before the block stays ignored (a batch
+        pool worker ignores the terminal's Ctrl-C and stops on its runner's SIGTERM). The first
+        other one is kept for `check()`. A second one ends the process at once by the signal's
+        default action, without the clean-up: the user pressed Ctrl-C again, or a batch runner's
+        grace ran out, and a KeyboardInterrupt raised inside the clean-up's own queue drains could
+        hang it, which is what this class is for."""
+        if self._previous.get(signum) is signal.SIG_IGN:
+            return
         if self.signum is not None:
-            self._deliver(signum, frame)
+            _end_by(signum)
         self.signum = signum
 
     def check(self) -> None:
         """Deliver a held signal here, where no lock is held: the handler that was in place before
         the block runs (Ctrl-C's raises KeyboardInterrupt; terminate_as_interrupt's also tells a
-        batch worker to stop). Does nothing when no signal arrived."""
-        if self.signum is not None and not self._delivered:
-            self._deliver(self.signum, sys._getframe(1))
-
-    def _deliver(self, signum: int, frame: Any) -> None:
+        batch worker to stop); under the default action (or a handler installed outside Python)
+        the process ends by the signal, as it would have. Does nothing when none is pending."""
+        if not self.pending:
+            return
         self._delivered = True
-        previous = self._previous.get(signum)
+        assert self.signum is not None
+        previous = self._previous.get(self.signum)
         if callable(previous):
-            previous(signum, frame)
-        elif previous in (signal.SIG_DFL, None):
-            # the default action (SIGTERM ends the process) as if it had never been held
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-        # SIG_IGN: ignored, as it would have been
+            previous(self.signum, sys._getframe(1))
+        else:
+            _end_by(self.signum)
+
+
+def _end_by(signum: int) -> None:
+    """End the process by `signum`'s default action (SIGINT and SIGTERM terminate it)."""
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 @contextlib.contextmanager

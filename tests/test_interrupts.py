@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -122,15 +124,59 @@ def test_a_stop_after_the_last_check_is_raised_when_the_block_ends():
     assert done and signal.getsignal(signal.SIGINT) == before
 
 
-def test_a_second_ctrl_c_stops_at_once():
-    steps = []
-    with pytest.raises(KeyboardInterrupt):
-        with held_until_safe():
-            _signal_self(signal.SIGINT)
-            steps.append("held")
-            _signal_self(signal.SIGINT)
-            steps.append("not reached")
-    assert steps == ["held"]
+_TWICE = """
+import os, signal, sys, time
+from faceswap.interrupts import held_until_safe
+with held_until_safe() as held:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.1)
+    print("held", flush=True)
+    os.kill(os.getpid(), signal.SIG{second})
+    time.sleep(0.5)
+    print("not reached", flush=True)
+"""
+
+
+@pytest.mark.parametrize("second", ["INT", "TERM"])
+def test_a_second_stop_ends_the_process_at_once(second):
+    """A second Ctrl-C (or a batch runner's second SIGTERM) does not wait for the safe point, nor
+    raise inside a clean-up it could hang: the process ends by the signal."""
+    proc = subprocess.run([sys.executable, "-c", _TWICE.format(second=second)], capture_output=True, text=True,
+                          timeout=60, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout.split() == ["held"], (proc.stdout, proc.stderr)
+    assert proc.returncode == -getattr(signal, f"SIG{second}")
+
+
+_WORKER = """
+import os, signal, time
+from faceswap.interrupts import held_until_safe, terminate_as_interrupt
+signal.signal(signal.SIGINT, signal.SIG_IGN)   # as a batch pool worker starts
+for order in ((signal.SIGINT, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT), (signal.SIGINT,)):
+    try:
+        with terminate_as_interrupt(on_signal=lambda: print("told to stop", flush=True)):
+            with held_until_safe() as held:
+                for signum in order:
+                    os.kill(os.getpid(), signum)
+                    time.sleep(0.1)
+                    print("went on after", signum.name, flush=True)
+                print("pending", held.pending and held.signum == signal.SIGTERM, flush=True)
+                held.check()
+                print("went on after the check", flush=True)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+"""
+
+
+def test_an_ignored_ctrl_c_stays_ignored_and_the_sigterm_with_it_is_held():
+    """A batch pool worker ignores the terminal's Ctrl-C; its runner's SIGTERM comes too, before or
+    after it. The SIGTERM is held like any first stop (not taken for a second Ctrl-C, which would
+    end the process), it is not lost to the ignored Ctrl-C, and it stops the task at check(); the
+    Ctrl-C alone stops nothing. In a subprocess: the wrong answer ends the process."""
+    proc = subprocess.run([sys.executable, "-c", _WORKER], capture_output=True, text=True, timeout=60)
+    once = ["went on after SIGINT", "went on after SIGTERM", "pending True", "told to stop", "stopped"]
+    alone = ["went on after SIGINT", "pending False", "went on after the check"]   # a Ctrl-C alone stops nothing
+    assert proc.stdout.splitlines() == once + [once[1], once[0], *once[2:]] + alone, (proc.stdout, proc.stderr)
+    assert proc.returncode == 0
 
 
 def test_no_stop_no_interrupt_and_handlers_put_back():

@@ -485,7 +485,7 @@ class Converter:
         finish (with its sidecar) and is raised after."""
         with held_until_safe() as self._held:
             summary = self._run()
-            if self._held.signum is not None:   # delivered as the block ends, after this line
+            if self._held.pending:   # delivered as the block ends, after this line
                 log.warning("stopped as the output was being finished: %s is complete and kept, with its sidecar",
                             summary.output)
             return summary
