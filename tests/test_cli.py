@@ -288,11 +288,3 @@ def test_a_preview_into_a_missing_folder_is_refused_before_any_work(run_cli, dat
     assert result.exit_code == 1
     assert one_line_error(result) == f"error: cannot write the preview of {out}: folder {out.parent} does not exist"
 
-
-def test_a_bad_model_folder_is_the_only_line(data, tmp_path):
-    """A missing -m folder is said before anything else convert prints (it came after the output's
-    INFO line)."""
-    r = subprocess.run([sys.executable, "-m", "faceswap.cli", "convert", str(data / "video" / "d18.mp4"), "-m",
-                        str(tmp_path / "no-model"), "-o", str(tmp_path / "out.mp4")], capture_output=True, text=True)
-    assert r.returncode == 1
-    assert r.stderr.strip().splitlines() == [f"error: no such model folder: {tmp_path / 'no-model'}"]

@@ -40,7 +40,6 @@ from ..media.timecode import read_timecode, shift_timecode, smpte_timecode
 from ..media.timing import variable_timeline
 from ..media.writers import FrameWriter, Patch, open_writer
 from ..media.writers.png import png_text
-from ..model.store import check_model_dir
 from . import occlusion
 from .composite import CompositeSettings, Placed, color_weights, composite_plate, crop_mask, crop_taper, lay_out
 from .edge_steady import EdgeSteadier, Rendered, reach
@@ -145,8 +144,6 @@ class Converter:
             # the PNGs go beside the output: said now, not after the frames are rendered
             raise FaceswapError(f"cannot write the preview of {self.output}: folder "
                                 f"{self._preview_stem.parent} does not exist")
-        if swapper is None:
-            check_model_dir(self.model_dir)   # before the probe's lines: a bad -m is the only line
         # one probe before the model loads: rotation, codec and chroma, each said in one line
         self.plan = plan_for(self.input, None if self.options.preview is not None else self.output, self.options.codec,
                              self.options.tonemap)
