@@ -76,15 +76,15 @@ class HeldStop:
         the block runs (Ctrl-C's raises KeyboardInterrupt; terminate_as_interrupt's also tells a
         batch worker to stop); under the default action (or a handler installed outside Python)
         the process ends by the signal, as it would have. Does nothing when none is pending."""
-        if not self.pending:
+        signum = self.signum
+        if signum is None or self._delivered:
             return
         self._delivered = True
-        assert self.signum is not None
-        previous = self._previous.get(self.signum)
+        previous = self._previous.get(signum)
         if callable(previous):
-            previous(self.signum, sys._getframe(1))
+            previous(signum, sys._getframe(1))
         else:
-            _end_by(self.signum)
+            _end_by(signum)
 
 
 def _end_by(signum: int) -> None:

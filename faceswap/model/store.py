@@ -39,8 +39,7 @@ WEIGHTS = "model.safetensors"
 IDENTITY = "identity.json"
 IDENTITY_FORMAT = "faceswap-identity"
 
-__all__ = ["BACKUP", "CURRENT", "MODEL_FORMAT", "SAVING", "StoredModel", "WEIGHTS", "check_model_dir", "checkpoint_dir",
-           "fit_weights",
+__all__ = ["BACKUP", "CURRENT", "MODEL_FORMAT", "SAVING", "StoredModel", "WEIGHTS", "checkpoint_dir", "fit_weights",
            "load_identity", "load_model", "load_model_config", "save_identity", "pick_device", "read_weights", "save_model_config", "save_weights",
            "weights_file", "write_json"]
 
@@ -193,14 +192,6 @@ class StoredModel:
     device: torch.device
 
 
-def check_model_dir(model_dir: str | Path) -> None:
-    """Raise FaceswapError (one line) unless `model_dir` is a folder with a faceswap model config;
-    cheap (no weights read), for a check before any other work."""
-    if not Path(model_dir).is_dir():
-        raise FaceswapError(f"no such model folder: {model_dir}")
-    load_model_config(model_dir)
-
-
 def load_model(model_dir: str | Path, device: str = defaults.DEVICE) -> StoredModel:
     """Load MODEL_DIR's config and latest weights into a FaceSwapModel on `device`, in eval mode.
 
@@ -208,7 +199,8 @@ def load_model(model_dir: str | Path, device: str = defaults.DEVICE) -> StoredMo
     trained weights yet, or the weights are corrupt or do not fit the config.
     """
     model_dir = Path(model_dir)
-    check_model_dir(model_dir)
+    if not model_dir.is_dir():
+        raise FaceswapError(f"no such model folder: {model_dir}")
     cfg, meta = load_model_config(model_dir)
     folder = checkpoint_dir(model_dir)
     if folder is None:
