@@ -16,7 +16,7 @@ from faceswap.faces.masks import landmark_mask
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
 from faceswap.media.video_reader import VideoReader
 from faceswap.qc import QcOptions, run_qc
-from faceswap.qc.appearance import SEAM_MASK, seam, sharpness
+from faceswap.qc.appearance import SEAM_MASK, SEAM_SECTOR_NAMES, SEAM_SECTORS, seam, seam_sectors, sharpness
 from faceswap.qc.measures import largest
 from faceswap.qc.report import summary_lines
 
@@ -135,6 +135,13 @@ def test_dark_wedge_on_a_temple_is_a_seam(clips):
     assert 0.85 < look["sharpness"]["mean"] < 1.1, look["sharpness"]
     gated = run_qc(clips["wedge"], clips["original"], options=QcOptions(max_frames=FRAMES, fail_over=["seam=2"]))
     assert [g["ok"] for g in gated.summary["gates"]] == [False] and not gated.ok
+    # where: the frame's upper left (the face's right temple), and the summary line says so
+    where = look["seam_by_sector"]
+    assert where["largest_at"] in ("9-10 o'clock", "10-11 o'clock", "11-12 o'clock"), where
+    by_name = {s["where"]: s for s in where["sectors"]}
+    assert by_name[where["largest_at"]]["mean"] > 15 and by_name[where["largest_at"]]["largest_share"] > 0.5, where
+    assert all(by_name[name]["mean"] < 3 for name in ("1-2 o'clock", "2-3 o'clock", "3-4 o'clock")), where
+    assert any(f"(largest at {where['largest_at']} of the frame)" in line for line in summary_lines(r.summary))
 
 
 def test_gates_exit_4_on_the_soft_copy_only(clips):
@@ -171,3 +178,26 @@ def test_measures_on_one_frame(data, backend):
     assert sharpness(flat, frame, lm) < 0.15  # no detail at all where the footage has it
     # a face off the frame is not measured
     assert sharpness(frame, frame, lm + 5000) is None and seam(frame, frame, lm + 5000, face.size) is None
+
+
+def test_the_seam_is_placed_on_the_sector_that_holds_it(data, backend):
+    """A wedge darkened on the face's right temple (the frame's left) steps in the sector that
+    points at it, by the wedge's depth, and not on the far side; the seam is the largest sector."""
+    frame = next(f.copy() for _, f in VideoReader(data / "video" / "d19.mp4"))
+    face = largest(backend.detect(frame))
+    lm = face.landmarks
+    wedged = _wedge(frame, lm)
+    steps = seam_sectors(wedged, frame, lm, face.size)
+    assert steps.shape == (SEAM_SECTORS,) and len(SEAM_SECTOR_NAMES) == SEAM_SECTORS
+    centre = lm.mean(axis=0)
+
+    def sector_towards(point: np.ndarray) -> int:
+        dx, dy = point - centre
+        return int((np.arctan2(dy, dx) + np.pi) * SEAM_SECTORS / (2 * np.pi)) % SEAM_SECTORS
+
+    near, far = sector_towards(lm[17]), sector_towards(lm[26])
+    assert steps[near] > 0.6 * WEDGE_LEVELS, (SEAM_SECTOR_NAMES[near], steps)
+    assert steps[far] < 2.0, (SEAM_SECTOR_NAMES[far], steps)
+    assert seam(wedged, frame, lm, face.size) == float(np.nanmax(steps))
+    assert SEAM_SECTOR_NAMES[near] in ("9-10 o'clock", "10-11 o'clock", "11-12 o'clock")
+    assert np.all(np.nan_to_num(seam_sectors(frame, frame, lm, face.size)) == 0.0)

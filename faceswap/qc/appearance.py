@@ -39,6 +39,10 @@ SEAM_OUTSIDE = (0.01, 0.05)
 SEAM_SECTORS = 12
 # A sector needs this many pixels in both bands to be compared (a face cut by the frame edge).
 SEAM_MIN_PIXELS = 12
+# Each sector by the hours of a clock face laid over the frame (12 up, 3 to the frame's right): sector
+# k spans the angles -180 + 30k to -150 + 30k degrees about the face centre, image y pointing down,
+# so sector 0 is the frame's left side just above the face's centre, where a temple is.
+SEAM_SECTOR_NAMES = tuple(f"{(9 + k - 1) % 12 + 1}-{(10 + k - 1) % 12 + 1} o'clock" for k in range(SEAM_SECTORS))
 
 
 def _cut(landmarks: np.ndarray, shape: tuple[int, int], margin: float) -> tuple[int, int, int, int] | None:
@@ -97,7 +101,17 @@ def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray) -
 
 def seam(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray, face_size: float) -> float | None:
     """The colour step across the blend's edge in `output` beyond the footage's own step at the
-    same place, in 8-bit levels: the largest over SEAM_SECTORS angular sectors around the face.
+    same place, in 8-bit levels: the largest over SEAM_SECTORS angular sectors around the face
+    (`seam_sectors`). None when no sector has pixels in both bands."""
+    steps = seam_sectors(output, original, landmarks, face_size)
+    return None if steps is None else float(np.nanmax(steps))
+
+
+def seam_sectors(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
+                 face_size: float) -> np.ndarray | None:
+    """The colour step across the blend's edge in `output` beyond the footage's own, per angular
+    sector around the face: (SEAM_SECTORS,) float64 in 8-bit levels, NaN where a sector has too few
+    pixels in a band (SEAM_SECTOR_NAMES says where each lies in the frame).
 
     landmarks: (68, 2) of the original's face; face_size: its width in pixels (Face.size). The
     edge is the outline of convert's default landmark mask (SEAM_MASK) drawn from them. In each
@@ -138,4 +152,4 @@ def seam(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray, face_s
     # the output's step minus the footage's, per sector: (in - out) of the output - (in - out) of the original
     excess = np.sqrt(np.mean(np.square((in_out - out_out) - (in_orig - out_orig)), axis=1))
     valid = (n_in >= SEAM_MIN_PIXELS) & (n_out >= SEAM_MIN_PIXELS)
-    return float(excess[valid].max()) if valid.any() else None
+    return np.where(valid, excess, np.nan) if valid.any() else None

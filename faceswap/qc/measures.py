@@ -17,7 +17,7 @@ from ..faces.expression import expression_error, inter_ocular
 from ..faces.masks import landmark_mask
 from ..faces.tracking import box_iou
 from ..faces.types import Face
-from .appearance import seam, sharpness
+from .appearance import seam_sectors, sharpness
 from .occlusion import face_skin, occlusion
 from .pose import angle_difference, head_pose
 
@@ -125,6 +125,7 @@ class FrameMeasures:
     face_change: float | None = None          # mean abs difference output vs original in that region
     sharpness: float | None = None            # inner-face detail of the output / the original's (1 = as sharp)
     seam: float | None = None                 # colour step at the blend edge beyond the original's, 8-bit levels
+    seam_sectors: np.ndarray | None = None    # the same per sector round the face (appearance.SEAM_SECTOR_NAMES)
     occlusion: float | None = None            # share of the not-face pixels around the face the output changed
 
     @property
@@ -153,7 +154,8 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
         m.colour_output = skin.mean_colour(output)
         m.face_change = region.mean_abs_diff(original, output)
     m.sharpness = sharpness(output, original, face_o.landmarks)
-    m.seam = seam(output, original, face_o.landmarks, face_o.size)
+    m.seam_sectors = seam_sectors(output, original, face_o.landmarks, face_o.size)
+    m.seam = None if m.seam_sectors is None else float(np.nanmax(m.seam_sectors))
     m.occlusion = occlusion(output, original, face_o.landmarks,
                             None if found is None else (found.box, found.not_face))
     if face_x is not None:

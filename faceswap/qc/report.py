@@ -168,8 +168,10 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                  f"{_fmt(mean(expr, 'pose_error_deg'))} deg")
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")
+    where = (look.get("seam_by_sector") or {}).get("largest_at")
     lines.append(f"  appearance sharpness {_fmt(mean(look, 'sharpness'))} of the original's detail, seam "
-                 f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge, occlusion "
+                 f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge"
+                 + (f" (largest at {where} of the frame)" if where else "") + ", occlusion "
                  f"{_fmt((look.get('occlusion') or {}).get('p95'))} (p95)")
     lines.append(f"  coverage   {cov.get('swapped_frames', 0)} of {cov.get('input_face_frames', 0)} input faces "
                  f"changed, {cov.get('unswapped_frames', 0)} unchanged, {cov.get('output_no_face_frames', 0)} "

@@ -27,6 +27,7 @@ from ..log import get_logger
 from ..media.probe import probe_video
 from ..media.source import check_source
 from ..media.video_reader import VideoReader
+from .appearance import SEAM_SECTOR_NAMES, SEAM_SECTORS
 from .gates import evaluate
 from .integrity import Tolerances, check_integrity
 from .measures import FrameMeasures, flicker, jitter, landmark_motion, measure_pair
@@ -102,6 +103,9 @@ class _Measurer:
         self.prev: FrameMeasures | None = None
         self.unswapped: list[int] = []
         self.no_face: list[int] = []
+        self.seam_sums = np.zeros(SEAM_SECTORS)         # per sector: sum of steps, frames measured,
+        self.seam_frames = np.zeros(SEAM_SECTORS, int)  # frames where it held the largest step
+        self.seam_worst = np.zeros(SEAM_SECTORS, int)
         self.counts = {"input_face": 0, "swapped": 0, "unswapped": 0, "output_no_face": 0, "output_no_face_total": 0}
 
     def add(self, index: int, original: np.ndarray, output: np.ndarray, m: FrameMeasures) -> None:
@@ -125,6 +129,11 @@ class _Measurer:
         row["face_change"] = value(m.face_change)
         row["sharpness"] = value(m.sharpness)
         row["seam"] = value(m.seam)
+        if m.seam_sectors is not None:
+            measured = ~np.isnan(m.seam_sectors)
+            self.seam_sums[measured] += m.seam_sectors[measured]
+            self.seam_frames += measured
+            self.seam_worst[int(np.nanargmax(m.seam_sectors))] += 1
         row["occlusion"] = value(m.occlusion)
         prev = self.prev
         if prev is not None:
@@ -152,8 +161,11 @@ class _Measurer:
                     self.worst.offer("unswapped", 1.0, index, tile, f"diff {m.face_change:.2f}")
         if index % self.o.identity_every == 0:
             self._identity(len(self.cols["frame"]), index, original, output, m, row, tile)
-        for key in ("landmark_error", "expression_error", "pose_error", "jitter", "flicker", "seam", "occlusion"):
+        for key in ("landmark_error", "expression_error", "pose_error", "jitter", "flicker", "occlusion"):
             self.worst.offer(key, None if row[key] != row[key] else row[key], index, tile)
+        if m.seam is not None:  # where on the outline: what a compositor looks at first
+            self.worst.offer("seam", m.seam, index, tile,
+                             f"{m.seam:.3g} at {SEAM_SECTOR_NAMES[int(np.nanargmax(m.seam_sectors))]}")
         if m.sharpness is not None:  # worst = least detail: ranked by the detail lost
             self.worst.offer("sharpness", 1.0 - m.sharpness, index, tile, f"{m.sharpness:.3g}")
         for name in COLUMNS:
@@ -208,6 +220,19 @@ class _Measurer:
         out["retrieval_frames"] = len(closer)
         return out
 
+    def seam_by_sector(self) -> dict[str, Any] | None:
+        """The seam per sector round the face over the frames measured: where it is (clock hours of
+        the frame), its mean step (8-bit levels) and the share of frames in which that sector held
+        the largest; `largest_at`: the sector with the highest mean. None when no frame had a seam."""
+        total = int(self.seam_worst.sum())
+        if total == 0:
+            return None
+        means = np.where(self.seam_frames > 0, self.seam_sums / np.maximum(self.seam_frames, 1), np.nan)
+        sectors = [{"where": SEAM_SECTOR_NAMES[k], "mean": None if np.isnan(means[k]) else round(float(means[k]), 6),
+                    "largest_share": round(float(self.seam_worst[k]) / total, 6), "frames": int(self.seam_frames[k])}
+                   for k in range(SEAM_SECTORS)]
+        return {"sectors": sectors, "largest_at": SEAM_SECTOR_NAMES[int(np.nanargmax(means))]}
+
     def columns(self) -> dict[str, np.ndarray]:
         return {name: np.frombuffer(col, np.float64) if len(col) else np.zeros(0) for name, col in self.cols.items()}
 
@@ -224,7 +249,7 @@ class _Measurer:
             "temporal": {"jitter": _stats(c["jitter"]), "flicker": _stats(c["flicker"]),
                          "original_motion": _stats(c["original_motion"])},
             "appearance": {"sharpness": _stats(c["sharpness"]), "seam": _stats(c["seam"]),
-                           "occlusion": _stats(c["occlusion"])},
+                           "seam_by_sector": self.seam_by_sector(), "occlusion": _stats(c["occlusion"])},
             "coverage": {"input_face_frames": n_in, "swapped_frames": self.counts["swapped"],
                          "unswapped_frames": self.counts["unswapped"],
                          "output_no_face_frames": self.counts["output_no_face"],
