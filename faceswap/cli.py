@@ -542,6 +542,10 @@ def qc(output: str, original: str, identity: str | None, json_path: str | None, 
                          8-bit levels a frame (occluders the swap keeps are left out)
       sharpness          inner-face detail against the footage's (1.0 = as sharp)
       seam               colour step across the blend's edge beyond the footage's own, 8-bit levels
+                         (each frame's worst of 12 sectors round the face; the summary says
+                         which sectors are worst, by the clock hours of the frame: 9-10 o'clock
+                         is the frame's left, at a temple; frames.csv's seam_at gives each
+                         frame's worst sector by its first hour)
       occlusion          share of the pixels round the face that are not face skin and were changed
     """
     from .api import qc as run_qc

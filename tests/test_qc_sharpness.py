@@ -125,10 +125,10 @@ def test_soft_face_scores_well_under_one(clips, tmp_path):
     assert any(line.strip().startswith("appearance sharpness 0.") for line in summary_lines(summary))
 
 
-def test_dark_wedge_on_a_temple_is_a_seam(clips):
+def test_dark_wedge_on_a_temple_is_a_seam(clips, tmp_path):
     """A 60-degree wedge 25 levels darker inside the mask on one temple: the sector holding it
     steps by 25 levels, while averaged over the whole outline it would be 5."""
-    r, look = _appearance(clips, "wedge")
+    r, look = _appearance(clips, "wedge", tmp_path)
     assert look["seam"]["frames"] == FRAMES
     assert look["seam"]["min"] > 15 and look["seam"]["mean"] > 18, look["seam"]
     # the inner face was not touched (but for where the wedge crosses the brow's end): detail as the footage's
@@ -141,7 +141,13 @@ def test_dark_wedge_on_a_temple_is_a_seam(clips):
     by_name = {s["where"]: s for s in where["sectors"]}
     assert by_name[where["largest_at"]]["mean"] > 15 and by_name[where["largest_at"]]["largest_share"] > 0.5, where
     assert all(by_name[name]["mean"] < 3 for name in ("1-2 o'clock", "2-3 o'clock", "3-4 o'clock")), where
-    assert any(f"(largest at {where['largest_at']} of the frame)" in line for line in summary_lines(r.summary))
+    assert where["largest_mean"] == by_name[where["largest_at"]]["mean"] and where["next_mean"] <= where["largest_mean"]
+    assert any(f"(most at {where['largest_at']} of the frame" in line for line in summary_lines(r.summary))
+    # frames.csv: each frame's worst sector by the hour it starts at, on the wedge's side
+    lines = (tmp_path / "wedge" / "frames.csv").read_text().splitlines()
+    col = lines[0].split(",").index("seam_at")
+    hours = [int(line.split(",")[col]) for line in lines[1:]]
+    assert len(hours) == FRAMES and sum(h in (9, 10, 11) for h in hours) >= 0.9 * FRAMES, hours
 
 
 def test_gates_exit_4_on_the_soft_copy_only(clips):

@@ -42,7 +42,8 @@ SEAM_MIN_PIXELS = 12
 # Each sector by the hours of a clock face laid over the frame (12 up, 3 to the frame's right): sector
 # k spans the angles -180 + 30k to -150 + 30k degrees about the face centre, image y pointing down,
 # so sector 0 is the frame's left side just above the face's centre, where a temple is.
-SEAM_SECTOR_NAMES = tuple(f"{(9 + k - 1) % 12 + 1}-{(10 + k - 1) % 12 + 1} o'clock" for k in range(SEAM_SECTORS))
+SEAM_SECTOR_HOURS = tuple((9 + k - 1) % 12 + 1 for k in range(SEAM_SECTORS))   # the hour each sector starts at
+SEAM_SECTOR_NAMES = tuple(f"{h}-{h % 12 + 1} o'clock" for h in SEAM_SECTOR_HOURS)
 
 
 def _cut(landmarks: np.ndarray, shape: tuple[int, int], margin: float) -> tuple[int, int, int, int] | None:

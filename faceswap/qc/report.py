@@ -49,7 +49,18 @@ def write_json(path: str | Path, summary: Mapping[str, Any]) -> Path:
     return path
 
 
-INT_COLUMNS = ("frame", "input_face", "output_face", "unswapped")
+INT_COLUMNS = ("frame", "input_face", "output_face", "unswapped", "seam_at")
+
+
+def _seam_where(look: Mapping[str, Any]) -> str:
+    """' (most at 9-10 o'clock of the frame, 5.71 there on average; then 10-11 o'clock, 4.08)', or ''."""
+    where = look.get("seam_by_sector") or {}
+    if not where.get("largest_at"):
+        return ""
+    text = f" (most at {where['largest_at']} of the frame, {_fmt(where.get('largest_mean'))} there on average"
+    if where.get("next_at"):
+        text += f"; then {where['next_at']}, {_fmt(where.get('next_mean'))}"
+    return text + ")"
 
 
 def _cell(name: str, value: float) -> str:
@@ -168,10 +179,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                  f"{_fmt(mean(expr, 'pose_error_deg'))} deg")
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")
-    where = (look.get("seam_by_sector") or {}).get("largest_at")
     lines.append(f"  appearance sharpness {_fmt(mean(look, 'sharpness'))} of the original's detail, seam "
-                 f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge"
-                 + (f" (largest at {where} of the frame)" if where else "") + ", occlusion "
+                 f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge{_seam_where(look)}, occlusion "
                  f"{_fmt((look.get('occlusion') or {}).get('p95'))} (p95)")
     lines.append(f"  coverage   {cov.get('swapped_frames', 0)} of {cov.get('input_face_frames', 0)} input faces "
                  f"changed, {cov.get('unswapped_frames', 0)} unchanged, {cov.get('output_no_face_frames', 0)} "

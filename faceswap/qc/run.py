@@ -27,7 +27,7 @@ from ..log import get_logger
 from ..media.probe import probe_video
 from ..media.source import check_source
 from ..media.video_reader import VideoReader
-from .appearance import SEAM_SECTOR_NAMES, SEAM_SECTORS
+from .appearance import SEAM_SECTOR_HOURS, SEAM_SECTOR_NAMES, SEAM_SECTORS
 from .gates import evaluate
 from .integrity import Tolerances, check_integrity
 from .measures import FrameMeasures, flicker, jitter, landmark_motion, measure_pair
@@ -41,7 +41,7 @@ from .worst import WorstFrames, thumbnail_pair
 log = get_logger(__name__)
 
 COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "expression_error", "yaw_diff", "pitch_diff", "roll_diff",
-           "pose_error", "jitter", "original_motion", "flicker", "sharpness", "seam", "occlusion", "face_change", "unswapped",
+           "pose_error", "jitter", "original_motion", "flicker", "sharpness", "seam", "seam_at", "occlusion", "face_change", "unswapped",
            "output_to_wanted", "output_to_wanted_cosine", "output_to_original", "output_to_original_cosine",
            "input_to_wanted", "input_to_wanted_cosine")
 # Frame numbers listed in the summary per coverage problem (the counts are always complete).
@@ -133,7 +133,9 @@ class _Measurer:
             measured = ~np.isnan(m.seam_sectors)
             self.seam_sums[measured] += m.seam_sectors[measured]
             self.seam_frames += measured
-            self.seam_worst[int(np.nanargmax(m.seam_sectors))] += 1
+            worst = int(np.nanargmax(m.seam_sectors))
+            self.seam_worst[worst] += 1
+            row["seam_at"] = float(SEAM_SECTOR_HOURS[worst])
         row["occlusion"] = value(m.occlusion)
         prev = self.prev
         if prev is not None:
@@ -223,7 +225,9 @@ class _Measurer:
     def seam_by_sector(self) -> dict[str, Any] | None:
         """The seam per sector round the face over the frames measured: where it is (clock hours of
         the frame), its mean step (8-bit levels) and the share of frames in which that sector held
-        the largest; `largest_at`: the sector with the highest mean. None when no frame had a seam."""
+        the largest; `largest_at`/`largest_mean` and `next_at`/`next_mean`: the two sectors with the
+        highest means (the worst-frames sheet shows single frames, whose worst sector may be another).
+        None when no frame had a seam."""
         total = int(self.seam_worst.sum())
         if total == 0:
             return None
@@ -231,7 +235,11 @@ class _Measurer:
         sectors = [{"where": SEAM_SECTOR_NAMES[k], "mean": None if np.isnan(means[k]) else round(float(means[k]), 6),
                     "largest_share": round(float(self.seam_worst[k]) / total, 6), "frames": int(self.seam_frames[k])}
                    for k in range(SEAM_SECTORS)]
-        return {"sectors": sectors, "largest_at": SEAM_SECTOR_NAMES[int(np.nanargmax(means))]}
+        order = [k for k in np.argsort(-np.nan_to_num(means, nan=-1.0)) if not np.isnan(means[k])]
+        return {"sectors": sectors, "largest_at": SEAM_SECTOR_NAMES[order[0]],
+                "largest_mean": round(float(means[order[0]]), 6),
+                "next_at": SEAM_SECTOR_NAMES[order[1]] if len(order) > 1 else None,
+                "next_mean": round(float(means[order[1]]), 6) if len(order) > 1 else None}
 
     def columns(self) -> dict[str, np.ndarray]:
         return {name: np.frombuffer(col, np.float64) if len(col) else np.zeros(0) for name, col in self.cols.items()}
