@@ -171,6 +171,17 @@ def test_qc_refuses_a_number_out_of_range(run_cli, data, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_qc_says_which_of_its_two_videos_it_cannot_read(run_cli, data, tmp_path):
+    d18 = data / "video" / "d18.mp4"
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert one_line_error(run_cli("qc", text, "-i", d18)).startswith(f"error: the output: cannot read video {text}")
+    assert one_line_error(run_cli("qc", d18, "-i", text)).startswith(
+        f"error: the original (-i): cannot read video {text}")
+    assert one_line_error(run_cli("qc", d18, "-i", tmp_path / "gone.mp4")) == \
+        f"error: the original (-i): no such file or folder: {tmp_path / 'gone.mp4'}"
+
+
 def test_the_api_refuses_with_the_cli_s_line(run_cli, d18_faceset, data, tmp_path):
     from faceswap import api
     from faceswap.errors import FaceswapError

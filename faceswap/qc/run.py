@@ -44,6 +44,8 @@ COLUMNS = ("frame", "input_face", "output_face", "landmark_error", "expression_e
            "pose_error", "jitter", "original_motion", "flicker", "sharpness", "seam", "seam_at", "occlusion", "face_change", "unswapped",
            "output_to_wanted", "output_to_wanted_cosine", "output_to_original", "output_to_original_cosine",
            "input_to_wanted", "input_to_wanted_cosine")
+# How errors name the footage (the CLI's -i, the API's `original`).
+ORIGINAL = "original (-i)"
 # Frame numbers listed in the summary per coverage problem (the counts are always complete).
 LIST_LIMIT = 50
 
@@ -86,7 +88,15 @@ def _check_video(path: str | Path, what: str) -> None:
     if p.is_dir():
         raise FaceswapError(f"qc compares video files: the {what} {p} is a folder")
     if not p.is_file():
-        raise FaceswapError(f"no such file: {p}")
+        raise FaceswapError(f"the {what}: no such file: {p}")
+
+
+def _said(check: Callable[[str | Path], Any], path: str | Path, what: str) -> Any:
+    """check(path), its error saying which of qc's two inputs it is about."""
+    try:
+        return check(path)
+    except FaceswapError as err:
+        raise FaceswapError(f"the {what}: {err}") from None
 
 
 class _Measurer:
@@ -277,14 +287,14 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
     options = options or QcOptions()
     options.validate()
     gates = options.gates()
-    plates = [check_source(p) == "sequence" for p in (output, original)]
+    plates = [_said(check_source, p, what) == "sequence" for p, what in ((output, "output"), (original, ORIGINAL))]
     if any(plates) and not all(plates):
         raise FaceswapError("qc compares a sequence with a sequence and a video with a video: "
                             f"{Path(output).name} and {Path(original).name} are one of each")
     if not plates[0]:
         _check_video(output, "output")
-        _check_video(original, "original")
-        infos = (probe_video(output), probe_video(original))
+        _check_video(original, ORIGINAL)
+        infos = (_said(probe_video, output, "output"), _said(probe_video, original, ORIGINAL))
     started = time.monotonic()
     backend = make_backend(options.detector, options.confidence)
     try:
