@@ -113,9 +113,9 @@ class _Measurer:
         self.prev: FrameMeasures | None = None
         self.unswapped: list[int] = []
         self.no_face: list[int] = []
-        self.seam_sums = np.zeros(SEAM_SECTORS)         # per sector: sum of steps, frames measured,
-        self.seam_frames = np.zeros(SEAM_SECTORS, int)  # frames where it held the largest step
-        self.seam_worst = np.zeros(SEAM_SECTORS, int)
+        self.seam_sums = np.zeros(SEAM_SECTORS)         # per sector: its steps added up (8-bit levels),
+        self.seam_frames = np.zeros(SEAM_SECTORS, int)  # the frames it was measured in,
+        self.seam_worst = np.zeros(SEAM_SECTORS, int)   # and those in which it held the largest step
         self.counts = {"input_face": 0, "swapped": 0, "unswapped": 0, "output_no_face": 0, "output_no_face_total": 0}
 
     def add(self, index: int, original: np.ndarray, output: np.ndarray, m: FrameMeasures) -> None:
