@@ -139,13 +139,14 @@ class _Measurer:
         row["face_change"] = value(m.face_change)
         row["sharpness"] = value(m.sharpness)
         row["seam"] = value(m.seam)
+        seam_worst = None
         if m.seam_sectors is not None:
             measured = ~np.isnan(m.seam_sectors)
             self.seam_sums[measured] += m.seam_sectors[measured]
             self.seam_frames += measured
-            worst = int(np.nanargmax(m.seam_sectors))
-            self.seam_worst[worst] += 1
-            row["seam_at"] = float(SEAM_SECTOR_HOURS[worst])
+            seam_worst = int(np.nanargmax(m.seam_sectors))
+            self.seam_worst[seam_worst] += 1
+            row["seam_at"] = float(SEAM_SECTOR_HOURS[seam_worst])
         row["occlusion"] = value(m.occlusion)
         prev = self.prev
         if prev is not None:
@@ -175,9 +176,8 @@ class _Measurer:
             self._identity(len(self.cols["frame"]), index, original, output, m, row, tile)
         for key in ("landmark_error", "expression_error", "pose_error", "jitter", "flicker", "occlusion"):
             self.worst.offer(key, None if row[key] != row[key] else row[key], index, tile)
-        if m.seam is not None:  # where on the outline: what a compositor looks at first
-            self.worst.offer("seam", m.seam, index, tile,
-                             f"{m.seam:.3g} at {SEAM_SECTOR_NAMES[int(np.nanargmax(m.seam_sectors))]}")
+        if seam_worst is not None:  # where on the outline: what a compositor looks at first
+            self.worst.offer("seam", m.seam, index, tile, f"{m.seam:.3g} at {SEAM_SECTOR_NAMES[seam_worst]}")
         if m.sharpness is not None:  # worst = least detail: ranked by the detail lost
             self.worst.offer("sharpness", 1.0 - m.sharpness, index, tile, f"{m.sharpness:.3g}")
         for name in COLUMNS:
