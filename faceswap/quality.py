@@ -47,6 +47,9 @@ from .samples import add_data_argument
 from .train.config import DEFAULT_PRESET, PRESETS
 
 PAIRS = ("d19:d18", "d14:d10")
+# Sample clips whose person wears glasses (../shared/data/README): qc leaves their frames out of
+# sharpness (qc --glasses), as convert's default swaps them away with the face.
+GLASSES = ("d19", "d12")
 # What each variant changes from today's defaults: training settings and convert options by field name.
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "before": {"train": {"init": "none"}, "convert": {"detail": "off", "expression": "off"}},
@@ -122,7 +125,8 @@ def run_pair(data: Path, pair: str, variants: list[str], out: Path, minutes: flo
         output.parent.mkdir(parents=True, exist_ok=True)
         c = convert(clips["A"], model, output, ConvertOptions(overwrite=True, **VARIANTS[variant]["convert"]),
                     progress=False)
-        r = qc(output, clips["A"], facesets["B"], QcOptions(report=str(folder / variant / "qc")), progress=False)
+        r = qc(output, clips["A"], facesets["B"], QcOptions(report=str(folder / variant / "qc"),
+                                                          glasses=a_name in GLASSES), progress=False)
         record = {"time": stamp, "pair": pair, "variant": variant, "preset": preset, "minutes": minutes,
                   "settings": VARIANTS[variant],
                   "model": str(model), "iterations": t.iteration, "samples_per_second": round(t.samples_per_second, 1),

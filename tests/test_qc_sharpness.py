@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from faceswap.faces.glasses import GlassesTracker, rims_matte
 from faceswap.faces.masks import landmark_mask
 from faceswap.media.ffmpeg_bin import ffmpeg_exe
 from faceswap.media.video_reader import VideoReader
@@ -207,3 +208,37 @@ def test_the_seam_is_placed_on_the_sector_that_holds_it(data, backend):
     assert seam(wedged, frame, lm, face.size) == float(np.nanmax(steps))
     assert SEAM_SECTOR_NAMES[near] in ("9-10 o'clock", "10-11 o'clock", "11-12 o'clock")
     assert np.all(np.nan_to_num(seam_sectors(frame, frame, lm, face.size)) == 0.0)
+
+
+def test_glasses_removed_by_design_are_not_read_as_lost_detail(data, backend, tmp_path):
+    """d19 with his glasses painted out and the face otherwise untouched (what convert's default
+    `--glasses face` gives by design): the rims hold a quarter of the inner face's detail, so
+    without `--glasses` it reads about 0.75; with it, their frames are left out of both videos and
+    it reads 1. A blurred face still reads soft with the glasses left out."""
+    d19 = data / "video" / "d19.mp4"
+    reader = VideoReader(d19)
+    bare, soft = [], []
+    for index, frame in reader:
+        face = largest(backend.detect(frame)) if index < 8 else None
+        if face is None:
+            bare.append(frame.copy())
+            soft.append(frame.copy())
+            continue
+        hole = rims_matte(frame.shape[:2], GlassesTracker().rims(frame, face.landmarks, -1), grow=1.0) > 0
+        bare.append(cv2.inpaint(frame, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA))
+        soft.append(_soft(bare[-1], face.landmarks))
+    _write(bare, tmp_path / "bare.mp4", d19, reader.info.fps)
+    _write(soft, tmp_path / "soft.mp4", d19, reader.info.fps)
+
+    def measured(name: str, glasses: bool) -> tuple[float, list[str]]:
+        r = run_qc(tmp_path / name, d19, options=QcOptions(max_frames=8, glasses=glasses))
+        return r.summary["appearance"]["sharpness"]["mean"], summary_lines(r.summary)
+
+    counted, lines = measured("bare.mp4", False)
+    left_out, lines_g = measured("bare.mp4", True)
+    assert counted < 0.85, counted
+    assert 0.93 < left_out < 1.07, left_out
+    assert not any("glasses' frames" in line for line in lines)
+    assert any("of the original's detail (glasses' frames left out)" in line for line in lines_g), lines_g
+    soft_left_out, _ = measured("soft.mp4", True)
+    assert soft_left_out < 0.4, soft_left_out

@@ -63,11 +63,14 @@ def _detail(luma: np.ndarray, inside: np.ndarray) -> float:
     return float(np.mean(np.square(high[inside], dtype=np.float64)))
 
 
-def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray) -> float | None:
+def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
+              exclude: np.ndarray | None = None) -> float | None:
     """Detail of the inner face in `output` against the same pixels of `original`, as a ratio:
     1.0 = as sharp as the footage, 0.5 = half its detail contrast, above 1 = more (noise).
 
-    landmarks: (68, 2) of the original's face. The measure is the energy E (mean square) of the
+    landmarks: (68, 2) of the original's face. exclude: (H, W) bool of the frame, pixels left out
+    of both images' region (the footage's glasses' frames, which a swap may remove by design and
+    which hold a third or more of a bespectacled face's fine detail), or None. The measure is the energy E (mean square) of the
     luma's high-pass (BT.601 luma minus its Gaussian blur at DETAIL_SIGMA px, applied twice), a
     high-frequency-energy focus measure of the kind compared by Pertuz, Puig & Garcia, "Analysis
     of focus measure operators for shape-from-focus", Pattern Recognition 46 (2013), taken over
@@ -90,6 +93,8 @@ def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray) -
     inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillConvexPoly(inside, hull, 1, lineType=cv2.LINE_8, shift=2)
     inside = inside.astype(bool)
+    if exclude is not None:
+        inside &= ~exclude[y0:y1, x0:x1]
     if inside.sum() < 16:
         return None
     energies = []

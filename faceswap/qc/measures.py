@@ -14,16 +14,20 @@ import cv2
 import numpy as np
 
 from ..faces.expression import expression_error, inter_ocular
+from ..faces.glasses import GlassesTracker, rims_matte
 from ..faces.masks import landmark_mask
 from ..faces.tracking import box_iou
 from ..faces.types import Face
-from .appearance import seam_sectors, sharpness
+from .appearance import DETAIL_SIGMA, seam_sectors, sharpness
 from .occlusion import face_skin, occlusion
 from .pose import angle_difference, head_pose
 
 # iBUG outer eye corners: the inter-ocular distance of the 300-W benchmark.
 # The colour region is cut this much wider than the landmarks' box before masking.
 REGION_MARGIN = 0.1
+# The glasses' frames left out of sharpness are grown by this many px on each side: the high-pass's
+# two blurs at DETAIL_SIGMA spread a thin rim's energy about that far beside it.
+GLASSES_GROW = 2 * DETAIL_SIGMA
 
 
 def largest(faces: list[Face]) -> Face | None:
@@ -134,10 +138,11 @@ class FrameMeasures:
 
 
 def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[Face],
-                 output_faces: list[Face]) -> FrameMeasures:
+                 output_faces: list[Face], glasses: GlassesTracker | None = None) -> FrameMeasures:
     """Landmark error, pose difference, face-region colours, sharpness, seam and occlusion of one frame
     pair; the regions are placed by the original's face, so both frames are measured on the
-    same pixels."""
+    same pixels. `glasses`: the original's faces wear glasses, found by this tracker (faces.glasses,
+    as convert finds them); their frames are left out of sharpness in both frames."""
     face_o = largest(original_faces)
     face_x = matching(output_faces, face_o)
     m = FrameMeasures(face_o, face_x)
@@ -153,7 +158,10 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
         m.colour_original = skin.mean_colour(original)
         m.colour_output = skin.mean_colour(output)
         m.face_change = region.mean_abs_diff(original, output)
-    m.sharpness = sharpness(output, original, face_o.landmarks)
+    frames = None
+    if glasses is not None:
+        frames = rims_matte((h, w), glasses.rims(original, face_o.landmarks, 0), grow=GLASSES_GROW) > 0
+    m.sharpness = sharpness(output, original, face_o.landmarks, frames)
     m.seam_sectors = seam_sectors(output, original, face_o.landmarks, face_o.size)
     m.seam = None if m.seam_sectors is None else float(np.nanmax(m.seam_sectors))
     m.occlusion = occlusion(output, original, face_o.landmarks,

@@ -179,7 +179,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                  f"{_fmt(mean(expr, 'pose_error_deg'))} deg")
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")
-    lines.append(f"  appearance sharpness {_fmt(mean(look, 'sharpness'))} of the original's detail, seam "
+    left_out = " (glasses' frames left out)" if (summary.get("options") or {}).get("glasses") else ""
+    lines.append(f"  appearance sharpness {_fmt(mean(look, 'sharpness'))} of the original's detail{left_out}, seam "
                  f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge{_seam_where(look)}, occlusion "
                  f"{_fmt((look.get('occlusion') or {}).get('p95'))} (p95)")
     lines.append(f"  coverage   {cov.get('swapped_frames', 0)} of {cov.get('input_face_frames', 0)} input faces "

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from .. import defaults
 from ..errors import FaceswapError
 from ..faces.backends import make_backend
+from ..faces.glasses import GlassesTracker
 from ..faces.identity import IdentityEncoder, distance
 from ..log import get_logger
 from ..media.probe import probe_video
@@ -348,6 +349,9 @@ def _stream(out_reader: VideoReader | SequenceReader, orig_reader: VideoReader |
     whether both videos were decoded to their end, so their frame counts are known)."""
     total = min(out_reader.info.frame_count, orig_reader.info.frame_count)
     its = [iter(out_reader), iter(orig_reader)]
+    # one track: qc measures the original's largest face; a new face is held within BAND px of
+    # the last one's rims for the tracker's WINDOW frames, then found on its own
+    glasses = GlassesTracker() if measurer.o.glasses else None
     measured = 0
     complete = False
     bar = tqdm(total=min(total, limit) if limit else total, unit="frame", disable=not progress, desc="qc")
@@ -364,7 +368,8 @@ def _stream(out_reader: VideoReader | SequenceReader, orig_reader: VideoReader |
                 break
             index, out_frame = out_item
             _, orig_frame = orig_item
-            m = measure_pair(orig_frame, out_frame, backend.detect(orig_frame), backend.detect(out_frame))
+            m = measure_pair(orig_frame, out_frame, backend.detect(orig_frame), backend.detect(out_frame),
+                             glasses)
             measurer.add(index, orig_frame, out_frame, m)
             measured += 1
             bar.update(1)
