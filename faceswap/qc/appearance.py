@@ -70,9 +70,10 @@ def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
 
     landmarks: (68, 2) of the original's face. exclude: (H, W) bool of the frame, pixels left out
     of both images' region (the footage's glasses' frames, which a swap may remove by design and
-    which hold a third or more of a bespectacled face's fine detail), or None. The measure is the energy E (mean square) of the
-    luma's high-pass (BT.601 luma minus its Gaussian blur at DETAIL_SIGMA px, applied twice), a
-    high-frequency-energy focus measure of the kind compared by Pertuz, Puig & Garcia, "Analysis
+    which hold 40 % of d19's inner-face detail energy), or None.
+
+    The measure is the energy E (mean square) of the luma's high-pass (BT.601 luma minus its
+    Gaussian blur at DETAIL_SIGMA px, applied twice), a high-frequency-energy focus measure of the kind compared by Pertuz, Puig & Garcia, "Analysis
     of focus measure operators for shape-from-focus", Pattern Recognition 46 (2013), taken over
     the hull of the brows, eyes, nose and mouth; the figure is sqrt((E_out + f^2) / (E_orig + f^2))
     with f = DETAIL_FLOOR levels. Chosen over the variance of the Laplacian (Pech-Pacheco et al.,
