@@ -516,10 +516,11 @@ _QC_METRICS = ", ".join(QC_METRICS)
               help="A face region that differs from the input by less than this mean (8-bit levels) counts as "
                    "not swapped." + must(QcOptions, "unchanged_level"))
 @click.option("--glasses/--no-glasses", default=_qc_default("glasses"),
-              help="The original's faces wear glasses: their frames (rims, bridge, arms, found as convert "
+              help="The original's faces wear glasses: the glasses' rims, bridge and arms (found as convert "
                    "--glasses finds them) are left out of sharpness in both videos, so a swap that removes "
-                   "them by design (convert --glasses face or remove) is not read as softer for it; on "
-                   "d19 they hold about 40 % of the inner face's fine detail.")
+                   "them by design (convert --glasses face or remove) is not read as softer for it: thin "
+                   "metal rims can hold 40 % of an inner face's fine detail. A warning says when no rim "
+                   "stands out (a bare face: its brows and lids would be left out instead).")
 @click.option("--detector", default=_qc_default("detector"), type=click.Choice(list(defaults.DETECTORS)),
               help="Landmark backend, run the same way (per frame, no tracking) on both videos.")
 @click.option("--confidence", default=_qc_default("confidence"), type=float,

@@ -230,15 +230,20 @@ def test_glasses_removed_by_design_are_not_read_as_lost_detail(data, backend, tm
     _write(bare, tmp_path / "bare.mp4", d19, reader.info.fps)
     _write(soft, tmp_path / "soft.mp4", d19, reader.info.fps)
 
-    def measured(name: str, glasses: bool) -> tuple[float, list[str]]:
-        r = run_qc(tmp_path / name, d19, options=QcOptions(max_frames=8, glasses=glasses))
-        return r.summary["appearance"]["sharpness"]["mean"], summary_lines(r.summary)
+    def measured(path: Path, glasses: bool, original: Path = d19) -> dict:
+        return run_qc(path, original, options=QcOptions(max_frames=8, glasses=glasses)).summary
 
-    counted, lines = measured("bare.mp4", False)
-    left_out, lines_g = measured("bare.mp4", True)
-    assert counted < 0.85, counted
-    assert 0.93 < left_out < 1.07, left_out
-    assert not any("glasses' frames" in line for line in lines)
-    assert any("of the original's detail (glasses' frames left out)" in line for line in lines_g), lines_g
-    soft_left_out, _ = measured("soft.mp4", True)
-    assert soft_left_out < 0.4, soft_left_out
+    counted, left_out = measured(tmp_path / "bare.mp4", False), measured(tmp_path / "bare.mp4", True)
+    assert counted["appearance"]["sharpness"]["mean"] < 0.85, counted["appearance"]
+    assert 0.93 < left_out["appearance"]["sharpness"]["mean"] < 1.07, left_out["appearance"]
+    worn = left_out["appearance"]["glasses"]
+    assert 0.08 < worn["left_out_share"] < 0.35 and not worn["seem_bare"] and worn["rim_contrast"] > 1.2, worn
+    assert counted["appearance"]["glasses"] is None and not left_out["warnings"]
+    assert not any("glasses' rims" in line for line in summary_lines(counted))
+    assert any("of the original's detail (the glasses' rims left out: " in line for line in summary_lines(left_out))
+    assert measured(tmp_path / "soft.mp4", True)["appearance"]["sharpness"]["mean"] < 0.4
+    # --glasses on a face without any: said, as the brows and lids were left out instead
+    bare_face = data / "video" / "d18.mp4"
+    wrong = measured(bare_face, True, bare_face)
+    assert wrong["appearance"]["glasses"]["seem_bare"], wrong["appearance"]["glasses"]
+    assert len(wrong["warnings"]) == 1 and wrong["warnings"][0].startswith("--glasses: no rim stands out"), wrong

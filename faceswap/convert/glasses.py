@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces.glasses import GlassesTracker, line_contrast, rims_matte
+from ..faces.glasses import BARE_CONTRAST, GlassesTracker, line_contrast, rims_matte
 from ..log import get_logger
 from .blend import smoothstep
 from .occlusion import face_key
@@ -39,9 +39,8 @@ GROW = {"keep": 0.0, "remove": 1.5}
 # (a smoothstep between): a mixed edge pixel otherwise brings its share of the footage's skin, a pale
 # or dark ring round the rims on a swapped face of another tone (d14: a third fewer ring pixels)
 FIRM = (0.2, 0.6)
-# A track whose found frames' median line_contrast over its first _JUDGED frames is under this is
-# said in a warning: no glasses there (bare faces read 0.9-1.3, worn ones 1.3-1.6; docs/occlusion.md)
-BARE_CONTRAST = 1.2
+# A track whose found frames' median line_contrast over its first _JUDGED frames is under
+# BARE_CONTRAST (faces/glasses.py) is said in a warning: no glasses there
 _JUDGED = 24
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from .geometry import invert, similarity, transform_points
 
-__all__ = ["GlassesTracker", "Rims", "find_rims", "line_contrast", "rims_matte"]
+__all__ = ["BARE_CONTRAST", "GlassesTracker", "Rims", "find_rims", "line_contrast", "rims_matte"]
 
 NORM_IOD = 128            # eye-to-eye distance of the normalised view, px
 ANGLES = 96               # polar samples round each eye
@@ -59,6 +59,9 @@ ARM_PROBE = 0.15
 ARM_SHARE = 0.35
 ARM_END, ARM_GAP = 0.3, 16
 ARM_EXTRA = ARM_GAP // 2  # an arm runs on this far past where it fades (into hair of its own colour)
+# A face whose found rims' median line_contrast is under this does not seem to wear glasses: bare
+# faces read 0.9-1.3, worn ones 1.3-1.6 (docs/occlusion.md); convert and qc say so in a warning
+BARE_CONTRAST = 1.2
 
 
 @dataclass

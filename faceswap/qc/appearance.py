@@ -63,6 +63,23 @@ def _detail(luma: np.ndarray, inside: np.ndarray) -> float:
     return float(np.mean(np.square(high[inside], dtype=np.float64)))
 
 
+def inner_face(landmarks: np.ndarray, shape: tuple[int, int]
+               ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """Where `sharpness` looks: the box (x0, y0, x1, y1) round the hull of the brows, eyes, nose and
+    mouth of `landmarks` (68, 2), padded so that the high-pass's blurs see real pixels at the hull's
+    edge and clipped to a frame of `shape` (H, W), and the hull inside it (y1 - y0, x1 - x0) bool.
+    None when the box is off the frame."""
+    lm = np.asarray(landmarks, np.float64)[INNER_FACE]
+    box = _cut(lm, shape, int(np.ceil(6 * DETAIL_SIGMA)) + 1)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    hull = cv2.convexHull(np.round((lm - (x0, y0)) * 4).astype(np.int32))
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(inside, hull, 1, lineType=cv2.LINE_8, shift=2)
+    return box, inside.astype(bool)
+
+
 def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
               exclude: np.ndarray | None = None) -> float | None:
     """Detail of the inner face in `output` against the same pixels of `original`, as a ratio:
@@ -84,16 +101,10 @@ def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
     scales with contrast as the eye reads it: 0.5 shows half the footage's detail contrast.
     Returns None when the region is under 16 pixels or off the frame.
     """
-    lm = np.asarray(landmarks, np.float64)[INNER_FACE]
-    pad = int(np.ceil(6 * DETAIL_SIGMA)) + 1  # both blurs see real pixels at the hull's edge
-    box = _cut(lm, original.shape[:2], pad)
-    if box is None:
+    region = inner_face(landmarks, original.shape[:2])
+    if region is None:
         return None
-    x0, y0, x1, y1 = box
-    hull = cv2.convexHull(np.round((lm - (x0, y0)) * 4).astype(np.int32))
-    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillConvexPoly(inside, hull, 1, lineType=cv2.LINE_8, shift=2)
-    inside = inside.astype(bool)
+    (x0, y0, x1, y1), inside = region
     if exclude is not None:
         inside &= ~exclude[y0:y1, x0:x1]
     if inside.sum() < 16:

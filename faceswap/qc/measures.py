@@ -14,11 +14,11 @@ import cv2
 import numpy as np
 
 from ..faces.expression import expression_error, inter_ocular
-from ..faces.glasses import GlassesTracker, rims_matte
+from ..faces.glasses import GlassesTracker, line_contrast, rims_matte
 from ..faces.masks import landmark_mask
 from ..faces.tracking import box_iou
 from ..faces.types import Face
-from .appearance import DETAIL_SIGMA, seam_sectors, sharpness
+from .appearance import DETAIL_SIGMA, inner_face, seam_sectors, sharpness
 from .occlusion import face_skin, occlusion
 from .pose import angle_difference, head_pose
 
@@ -131,6 +131,8 @@ class FrameMeasures:
     seam: float | None = None                 # colour step at the blend edge beyond the original's, 8-bit levels
     seam_sectors: np.ndarray | None = None    # the same per sector round the face (appearance.SEAM_SECTOR_NAMES)
     occlusion: float | None = None            # share of the not-face pixels around the face the output changed
+    glasses_contrast: float | None = None     # qc --glasses: the found rims' line contrast in the original
+    glasses_share: float | None = None        # ... and the share of the sharpness region they took out
 
     @property
     def pose_error(self) -> float | None:
@@ -158,10 +160,16 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
         m.colour_original = skin.mean_colour(original)
         m.colour_output = skin.mean_colour(output)
         m.face_change = region.mean_abs_diff(original, output)
-    frames = None
+    rims = None
     if glasses is not None:
-        frames = rims_matte((h, w), glasses.rims(original, face_o.landmarks, 0), grow=GLASSES_GROW) > 0
-    m.sharpness = sharpness(output, original, face_o.landmarks, frames)
+        worn = glasses.rims(original, face_o.landmarks, 0)
+        rims = rims_matte((h, w), worn, grow=GLASSES_GROW) > 0
+        m.glasses_contrast = line_contrast(original, worn)
+        region = inner_face(face_o.landmarks, (h, w))
+        if region is not None and region[1].any():
+            (x0, y0, x1, y1), inside = region
+            m.glasses_share = float(rims[y0:y1, x0:x1][inside].mean())
+    m.sharpness = sharpness(output, original, face_o.landmarks, rims)
     m.seam_sectors = seam_sectors(output, original, face_o.landmarks, face_o.size)
     m.seam = None if m.seam_sectors is None else float(np.nanmax(m.seam_sectors))
     m.occlusion = occlusion(output, original, face_o.landmarks,

@@ -55,8 +55,8 @@ INT_COLUMNS = ("frame", "input_face", "output_face", "unswapped", "seam_at")
 def _seam_where(look: Mapping[str, Any]) -> str:
     """' (most at 9-10 o'clock of the frame, 5.71 there on average; then 10-11 o'clock, 4.08)', or ''."""
     where = look.get("seam_by_sector") or {}
-    if not where.get("largest_at"):
-        return ""
+    if not where.get("largest_at") or not where.get("largest_mean"):
+        return ""   # no seam anywhere (an unchanged copy): nowhere to name
     text = f" (most at {where['largest_at']} of the frame, {_fmt(where.get('largest_mean'))} there on average"
     if where.get("next_at"):
         text += f"; then {where['next_at']}, {_fmt(where.get('next_mean'))}"
@@ -179,7 +179,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                  f"{_fmt(mean(expr, 'pose_error_deg'))} deg")
     lines.append(f"  temporal   jitter {_fmt(mean(temp, 'jitter'))} IOD/frame, flicker "
                  f"{_fmt(mean(temp, 'flicker'))} levels/frame")
-    left_out = " (glasses' frames left out)" if (summary.get("options") or {}).get("glasses") else ""
+    worn = look.get("glasses")
+    left_out = "" if not worn else f" (the glasses' rims left out: {_fmt(worn.get('left_out_share'))} of the region)"
     lines.append(f"  appearance sharpness {_fmt(mean(look, 'sharpness'))} of the original's detail{left_out}, seam "
                  f"{_fmt(mean(look, 'seam'))} levels beyond the original's edge{_seam_where(look)}, occlusion "
                  f"{_fmt((look.get('occlusion') or {}).get('p95'))} (p95)")

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .. import defaults
 from ..errors import FaceswapError
 from ..faces.backends import make_backend
-from ..faces.glasses import GlassesTracker
+from ..faces.glasses import BARE_CONTRAST, GlassesTracker
 from ..faces.identity import IdentityEncoder, distance
 from ..log import get_logger
 from ..media.probe import probe_video
@@ -118,6 +118,8 @@ class _Measurer:
         self.seam_frames = np.zeros(SEAM_SECTORS, int)  # the frames it was measured in,
         self.seam_worst = np.zeros(SEAM_SECTORS, int)   # and those in which it held the largest step
         self.counts = {"input_face": 0, "swapped": 0, "unswapped": 0, "output_no_face": 0, "output_no_face_total": 0}
+        self.glasses_contrast: list[float] = []   # --glasses: each frame's found rims' line contrast
+        self.glasses_share: list[float] = []      # and the share of the sharpness region they took out
 
     def add(self, index: int, original: np.ndarray, output: np.ndarray, m: FrameMeasures) -> None:
         nan = float("nan")
@@ -149,6 +151,10 @@ class _Measurer:
             self.seam_worst[seam_worst] += 1
             row["seam_at"] = float(SEAM_SECTOR_HOURS[seam_worst])
         row["occlusion"] = value(m.occlusion)
+        if m.glasses_contrast is not None:
+            self.glasses_contrast.append(m.glasses_contrast)
+        if m.glasses_share is not None:
+            self.glasses_share.append(m.glasses_share)
         prev = self.prev
         if prev is not None:
             row["jitter"] = value(jitter(m, prev))
@@ -255,6 +261,18 @@ class _Measurer:
     def columns(self) -> dict[str, np.ndarray]:
         return {name: np.frombuffer(col, np.float64) if len(col) else np.zeros(0) for name, col in self.cols.items()}
 
+    def glasses(self) -> dict[str, Any] | None:
+        """--glasses: how much of the sharpness region the original's glasses took out (mean share),
+        and whether they looked like glasses (the found rims' median line contrast; under
+        BARE_CONTRAST, `seem_bare`: a bare face's brows and lids were left out instead). None
+        without the option."""
+        if not self.o.glasses:
+            return None
+        contrast = float(np.median(self.glasses_contrast)) if self.glasses_contrast else None
+        return {"left_out_share": round(float(np.mean(self.glasses_share)), 4) if self.glasses_share else None,
+                "rim_contrast": None if contrast is None else round(contrast, 3),
+                "seem_bare": contrast is not None and contrast < BARE_CONTRAST}
+
     def sections(self) -> dict[str, Any]:
         c = self.cols
         n_in = self.counts["input_face"]
@@ -268,7 +286,8 @@ class _Measurer:
             "temporal": {"jitter": _stats(c["jitter"]), "flicker": _stats(c["flicker"]),
                          "original_motion": _stats(c["original_motion"])},
             "appearance": {"sharpness": _stats(c["sharpness"]), "seam": _stats(c["seam"]),
-                           "seam_by_sector": self.seam_by_sector(), "occlusion": _stats(c["occlusion"])},
+                           "seam_by_sector": self.seam_by_sector(), "occlusion": _stats(c["occlusion"]),
+                           "glasses": self.glasses()},
             "coverage": {"input_face_frames": n_in, "swapped_frames": self.counts["swapped"],
                          "unswapped_frames": self.counts["unswapped"],
                          "output_no_face_frames": self.counts["output_no_face"],
@@ -325,7 +344,7 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
         "changed_tracks": changed_tracks(output),
         "integrity": integrity.to_dict(),
         "options": options.to_dict(),
-        "warnings": [w for w in (orig_reader.warning,) if w],
+        "warnings": [w for w in (orig_reader.warning, _bare_warning(measurer)) if w],
     }
     summary["gates"] = evaluate(summary, gates)
     failures = [f"integrity {c.name}: output {c.output} vs input {c.original}" + (f" ({c.note})" if c.note else "")
@@ -341,6 +360,18 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
     if options.json:
         write_json(options.json, summary)
     return result
+
+
+def _bare_warning(measurer: _Measurer) -> str | None:
+    """One line, logged, when --glasses was given for a face that does not seem to wear any."""
+    found = measurer.glasses()
+    if not found or not found["seem_bare"]:
+        return None
+    text = (f"--glasses: no rim stands out round the original's eyes (line contrast {found['rim_contrast']:.2f}, "
+            f"under {BARE_CONTRAST}): the face does not seem to wear glasses, so its brows and lids "
+            f"({found['left_out_share']:.0%} of the sharpness region) were left out instead; measure without --glasses")
+    log.warning(text)
+    return text
 
 
 def _stream(out_reader: VideoReader | SequenceReader, orig_reader: VideoReader | SequenceReader, backend, measurer: _Measurer,
