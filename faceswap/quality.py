@@ -47,7 +47,7 @@ from .samples import add_data_argument
 from .train.config import DEFAULT_PRESET, PRESETS
 
 PAIRS = ("d19:d18", "d14:d10")
-# Sample clips whose person wears glasses (../shared/data/README): qc leaves their frames out of
+# Sample clips whose person wears glasses (../shared/data/README): qc leaves the glasses' rims out of
 # sharpness (qc --glasses), as convert's default swaps them away with the face.
 GLASSES = ("d19", "d12")
 # What each variant changes from today's defaults: training settings and convert options by field name.

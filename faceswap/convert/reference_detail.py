@@ -150,7 +150,7 @@ class ReferenceDetail:
             mx, my = grid[0] + flow[..., 0], grid[1] + flow[..., 1]
             # cubic: the reference's detail is the band a bilinear lookup averages away (of d18's 1.88
             # levels of fine-detail RMS, 1.50 survived a linear warp and 1.76 a cubic one; d19 -> d18's
-            # qc sharpness 0.485 -> 0.539)
+            # qc sharpness over its first 60 frames 0.485 -> 0.539, docs/quality.md)
             ref, blur = cv2.split(cv2.remap(pairs[k], mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT))
             gain = np.clip((ref + 16.0) / (blur + 16.0) - 1.0, -MAX_GAIN, MAX_GAIN)
             # agreement after matching the reference's tone to the render's (lighting differs)

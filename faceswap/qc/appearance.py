@@ -85,9 +85,9 @@ def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
     """Detail of the inner face in `output` against the same pixels of `original`, as a ratio:
     1.0 = as sharp as the footage, 0.5 = half its detail contrast, above 1 = more (noise).
 
-    landmarks: (68, 2) of the original's face. exclude: (H, W) bool of the frame, pixels left out
-    of both images' region (the footage's glasses' frames, which a swap may remove by design and
-    which hold 40 % of d19's inner-face detail energy), or None.
+    landmarks: (68, 2) of the original's face. exclude: (H, W) of the frame, pixels (non-zero) left
+    out of both images' region (the footage's glasses' rims, bridge and arms, which a swap may
+    remove by design and without which d19's inner face has 40 % less detail energy), or None.
 
     The measure is the energy E (mean square) of the luma's high-pass (BT.601 luma minus its
     Gaussian blur at DETAIL_SIGMA px, applied twice), a high-frequency-energy focus measure of the kind compared by Pertuz, Puig & Garcia, "Analysis
@@ -106,7 +106,7 @@ def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
         return None
     (x0, y0, x1, y1), inside = region
     if exclude is not None:
-        inside &= ~exclude[y0:y1, x0:x1]
+        inside &= ~np.asarray(exclude[y0:y1, x0:x1], bool)
     if inside.sum() < 16:
         return None
     energies = []

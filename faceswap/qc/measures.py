@@ -25,9 +25,46 @@ from .pose import angle_difference, head_pose
 # iBUG outer eye corners: the inter-ocular distance of the 300-W benchmark.
 # The colour region is cut this much wider than the landmarks' box before masking.
 REGION_MARGIN = 0.1
-# The glasses' frames left out of sharpness are grown by this many px on each side: the high-pass's
+# The glasses' rims left out of sharpness are grown by this many px on each side: the high-pass's
 # two blurs at DETAIL_SIGMA spread a thin rim's energy about that far beside it.
 GLASSES_GROW = 2 * DETAIL_SIGMA
+# The measured face is taken for the same one (its glasses' evidence kept) while its landmark box
+# overlaps the last frame's by this IoU; a cut, a gap or another face starts the search afresh.
+GLASSES_SAME_FACE = 0.3
+
+
+class GlassesTrack:
+    """The glasses of the face qc measures, frame after frame: convert's GlassesTracker on one
+    track, started again whenever the face is not the last frame's (convert starts it again at
+    each shot and keeps one per track). qc sees no shots: a cut from one face to another at the
+    same place in the frame is not seen, and the new face's rims are looked for near the last
+    one's for the tracker's WINDOW frames."""
+
+    def __init__(self) -> None:
+        self.tracker = GlassesTracker()
+        self._last: np.ndarray | None = None   # the last measured face's landmark box
+
+    def mask(self, image: np.ndarray, face: Face) -> tuple[np.ndarray, float, float | None]:
+        """The face's glasses in `image` (H, W, 3) uint8 RGB: their rims, bridge and arms grown by
+        GLASSES_GROW as an (H, W) bool mask (drawn within the sharpness region only), the rims'
+        line contrast (faces.glasses.line_contrast) and the share of the region they cover (None
+        when the region is off the frame)."""
+        if self._last is None or box_iou(self._last, face.bbox) < GLASSES_SAME_FACE:
+            self.tracker.reset()
+        self._last = face.bbox
+        worn = self.tracker.rims(image, face.landmarks, 0)
+        contrast = line_contrast(image, worn)
+        mask = np.zeros(image.shape[:2], bool)
+        region = inner_face(face.landmarks, image.shape[:2])
+        if region is None:
+            return mask, contrast, None
+        (x0, y0, x1, y1), inside = region
+        mask[y0:y1, x0:x1] = rims_matte((y1 - y0, x1 - x0), worn.moved(x0, y0), grow=GLASSES_GROW) > 0
+        return mask, contrast, float(mask[y0:y1, x0:x1][inside].mean()) if inside.any() else None
+
+    def lost(self) -> None:
+        """No face measured in this frame: the next one starts afresh."""
+        self._last = None
 
 
 def largest(faces: list[Face]) -> Face | None:
@@ -140,15 +177,17 @@ class FrameMeasures:
 
 
 def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[Face],
-                 output_faces: list[Face], glasses: GlassesTracker | None = None) -> FrameMeasures:
+                 output_faces: list[Face], glasses: GlassesTrack | None = None) -> FrameMeasures:
     """Landmark error, pose difference, face-region colours, sharpness, seam and occlusion of one frame
     pair; the regions are placed by the original's face, so both frames are measured on the
-    same pixels. `glasses`: the original's faces wear glasses, found by this tracker (faces.glasses,
-    as convert finds them); their frames are left out of sharpness in both frames."""
+    same pixels. `glasses`: the original's faces wear glasses, followed by this track (as convert
+    finds them); their rims, bridge and arms are left out of sharpness in both frames."""
     face_o = largest(original_faces)
     face_x = matching(output_faces, face_o)
     m = FrameMeasures(face_o, face_x)
     if face_o is None or output.shape != original.shape:
+        if glasses is not None:
+            glasses.lost()
         return m  # frames of different sizes: only whether each has a face is comparable
     h, w = original.shape[:2]
     m.iod = inter_ocular(face_o.landmarks)
@@ -162,13 +201,7 @@ def measure_pair(original: np.ndarray, output: np.ndarray, original_faces: list[
         m.face_change = region.mean_abs_diff(original, output)
     rims = None
     if glasses is not None:
-        worn = glasses.rims(original, face_o.landmarks, 0)
-        rims = rims_matte((h, w), worn, grow=GLASSES_GROW) > 0
-        m.glasses_contrast = line_contrast(original, worn)
-        region = inner_face(face_o.landmarks, (h, w))
-        if region is not None and region[1].any():
-            (x0, y0, x1, y1), inside = region
-            m.glasses_share = float(rims[y0:y1, x0:x1][inside].mean())
+        rims, m.glasses_contrast, m.glasses_share = glasses.mask(original, face_o)
     m.sharpness = sharpness(output, original, face_o.landmarks, rims)
     m.seam_sectors = seam_sectors(output, original, face_o.landmarks, face_o.size)
     m.seam = None if m.seam_sectors is None else float(np.nanmax(m.seam_sectors))

@@ -29,7 +29,7 @@ class QcOptions:
     confidence: float = bounded(defaults.DETECT_CONFIDENCE, *defaults.CONFIDENCE_RANGE)
     # a face region that differs from the input by less than this mean (8-bit levels) was not swapped
     unchanged_level: float = bounded(defaults.QC_UNCHANGED_LEVEL, 0, 255)
-    # the original's faces wear glasses: their frames are left out of sharpness in both videos
+    # the original's faces wear glasses: their rims, bridge and arms are left out of sharpness in both videos
     glasses: bool = False
     fail_under: Mapping[str, float] | Sequence[str] = ()   # {"retrieval": 0.9} or ["retrieval=0.9"]
     fail_over: Mapping[str, float] | Sequence[str] = ()    # {"jitter": 0.05} or ["jitter=0.05"]

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .. import defaults
 from ..errors import FaceswapError
 from ..faces.backends import make_backend
-from ..faces.glasses import BARE_CONTRAST, GlassesTracker
+from ..faces.glasses import BARE_CONTRAST
 from ..faces.identity import IdentityEncoder, distance
 from ..log import get_logger
 from ..media.probe import probe_video
@@ -31,7 +31,7 @@ from ..media.video_reader import VideoReader
 from .appearance import SEAM_SECTOR_HOURS, SEAM_SECTOR_NAMES, SEAM_SECTORS
 from .gates import evaluate
 from .integrity import Tolerances, check_integrity
-from .measures import FrameMeasures, flicker, jitter, landmark_motion, measure_pair
+from .measures import FrameMeasures, GlassesTrack, flicker, jitter, landmark_motion, measure_pair
 from .options import QcOptions
 from .plates import SequenceReader, check_sequence_integrity, sequence_readers
 from .reference import IdentityReference, load_identity
@@ -367,9 +367,11 @@ def _bare_warning(measurer: _Measurer) -> str | None:
     found = measurer.glasses()
     if not found or not found["seem_bare"]:
         return None
+    share = found["left_out_share"]
     text = (f"--glasses: no rim stands out round the original's eyes (line contrast {found['rim_contrast']:.2f}, "
             f"under {BARE_CONTRAST}): the face does not seem to wear glasses, so its brows and lids "
-            f"({found['left_out_share']:.0%} of the sharpness region) were left out instead; measure without --glasses")
+            + ("" if share is None else f"({share:.0%} of the sharpness region) ")
+            + "were left out instead; measure without --glasses")
     log.warning(text)
     return text
 
@@ -380,9 +382,7 @@ def _stream(out_reader: VideoReader | SequenceReader, orig_reader: VideoReader |
     whether both videos were decoded to their end, so their frame counts are known)."""
     total = min(out_reader.info.frame_count, orig_reader.info.frame_count)
     its = [iter(out_reader), iter(orig_reader)]
-    # one track: qc measures the original's largest face; a new face is held within BAND px of
-    # the last one's rims for the tracker's WINDOW frames, then found on its own
-    glasses = GlassesTracker() if measurer.o.glasses else None
+    glasses = GlassesTrack() if measurer.o.glasses else None   # the measured face's, started again at a cut
     measured = 0
     complete = False
     bar = tqdm(total=min(total, limit) if limit else total, unit="frame", disable=not progress, desc="qc")
