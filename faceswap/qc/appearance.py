@@ -90,8 +90,9 @@ def sharpness(output: np.ndarray, original: np.ndarray, landmarks: np.ndarray,
     remove by design and without which d19's inner face has 40 % less detail energy), or None.
 
     The measure is the energy E (mean square) of the luma's high-pass (BT.601 luma minus its
-    Gaussian blur at DETAIL_SIGMA px, applied twice), a high-frequency-energy focus measure of the kind compared by Pertuz, Puig & Garcia, "Analysis
-    of focus measure operators for shape-from-focus", Pattern Recognition 46 (2013), taken over
+    Gaussian blur at DETAIL_SIGMA px, applied twice), a high-frequency-energy focus measure of the
+    kind compared by Pertuz, Puig & Garcia, "Analysis of focus measure operators for
+    shape-from-focus", Pattern Recognition 46 (2013), taken over
     the hull of the brows, eyes, nose and mouth; the figure is sqrt((E_out + f^2) / (E_orig + f^2))
     with f = DETAIL_FLOOR levels. Chosen over the variance of the Laplacian (Pech-Pacheco et al.,
     ICPR 2000) because the Laplacian's gain keeps growing with frequency, so codec noise and

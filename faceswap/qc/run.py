@@ -344,8 +344,11 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
         "changed_tracks": changed_tracks(output),
         "integrity": integrity.to_dict(),
         "options": options.to_dict(),
-        "warnings": [w for w in (orig_reader.warning, _bare_warning(measurer)) if w],
+        "warnings": [w for w in (orig_reader.warning,) if w],
     }
+    bare = _bare_warning(summary["appearance"]["glasses"])
+    if bare:
+        summary["warnings"].append(bare)
     summary["gates"] = evaluate(summary, gates)
     failures = [f"integrity {c.name}: output {c.output} vs input {c.original}" + (f" ({c.note})" if c.note else "")
                 for c in integrity.failed]
@@ -362,9 +365,9 @@ def run_qc(output: str | Path, original: str | Path, identity: str | Path | None
     return result
 
 
-def _bare_warning(measurer: _Measurer) -> str | None:
-    """One line, logged, when --glasses was given for a face that does not seem to wear any."""
-    found = measurer.glasses()
+def _bare_warning(found: dict[str, Any] | None) -> str | None:
+    """One line, logged, when --glasses was given for a face that does not seem to wear any.
+    found: the summary's appearance.glasses (_Measurer.glasses), None without the option."""
     if not found or not found["seem_bare"]:
         return None
     share = found["left_out_share"]
